@@ -1,0 +1,175 @@
+"""One HTTP client per shop: session, timeouts, auth, request counting, redaction and the retry policy.
+
+Shop modules never sleep, retry or catch `requests` exceptions: they call `ShopHttp.request` and get a
+`ShopResponse` with parsed JSON, or one of the `ShopError`s from `mahnwerk.errors`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+import structlog
+import tenacity
+
+from mahnwerk import __version__
+from mahnwerk.errors import ShopAuthFailed, ShopError, ShopRejected, ShopUnavailable
+
+log = structlog.get_logger("mahnwerk.http")
+
+SECRET_PARAMS = frozenset({"consumer_key", "consumer_secret", "client_secret", "access_token", "password"})
+USER_AGENT = f"Mahnwerk/{__version__} (+https://github.com/mahnwerk/mahnwerk)"
+
+
+def redact_url(url: str) -> str:
+    """The URL with credentials in the query string or userinfo replaced by ***."""
+    parts = urlsplit(url)
+    query = urlencode(
+        [(k, "***" if k in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)],
+        safe="*,[]",
+    )
+    netloc = re.sub(r"^[^@/]*@", "***@", parts.netloc)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+@dataclass(frozen=True, slots=True)
+class ShopResponse:
+    """A successful answer: status, headers and the parsed JSON body."""
+
+    status: int
+    headers: Mapping[str, str]
+    data: Any
+    url: str
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def wait_retry_after_or_exponential(*, max_s: float, base_s: float = 0.5) -> Callable[[tenacity.RetryCallState], float]:
+    """Tenacity wait: the shop's Retry-After when it gave one (capped), else full-jitter exponential backoff."""
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = getattr(exc, "retry_after", None)
+        if hinted is not None:
+            return min(hinted, max_s)
+        return random.uniform(0, min(max_s, base_s * 2 ** (state.attempt_number - 1)))
+
+    return wait
+
+
+def error_from(response: requests.Response, *, shop: str, method: str, url: str) -> ShopError:
+    """Classify a non-2xx response, keeping the shop's own error code and message."""
+    code, message = None, response.reason or ""
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            code = body.get("code") or body.get("error") or None
+            message = body.get("message") or body.get("error_description") or message
+            if isinstance(code, dict):  # some APIs nest {"error": {"code":..., "message":...}}
+                code, message = code.get("code"), code.get("message", message)
+    except ValueError:
+        pass
+    status = response.status_code
+    text = f"shop '{shop}' {method} {url}: {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+    kwargs: dict[str, Any] = dict(shop=shop, method=method, url=url, status=status, shop_code=code)
+    if status == 429 or status >= 500:
+        return ShopUnavailable(text, retry_after=retry_after_seconds(response.headers.get("Retry-After")), **kwargs)
+    if status in (401, 403):
+        return ShopAuthFailed(text, **kwargs)
+    return ShopRejected(text, **kwargs)
+
+
+class ShopHttp:
+    """HTTP to one shop: pooled session, timeouts, retries with backoff, counted and redacted requests."""
+
+    def __init__(
+        self,
+        *,
+        shop: str,
+        base_url: str,
+        auth: requests.auth.AuthBase | tuple[str, str] | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        max_backoff: float = 60.0,
+        ca_bundle: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.shop, self.base_url = shop, base_url.rstrip("/") + "/"
+        self.timeout = (min(10.0, timeout), timeout)  # connect, read
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        if ca_bundle:
+            self.session.verify = ca_bundle
+        self.query_auth: dict[str, str] = {}  # credentials sent as query parameters instead of a header
+        self.requests_made = 0
+        self._retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(ShopUnavailable),
+            wait=wait_retry_after_or_exponential(max_s=max_backoff),
+            stop=tenacity.stop_after_attempt(max_attempts),
+            sleep=sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json_body: Any = None) -> ShopResponse:
+        """Send one request (retried on ShopUnavailable) and return the parsed JSON answer."""
+        return self._retrying(self._once, method, path, params or {}, json_body)
+
+    def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> ShopResponse:
+        """GET `path` (relative to the API base) with query `params`."""
+        return self.request("GET", path, params=params)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.session.close()
+
+    def _once(self, method: str, path: str, params: Mapping[str, Any], json_body: Any) -> ShopResponse:
+        url = self.base_url + path.lstrip("/")
+        query = {**params, **self.query_auth}
+        shown = redact_url(url + ("?" + urlencode(query, safe=",[]") if query else ""))
+        self.requests_made += 1
+        try:
+            response = self.session.request(method, url, params=query, json=json_body, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:  # a cut-off body counts as unavailable
+            raise ShopUnavailable(f"shop '{self.shop}' {method} {shown}: {type(exc).__name__}: {exc}",
+                                  shop=self.shop, method=method, url=shown) from exc
+        except requests.RequestException as exc:
+            raise ShopRejected(f"shop '{self.shop}' {method} {shown}: {exc}",
+                               shop=self.shop, method=method, url=shown) from exc
+        if not 200 <= response.status_code < 300:
+            raise error_from(response, shop=self.shop, method=method, url=shown)
+        try:
+            data = json.loads(response.content) if response.content else None
+        except ValueError as exc:  # truncated or garbled body: the next attempt may get it whole
+            raise ShopUnavailable(f"shop '{self.shop}' {method} {shown}: invalid JSON in response ({exc})",
+                                  shop=self.shop, method=method, url=shown, status=response.status_code) from exc
+        log.debug("http.response", shop=self.shop, method=method, url=shown, status=response.status_code)
+        return ShopResponse(response.status_code, response.headers, data, shown)
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("http.retry", shop=self.shop, attempt=state.attempt_number, error=str(exc),
+                    wait_s=round(state.upcoming_sleep, 2))

@@ -1,0 +1,152 @@
+"""Pure parsing of WooCommerce REST v3 order JSON into `ShopOrder` records.
+
+Quirks handled here (see shared/reference/woocommerce.md): `*_gmt` dates carry no suffix but are UTC; money is a
+decimal string; refunds are negative strings; text entered at checkout may come back HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+from babel.numbers import list_currencies
+
+from mahnwerk.connectors.records import BillingAddress, Page, Rejected, ShopOrder
+from mahnwerk.errors import BadRecord
+
+VAT_META_KEYS = ("_billing_vat_id", "billing_vat_id", "vat_id", "_vat_id", "_billing_vat", "billing_eu_vat_number")
+
+
+@dataclass(frozen=True, slots=True)
+class MetaKeys:
+    """Which order meta keys hold the invoice number and dates (plugins differ; the merchant configures them)."""
+
+    invoice_number: str | None = None
+    invoice_date: str | None = None
+    due_date: str | None = None
+
+    def wanted(self) -> list[str]:
+        """Every meta key the parser reads."""
+        return [k for k in (self.invoice_number, self.invoice_date, self.due_date) if k] + list(VAT_META_KEYS)
+
+
+@lru_cache(maxsize=1)
+def known_currencies() -> frozenset[str]:
+    """ISO 4217 codes Babel knows."""
+    return frozenset(list_currencies())
+
+
+def parse_gmt(value: Any, *, record_id: str, field: str, required: bool = True) -> datetime | None:
+    """A WooCommerce `*_gmt` timestamp (no suffix, UTC) as an aware datetime."""
+    if value in (None, ""):
+        if required:
+            raise BadRecord("is missing", record_id=record_id, field=field)
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise BadRecord(f"must be a date-time like 2026-03-01T09:15:00 (got {value!r})",
+                        record_id=record_id, field=field) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_money(value: Any, *, record_id: str, field: str) -> Decimal:
+    """A decimal string such as "119.00"; floats, blanks and "12,50" are refused."""
+    if not isinstance(value, str):
+        raise BadRecord(f"must be a decimal string (got {value!r})", record_id=record_id, field=field)
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation:
+        raise BadRecord(f"must be a decimal string (got {value!r})", record_id=record_id, field=field) from None
+    if not amount.is_finite():
+        raise BadRecord(f"must be a finite amount (got {value!r})", record_id=record_id, field=field)
+    return amount
+
+
+def parse_meta_date(value: Any, *, record_id: str, field: str) -> date | None:
+    """An invoice date from order meta: a Unix timestamp (as PDF-invoice plugins store it) or an ISO date."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    try:
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text), UTC).date()
+        return date.fromisoformat(text[:10])
+    except (ValueError, OverflowError):
+        raise BadRecord(f"must be a date or Unix timestamp (got {value!r})", record_id=record_id, field=field) from None
+
+
+def text(value: Any) -> str:
+    """A text field: entities unescaped once (checkout input comes back escaped), otherwise verbatim."""
+    return html.unescape(value) if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def parse_billing(raw: Any) -> BillingAddress:
+    """The billing block; unknown or missing fields become empty strings."""
+    raw = raw if isinstance(raw, dict) else {}
+    return BillingAddress(**{name: text(raw.get(name)) for name in BillingAddress.__slots__})
+
+
+def parse_order(raw: dict[str, Any], meta_keys: MetaKeys = MetaKeys()) -> ShopOrder:
+    """One order object of `GET /orders`; raises BadRecord naming the first bad field."""
+    record_id = str(raw.get("id", "?"))
+    if not isinstance(raw.get("id"), int):
+        raise BadRecord(f"must be an integer (got {raw.get('id')!r})", record_id=record_id, field="id")
+    currency = raw.get("currency")
+    if currency not in known_currencies():
+        raise BadRecord(f"must be an ISO 4217 currency code (got {currency!r})", record_id=record_id, field="currency")
+    meta = {m.get("key"): m.get("value") for m in raw.get("meta_data") or () if isinstance(m, dict)}
+    refunded = sum((-parse_money(r.get("total"), record_id=record_id, field="refunds.total")
+                    for r in raw.get("refunds") or ()), Decimal("0"))
+    invoice_number = meta.get(meta_keys.invoice_number) if meta_keys.invoice_number else None
+    return ShopOrder(
+        order_id=record_id,
+        number=text(raw.get("number")) or record_id,
+        status=str(raw.get("status") or ""),
+        payment_method=str(raw.get("payment_method") or ""),
+        currency=currency,
+        total=parse_money(raw.get("total"), record_id=record_id, field="total"),
+        refunded=abs(refunded),
+        created_at=parse_gmt(raw.get("date_created_gmt"), record_id=record_id, field="date_created_gmt"),
+        modified_at=parse_gmt(raw.get("date_modified_gmt"), record_id=record_id, field="date_modified_gmt"),
+        paid_at=parse_gmt(raw.get("date_paid_gmt"), record_id=record_id, field="date_paid_gmt", required=False),
+        billing=parse_billing(raw.get("billing")),
+        vat_id=next((text(meta[k]) for k in VAT_META_KEYS if meta.get(k)), ""),
+        invoice_number=text(invoice_number) if invoice_number not in (None, "") else None,
+        invoice_date=parse_meta_date(meta.get(meta_keys.invoice_date), record_id=record_id,
+                                     field=f"meta_data.{meta_keys.invoice_date}") if meta_keys.invoice_date else None,
+        due_date=parse_meta_date(meta.get(meta_keys.due_date), record_id=record_id,
+                                 field=f"meta_data.{meta_keys.due_date}") if meta_keys.due_date else None,
+    )
+
+
+def newest_modified(raws: list[Any]) -> datetime | None:
+    """The highest readable `date_modified_gmt` on a page, so a page of bad records still moves the cursor."""
+    newest = None
+    for raw in raws:
+        try:
+            stamp = parse_gmt(raw.get("date_modified_gmt"), record_id="", field="date_modified_gmt")
+        except (BadRecord, AttributeError):
+            continue
+        newest = stamp if newest is None or stamp > newest else newest
+    return newest
+
+
+def parse_page(data: Any, meta_keys: MetaKeys = MetaKeys()) -> Page[ShopOrder]:
+    """A whole page: good records parsed, bad ones rejected with their reason; the rest goes on."""
+    if not isinstance(data, list):
+        raise BadRecord(f"expected a JSON array of orders (got {type(data).__name__})", record_id="page", field="body")
+    records, rejected = [], []
+    for raw in data:
+        if not isinstance(raw, dict):
+            rejected.append(Rejected("?", "order", f"expected an object (got {type(raw).__name__})", {"value": raw}))
+            continue
+        try:
+            records.append(parse_order(raw, meta_keys))
+        except BadRecord as exc:
+            rejected.append(Rejected(exc.record_id, exc.field, str(exc), raw))
+    return Page(records=records, rejected=rejected, newest=newest_modified(data))

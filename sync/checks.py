@@ -1,0 +1,88 @@
+"""`mahnwerk check`: is each shop reachable, are the credentials accepted, which invoice methods does it offer?"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mahnwerk.errors import MahnwerkError
+from mahnwerk.sync.bootstrap import build_source, open_store
+from mahnwerk.sync.config import Config, ShopConfig
+from mahnwerk.sync.secrets import mask_url
+
+
+@dataclass(frozen=True, slots=True)
+class ShopVerdict:
+    """The verdict on one shop, with the evidence."""
+
+    shop: str
+    url: str
+    reachable: bool = False
+    authenticated: bool = False
+    invoice_methods: dict[str, bool] = field(default_factory=dict)  # configured method -> enabled in the shop
+    missing_methods: tuple[str, ...] = ()
+    problem: str = ""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Reachable, authenticated, and at least one configured invoice method exists in the shop."""
+        return self.reachable and self.authenticated and bool(self.invoice_methods) and not self.problem
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for `check --json`."""
+        return {"shop": self.shop, "url": self.url, "ok": self.ok, "reachable": self.reachable,
+                "authenticated": self.authenticated, "invoice_methods": self.invoice_methods,
+                "missing_methods": list(self.missing_methods), "problem": self.problem,
+                "warnings": list(self.warnings)}
+
+    def lines(self) -> list[str]:
+        """Human-readable verdict, first line says OK or FAILED."""
+        head = f"shop {self.shop} ({self.url}): " + ("OK" if self.ok else "FAILED")
+        out = [head]
+        if self.reachable and self.authenticated:
+            shown = ", ".join(f"{m} ({'enabled' if on else 'disabled'})" for m, on in self.invoice_methods.items())
+            out.append(f"  invoice payment methods in the shop: {shown or 'none of the configured ones'}")
+        out += [f"  problem: {self.problem}"] if self.problem else []
+        out += [f"  warning: {w}" for w in self.warnings]
+        return out
+
+
+def check_shop(shop: ShopConfig) -> ShopVerdict:
+    """Probe one shop and judge it against its configuration."""
+    try:
+        source = build_source(shop)
+    except MahnwerkError as exc:
+        return ShopVerdict(shop.id, shop.url, problem=str(exc))
+    try:
+        probe = source.probe()
+    finally:
+        source.close()
+    if not probe.authenticated:
+        hint = " (check consumer_key/consumer_secret and that the key has read access)" if probe.reachable else ""
+        return ShopVerdict(shop.id, shop.url, reachable=probe.reachable, problem=probe.detail + hint)
+    configured = shop.invoice.payment_methods
+    found = {m: probe.payment_methods[m] for m in configured if m in probe.payment_methods}
+    missing = tuple(m for m in configured if m not in probe.payment_methods)
+    warnings = [f"payment method '{m}' is disabled in the shop; its open orders are still mirrored"
+                for m, on in found.items() if not on]
+    if missing:
+        warnings.append(f"configured payment methods not in the shop: {', '.join(missing)}")
+    problem = "" if found else (f"none of the configured invoice payment methods ({', '.join(configured)}) exists in "
+                                f"the shop; it offers: {', '.join(probe.payment_methods) or 'nothing'}")
+    return ShopVerdict(shop.id, shop.url, True, True, found, missing, problem, tuple(warnings))
+
+
+def check_shops(shops: Sequence[ShopConfig]) -> list[ShopVerdict]:
+    """A verdict per shop; the configuration itself was already validated by loading it."""
+    return [check_shop(shop) for shop in shops]
+
+
+def check_store(config: Config) -> str:
+    """Open (and migrate) the database; a line for the merchant, or StoreError."""
+    store = open_store(config)
+    try:
+        return f"database: {mask_url(config.database.url)} ok (schema {store.revision()})"
+    finally:
+        store.close()

@@ -1,0 +1,123 @@
+"""The local store's tables (SQLModel). Only sync/ reads and writes them; migrations live in sync/migrations/."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from mahnwerk.sync.coltypes import Money, UTCDateTime
+
+
+class ClaimState:
+    """Where a claim stands. `open` is dunned; everything else is closed for the mirror."""
+
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    TRASHED = "trashed"
+    DELETED = "deleted"
+    CLOSED = (PAID, CANCELLED, REFUNDED, TRASHED, DELETED)
+
+
+class Shop(SQLModel, table=True):
+    """A shop the store has mirrored, as first configured."""
+
+    __tablename__ = "shops"
+    id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(max_length=20)
+    url: str = Field(max_length=500)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Claim(SQLModel, table=True):
+    """One unpaid invoice order: who owes what since when, and where it stands."""
+
+    __tablename__ = "claims"
+    __table_args__ = (UniqueConstraint("shop_id", "order_id", name="uq_claims_shop_order"),
+                      Index("ix_claims_shop_state", "shop_id", "state"))
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: str = Field(foreign_key="shops.id", max_length=40)
+    order_id: str = Field(max_length=64)
+    order_number: str = Field(max_length=64)
+    invoice_number: str = Field(max_length=64)
+    invoice_date: date
+    due_date: date
+    customer_name: str = Field(max_length=300)
+    email: str = Field(max_length=320)
+    company: str = Field(default="", max_length=300)
+    vat_id: str = Field(default="", max_length=40)
+    is_b2b: bool = False
+    billing_address: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    language: str = Field(default="de", max_length=10)
+    currency: str = Field(max_length=3)
+    gross_amount: Decimal = Field(sa_type=Money)
+    open_amount: Decimal = Field(sa_type=Money)
+    state: str = Field(default=ClaimState.OPEN, max_length=20)
+    shop_status: str = Field(max_length=40)
+    payment_method: str = Field(max_length=60)
+    ordered_at: datetime = Field(sa_type=UTCDateTime)
+    shop_modified_at: datetime = Field(sa_type=UTCDateTime)
+    first_seen_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One event in a claim's append-only history: what changed, when, from where."""
+
+    __tablename__ = "ledger"
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claims.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=40)  # opened, changed, closed, reopened, ...
+    source: str = Field(default="sync", max_length=40)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Quarantine(SQLModel, table=True):
+    """A record from a shop that could not be parsed: kept raw with its reason until it parses again."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("shop_id", "record_id", name="uq_quarantine_shop_record"),)
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: str = Field(foreign_key="shops.id", max_length=40)
+    record_id: str = Field(max_length=64)
+    field: str = Field(max_length=120)
+    reason: str = Field(max_length=1000)
+    raw: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    first_seen_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    times_seen: int = 1
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SyncCursor(SQLModel, table=True):
+    """How far a stream of a shop has been mirrored; moved only after the page it covers is committed."""
+
+    __tablename__ = "sync_cursors"
+    shop_id: str = Field(primary_key=True, foreign_key="shops.id", max_length=40)
+    stream: str = Field(primary_key=True, max_length=40)  # "orders" (modified cursor), "reread" (last full re-read)
+    value: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SyncRun(SQLModel, table=True):
+    """One sync of one shop, with its counts, for `status` and for the merchant's monitoring."""
+
+    __tablename__ = "sync_runs"
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: str = Field(foreign_key="shops.id", max_length=40, index=True)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str = Field(default="running", max_length=20)  # running, ok, failed
+    new: int = 0
+    updated: int = 0
+    closed: int = 0
+    quarantined: int = 0
+    requests: int = 0
+    error: str = Field(default="", max_length=2000)

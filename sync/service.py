@@ -1,0 +1,78 @@
+"""Use cases that the CLI and the scheduler call: sync shops, each in isolation, with a record of every run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from mahnwerk.errors import MahnwerkError, ShopAuthFailed
+from mahnwerk.sync.bootstrap import build_source
+from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.mirror import Mirror, SyncCounts, ensure_shop, utcnow
+from mahnwerk.sync.models import SyncRun
+from mahnwerk.sync.store import Store
+
+log = structlog.get_logger("mahnwerk.sync")
+
+
+@dataclass(frozen=True, slots=True)
+class ShopSyncResult:
+    """The outcome of syncing one shop: its counts, and the error that stopped it, if any."""
+
+    counts: SyncCounts
+    error: str = ""
+    auth_failed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the shop synced without error."""
+        return not self.error
+
+
+def sync_shops(store: Store, shops: Sequence[ShopConfig], *, reread: bool | None = None,
+               on_page: Callable[[SyncCounts], None] | None = None) -> list[ShopSyncResult]:
+    """Sync each shop in turn; a shop that fails (auth, outage, bad answers) does not stop the others."""
+    return [sync_one(store, shop, reread=reread, on_page=on_page) for shop in shops]
+
+
+def sync_one(store: Store, shop: ShopConfig, *, reread: bool | None = None,
+             on_page: Callable[[SyncCounts], None] | None = None) -> ShopSyncResult:
+    """Sync one shop and record the run in `sync_runs`."""
+    run_id = _start_run(store, shop)
+    source = build_source(shop)
+    counts, error, auth_failed = SyncCounts(shop=shop.id), "", False
+    try:
+        counts = Mirror(store, shop, source).run(reread=reread, on_page=on_page)
+    except ShopAuthFailed as exc:
+        error, auth_failed = f"{exc} (check the consumer key and secret in {shop.source.name})", True
+    except MahnwerkError as exc:
+        error = str(exc)
+    finally:
+        counts.requests = counts.requests or source.requests_made
+        source.close()
+    if error:
+        log.error("sync.failed", shop=shop.id, error=error)
+    _finish_run(store, run_id, counts, error)
+    return ShopSyncResult(counts, error, auth_failed)
+
+
+def _start_run(store: Store, shop: ShopConfig) -> int:
+    ensure_shop(store, shop, utcnow())
+    with store.session() as session:
+        run = SyncRun(shop_id=shop.id, started_at=utcnow())
+        session.add(run)
+        session.commit()
+        assert run.id is not None
+        return run.id
+
+
+def _finish_run(store: Store, run_id: int, counts: SyncCounts, error: str) -> None:
+    with store.session() as session:
+        run = session.get(SyncRun, run_id)
+        assert run is not None
+        run.finished_at, run.outcome, run.error = utcnow(), "failed" if error else "ok", error[:2000]
+        run.new, run.updated, run.closed = counts.new, counts.updated, counts.closed
+        run.quarantined, run.requests = counts.quarantined, counts.requests
+        session.commit()

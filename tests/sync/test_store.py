@@ -1,0 +1,133 @@
+"""The local store: migrations on SQLite and PostgreSQL, exact money, aware datetimes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import insert, select, text
+from sqlmodel import SQLModel
+
+from mahnwerk.errors import StoreError
+from mahnwerk.sync.models import Claim, LedgerEntry, Shop
+from mahnwerk.sync.store import Store
+
+NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+
+
+def a_claim_row(**overrides: object) -> dict:
+    """The columns of a claim as migration 0001 knows them."""
+    row = dict(shop_id="acme", order_id="4711", order_number="4711", invoice_number="RE-2026-0042",
+               invoice_date=date(2026, 3, 1), due_date=date(2026, 3, 15), customer_name="Jürgen Größmann",
+               email="j@example.org", company="", vat_id="", is_b2b=False, billing_address={"city": "Köln"},
+               language="de", currency="EUR", gross_amount=Decimal("119.00"), open_amount=Decimal("109.99"),
+               state="open", shop_status="on-hold", payment_method="bacs", ordered_at=NOW, shop_modified_at=NOW,
+               first_seen_at=NOW, updated_at=NOW, closed_at=None)
+    return row | overrides
+
+
+def test_fresh_database_is_migrated_to_head(db_url: str) -> None:
+    """Opening a store creates every table and stamps the newest revision."""
+    store = Store(db_url)
+    assert store.revision() == Store.head() is not None
+    store.close()
+
+
+def test_models_and_migrations_agree(db_url: str) -> None:
+    """The migrations build exactly the schema the models declare (no forgotten migration)."""
+    store = Store(db_url)
+    with store.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    store.close()
+    assert diff == []
+
+
+def test_upgrade_from_first_migration_keeps_data(db_url: str) -> None:
+    """A database at revision 0001 with a claim and its ledger upgrades to head with nothing lost."""
+    store = Store(db_url, migrate=False)
+    store.migrate("0001")
+    with store.engine.begin() as connection:
+        connection.execute(insert(Shop.__table__).values(id="acme", kind="woocommerce", url="https://a.example",
+                                                         created_at=NOW))
+        claim_id = connection.execute(insert(Claim.__table__).values(a_claim_row())).inserted_primary_key[0]
+        connection.execute(insert(LedgerEntry.__table__).values(claim_id=claim_id, at=NOW, kind="opened",
+                                                                source="sync", data={"open_amount": "109.99"}))
+    store.migrate()
+    assert store.revision() == Store.head()
+    with store.session() as session:
+        claim = session.get(Claim, claim_id)
+        assert claim is not None
+        assert (claim.open_amount, claim.customer_name, claim.billing_address) == (
+            Decimal("109.99"), "Jürgen Größmann", {"city": "Köln"})
+        assert session.execute(text("select count(*) from quarantine")).scalar() == 0
+    store.close()
+
+
+def test_migrating_twice_is_harmless(db_url: str) -> None:
+    """Every start migrates; a second start changes nothing."""
+    Store(db_url).close()
+    store = Store(db_url)
+    assert store.revision() == Store.head()
+    store.close()
+
+
+@pytest.mark.parametrize("amount", ["0.01", "119.00", "1234567.89", "0.125", "99999999999.999999"])
+def test_money_round_trips_exactly(db_url: str, amount: str) -> None:
+    """Amounts come back as the same Decimal on both databases, never as a float."""
+    store = Store(db_url)
+    with store.engine.begin() as connection:
+        connection.execute(insert(Shop.__table__).values(id="acme", kind="woocommerce", url="u", created_at=NOW))
+        connection.execute(insert(Claim.__table__).values(a_claim_row(open_amount=Decimal(amount))))
+    with store.session() as session:
+        value = session.execute(select(Claim.open_amount)).scalar_one()
+    store.close()
+    assert isinstance(value, Decimal) and value == Decimal(amount) and str(value) == amount
+
+
+def test_datetimes_come_back_aware_in_utc(db_url: str) -> None:
+    """A datetime stored with an offset comes back as the same instant, aware, in UTC."""
+    berlin = timezone(timedelta(hours=1))
+    store = Store(db_url)
+    with store.engine.begin() as connection:
+        connection.execute(insert(Shop.__table__).values(id="acme", kind="woocommerce", url="u",
+                                                         created_at=datetime(2026, 1, 2, 10, 0, tzinfo=berlin)))
+    with store.session() as session:
+        created = session.execute(select(Shop.created_at)).scalar_one()
+    store.close()
+    assert created == datetime(2026, 1, 2, 9, 0, tzinfo=UTC) and created.tzinfo is not None
+
+
+def test_naive_datetime_is_refused(sqlite_url: str) -> None:
+    """A naive datetime is a bug: the store refuses it instead of guessing a timezone."""
+    store = Store(sqlite_url)
+    with pytest.raises(Exception, match="naive datetime"):
+        with store.engine.begin() as connection:
+            connection.execute(insert(Shop.__table__).values(id="x", kind="woocommerce", url="u",
+                                                             created_at=datetime(2026, 1, 1)))
+    store.close()
+
+
+def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
+    """SQLite uses write-ahead logging so readers never block the daemon's writes."""
+    store = Store(sqlite_url)
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    store.close()
+
+
+def test_unwritable_sqlite_folder_is_a_clear_error(tmp_path) -> None:
+    """A database path the daemon cannot create names the folder instead of a traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot create the folder"):
+        Store(f"sqlite:///{blocker / 'sub' / 'm.db'}")
+
+
+def test_unreachable_postgres_is_a_clear_error_with_masked_password() -> None:
+    """A database that does not answer is named, with its password masked."""
+    with pytest.raises(StoreError) as err:
+        Store("postgresql+psycopg://mahnwerk:hunter2@127.0.0.1:1/none?connect_timeout=2")
+    assert "cannot open the database" in str(err.value) and "hunter2" not in str(err.value)
