@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time as dtime, timedelta
+from datetime import UTC, datetime, time as dtime
 from typing import Any, Protocol
 
 import structlog
