@@ -152,8 +152,10 @@ class ShopHttp:
         self.requests_made += 1
         try:
             response = self.session.request(method, url, params=query, json=json_body, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:  # a cut-off body counts as unavailable
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            raise ShopUnavailable(f"shop '{self.shop}' {method} {shown}: truncated response body ({exc})",
+                                  shop=self.shop, method=method, url=shown) from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
             raise ShopUnavailable(f"shop '{self.shop}' {method} {shown}: {type(exc).__name__}: {exc}",
                                   shop=self.shop, method=method, url=shown) from exc
         except requests.RequestException as exc:

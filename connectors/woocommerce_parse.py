@@ -34,10 +34,14 @@ class MetaKeys:
         return [k for k in (self.invoice_number, self.invoice_date, self.due_date) if k] + list(VAT_META_KEYS)
 
 
+# ISO 4217 codes that are not money anyone invoices in: precious metals, IMF units, "test" and "no currency".
+NOT_MONEY = frozenset({"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"})
+
+
 @lru_cache(maxsize=1)
 def known_currencies() -> frozenset[str]:
-    """ISO 4217 codes Babel knows."""
-    return frozenset(list_currencies())
+    """ISO 4217 currency codes Babel knows, without the codes that are not money."""
+    return frozenset(list_currencies()) - NOT_MONEY
 
 
 def parse_gmt(value: Any, *, record_id: str, field: str, required: bool = True) -> datetime | None:

@@ -170,7 +170,7 @@ def demo(click_ctx: click.Context, orders: int, keep: Path | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code instead of exiting (tests call this directly)."""
     try:
-        cli.main(args=argv, prog_name="mahnwerk", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="mahnwerk", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     except MahnwerkError as exc:
         click.echo(f"error: {exc}" if exc.exit_code != 2 else f"configuration error:\n{exc}", err=True)
         return exc.exit_code
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

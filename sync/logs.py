@@ -13,6 +13,11 @@ import structlog
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+def current_stderr(*_args: object) -> structlog.PrintLogger:
+    """A logger on whatever sys.stderr is now (tests and daemons may swap it after start-up)."""
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     """Send structlog events to stderr, as JSON unless a person is watching (or `fmt` says otherwise)."""
     console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
@@ -26,7 +31,7 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=current_stderr,
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")

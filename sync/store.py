@@ -104,8 +104,7 @@ class Store:
         try:
             yield session
         finally:
-            session.rollback()
-            session.close()
+            session.close()  # rolls back what was not committed; loaded objects stay readable
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -61,3 +61,17 @@ def sqlite_url(tmp_path: Path) -> str:
 def db_url(request: pytest.FixtureRequest) -> str:
     """Each store test runs twice: on a SQLite file and on PostgreSQL."""
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+# --- the sandbox shop -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def woo() -> Iterator:
+    """A sandbox WooCommerce shop with 60 realistic orders, served on 127.0.0.1."""
+    from mahnwerk.sandbox import SandboxServer, WooSandbox, generate_orders
+
+    shop = WooSandbox(orders=generate_orders(60, seed=11))
+    with SandboxServer(shop) as server:
+        shop.url = server.url
+        yield shop

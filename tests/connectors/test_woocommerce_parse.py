@@ -81,6 +81,7 @@ def test_vat_id_meta_is_read() -> None:
     ({"date_created_gmt": "not a date"}, "date_created_gmt"),
     ({"date_modified_gmt": None}, "date_modified_gmt"),
     ({"currency": "XXY"}, "currency"),
+    ({"currency": "XXX"}, "currency"),
     ({"currency": ""}, "currency"),
     ({"id": "abc"}, "id"),
     ({"refunds": [{"id": 1, "total": "x"}]}, "refunds.total"),

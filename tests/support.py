@@ -1,0 +1,32 @@
+"""Helpers for tests and benchmarks: config folders that point at a sandbox shop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SHOP_TOML = """\
+[shop]
+id = "{shop_id}"
+kind = "woocommerce"
+url = "{url}"
+timezone = "Europe/Berlin"
+
+[shop.auth]
+consumer_key = "{key}"
+consumer_secret = "{secret}"
+
+[invoice]
+payment_methods = ["bacs", "cheque", "invoice"]
+payment_term_days = 14
+{extra}
+"""
+
+
+def write_config(folder: Path, db_url: str, shops: list[dict]) -> Path:
+    """A config folder with mahnwerk.toml and one shop file per entry of `shops` (keys of SHOP_TOML)."""
+    (folder / "shops").mkdir(parents=True, exist_ok=True)
+    (folder / "mahnwerk.toml").write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    for shop in shops:
+        values = {"extra": ""} | shop
+        (folder / "shops" / f"{shop['shop_id']}.toml").write_text(SHOP_TOML.format(**values), encoding="utf-8")
+    return folder
