@@ -1,0 +1,16 @@
+"""A loopback fake WooCommerce shop speaking the real REST v3 wire format, for tests, the demo and benchmarks.
+
+    shop = WooSandbox(orders=generate_orders(200, seed=7))
+    with SandboxServer(shop) as server:
+        requests.get(f"{server.url}/wp-json/wc/v3/orders", auth=(shop.consumer_key, shop.consumer_secret))
+
+Faithful to a real WordPress 6.8 + WooCommerce 10 shop (see shared/reference/woocommerce.md, "Observed on a real
+shop"): WP_Error bodies, pagination headers, exclusive date filters, status and auth errors; plus faults on demand
+(fail_next, truncate_next, slow_next) and a log of what the shop received (requests, mails).
+"""
+
+from mahnwerk.sandbox.orders import generate_orders, malformed_orders
+from mahnwerk.sandbox.server import SandboxServer
+from mahnwerk.sandbox.shop import RecordedRequest, WooSandbox
+
+__all__ = ["WooSandbox", "SandboxServer", "generate_orders", "RecordedRequest", "malformed_orders"]

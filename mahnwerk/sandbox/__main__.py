@@ -1,0 +1,40 @@
+"""`python -m mahnwerk.sandbox --orders N`: serve a generated shop in the foreground until SIGTERM/SIGINT.
+
+Prints one JSON line first: {"url", "consumer_key", "consumer_secret", "orders"}; benchmarks read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from mahnwerk.sandbox.server import SandboxServer
+from mahnwerk.sandbox.shop import WooSandbox
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mahnwerk.sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=200, help="number of generated orders (default 200)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--port", type=int, default=0, help="0 = any free port")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--timezone", default="Europe/Berlin")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    # Orders are built lazily from the seed: same orders as generate_orders(N, seed=S), without holding N dicts.
+    shop = WooSandbox.generated(args.orders, seed=args.seed, timezone=args.timezone)
+    with SandboxServer(shop, host=args.host, port=args.port) as server:
+        print(json.dumps({"url": server.url, "consumer_key": shop.consumer_key,
+                          "consumer_secret": shop.consumer_secret, "orders": args.orders}), flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
