@@ -62,8 +62,8 @@ def baseline(info: dict, page_size: int = 100) -> tuple[float, int, int]:
         page += 1
 
 
-def run_mahnwerk(config_dir: Path) -> tuple[float, float, dict]:
-    """`mahnwerk sync --json` in a child process: wall seconds, peak RSS in MB, and its summary."""
+def run_mahnwerk(config_dir: Path) -> tuple[float, float, float, dict]:
+    """`mahnwerk sync --json` in a child process: wall seconds, peak RSS in MB, CPU seconds, and its summary."""
     begun = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "mahnwerk", "--config-dir", str(config_dir),
                              "--log-level", "warning", "sync", "--json"], stdout=subprocess.PIPE, text=True)
@@ -72,7 +72,7 @@ def run_mahnwerk(config_dir: Path) -> tuple[float, float, dict]:
     seconds = time.perf_counter() - begun
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"mahnwerk sync failed: {out}")
-    return seconds, usage.ru_maxrss / 1024, json.loads(out)[0]
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, json.loads(out)[0]
 
 
 def pg_schema_url() -> tuple[str, str]:
@@ -97,8 +97,8 @@ def main() -> None:
                 "shop_id": "bench", "url": info["url"], "key": info["consumer_key"],
                 "secret": info["consumer_secret"]}])
             base_s, base_requests, base_orders = baseline(info)
-            mw_s, rss_mb, summary = run_mahnwerk(config_dir)
-            _, _, idle = run_mahnwerk(config_dir)
+            mw_s, rss_mb, cpu_s, summary = run_mahnwerk(config_dir)
+            _, _, _, idle = run_mahnwerk(config_dir)
     finally:
         sandbox.terminate()
         sandbox.wait(10)
@@ -109,7 +109,7 @@ def main() -> None:
           f"python={platform.python_version()} db={args.db} orders={args.orders}")
     print(f"baseline:  {base_s:8.2f} s  {base_requests} requests  {base_orders} orders (requests.Session, stores nothing)")
     print(f"mahnwerk:  {mw_s:8.2f} s  {summary['requests']} requests  {summary['new']} claims  "
-          f"peak RSS {rss_mb:.0f} MB")
+          f"peak RSS {rss_mb:.0f} MB  CPU {cpu_s:.2f} s")
     print(f"ratio:     {mw_s / base_s:8.2f} x baseline (target <= 1.30)")
     print(f"idle poll: {idle['requests']} request(s) (target 1), {idle['new']} new, {idle['updated']} updated")
 

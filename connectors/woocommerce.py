@@ -11,8 +11,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from mahnwerk.connectors.http import ShopHttp, ShopResponse
+from mahnwerk.connectors.readahead import read_ahead
 from mahnwerk.connectors.records import Page, ShopOrder, ShopProbe
-from mahnwerk.connectors.woocommerce_parse import MetaKeys, parse_page
+from mahnwerk.connectors.woocommerce_parse import MetaKeys, newest_modified_raw, parse_page
 from mahnwerk.errors import ShopAuthFailed, ShopError, ShopRejected
 
 ORDER_FIELDS = ("id,number,status,currency,total,refunds,payment_method,date_created_gmt,date_modified_gmt,"
@@ -44,10 +45,16 @@ class WooCommerce:
     def changed_pages(self, since: datetime | None) -> Iterator[Page[ShopOrder]]:
         """Every order modified after `since` (all orders when None), oldest change first, a page at a time.
 
-        Each request restarts from just before the newest change seen (keyset on `date_modified`), so orders
-        modified while we page cannot shift others out of view; page numbers are used only to walk through
-        more than a page of orders that share one second.
+        The next page is fetched in the background while the caller stores this one; parsing happens here, in
+        the caller's thread, so the fetching thread only waits for the shop.
         """
+        for response in read_ahead(self._changed_responses(since)):
+            yield replace(parse_page(response.data, self.meta_keys), total=header_int(response, "X-WP-Total"))
+
+    def _changed_responses(self, since: datetime | None) -> Iterator[ShopResponse]:
+        """The pages' raw answers. Each request restarts from just before the newest change seen (keyset on
+        `date_modified`), so orders modified while we page cannot shift others out of view; page numbers are used
+        only to walk through more than a page of orders that share one second."""
         after, page = since, 1
         while True:
             params = {"orderby": "modified", "order": "asc", "per_page": self.page_size, "page": page,
@@ -55,25 +62,25 @@ class WooCommerce:
             if after is not None:
                 params["modified_after"] = gmt(after)
             response = self._get("orders", params)
-            parsed = replace(parse_page(response.data, self.meta_keys), total=header_int(response, "X-WP-Total"))
-            yield parsed
-            if page >= (header_int(response, "X-WP-TotalPages") or 0) or len(response.data) < self.page_size or parsed.newest is None:
+            yield response
+            newest = newest_modified_raw(response.data)
+            last_page = page >= (header_int(response, "X-WP-TotalPages") or 0)
+            if last_page or len(response.data) < self.page_size or newest is None:
                 return
-            restart = parsed.newest - RESOLUTION
+            restart = newest - RESOLUTION
             after, page = (restart, 1) if after is None or restart > after else (after, page + 1)
 
     def orders_by_id(self, ids: Sequence[str]) -> Iterator[Page[ShopOrder]]:
         """The current state of the given orders, a page per 100 ids; trashed ones come back with status
         "trash", ids the shop no longer has at all are listed in `Page.missing`."""
-        for start in range(0, len(ids), 100):
-            batch = list(ids[start:start + 100])
-            found = self._by_id(batch, status="any")
+        batches = [list(ids[start:start + 100]) for start in range(0, len(ids), 100)]
+        for batch, response in read_ahead((b, self._by_id(b, status="any")) for b in batches):
+            found = parse_page(response.data, self.meta_keys)
             missing = [i for i in batch if i not in seen_ids(found)]
-            trashed = self._by_id(missing, status="trash") if missing else Page()
-            trashed_records = [replace_status(r, "trash") for r in trashed.records]
+            trashed = parse_page(self._by_id(missing, status="trash").data, self.meta_keys) if missing else Page()
             gone = [i for i in missing if i not in seen_ids(trashed)]
-            yield Page(records=found.records + trashed_records, rejected=found.rejected + trashed.rejected,
-                       missing=gone, newest=found.newest)
+            yield Page(records=found.records + [replace_status(r, "trash") for r in trashed.records],
+                       rejected=found.rejected + trashed.rejected, missing=gone, newest=found.newest)
 
     def probe(self) -> ShopProbe:
         """Reachable? Credentials accepted? Which payment gateways exist and are enabled?"""
@@ -91,10 +98,10 @@ class WooCommerce:
         """Release the HTTP session."""
         self.http.close()
 
-    def _by_id(self, ids: list[str], *, status: str) -> Page[ShopOrder]:
+    def _by_id(self, ids: list[str], *, status: str) -> ShopResponse:
         params = {"include": ",".join(ids), "per_page": 100, "status": status, "_fields": ORDER_FIELDS,
                   "orderby": "id", "order": "asc"}
-        return parse_page(self._get("orders", params).data, self.meta_keys)
+        return self._get("orders", params)
 
     def _get(self, path: str, params: dict) -> ShopResponse:
         """GET with one fallback: hosts that strip the Authorization header need the keys in the query."""

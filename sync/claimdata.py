@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mahnwerk.connectors.records import ShopOrder
-from mahnwerk.sync.config import ShopConfig
+from mahnwerk.connectors.records import BillingAddress, ShopOrder
+from mahnwerk.sync.config import ShopConfig, StatusMapping
 from mahnwerk.sync.models import ClaimState
 
+ADDRESS_FIELDS = tuple(f.name for f in fields(BillingAddress))
 GERMAN_SPEAKING = frozenset({"DE", "AT", "CH", "LI", "LU"})
 # Fields whose change is worth a ledger entry; timestamps of our own are not.
 TRACKED = ("order_number", "invoice_number", "invoice_date", "due_date", "customer_name", "email", "company",
@@ -24,9 +26,15 @@ def claim_state(order: ShopOrder, shop: ShopConfig) -> str | None:
         return ClaimState.TRASHED
     if order.refunded > 0 and order.open_amount == 0:
         return ClaimState.REFUNDED
-    meaning = shop.statuses.meaning(order.status)
-    return {"open": ClaimState.OPEN, "paid": ClaimState.PAID, "cancelled": ClaimState.CANCELLED,
-            "refunded": ClaimState.REFUNDED}.get(meaning or "")
+    return states_by_status(shop.statuses).get(order.status)
+
+
+@lru_cache(maxsize=64)
+def states_by_status(statuses: StatusMapping) -> dict[str, str]:
+    """Shop status -> claim state, from the shop's mapping (looked up for every order of a backfill)."""
+    state = {"open": ClaimState.OPEN, "paid": ClaimState.PAID, "cancelled": ClaimState.CANCELLED,
+             "refunded": ClaimState.REFUNDED}
+    return {status: state[meaning] for meaning in state for status in getattr(statuses, meaning)}
 
 
 def local_date(moment: datetime, tz: ZoneInfo) -> date:
@@ -57,7 +65,7 @@ def claim_fields(order: ShopOrder, shop: ShopConfig, *, state: str) -> dict[str,
         "company": billing.company,
         "vat_id": order.vat_id,
         "is_b2b": bool(billing.company.strip() or order.vat_id),
-        "billing_address": asdict(billing),
+        "billing_address": {name: getattr(billing, name) for name in ADDRESS_FIELDS},
         "language": "de" if billing.country.upper() in GERMAN_SPEAKING else "en",
         "currency": order.currency,
         "gross_amount": order.total,

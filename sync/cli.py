@@ -31,7 +31,8 @@ class Context:
 
     def __init__(self, config_dir: Path, log_level: str | None, log_format: str | None) -> None:
         self.config_dir, self.log_level, self.log_format = config_dir, log_level, log_format
-        self.out = Console(highlight=False, soft_wrap=False)
+        # Piped output is read by people in pagers and logs too: wide enough that rows stay on one line.
+        self.out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
         self._config: Config | None = None
 
     def config(self) -> Config:
@@ -115,7 +116,7 @@ def run_sync(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, reread: b
     with views.sync_progress(ctx.out, enabled=ctx.out.is_terminal and not as_json) as on_page:
         results = sync_shops(store, shops, reread=reread, on_page=on_page)
     if as_json:
-        click.echo(json.dumps([{**vars(r.counts), "ok": r.ok, "error": r.error} for r in results], indent=2))
+        click.echo(json.dumps([r.as_dict() for r in results], indent=2))
     else:
         ctx.out.print(views.sync_table(results))
         for r in results:

@@ -43,20 +43,41 @@ def tidy(amount: Decimal) -> Decimal:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware datetime, stored in UTC, always returned aware."""
+    """A timezone-aware datetime, stored in UTC, always returned aware.
+
+    SQLite gets fixed-width ISO text ("2026-03-01 09:15:00.000000", the format SQLAlchemy's own DATETIME uses, so
+    text order is time order); converting it here is several times cheaper than the generic processor.
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(DateTime())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return lambda value: None if value is None else utc(value).isoformat(" ", "microseconds")[:26]
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        return lambda value: None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: Mahnwerk stores aware datetimes only")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return None if value is None else utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc(value: datetime) -> datetime:
+    """The same instant in UTC; a naive datetime is refused, never guessed."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: Mahnwerk stores aware datetimes only")
+    return value.astimezone(UTC)

@@ -88,7 +88,7 @@ class StatusMapping:
 class SyncConfig:
     interval: timedelta = setting(duration("30s", "1d"), timedelta(minutes=5))
     since: date | None = setting(a_date, None)  # None: orders of any age
-    overlap: timedelta = setting(duration("1s", "1h"), timedelta(seconds=60))  # re-read window behind the cursor
+    overlap: timedelta = setting(duration("1s", "1h"), timedelta(seconds=10))  # re-read window behind the cursor
     page_size: int = setting(integer(1, 100), 100)  # 100 is WooCommerce's maximum per_page
     reread_interval: timedelta = setting(duration("5m", "7d"), timedelta(hours=6))
 

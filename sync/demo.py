@@ -33,7 +33,7 @@ def write_demo_config(folder: Path, *, url: str, key: str, secret: str) -> Path:
     """A complete config folder for the sandbox shop: mahnwerk.toml, shops/demo.toml and a secret file."""
     (folder / "shops").mkdir(parents=True, exist_ok=True)
     (folder / "mahnwerk.toml").write_text(
-        f'[database]\nurl = "sqlite:///{folder / "mahnwerk.db"}"\n\n[logging]\nlevel = "warning"\n', encoding="utf-8")
+        f'[database]\nurl = "sqlite:///{folder / "mahnwerk.db"}"\n\n[logging]\nlevel = "error"   # the demo shows quarantined records in a table instead\n', encoding="utf-8")
     (folder / "demo-secret.txt").write_text(secret + "\n", encoding="utf-8")
     (folder / "demo-secret.txt").chmod(0o600)
     (folder / "shops" / "demo.toml").write_text(DEMO_SHOP.format(url=url, key=key), encoding="utf-8")

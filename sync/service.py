@@ -30,6 +30,13 @@ class ShopSyncResult:
         """True when the shop synced without error."""
         return not self.error
 
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready summary for `sync --json` and monitoring."""
+        c = self.counts
+        return {"shop": c.shop, "ok": self.ok, "error": self.error, "new": c.new, "updated": c.updated,
+                "closed": c.closed, "quarantined": c.quarantined, "requests": c.requests, "pages": c.pages,
+                "orders_seen": c.orders_seen, "reread": c.reread, "seconds": round(c.seconds, 3)}
+
 
 def sync_shops(store: Store, shops: Sequence[ShopConfig], *, reread: bool | None = None,
                on_page: Callable[[SyncCounts], None] | None = None) -> list[ShopSyncResult]:

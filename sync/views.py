@@ -27,7 +27,9 @@ def claims_table(rows: Sequence[dict[str, Any]], *, title: str) -> Table:
     for name, justify in (("shop", "left"), ("order", "right"), ("invoice", "left"), ("customer", "left"),
                           ("state", "left"), ("open", "right"), ("due", "left"), ("overdue", "right"),
                           ("aging", "left")):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        wrap = name == "customer"  # names may be long; the figures must stay readable on one line
+        table.add_column(name, justify=justify, overflow="fold" if wrap else "ellipsis",  # type: ignore[arg-type]
+                         no_wrap=not wrap, max_width=40 if wrap else None)
     for r in rows:
         customer = r["customer"] + (f" ({r['company']})" if r["company"] and r["company"] != r["customer"] else "")
         table.add_row(plain(r["shop"]), plain(r["order_number"]), plain(r["invoice_number"]), plain(customer),

@@ -36,6 +36,14 @@ TIE_GROUP = (47, 48, 49)        # per 50 orders, three changed in the same secon
 _MONEY: dict[int, str] = {}
 
 
+def later(start: int, limit: int, delay: float) -> int:
+    """`start` plus `delay`, squeezed proportionally into [start, limit] when it would pass `limit`."""
+    room = limit - start
+    if room <= 0:
+        return start
+    return start + int(delay if delay <= room else room * (delay % DAY) / DAY)
+
+
 def money(cents: int) -> str:
     """Cents as WooCommerce's decimal string, e.g. 11900 -> '119.00' (cached: amounts repeat, strings are shared)."""
     text = _MONEY.get(cents)
@@ -125,14 +133,14 @@ class OrderFactory:
         now = self.t_now
         created = self.t0 + int((i + r()) * self.slot)
         modified, paid, completed = created + int(r() * 4), None, None
-        if paid_plan:
-            paid = modified = max(created, min(now - 60, created + int((1 + 19 * r()) * DAY)))
+        if paid_plan:  # each later step lands between the one before and now, spread out, never clamped to one second
+            paid = modified = later(created, now - 60, (1 + 19 * r()) * DAY)
             if status in ("completed", "refunded"):
-                completed = modified = max(paid, min(now - 30, paid + int(3 * r() * DAY)))
+                completed = modified = later(paid, now - 30, 3 * r() * DAY)
         if status == "cancelled":
-            modified = max(created, min(now - 30, created + int((7 + 23 * r()) * DAY)))
+            modified = later(created, now - 30, (7 + 23 * r()) * DAY)
         if status == "refunded" or i % 40 == 2:
-            modified = max(modified, min(now - 10, modified + int((1 + 9 * r()) * DAY)))
+            modified = later(modified, now - 10, (1 + 9 * r()) * DAY)
         return created, min(modified, max(now, created)), paid, completed
 
     def build(self, i: int) -> dict:
