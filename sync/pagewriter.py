@@ -20,7 +20,17 @@ from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry, Quarantine, Syn
 
 CLAIMS, LEDGER = Claim.__table__, LedgerEntry.__table__
 QUARANTINE, CURSORS = Quarantine.__table__, SyncCursor.__table__
+# Built once: constructing a statement and its cache key on every page costs more than running it.
 UPDATE_CLAIM = update(CLAIMS).where(CLAIMS.c.id == bindparam("claim_id"))
+INSERT_CLAIMS, INSERT_LEDGER = insert(CLAIMS), insert(LEDGER)
+KNOWN_CLAIMS = select(CLAIMS).where(CLAIMS.c.shop_id == bindparam("shop"),
+                                    CLAIMS.c.order_id.in_(bindparam("ids", expanding=True)))
+CLAIM_IDS = select(CLAIMS.c.order_id, CLAIMS.c.id).where(CLAIMS.c.shop_id == bindparam("shop"),
+                                                       CLAIMS.c.order_id.in_(bindparam("ids", expanding=True)))
+CURSOR_AT = (CURSORS.c.shop_id == bindparam("cursor_shop")) & (CURSORS.c.stream == bindparam("cursor_stream"))
+READ_CURSOR = select(CURSORS.c.value).where(CURSOR_AT)
+MOVE_CURSOR = update(CURSORS).where(CURSOR_AT).values(value=bindparam("new_value"), updated_at=bindparam("now"))
+MOVE_CURSOR_FORWARD = MOVE_CURSOR.where(CURSORS.c.value < bindparam("new_value"))
 
 
 @dataclass
@@ -52,7 +62,7 @@ class PageWriter:
     def _known(self, conn: Connection, order_ids: list[str]) -> dict[str, dict[str, Any]]:
         if not order_ids:
             return {}
-        rows = conn.execute(select(CLAIMS).where(CLAIMS.c.shop_id == self.shop.id, CLAIMS.c.order_id.in_(order_ids)))
+        rows = conn.execute(KNOWN_CLAIMS, {"shop": self.shop.id, "ids": order_ids})
         return {row.order_id: row._asdict() for row in rows}
 
     def _upsert(self, conn: Connection, orders: list[ShopOrder], known: dict[str, dict[str, Any]]) -> PageResult:
@@ -77,14 +87,13 @@ class PageWriter:
             entries.append(self._entry(old["id"], kind, {"changes": diff, "shop_status": order.status}))
         if inserts:
             # A plain executemany and one SELECT for the new ids: cheaper than INSERT ... RETURNING row by row.
-            conn.execute(insert(CLAIMS), inserts)
-            ids = dict(conn.execute(select(CLAIMS.c.order_id, CLAIMS.c.id).where(
-                CLAIMS.c.shop_id == self.shop.id, CLAIMS.c.order_id.in_([row["order_id"] for row in inserts]))).all())
+            conn.execute(INSERT_CLAIMS, inserts)
+            ids = dict(conn.execute(CLAIM_IDS, {"shop": self.shop.id, "ids": [row["order_id"] for row in inserts]}).all())
             entries += [self._entry(ids[row["order_id"]], "opened", opened_data(row)) for row in inserts]
         if updates:
             conn.execute(UPDATE_CLAIM, updates)
         if entries:
-            conn.execute(insert(LEDGER), entries)
+            conn.execute(INSERT_LEDGER, entries)
         result.new, result.updated = len(inserts), len(updates)
         return result
 
@@ -142,16 +151,13 @@ def unresolved_quarantine(conn: Connection, shop_id: str) -> set[str]:
 
 def read_cursor(conn: Connection, shop_id: str, stream: str) -> datetime | None:
     """Where a stream of a shop stands, None before its first page."""
-    return conn.execute(select(CURSORS.c.value).where(CURSORS.c.shop_id == shop_id,
-                                                      CURSORS.c.stream == stream)).scalar()
+    return conn.execute(READ_CURSOR, {"cursor_shop": shop_id, "cursor_stream": stream}).scalar()
 
 
 def write_cursor(conn: Connection, shop_id: str, stream: str, value: datetime, *, now: datetime,
                  only_forward: bool = False) -> None:
     """Set a cursor (never backwards when `only_forward`), in the caller's transaction."""
-    where = (CURSORS.c.shop_id == shop_id) & (CURSORS.c.stream == stream)
-    if only_forward:
-        where &= CURSORS.c.value < value
-    if conn.execute(update(CURSORS).where(where).values(value=value, updated_at=now)).rowcount == 0:
+    params = {"cursor_shop": shop_id, "cursor_stream": stream, "new_value": value, "now": now}
+    if conn.execute(MOVE_CURSOR_FORWARD if only_forward else MOVE_CURSOR, params).rowcount == 0:
         if read_cursor(conn, shop_id, stream) is None:
             conn.execute(insert(CURSORS).values(shop_id=shop_id, stream=stream, value=value, updated_at=now))
