@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+import urllib3
 import structlog
 import tenacity
 
@@ -99,6 +100,12 @@ def error_from(response: requests.Response, *, shop: str, method: str, url: str)
     return ShopRejected(text, **kwargs)
 
 
+def read_body(response: requests.Response) -> bytes:
+    """The whole body in one read. requests reads 10 KB chunks; in a thread that shares the GIL with the
+    database writer, every chunk is another wait for the interpreter (see connectors/readahead.py)."""
+    return response.raw.read(decode_content=True) or b""
+
+
 class ShopHttp:
     """HTTP to one shop: pooled session, timeouts, retries with backoff, counted and redacted requests."""
 
@@ -151,9 +158,17 @@ class ShopHttp:
         shown = redact_url(url + ("?" + urlencode(query, safe=",[]") if query else ""))
         self.requests_made += 1
         try:
-            response = self.session.request(method, url, params=query, json=json_body, timeout=self.timeout)
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            response = self.session.request(method, url, params=query, json=json_body, timeout=self.timeout,
+                                            stream=True)
+            response._content = read_body(response)
+            response._content_consumed = True
+            response.close()  # back to the pool: the body is read whole
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
+                urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError) as exc:
             raise ShopUnavailable(f"shop '{self.shop}' {method} {shown}: truncated response body ({exc})",
+                                  shop=self.shop, method=method, url=shown) from exc
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise ShopUnavailable(f"shop '{self.shop}' {method} {shown}: read timeout ({exc})",
                                   shop=self.shop, method=method, url=shown) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ShopUnavailable(f"shop '{self.shop}' {method} {shown}: {type(exc).__name__}: {exc}",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, time as dtime
 from typing import Protocol
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from mahnwerk.connectors.records import Page, ShopOrder
 from mahnwerk.sync.config import ShopConfig
@@ -83,50 +83,52 @@ class Mirror:
         counts = SyncCounts(shop=self.shop.id)
         requests_before = self.source.requests_made
         ensure_shop(self.store, self.shop, started)
-        with self.store.connection() as conn:
+        with self.store.connection() as conn:  # one connection for the run, a transaction per page
             cursor, last_reread = (read_cursor(conn, self.shop.id, s) for s in (ORDERS_STREAM, REREAD_STREAM))
             writer = PageWriter(self.shop, now=started, unresolved=unresolved_quarantine(conn, self.shop.id))
-        since = cursor - self.shop.sync.overlap if cursor else self._backfill_start()
-        log.info("mirror.start", shop=self.shop.id, since=since.isoformat() if since else None)
-        for page in self.source.changed_pages(since):
-            if counts.orders_expected is None:
-                counts.orders_expected = page.total
-            # Capped at the run's start: one order with a date in the future must not carry the cursor past
-            # everything that changes until then.
-            self._apply(writer, page, counts, advance_to=min(page.newest or started, started))
-            self._progress(counts, requests_before, on_page)
-        # No page, no cursor: the orders cursor holds the shop's own timestamps only, never our clock, which
-        # may run ahead of the shop's (an empty shop is asked for everything again, which is one request).
-        if reread or (reread is None and last_reread and started - last_reread >= self.shop.sync.reread_interval):
-            self._reread(writer, counts, requests_before, on_page)
-        elif last_reread is None:  # a fresh backfill has just read everything
-            self._save_cursor(REREAD_STREAM, started)
+            conn.rollback()
+            since = cursor - self.shop.sync.overlap if cursor else self._backfill_start()
+            log.info("mirror.start", shop=self.shop.id, since=since.isoformat() if since else None)
+            for page in self.source.changed_pages(since):
+                if counts.orders_expected is None:
+                    counts.orders_expected = page.total
+                # Capped at the run's start: one order with a date in the future must not carry the cursor past
+                # everything that changes until then.
+                self._apply(conn, writer, page, counts, advance_to=min(page.newest or started, started))
+                self._progress(counts, requests_before, on_page)
+            # No page, no cursor: the orders cursor holds the shop's own timestamps only, never our clock, which
+            # may run ahead of the shop's (an empty shop is asked for everything again, which is one request).
+            due = last_reread and started - last_reread >= self.shop.sync.reread_interval
+            if reread or (reread is None and due):
+                self._reread(conn, writer, counts, requests_before, on_page)
+            if reread or last_reread is None or (reread is None and due):  # a fresh backfill has read everything
+                write_cursor(conn, self.shop.id, REREAD_STREAM, started, now=started)
+                conn.commit()
         counts.requests = self.source.requests_made - requests_before
         counts.seconds = time.monotonic() - begun
         log.info("mirror.done", shop=self.shop.id, new=counts.new, updated=counts.updated, closed=counts.closed,
                  quarantined=counts.quarantined, requests=counts.requests, seconds=round(counts.seconds, 3))
         return counts
 
-    def _reread(self, writer: PageWriter, counts: SyncCounts, requests_before: int,
+    def _reread(self, conn: Connection, writer: PageWriter, counts: SyncCounts, requests_before: int,
                 on_page: Callable[[SyncCounts], None] | None) -> None:
         """Re-read every open claim by id: catches deletions and changes that did not move date_modified."""
         counts.reread = True
-        with self.store.connection() as conn:
-            ids = list(conn.execute(select(Claim.__table__.c.order_id).where(
-                Claim.__table__.c.shop_id == self.shop.id, Claim.__table__.c.state == ClaimState.OPEN)).scalars())
+        ids = list(conn.execute(select(Claim.__table__.c.order_id).where(
+            Claim.__table__.c.shop_id == self.shop.id, Claim.__table__.c.state == ClaimState.OPEN)).scalars())
+        conn.rollback()
         for page in self.source.orders_by_id(ids):
-            self._apply(writer, page, counts, advance_to=None)
+            self._apply(conn, writer, page, counts, advance_to=None)
             self._progress(counts, requests_before, on_page)
-        self._save_cursor(REREAD_STREAM, writer.now)
 
-    def _apply(self, writer: PageWriter, page: Page[ShopOrder], counts: SyncCounts, *,
+    def _apply(self, conn: Connection, writer: PageWriter, page: Page[ShopOrder], counts: SyncCounts, *,
                advance_to: datetime | None) -> None:
         """Write one page and move the cursor in one transaction, then count what it did."""
-        with self.store.connection() as conn:
-            result = writer.apply(conn, page)
-            if advance_to is not None:
-                write_cursor(conn, self.shop.id, ORDERS_STREAM, advance_to, now=writer.now, only_forward=True)
-            conn.commit()
+        self.store.refetchable(conn)
+        result = writer.apply(conn, page)
+        if advance_to is not None:
+            write_cursor(conn, self.shop.id, ORDERS_STREAM, advance_to, now=writer.now, only_forward=True)
+        conn.commit()
         counts.new += result.new
         counts.updated += result.updated
         counts.closed += result.closed
@@ -142,11 +144,6 @@ class Mirror:
         counts.requests = self.source.requests_made - requests_before
         if on_page:
             on_page(counts)
-
-    def _save_cursor(self, stream: str, value: datetime) -> None:
-        with self.store.connection() as conn:
-            write_cursor(conn, self.shop.id, stream, value, now=self.clock())
-            conn.commit()
 
     def _backfill_start(self) -> datetime | None:
         """Midnight of `sync.since` in the shop's timezone, or None to read every order."""

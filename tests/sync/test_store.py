@@ -13,7 +13,7 @@ from sqlmodel import SQLModel
 
 from mahnwerk.errors import StoreError
 from mahnwerk.sync.models import Claim, LedgerEntry, Shop
-from mahnwerk.sync.store import Store
+from mahnwerk.sync.store import SCHEMA_REVISION, Store
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 
@@ -34,6 +34,11 @@ def test_fresh_database_is_migrated_to_head(db_url: str) -> None:
     store = Store(db_url)
     assert store.revision() == Store.head() is not None
     store.close()
+
+
+def test_schema_revision_constant_is_alembics_head() -> None:
+    """The quick start-up check compares with the real head: a new migration must update SCHEMA_REVISION."""
+    assert SCHEMA_REVISION == Store.head()
 
 
 def test_models_and_migrations_agree(db_url: str) -> None:
