@@ -48,14 +48,23 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # psycopg prepares a statement after five runs, and PostgreSQL may then keep a generic plan made while the
-    # tables were still empty (a sequential scan, kept for the whole backfill): plan each statement afresh.
-    connect_args = {"prepare_threshold": None} if parsed.get_driver_name() == "psycopg" else {}
     try:
-        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        engine = create_engine(parsed, pool_pre_ping=True)
     except (ImportError, ModuleNotFoundError) as exc:
         raise StoreError(f"database.url: no driver for {parsed.drivername} ({exc}); for PostgreSQL install "
                          "'mahnwerk[postgresql]'") from None
+    if parsed.get_backend_name() == "postgresql":
+        event.listen(engine, "connect", _postgres_settings)
+    return engine
+
+
+def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
+    # psycopg prepares statements it sees often (cheaper parsing), but PostgreSQL may then keep a generic plan
+    # made while the tables were still empty: a sequential scan for the whole backfill. Custom plans always.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET plan_cache_mode = force_custom_plan")
+    cursor.close()
+    dbapi_connection.commit()
 
 
 class Store:
