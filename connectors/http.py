@@ -167,6 +167,9 @@ class ShopHttp:
                 urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError) as exc:
             raise ShopUnavailable(f"shop '{self.shop}' {method} {shown}: truncated response body ({exc})",
                                   shop=self.shop, method=method, url=shown) from exc
+        except requests.exceptions.SSLError as exc:  # retrying cannot fix a certificate
+            raise ShopRejected(f"shop '{self.shop}' {method} {shown}: TLS error ({exc}); if the shop uses its own "
+                               "CA, set http.ca_bundle", shop=self.shop, method=method, url=shown) from exc
         except urllib3.exceptions.ReadTimeoutError as exc:
             raise ShopUnavailable(f"shop '{self.shop}' {method} {shown}: read timeout ({exc})",
                                   shop=self.shop, method=method, url=shown) from exc

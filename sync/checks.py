@@ -60,7 +60,12 @@ def check_shop(shop: ShopConfig) -> ShopVerdict:
     finally:
         source.close()
     if not probe.authenticated:
-        hint = " (check consumer_key/consumer_secret and that the key has read access)" if probe.reachable else ""
+        hint = ""
+        if "404" in probe.detail:
+            hint = (" (is shop.url the shop's base address, and are WordPress permalinks set to anything but "
+                    "'Plain'? The REST API lives under /wp-json/)")
+        elif " 401" in probe.detail or " 403" in probe.detail:
+            hint = " (check consumer_key/consumer_secret and that the key has read access)"
         return ShopVerdict(shop.id, shop.url, reachable=probe.reachable, problem=probe.detail + hint)
     configured = shop.invoice.payment_methods
     found = {m: probe.payment_methods[m] for m in configured if m in probe.payment_methods}

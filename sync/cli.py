@@ -156,6 +156,23 @@ def show_claims(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, state:
 
 
 @cli.command()
+@click.option("--shop", "shop_id", help="Run only this shop.")
+@pass_context
+def daemon(ctx: Context, shop_id: str | None) -> None:
+    """Run as a service: sync every shop every sync.interval until SIGTERM (for systemd)."""
+    from mahnwerk.sync.daemon import run_daemon
+
+    shops = ctx.shops(shop_id)
+    if not shops:
+        raise click.UsageError(f"no shops configured in {ctx.config().config_dir / 'shops'}")
+    store = open_store(ctx.config())
+    try:
+        run_daemon(store, shops)
+    finally:
+        store.close()
+
+
+@cli.command()
 @click.option("--orders", default=120, show_default=True, type=click.IntRange(1, 100_000),
               help="How many orders the sandbox shop holds.")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path),

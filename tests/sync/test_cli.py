@@ -98,3 +98,10 @@ def test_demo_runs_self_contained(capsys) -> None:
     assert main(["demo", "--orders", "80"]) == 0
     out = capsys.readouterr().out
     assert "Claims (open)" in out and "Open claims by age" in out and "Quarantined records" in out
+
+
+def test_check_hints_at_permalinks_when_the_api_is_not_found(tmp_path, woo, capsys) -> None:
+    """A shop URL where no REST API answers gets a hint about the base URL and permalinks."""
+    folder = config_for(tmp_path, woo, url=woo.url + "/shop")
+    assert main(["--config-dir", str(folder), "check"]) == 1
+    assert "permalinks" in capsys.readouterr().out
