@@ -14,6 +14,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.sql.expression import bindparam
 
 from mahnwerk.connectors.records import Page, Rejected, ShopOrder
+from mahnwerk.sync.bulk import bulk_insert
 from mahnwerk.sync.claimdata import changes, claim_fields, claim_state, is_new_claim
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry, Quarantine, SyncCursor
@@ -22,7 +23,6 @@ CLAIMS, LEDGER = Claim.__table__, LedgerEntry.__table__
 QUARANTINE, CURSORS = Quarantine.__table__, SyncCursor.__table__
 # Built once: constructing a statement and its cache key on every page costs more than running it.
 UPDATE_CLAIM = update(CLAIMS).where(CLAIMS.c.id == bindparam("claim_id"))
-INSERT_CLAIMS, INSERT_LEDGER = insert(CLAIMS), insert(LEDGER)
 KNOWN_CLAIMS = select(CLAIMS).where(CLAIMS.c.shop_id == bindparam("shop"),
                                     CLAIMS.c.order_id.in_(bindparam("ids", expanding=True)))
 CLAIM_IDS = select(CLAIMS.c.order_id, CLAIMS.c.id).where(CLAIMS.c.shop_id == bindparam("shop"),
@@ -86,14 +86,13 @@ class PageWriter:
             updates.append(new | {"claim_id": old["id"], "updated_at": self.now, "closed_at": closed_at})
             entries.append(self._entry(old["id"], kind, {"changes": diff, "shop_status": order.status}))
         if inserts:
-            # A plain executemany and one SELECT for the new ids: cheaper than INSERT ... RETURNING row by row.
-            conn.execute(INSERT_CLAIMS, inserts)
+            # A bulk insert and one SELECT for the new ids: cheaper than INSERT ... RETURNING row by row.
+            bulk_insert(conn, CLAIMS, inserts)
             ids = dict(conn.execute(CLAIM_IDS, {"shop": self.shop.id, "ids": [row["order_id"] for row in inserts]}).all())
             entries += [self._entry(ids[row["order_id"]], "opened", opened_data(row)) for row in inserts]
         if updates:
             conn.execute(UPDATE_CLAIM, updates)
-        if entries:
-            conn.execute(INSERT_LEDGER, entries)
+        bulk_insert(conn, LEDGER, entries)
         result.new, result.updated = len(inserts), len(updates)
         return result
 
