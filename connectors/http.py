@@ -100,6 +100,21 @@ def error_from(response: requests.Response, *, shop: str, method: str, url: str)
     return ShopRejected(text, **kwargs)
 
 
+def network_problem(exc: requests.RequestException) -> str:
+    """A short reason for a failed connection: "cannot connect: Connection refused", not urllib3's nested repr."""
+    if isinstance(exc, requests.Timeout):
+        return "timed out" + (" connecting" if isinstance(exc, requests.ConnectTimeout) else " waiting for an answer")
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"cannot connect: {cause.strerror}"
+        if "Name or service not known" in str(cause) or "nodename nor servname" in str(cause):
+            return "cannot connect: the host name does not resolve"
+        nested = [a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)]
+        cause = getattr(cause, "reason", None) or (nested[0] if nested else None) or cause.__cause__ or cause.__context__
+    return f"cannot connect ({type(exc).__name__})"
+
+
 def read_body(response: requests.Response) -> bytes:
     """The whole body in one read. requests reads 10 KB chunks; in a thread that shares the GIL with the
     database writer, every chunk is another wait for the interpreter (see connectors/readahead.py)."""
@@ -174,7 +189,7 @@ class ShopHttp:
             raise ShopUnavailable(f"shop '{self.shop}' {method} {shown}: read timeout ({exc})",
                                   shop=self.shop, method=method, url=shown) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise ShopUnavailable(f"shop '{self.shop}' {method} {shown}: {type(exc).__name__}: {exc}",
+            raise ShopUnavailable(f"shop '{self.shop}' {method} {shown}: {network_problem(exc)}",
                                   shop=self.shop, method=method, url=shown) from exc
         except requests.RequestException as exc:
             raise ShopRejected(f"shop '{self.shop}' {method} {shown}: {exc}",

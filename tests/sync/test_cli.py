@@ -61,7 +61,8 @@ def test_check_fails_on_unreachable_shop(tmp_path, woo, capsys) -> None:
     folder = config_for(tmp_path, woo, url=f"http://127.0.0.1:{port}",
                         extra='[http]\nmax_attempts = 2\nmax_backoff = "1s"')
     assert main(["--config-dir", str(folder), "check"]) == 1
-    assert "FAILED" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "cannot connect: Connection refused" in out
 
 
 def test_sync_then_claims_json(tmp_path, woo, capsys) -> None:
