@@ -39,8 +39,10 @@ class Context:
         """The configuration, loaded once; logging is set up from it (command-line flags win)."""
         if self._config is None:
             self._config = load_config(self.config_dir)
-            configure_logging(self.log_level or self._config.logging.level,
-                              self.log_format or self._config.logging.format)
+            level = self.log_level or self._config.logging.level
+            if not self.log_level and sys.stderr.isatty() and level in ("debug", "info"):
+                level = "warning"  # a person at a terminal gets the progress bar and the summary, not every page
+            configure_logging(level, self.log_format or self._config.logging.format)
         return self._config
 
     def shops(self, shop_id: str | None) -> tuple[ShopConfig, ...]:
@@ -142,15 +144,18 @@ def claims(ctx: Context, shop_id: str | None, state: str, quarantine: bool, as_j
 
 
 def show_claims(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, state: str = "open",
-                quarantine: bool = False, as_json: bool = False) -> None:
-    """Print claims (or the quarantine) as tables with aging totals, or as JSON."""
+                quarantine: bool = False, as_json: bool = False, limit: int | None = None) -> None:
+    """Print claims (or the quarantine) as tables with aging totals, or as JSON; `limit` caps the table rows."""
     rows = quarantine_rows(store, shops) if quarantine else claim_rows(store, shops, state=state, now=utcnow())
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     elif quarantine:
         ctx.out.print(views.quarantine_table(rows) if rows else "No quarantined records.")
     else:
-        ctx.out.print(views.claims_table(rows, title=f"Claims ({state})") if rows else f"No {state} claims.")
+        shown = rows[:limit] if limit else rows
+        ctx.out.print(views.claims_table(shown, title=f"Claims ({state})") if rows else f"No {state} claims.")
+        if len(shown) < len(rows):
+            ctx.out.print(f"... and {len(rows) - len(shown)} more (mahnwerk claims lists them all)")
         if any(r["state"] == "open" for r in rows):
             ctx.out.print(views.aging_table(aging(rows)))
 

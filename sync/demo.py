@@ -7,7 +7,7 @@ from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
-from mahnwerk.sandbox import SandboxServer, WooSandbox, generate_orders, malformed_orders
+from mahnwerk.sandbox import SandboxServer, WooSandbox, malformed_orders
 
 DEMO_SHOP = """\
 # Written by `mahnwerk demo`: a shop file as a merchant would write one (see config.example.toml).
@@ -47,7 +47,9 @@ def run_demo(ctx: Any, *, orders: int, keep: Path | None) -> None:
 
     with ExitStack() as stack:
         folder = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mahnwerk-demo-")))
-        shop = WooSandbox(orders=generate_orders(orders, seed=2026) + malformed_orders())
+        shop = WooSandbox.generated(orders, seed=2026)  # orders are built when read: small even for 100,000
+        for broken in malformed_orders():
+            shop.add_order(broken)
         server = stack.enter_context(SandboxServer(shop))
         write_demo_config(folder, url=server.url, key=shop.consumer_key, secret=shop.consumer_secret)
         ctx.config_dir = folder
@@ -58,7 +60,7 @@ def run_demo(ctx: Any, *, orders: int, keep: Path | None) -> None:
         store = stack.enter_context(closing(open_store(config)))
         run_sync(ctx, store, config.shops)
         out.print()
-        show_claims(ctx, store, config.shops, state="open")
+        show_claims(ctx, store, config.shops, state="open", limit=25)
         out.print()
         show_claims(ctx, store, config.shops, quarantine=True)
         out.print("\nA second sync is incremental: with nothing changed it costs one request.")

@@ -106,3 +106,16 @@ def test_check_hints_at_permalinks_when_the_api_is_not_found(tmp_path, woo, caps
     folder = config_for(tmp_path, woo, url=woo.url + "/shop")
     assert main(["--config-dir", str(folder), "check"]) == 1
     assert "permalinks" in capsys.readouterr().out
+
+
+def test_customer_text_cannot_inject_terminal_markup(tmp_path, woo, capsys) -> None:
+    """Rich markup in a customer's name is printed literally, never interpreted."""
+    woo.add_order({"status": "on-hold", "payment_method": "bacs", "currency": "EUR", "total": "12.00",
+                   "billing": {"first_name": "[bold red]Evil[/bold red]", "last_name": "[link=http://x]y[/link]",
+                               "country": "DE", "email": "e@example.org"}})
+    folder = str(config_for(tmp_path, woo))
+    main(["--config-dir", folder, "sync"])
+    capsys.readouterr()
+    main(["--config-dir", folder, "claims"])
+    out = capsys.readouterr().out
+    assert "[bold red]Evil[/bold red]" in out and "[link=http://x]y[/link]" in out
