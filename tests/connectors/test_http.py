@@ -107,3 +107,19 @@ def test_redact_url_masks_userinfo_and_secret_params() -> None:
 def test_retry_after_forms(header: str | None, seconds: float | None) -> None:
     """Retry-After as seconds or as an HTTP date (a past date means: now)."""
     assert retry_after_seconds(header) == seconds
+
+
+@responses.activate
+def test_woocommerce_falls_back_to_query_keys_when_the_host_strips_authorization() -> None:
+    """A 401 cannot_view to Basic auth is retried once with the keys in the query, which then stick."""
+    from mahnwerk.connectors.woocommerce import WooCommerce
+
+    responses.get(BASE + "orders", status=401, json={"code": "woocommerce_rest_cannot_view", "message": "Sorry."},
+                  match=[responses.matchers.header_matcher({"Authorization": "Basic Y2tfeDpjc195"})])
+    responses.get(BASE + "orders", json=[], match=[responses.matchers.query_param_matcher(
+        {"per_page": "1", "_fields": "id", "consumer_key": "ck_x", "consumer_secret": "cs_y"})])
+    responses.get(BASE + "payment_gateways", json=[{"id": "bacs", "enabled": True}])
+    http, _ = a_client()
+    probe = WooCommerce(http).probe()
+    assert probe.authenticated and probe.payment_methods == {"bacs": True}
+    assert http.query_auth == {"consumer_key": "ck_x", "consumer_secret": "cs_y"} and http.session.auth is None

@@ -243,3 +243,24 @@ def test_hostile_customer_data_round_trips_verbatim(tmp_path, woo, store) -> Non
     assert claim.company == "Robert'); DROP TABLE claims;--" and claim.is_b2b
     with store.session() as session:
         assert session.execute(select(func.count()).select_from(Claim)).scalar() >= 1
+
+
+def test_orders_modified_while_paging_do_not_hide_others(tmp_path, woo, store) -> None:
+    """Orders already read that change mid-backfill move to the end of the list; nothing after them is skipped."""
+    shop = shop_config(tmp_path, woo, store.url, extra="[sync]\npage_size = 5")
+    tick = woo.clock()
+    woo.clock = lambda: tick.replace(year=tick.year + 1)  # changes made now sort after every existing order
+    seen_pages: list[int] = []
+
+    def meanwhile(counts) -> None:
+        """After each of the first pages, the shop changes two orders that were already read."""
+        seen_pages.append(counts.pages)
+        if counts.pages <= 3:
+            for order_id in sorted(claims(store, ClaimState.OPEN))[:2]:
+                woo.update_order(int(order_id), customer_note=f"edited after page {counts.pages}")
+
+    from mahnwerk.sync.service import sync_one as sync
+
+    result = sync(store, shop, on_page=meanwhile)
+    assert result.ok and len(seen_pages) > 5
+    assert set(claims(store, ClaimState.OPEN)) == unpaid_invoice_ids(woo)
