@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from mahnwerk.sandbox import WooSandbox
 
 SHOP_NOW_GMT = "2026-03-16T12:00:00"       # the shop clock of conftest.py
@@ -106,7 +108,7 @@ def test_refunds_append_and_a_full_refund_makes_the_order_refunded(shop, orders)
     order = _unpaid(orders)
     first = shop.refund(order["id"], "1.00", reason="Kulanz")
     assert first["total"] == "-1.00" and shop.order(order["id"])["status"] == "on-hold"
-    rest = f"{float(order['total']) - 1 - sum(-float(r['total']) for r in order['refunds']):.2f}"
+    rest = str(Decimal(order["total"]) - 1 - sum(-Decimal(r["total"]) for r in order["refunds"]))
     shop.refund(order["id"], rest)
     after = shop.order(order["id"])
     assert after["status"] == "refunded" and after["refunds"][-2]["id"] == first["id"]
