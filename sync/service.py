@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from mahnwerk.errors import MahnwerkError, ShopAuthFailed
 from mahnwerk.sync.bootstrap import build_source
@@ -56,6 +57,9 @@ def sync_one(store: Store, shop: ShopConfig, *, reread: bool | None = None,
         error, auth_failed = f"{exc} (check the consumer key and secret in {shop.source.name})", True
     except MahnwerkError as exc:
         error = str(exc)
+    except (IntegrityError, OperationalError) as exc:  # environmental, not a bug: say so, keep the run record
+        error = (f"database error while syncing shop '{shop.id}': {exc.orig} (is another sync of this shop "
+                 "running, e.g. the daemon? Committed pages are kept; the next sync continues from them)")
     finally:
         counts.requests = counts.requests or source.requests_made
         source.close()
