@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from mahnwerk.connectors.http import ShopHttp, ShopResponse
 from mahnwerk.connectors.readahead import read_ahead
 from mahnwerk.connectors.records import Page, ShopOrder, ShopProbe
-from mahnwerk.connectors.woocommerce_parse import MetaKeys, newest_modified_raw, parse_page
+from mahnwerk.connectors.woocommerce_parse import MetaKeys, newest_modified, parse_page
 from mahnwerk.errors import ShopAuthFailed, ShopError, ShopRejected
 
 ORDER_FIELDS = ("id,number,status,currency,total,refunds,payment_method,date_created_gmt,date_modified_gmt,"
@@ -63,7 +63,7 @@ class WooCommerce:
                 params["modified_after"] = gmt(after)
             response = self._get("orders", params)
             yield response
-            newest = newest_modified_raw(response.data)
+            newest = newest_modified(response.data)
             last_page = page >= (header_int(response, "X-WP-TotalPages") or 0)
             if last_page or len(response.data) < self.page_size or newest is None:
                 return

@@ -30,10 +30,6 @@ class MetaKeys:
     invoice_date: str | None = None
     due_date: str | None = None
 
-    def wanted(self) -> list[str]:
-        """Every meta key the parser reads."""
-        return [k for k in (self.invoice_number, self.invoice_date, self.due_date) if k] + list(VAT_META_KEYS)
-
 
 # ISO 4217 codes that are not money anyone invoices in: precious metals, IMF units, "test" and "no currency".
 NOT_MONEY = frozenset({"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"})
@@ -134,28 +130,16 @@ def parse_order(raw: dict[str, Any], meta_keys: MetaKeys = MetaKeys()) -> ShopOr
     )
 
 
-def newest_modified_raw(raws: Any) -> datetime | None:
-    """The highest readable `date_modified_gmt` of a raw page (where the next request of a keyset walk starts)."""
+def newest_modified(raws: Any) -> datetime | None:
+    """The highest readable `date_modified_gmt` of a raw page, bad records included: where the next request of a
+    keyset walk starts, and how far a page moves the cursor (a page of bad records still moves it)."""
     newest = None
     for raw in raws if isinstance(raws, list) else ():
         try:
             stamp = datetime.fromisoformat(raw["date_modified_gmt"])
         except (KeyError, TypeError, ValueError):
             continue
-        newest = stamp if newest is None or stamp > newest else newest
-    return newest.replace(tzinfo=UTC) if newest and newest.tzinfo is None else newest
-
-
-def newest_modified(records: list[ShopOrder], rejected: list[Rejected]) -> datetime | None:
-    """The highest readable modification time on a page, rejected records included, so a page of bad records
-    still moves the cursor."""
-    newest = max((r.modified_at for r in records), default=None)
-    for bad in rejected:
-        raw = bad.raw
-        try:
-            stamp = parse_gmt(raw.get("date_modified_gmt"), record_id="", field="date_modified_gmt")
-        except (BadRecord, AttributeError):
-            continue
+        stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
         newest = stamp if newest is None or stamp > newest else newest
     return newest
 
@@ -173,4 +157,4 @@ def parse_page(data: Any, meta_keys: MetaKeys = MetaKeys()) -> Page[ShopOrder]:
             records.append(parse_order(raw, meta_keys))
         except BadRecord as exc:
             rejected.append(Rejected(exc.record_id, exc.field, str(exc), raw))
-    return Page(records=records, rejected=rejected, newest=newest_modified(records, rejected))
+    return Page(records=records, rejected=rejected, newest=newest_modified(data))

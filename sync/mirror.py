@@ -98,10 +98,11 @@ class Mirror:
                 self._progress(counts, requests_before, on_page)
             # No page, no cursor: the orders cursor holds the shop's own timestamps only, never our clock, which
             # may run ahead of the shop's (an empty shop is asked for everything again, which is one request).
-            due = last_reread and started - last_reread >= self.shop.sync.reread_interval
-            if reread or (reread is None and due):
+            if reread is None:
+                reread = last_reread is not None and started - last_reread >= self.shop.sync.reread_interval
+            if reread:
                 self._reread(conn, writer, counts, requests_before, on_page)
-            if reread or last_reread is None or (reread is None and due):  # a fresh backfill has read everything
+            if reread or last_reread is None:  # a fresh backfill has just read everything
                 write_cursor(conn, self.shop.id, REREAD_STREAM, started, now=started)
                 conn.commit()
         counts.requests = self.source.requests_made - requests_before
