@@ -190,6 +190,9 @@ def demo(click_ctx: click.Context, orders: int, keep: Path | None) -> None:
     run_demo(click_ctx.obj, orders=orders, keep=keep)
 
 
+from mahnwerk.sync import casecli  # noqa: E402,F401  (registers plan, explain, tasks and the casework commands)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code instead of exiting (tests call this directly)."""
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,12 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from mahnwerk.errors import ConfigError, ConfigProblem
+from mahnwerk.policy.model import Policy
+from mahnwerk.policy.presets import PRESETS
 from mahnwerk.sync.schema import (Context, a_date, boolean, cross_check, database_url, did_you_mean, duration, existing_file,
                                   integer, one_of, parse_duration, read_table, setting, shop_url, show, strings,
                                   text, timezone)
+from mahnwerk.sync.policyconfig import read_policy
 from mahnwerk.sync.secrets import Secret, mask_url
 from mahnwerk.sync.tomlpos import KeyPath, Problems, parse_toml
 
@@ -116,6 +119,7 @@ class ShopConfig:
     statuses: StatusMapping = StatusMapping()
     sync: SyncConfig = SyncConfig()
     http: HttpConfig = HttpConfig()
+    policy: Policy = field(default=PRESETS["de-b2c"], metadata={"table": False})  # [policy]: sync/policyconfig.py
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ class Config:
     database: DatabaseConfig = DatabaseConfig()
     logging: LoggingConfig = LoggingConfig()
     shops: tuple[ShopConfig, ...] = ()
+    warnings: tuple[ConfigProblem, ...] = ()  # allowed but questionable settings, shown by `check`
 
     def shop(self, shop_id: str) -> ShopConfig:
         """The shop with this id; ConfigError with a did-you-mean if there is none."""
@@ -173,6 +178,7 @@ def load_config(config_dir: Path, *, environ: Mapping[str, str] | None = None) -
         raise ConfigError([ConfigProblem(str(config_dir), None, "", NO_CONFIG_DIR)])
     ctx = Context(config_dir, os.environ if environ is None else environ)
     problems: list[ConfigProblem] = []
+    warnings: list[ConfigProblem] = []
     settings: dict[str, Any] = {}
     if (config_dir / "mahnwerk.toml").exists() and (parsed := parse_toml(config_dir, "mahnwerk.toml", problems)):
         settings = read_table(Config, parsed[0], (), parsed[1], ctx) or {}
@@ -185,22 +191,24 @@ def load_config(config_dir: Path, *, environ: Mapping[str, str] | None = None) -
             where = first.source.relative_to(config_dir).as_posix()
             parsed[1].add(("shop", "id"), f'shop id "{shop.id}" is already used by {where}')
         problems += parsed[1].in_order()
+        warnings += parsed[1].warnings
     if problems:
         raise ConfigError(problems)
-    return Config(config_dir, shops=tuple(shops.values()), **settings)
+    return Config(config_dir, shops=tuple(shops.values()), warnings=tuple(warnings), **settings)
 
 
 def _read_shop(doc: dict[str, Any], sink: Problems, ctx: Context, source: Path) -> ShopConfig | None:
     # [shop] holds ShopConfig's own keys; its tables ([sync], [http], ...) sit at the top of the file.
-    tables = read_table(ShopConfig, doc, (), sink, ctx, keys=False, extra=("shop",))
+    tables = read_table(ShopConfig, doc, (), sink, ctx, keys=False, extra=("shop", "policy"))
+    policy = read_policy(doc.get("policy"), sink, ctx)
     shop = doc.get("shop", {})
     values = read_table(ShopConfig, shop, ("shop",), sink, ctx, tables=False, extra=("auth",))
     kind = shop.get("kind") if isinstance(shop, dict) else None
     auth_cls = AUTH_BY_KIND.get(kind) if isinstance(kind, str) else None  # a bad kind is reported already
     auth = read_table(auth_cls, shop.get("auth", {}), ("shop", "auth"), sink, ctx) if auth_cls else None
-    if tables is None or values is None or auth_cls is None or auth is None:
+    if tables is None or values is None or auth_cls is None or auth is None or policy is None:
         return None
-    return ShopConfig(**values, **tables, auth=auth_cls(**auth), source=source)
+    return ShopConfig(**values, **tables, auth=auth_cls(**auth), source=source, policy=policy)
 
 
 __all__ = ["DEFAULT_CONFIG_DIR", "Config", "DatabaseConfig", "HttpConfig", "InvoiceConfig", "LoggingConfig",

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import tempfile
 from contextlib import ExitStack, closing
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from mahnwerk.sandbox import SandboxServer, WooSandbox, malformed_orders
+from mahnwerk.sync import views
+from mahnwerk.sync.mirror import utcnow
+from mahnwerk.sync.timeline import explain
 
 DEMO_SHOP = """\
 # Written by `mahnwerk demo`: a shop file as a merchant would write one (see config.example.toml).
@@ -40,10 +44,53 @@ def write_demo_config(folder: Path, *, url: str, key: str, secret: str) -> Path:
     return folder
 
 
+def seed_story(store: Any, config: Any) -> list[str]:
+    """Give three of the oldest claims a history, as casework would: a reminder sent 25 days ago, a dispute, and
+    a payment plan. Returns their SHOP:ORDER_NUMBER."""
+    from mahnwerk.sync.casework import hold, instalments, open_case
+
+    shop = config.shops[0]
+    refs = [f"{shop.id}:{number}" for number in oldest_consumer_claims(store, shop)]
+    now = utcnow()
+    sent = now - timedelta(days=25)
+    with store.session() as session:
+        case = open_case(session, config, refs[0], actor="demo", now=sent)
+        stage = shop.policy.stages[0]
+        deadline = shop.policy.calendar.deadline(case.today, stage.deadline_days)
+        case.record("stage", {"stage": stage.name, "kind": stage.kind, "deadline": deadline.isoformat(), "fee": "0",
+                              "channel": stage.channel})
+        hold(open_case(session, config, refs[1], actor="demo", now=now), "dispute",
+             note="customer says the parcel never arrived")
+        case = open_case(session, config, refs[2], actor="demo", now=now)
+        instalments(case, 3, case.today + timedelta(days=7), "1m")
+        session.commit()
+    return refs
+
+
+def oldest_consumer_claims(store: Any, shop: Any) -> list[str]:
+    """Order numbers of the shop's open consumer claims, oldest due date first."""
+    from sqlalchemy import select
+
+    from mahnwerk.sync.models import Claim, ClaimState
+
+    with store.session() as session:
+        return list(session.execute(select(Claim.order_number).where(
+            Claim.shop_id == shop.id, Claim.state == ClaimState.OPEN, Claim.is_b2b.is_(False))
+            .order_by(Claim.due_date, Claim.id).limit(3)).scalars())
+
+
+def with_session_case(store: Any, config: Any, ref: str, work: Any) -> Any:
+    from mahnwerk.sync.casework import open_case
+
+    with store.session() as session:
+        return work(open_case(session, config, ref, actor="demo", now=utcnow()))
+
+
 def run_demo(ctx: Any, *, orders: int, keep: Path | None) -> None:
     """Start the sandbox, write a config for it, sync, and print the claims with aging and the quarantine."""
     from mahnwerk.sync.bootstrap import open_store
     from mahnwerk.sync.cli import run_sync, show_claims
+    from mahnwerk.sync.planner import plan_rows
 
     with ExitStack() as stack:
         folder = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mahnwerk-demo-")))
@@ -65,6 +112,13 @@ def run_demo(ctx: Any, *, orders: int, keep: Path | None) -> None:
         show_claims(ctx, store, config.shops, quarantine=True)
         out.print("\nA second sync is incremental: with nothing changed it costs one request.")
         run_sync(ctx, store, config.shops)
+        story = seed_story(store, config)
+        out.print("\n[bold]What the policy does today[/] (mahnwerk plan; the demo recorded a reminder sent 25 days "
+                  f"ago for {story[0]}, a dispute for {story[1]} and a payment plan for {story[2]}):")
+        counts = views.print_plan(out, plan_rows(store, config.shops, on=None, now=utcnow()), limit=12)
+        out.print(views.plan_summary(counts))
+        out.print(f"\n[bold]mahnwerk explain {story[0]}[/]")
+        views.print_explanation(out, with_session_case(store, config, story[0], explain))
         if keep:
             out.print(f"\nTry: mahnwerk --config-dir {folder} claims --json   (the sandbox shop has stopped; "
                       "the database stays)")

@@ -65,17 +65,20 @@ class Claim(SQLModel, table=True):
     first_seen_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # paid in full by payments Mahnwerk recorded
 
 
 class LedgerEntry(SQLModel, table=True):
     """One event in a claim's append-only history: what changed, when, from where."""
 
     __tablename__ = "ledger"
+    __table_args__ = (Index("ix_ledger_kind_claim", "kind", "claim_id"),)
     id: int | None = Field(default=None, primary_key=True)
     claim_id: int = Field(foreign_key="claims.id", index=True)
     at: datetime = Field(sa_type=UTCDateTime)
-    kind: str = Field(max_length=40)  # opened, changed, closed, reopened, ...
-    source: str = Field(default="sync", max_length=40)
+    kind: str = Field(max_length=40)  # opened, changed, closed, reopened; stage, payment, hold, release, plan, note
+    source: str = Field(default="sync", max_length=40)  # sync, cli, ...
+    actor: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})  # who, for casework
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 

@@ -75,6 +75,8 @@ class PageWriter:
                                    | {"shop_id": self.shop.id, "first_seen_at": self.now, "updated_at": self.now})
                 continue
             state = claim_state(order, self.shop) or old["state"]  # an unmapped status keeps the claim as it is
+            if old["settled_at"] is not None and state == ClaimState.OPEN:
+                state = old["state"]  # paid in full by payments recorded here; the shop has not caught up yet
             new = claim_fields(order, self.shop, state=state)
             diff = changes(old, new)
             if not diff:

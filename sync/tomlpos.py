@@ -59,6 +59,7 @@ class Problems:
     def __init__(self, file: str, text: str) -> None:
         self.file, self.text = file, text
         self.found: list[ConfigProblem] = []
+        self.warnings: list[ConfigProblem] = []  # allowed, but worth a second look (printed by `check`)
 
     @cached_property
     def lines(self) -> dict[KeyPath, int]:
@@ -69,6 +70,9 @@ class Problems:
         while key and isinstance(key[-1], int):
             key = key[:-1]  # a list item is reported under the list's key, at the item's own line
         self.found.append(ConfigProblem(self.file, locate(self.lines, path), format_key(key), message))
+
+    def warn(self, path: KeyPath, message: str) -> None:
+        self.warnings.append(ConfigProblem(self.file, locate(self.lines, path), format_key(path), message))
 
     def in_order(self) -> list[ConfigProblem]:
         """The problems from the top of the file down."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -91,3 +92,81 @@ def sync_progress(console: Console, *, enabled: bool) -> Iterator[Callable[[Sync
             progress.update(task, completed=counts.orders_seen, total=total or None)
 
         yield on_page
+
+
+PLAN_HEADER = f"{'claim':<22} {'action':<14} {'on':<10} {'fee':>8} {'interest':>9} {'owed':>12}  reason"
+
+
+def print_plan(console: Console, rows: Iterator[dict[str, Any]] | Sequence[dict[str, Any]], *,
+               limit: int | None = None) -> Counter[str]:
+    """One line per claim as the rows stream in (a table would hold them all), at most `limit` lines; then each
+    distinct problem once. Returns the count per action."""
+    counts: Counter[str] = Counter()
+    problems: dict[str, int] = {}
+    for r in rows:
+        if not counts:
+            console.print(Text(PLAN_HEADER, style="bold"))
+        counts[r["action"]] += 1
+        if r.get("problem"):
+            problems[r["problem"]] = problems.get(r["problem"], 0) + 1
+        if limit is not None and sum(counts.values()) > limit:
+            continue
+        owed = f"{r['open_amount']} {r['currency']}" if r["open_amount"] is not None else "?"
+        line = (f"{r['claim'][:22]:<22} {r['action'][:14]:<14} {r['due_on'] or '':<10} {r['fee']:>8} "
+                f"{r['interest'] if r['interest'] is not None else '?':>9} {owed:>12}  {r['reason']}")
+        console.print(plain(line), soft_wrap=True)
+    if limit is not None and (total := sum(counts.values())) > limit:
+        console.print(plain(f"... and {total - limit} more (mahnwerk plan lists them all)"))
+    for problem, count in problems.items():
+        console.print(Text(f"blocked ({count} claims): {problem}", style="yellow"), soft_wrap=True)
+    return counts
+
+
+def plan_summary(counts: Counter[str]) -> Table:
+    """How many claims get which next action."""
+    table = Table(title="Next actions", title_justify="left")
+    table.add_column("action")
+    table.add_column("claims", justify="right")
+    for action, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        table.add_row(plain(action), str(count))
+    return table
+
+
+def tasks_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """Manual tasks due: which claim, which task, since when."""
+    table = Table(title="Open tasks", title_justify="left")
+    for name in ("claim", "task", "due", "owed", "reason"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(plain(r["claim"]), plain(r["action"]), plain(r["due_on"]),
+                      plain(f"{r['open_amount']} {r['currency']}"), plain(r["reason"]))
+    return table
+
+
+def print_explanation(console: Console, report: dict[str, Any]) -> None:
+    """`explain` for people: the claim, its timeline, its balance and what comes next."""
+    r = report
+    console.print(Text(f"{r['claim']}  invoice {r['invoice_number']} of {r['invoice_date']}, due {r['due_date']}, "
+                       f"{r['gross_amount']} {r['currency']}, {'business' if r['b2b'] else 'consumer'}, "
+                       f"state {r['state']}", style="bold"))
+    console.print(plain(f"policy {r['policy']}; interest: {r['interest_rule']}"))
+    table = Table(title="Timeline", title_justify="left")
+    for name in ("day", "what", "by"):
+        table.add_column(name, overflow="fold")
+    for item in r["timeline"]:
+        table.add_row(plain(item["day"]), plain(item["what"]), plain(item["actor"] or item["source"]))
+    console.print(table)
+    if (b := r["balance"]) is not None:
+        console.print(plain(f"owed on {b['on']}: principal {b['principal']}, fees {b['fees']}, flat fee "
+                            f"{b['flat_fee']}, interest {b['interest']}, paid {b['paid']} → total {b['total']} "
+                            f"{r['currency']}" + (f" (credit {b['credit']})" if b["credit"] != "0.00" else "")))
+        for p in b["interest_periods"]:
+            console.print(plain(f"  interest {p['from']} to {p['to']} (excl.): {p['days']} days × {p['annual_rate']} % "
+                                f"on {p['principal']} = {p['amount']}"))
+    if r["default_since"]:
+        console.print(plain(f"in default since {r['default_since']}"))
+    nxt = r["next"]
+    what = (f"next: {nxt['action']} on {nxt['on']}" + (f", deadline {nxt['deadline']}" if nxt["deadline"] else "")
+            + (f", fee {nxt['fee']}" if nxt["fee"] != "0.00" else "")) if nxt else "next: nothing"
+    console.print(Text(f"{what} ({r['status']})", style="bold"))
+    console.print(plain(f"why: {r['reason']}"))

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, select, text
@@ -58,8 +59,10 @@ def test_upgrade_from_first_migration_keeps_data(db_url: str) -> None:
         connection.execute(insert(Shop.__table__).values(id="acme", kind="woocommerce", url="https://a.example",
                                                          created_at=NOW))
         claim_id = connection.execute(insert(Claim.__table__).values(a_claim_row())).inserted_primary_key[0]
-        connection.execute(insert(LedgerEntry.__table__).values(claim_id=claim_id, at=NOW, kind="opened",
-                                                                source="sync", data={"open_amount": "109.99"}))
+        ledger_0001 = sa.table("ledger", *(sa.column(name, LedgerEntry.__table__.c[name].type)
+                                           for name in ("claim_id", "at", "kind", "source", "data")))
+        connection.execute(insert(ledger_0001).values(claim_id=claim_id, at=NOW, kind="opened", source="sync",
+                                                      data={"open_amount": "109.99"}))
     store.migrate()
     assert store.revision() == Store.head()
     with store.session() as session:
@@ -68,6 +71,8 @@ def test_upgrade_from_first_migration_keeps_data(db_url: str) -> None:
         assert (claim.open_amount, claim.customer_name, claim.billing_address) == (
             Decimal("109.99"), "Jürgen Größmann", {"city": "Köln"})
         assert session.execute(text("select count(*) from quarantine")).scalar() == 0
+        entry = session.execute(select(LedgerEntry).where(LedgerEntry.claim_id == claim_id)).scalar_one()
+        assert (entry.kind, entry.actor, entry.data) == ("opened", "", {"open_amount": "109.99"})
     store.close()
 
 

@@ -1,0 +1,156 @@
+"""A claim's account on a given day: principal, fees, flat fee and default interest, less payments (§367 BGB).
+
+Everything is exact Decimal; rounding to cents happens only where amounts are shown. Every figure is derived from
+the claim's facts and its history, so any amount on a notice can be reproduced from the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from mahnwerk.policy.interest import InterestPeriod, InterestRule, accrue
+from mahnwerk.policy.model import ZERO, ClaimFacts, Event, Hold, Payment, PlanAgreed, Release, StageDone
+
+ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """What the customer owes on `on` (interest up to the day before), and how it came about."""
+
+    on: date
+    currency: str
+    principal: Decimal  # still open
+    fees: Decimal  # letter fees still open
+    flat_fee: Decimal  # §288(5) flat fee still open
+    interest: Decimal  # default interest still open
+    fees_charged: Decimal  # all letter fees ever charged (the per-claim cap counts these)
+    interest_accrued: Decimal
+    paid: Decimal
+    credit: Decimal  # paid beyond everything owed
+    payments: tuple[Payment, ...]
+    periods: tuple[InterestPeriod, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return self.principal + self.fees + self.flat_fee + self.interest
+
+    @property
+    def settled(self) -> bool:
+        """Nothing is owed any more (payments go to costs and interest first, so principal is paid last)."""
+        return self.principal <= 0
+
+
+
+def interest_pauses(history: Sequence[Event], plan_ends: dict[date, date | None] | None = None) -> list[tuple[date, date | None]]:
+    """Spans [start, end) in which no default interest accrues: disputes (the debtor is not responsible, §286(4)
+    BGB) and agreed payment plans (a deferral suspends default) until the plan breaks."""
+    spans: list[tuple[date, date | None]] = []
+    open_since: date | None = None
+    open_until: date | None = None
+    for event in history:
+        if isinstance(event, Hold) and event.kind == "dispute":
+            if open_since is None:
+                open_since, open_until = event.on, event.until
+        elif isinstance(event, Release) and open_since is not None:
+            spans.append((open_since, min(event.on, open_until) if open_until else event.on))
+            open_since = None
+    if open_since is not None:
+        spans.append((open_since, open_until))
+    for start, end in (plan_ends or {}).items():
+        spans.append((start, end))
+    return sorted(spans, key=lambda span: span[0])
+
+
+def _accrue(principal: Decimal, start: date, end: date, rule: InterestRule,
+            pauses: Sequence[tuple[date, date | None]]) -> list[InterestPeriod]:
+    periods: list[InterestPeriod] = []
+    cursor = start
+    for pause_start, pause_end in pauses:
+        if pause_end is not None and pause_end <= cursor:
+            continue
+        if pause_start >= end:
+            break
+        if pause_start > cursor:
+            periods += accrue(principal, cursor, pause_start, rule).periods
+        cursor = end if pause_end is None else max(cursor, pause_end)
+        if cursor >= end:
+            return periods
+    if cursor < end:
+        periods += accrue(principal, cursor, end, rule).periods
+    return periods
+
+
+def account(claim: ClaimFacts, history: Sequence[Event], on: date, rule: InterestRule, default_on: date | None,
+            flat_fee: Decimal = ZERO, plan_pauses: dict[date, date | None] | None = None) -> Balance:
+    """The claim's balance on `on`: charges up to and including `on`, interest for the days before it.
+
+    Payments are allocated to costs (letter fees, then the flat fee), then interest, then principal (§367 BGB).
+    Interest runs on the open principal only, from the default date, never on interest or fees (§289 BGB).
+    Raises MissingRate if a rate the period needs is not in the table.
+    """
+    principal, fees, flat, interest = claim.principal, ZERO, ZERO, ZERO
+    charged = accrued = paid = credit = ZERO
+    payments: list[Payment] = []
+    periods: list[InterestPeriod] = []
+    pauses = interest_pauses(history, plan_pauses)
+    cursor = default_on
+    charges: list[tuple[date, int, Event | None]] = [(e.on, 1, e) for e in history if e.on <= on and (
+        isinstance(e, Payment) or (isinstance(e, StageDone) and e.fee > 0 and not e.skipped))]
+    if default_on is not None and flat_fee > 0 and default_on <= on:
+        charges.append((default_on, 0, None))
+    for day, _, event in sorted(charges, key=lambda c: (c[0], c[1])):
+        if cursor is not None and day > cursor:
+            new = _accrue(principal, cursor, day, rule, pauses)
+            periods += new
+            gained = sum((p.amount for p in new), ZERO)
+            interest += gained
+            accrued += gained
+            cursor = day
+        if event is None:
+            flat += flat_fee
+        elif isinstance(event, StageDone):
+            fees += event.fee
+            charged += event.fee
+        else:
+            assert isinstance(event, Payment)
+            payments.append(event)
+            paid += event.amount
+            (fees, flat, interest, principal), rest = allocate(event.amount, (fees, flat, interest, principal))
+            credit += rest
+    if cursor is not None and on > cursor and principal > 0:
+        new = _accrue(principal, cursor, on, rule, pauses)
+        periods += new
+        gained = sum((p.amount for p in new), ZERO)
+        interest += gained
+        accrued += gained
+    return Balance(on, claim.currency, principal, fees, flat, interest, charged, accrued, paid, credit,
+                   tuple(payments), tuple(periods))
+
+
+def allocate(amount: Decimal, owed: tuple[Decimal, ...]) -> tuple[tuple[Decimal, ...], Decimal]:
+    """Pay `amount` into the debts in order (costs, interest, principal: §367 BGB); (what stays owed, surplus)."""
+    left = []
+    for debt in owed:
+        take = min(amount, max(debt, ZERO))
+        amount -= take
+        left.append(debt - take)
+    return tuple(left), amount
+
+
+def plan_status(plan: PlanAgreed, payments: Sequence[Payment], grace_days: int,
+                today: date) -> tuple[date | None, int | None]:
+    """(the day the plan broke or None, the index of the first instalment not yet fully paid or None)."""
+    due_so_far = ZERO
+    for index, instalment in enumerate(plan.instalments):
+        due_so_far += instalment.amount
+        check = instalment.due + timedelta(days=grace_days)
+        paid_by = sum((p.amount for p in payments if plan.on <= p.on <= min(check, today)), ZERO)
+        if paid_by < due_so_far:
+            if check < today:
+                return check + ONE_DAY, index
+            return None, index
+    return None, None

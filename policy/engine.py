@@ -1,0 +1,235 @@
+"""The decision: what one claim needs on one day, and why. Pure: the claim, its history, the day and the policy in,
+an Assessment out. `decide` is the short form that returns only the actions due today.
+
+Rules, in order: a claim handed to an agency is left alone; a settled claim is closed; a held claim waits; a claim
+in a running payment plan waits for its instalments; otherwise the next stage of the ladder is due `after_days`
+after the deadline the previous stage actually gave (or after the due date, for the first), so a daemon that was
+down fires one stage per claim and spaces the next from the real send date — never a burst of notices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from mahnwerk.policy.account import Balance, account, plan_status
+from mahnwerk.policy.model import (LETTER_KINDS, ZERO, ClaimFacts, Event, Hold, Offer, Payment, PlanAgreed, Policy,
+                                   Release, Stage, StageDone)
+from mahnwerk.policy.rates import MissingRate
+
+ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One thing to do for a claim: send a stage's letter, open a task, hand over, or close the claim."""
+
+    kind: str  # "send", "task", "handover", "close"
+    stage: str  # the stage's name; "" for close
+    on: date
+    code: str  # machine-readable reason
+    reason: str  # the same for a person
+    fee: Decimal = ZERO
+    deadline: date | None = None
+    template: str = ""
+    channel: str = ""
+    offer: Offer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """Where a claim stands on `today`, and what comes next (due today, or later with its date, or nothing)."""
+
+    claim: ClaimFacts
+    today: date
+    status: str  # due, waiting, on_hold, in_plan, settled, handed_over, finished, stopped, blocked
+    code: str
+    reason: str
+    next: Action | None
+    default_on: date | None
+    balance: Balance | None  # at next.on if there is a next action, else today; None if blocked
+    problem: str = ""
+
+    @property
+    def actions(self) -> list[Action]:
+        """The actions due today (at most one per claim)."""
+        return [self.next] if self.next is not None and self.status == "due" else []
+
+
+def decide(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy) -> list[Action]:
+    """What this claim needs today; an empty list means nothing."""
+    return assess(claim, history, today, policy).actions
+
+
+def default_date(claim: ClaimFacts, history: Sequence[Event], policy: Policy) -> date | None:
+    """The first day of default (Verzug, §286 BGB), or None while the customer is not in default.
+
+    A notice puts the customer in default from the day after its deadline. Without one: from the day after an
+    agreed calendar due date; for businesses (and for consumers whose invoice said so) 31 days after the later
+    of due date and invoice (receipt), i.e. once 30 days have passed (§286(3) BGB).
+    """
+    candidates = []
+    for event in history:
+        if isinstance(event, StageDone) and not event.skipped and event.deadline is not None:
+            stage = policy.stage(event.stage)
+            if stage is None or stage.kind in LETTER_KINDS:
+                candidates.append(event.deadline + ONE_DAY)
+                break
+    if policy.due_date_agreed:
+        candidates.append(claim.due_date + ONE_DAY)
+    if claim.is_b2b or policy.invoice_states_default:
+        candidates.append(max(claim.due_date, claim.invoice_date) + timedelta(days=31))
+    return min(candidates) if candidates else None
+
+
+def active_hold(history: Sequence[Event], today: date) -> Hold | None:
+    """The hold in force on `today`, if any (a later Release or its `until` ends it)."""
+    current: Hold | None = None
+    for event in history:
+        if event.on > today:
+            break
+        if isinstance(event, Hold):
+            current = event
+        elif isinstance(event, Release):
+            current = None
+    if current is not None and current.until is not None and current.until <= today:
+        return None
+    return current
+
+
+def last_resumption(history: Sequence[Event], after: date, today: date) -> date | None:
+    """The latest day after `after` on which a hold ended (released, or its `until` reached), up to today."""
+    found = None
+    for event in history:
+        if isinstance(event, Hold) and event.until is not None and after < event.until <= today:
+            found = max(found or event.until, event.until)
+        elif isinstance(event, Release) and after < event.on <= today:
+            found = max(found or event.on, event.on)
+    return found
+
+
+def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy) -> Assessment:
+    """Where the claim stands on `today` and its next action, with a machine-readable code and a reason."""
+    history = sorted((e for e in history if e.on <= today), key=lambda e: e.on)
+    done = [e for e in history if isinstance(e, StageDone)]
+    payments = [e for e in history if isinstance(e, Payment)]
+    last = done[-1] if done else None
+    last_stage = policy.stage(last.stage) if last else None
+    default_on = default_date(claim, history, policy)
+    rule = policy.interest_rule(claim)
+    flat = policy.b2b_flat_fee if claim.is_b2b else ZERO
+    plan = _current_plan(history)
+    broken_on, instalment = plan_status(plan, payments, policy.plan_grace_days, today) if plan else (None, None)
+    pauses = {plan.on: broken_on} if plan else {}
+
+    def state(status: str, code: str, reason: str, nxt: Action | None = None, *, at: date = today) -> Assessment:
+        try:
+            balance = account(claim, history, at, rule, default_on, flat, pauses)
+        except MissingRate as exc:
+            return Assessment(claim, today, "blocked", "rate_missing", f"{reason} (blocked: no interest rate)", nxt,
+                              default_on, None, str(exc))
+        return Assessment(claim, today, status, code, reason, nxt, default_on, balance)
+
+    if last_stage is not None and last_stage.kind == "agency":
+        return state("handed_over", "handed_over", f"handed over to the agency on {last.on}")
+    now = state("", "", "")
+    paid = sum((p.amount for p in payments), ZERO)
+    if (now.balance.settled if now.balance else paid >= claim.principal):
+        return state("settled", "paid_in_full", f"paid in full ({paid} {claim.currency} received)",
+                     Action("close", "", today, "paid_in_full", "paid in full: close the claim"))
+    if (hold := active_hold(history, today)) is not None:
+        until = f" until {hold.until}" if hold.until else " until released"
+        why = f": {hold.reason}" if hold.reason else ""
+        return state("on_hold", f"hold_{hold.kind}", f"on hold ({hold.kind}{why}) since {hold.on}{until}")
+    if plan is not None and broken_on is None:
+        if instalment is None:
+            return state("in_plan", "plan_complete", f"payment plan of {plan.on} fully paid; waiting for the "
+                                                     "remaining balance")
+        due = plan.instalments[instalment]
+        return state("in_plan", "plan_running", f"payment plan of {plan.on}: instalment {instalment + 1} of "
+                                                f"{len(plan.instalments)} ({due.amount} {claim.currency}) due {due.due}")
+    return _next_stage(claim, history, today, policy, state, last, last_stage, broken_on, now)
+
+
+def _current_plan(history: Sequence[Event]) -> PlanAgreed | None:
+    """The latest payment plan, unless a Release came after it (the merchant ended it)."""
+    plan = None
+    for event in history:
+        if isinstance(event, PlanAgreed):
+            plan = event
+        elif isinstance(event, Release) and plan is not None and event.on >= plan.on:
+            plan = None
+    return plan
+
+
+def _next_stage(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy, state, last: StageDone | None,
+                last_stage: Stage | None, broken_on: date | None, now: Assessment) -> Assessment:
+    stages = policy.stages
+    names = [s.name for s in stages]
+    index = names.index(last.stage) + 1 if last and last.stage in names else len([e for e in history
+                                                                                 if isinstance(e, StageDone)])
+    if broken_on is not None and policy.plan_resume_stage in names:
+        index = max(index, names.index(policy.plan_resume_stage))  # stages never go backwards
+    open_principal = now.balance.principal if now.balance else claim.principal
+    if last is not None and open_principal < policy.min_amount:
+        return state("stopped", "below_minimum", f"open amount below the minimum of {policy.min_amount} "
+                                                 f"{claim.currency}: no further stages after {last.stage}")
+    while index < len(stages) and not stages[index].applies_to(claim, open_principal):
+        index += 1
+    if index >= len(stages):
+        done = f"; last: {last.stage} on {last.on}" if last else ""
+        return state("finished", "ladder_complete", f"no further stage in the policy{done}")
+    stage = stages[index]
+    story = [f"due {claim.due_date}"]
+    if last is None:
+        due, code = claim.due_date + timedelta(days=stage.after_days), "due_date_passed"
+    else:
+        anchor = last.deadline or last.on
+        story.append(f"{last.stage} {'skipped' if last.skipped else 'done' if last_stage and last_stage.kind == 'task' else 'sent'} "
+                     f"{last.on}" + (f", deadline {last.deadline}" if last.deadline else ""))
+        code = "deadline_passed"
+        resumed = last_resumption(history, last.on, today)
+        if resumed is not None and last_stage is not None:
+            anchor = max(anchor, policy.calendar.deadline(resumed, last_stage.deadline_days))
+            story.append(f"hold ended {resumed}, fresh deadline {anchor}")
+            code = "resumed_after_hold"
+        due = anchor + timedelta(days=stage.after_days)
+    if broken_on is not None:
+        due, code = broken_on, "plan_broken"
+        story.append(f"payment plan broken {broken_on}")
+    if policy.go_live is not None and due < policy.go_live:
+        due, code = policy.go_live, "go_live"
+        story.append(f"go-live {policy.go_live}")
+    if last is not None:
+        due = max(due, last.on + ONE_DAY)  # never two stages on one day
+    on = max(due, today)
+    status = "due" if due <= today else "waiting"
+    story[-1] += (" passed" if status == "due" and code == "deadline_passed" else "")
+    reason = ", ".join(story) + f" → {stage.name}" + ("" if status == "due" else f" on {due}")
+    action = _action(claim, stage, on, code, reason, history, policy)
+    return state(status, code, reason, action, at=on)
+
+
+def _action(claim: ClaimFacts, stage: Stage, on: date, code: str, reason: str, history: Sequence[Event],
+            policy: Policy) -> Action:
+    kind = {"task": "task", "agency": "handover"}.get(stage.kind, "send")
+    deadline = None
+    if stage.kind != "agency":
+        extra = stage.offer.extra_days if stage.offer and stage.offer.kind == "deferral" else 0
+        deadline = policy.calendar.deadline(on, stage.deadline_days + extra)
+    return Action(kind, stage.name, on, code, reason, stage_fee(claim, stage, on, history, policy), deadline,
+                  stage.template, stage.channel, stage.offer)
+
+
+def stage_fee(claim: ClaimFacts, stage: Stage, on: date, history: Sequence[Event], policy: Policy) -> Decimal:
+    """The fee a stage may charge when carried out on `on`: letters only, only once the customer is in default
+    (the notice that creates default is free), only where fees are allowed, within the per-claim cap."""
+    if stage.kind not in LETTER_KINDS or stage.fee <= 0 or not policy.fees_allowed:
+        return ZERO
+    default_on = default_date(claim, history, policy)
+    if default_on is None or on < default_on:
+        return ZERO
+    charged = sum((e.fee for e in history if isinstance(e, StageDone) and not e.skipped), ZERO)
+    return max(ZERO, min(stage.fee, policy.claim_fee_cap - charged))

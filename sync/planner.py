@@ -1,0 +1,78 @@
+"""The dry run: every open claim through the policy for one day, streamed in chunks so a million claims fit in
+a small, constant amount of memory. Rows are plain JSON-ready dicts; the CLI prints them as a table or JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from mahnwerk.policy.engine import Assessment, assess
+from mahnwerk.policy.interest import cents
+from mahnwerk.sync.casefile import facts, histories
+from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.models import Claim, ClaimState
+from mahnwerk.sync.store import Store
+
+CLAIMS = Claim.__table__
+PLAN_COLUMNS = (CLAIMS.c.id, CLAIMS.c.shop_id, CLAIMS.c.order_id, CLAIMS.c.order_number, CLAIMS.c.currency,
+                CLAIMS.c.open_amount, CLAIMS.c.invoice_date, CLAIMS.c.due_date, CLAIMS.c.is_b2b)
+OPEN_CHUNK = (select(*PLAN_COLUMNS)
+              .where(CLAIMS.c.shop_id == bindparam("shop"), CLAIMS.c.state == ClaimState.OPEN,
+                     CLAIMS.c.id > bindparam("after"))
+              .order_by(CLAIMS.c.id).limit(bindparam("size")))
+
+
+def shop_today(shop: ShopConfig, now: datetime) -> date:
+    """The calendar day it is in the shop's timezone."""
+    return now.astimezone(shop.timezone).date()
+
+
+def assessments(store: Store, shop: ShopConfig, today: date, *, chunk: int = 5000) -> Iterator[tuple[Any, Assessment]]:
+    """(claims row, assessment) for every open claim of the shop, in id order, `chunk` claims per query."""
+    after = 0
+    with store.connection() as conn:
+        while True:
+            rows = conn.execute(OPEN_CHUNK, {"shop": shop.id, "after": after, "size": chunk}).all()
+            if not rows:
+                return
+            events = histories(conn, [row.id for row in rows if row.id], shop.timezone)
+            for row in rows:
+                yield row, assess(facts(row), events.get(row.id, ()), today, shop.policy)
+            after = rows[-1].id
+
+
+def plan_row(shop_id: str, row: Any, result: Assessment) -> dict[str, Any]:
+    """One line of `mahnwerk plan --json`: the claim's next action, its date, fee, interest and the reason."""
+    action = result.next
+    balance = result.balance
+    return {
+        "shop": shop_id,
+        "order_id": row.order_id,
+        "order_number": row.order_number,
+        "claim": result.claim.key,
+        "action": action.stage or action.kind if action else "none",
+        "kind": action.kind if action else None,
+        "due_on": action.on.isoformat() if action else None,
+        "deadline": action.deadline.isoformat() if action and action.deadline else None,
+        "fee": str(cents(action.fee)) if action else "0.00",
+        "interest": str(cents(balance.interest)) if balance else None,
+        "open_amount": str(cents(balance.total)) if balance else None,
+        "currency": row.currency,
+        "status": result.status,
+        "code": result.code,
+        "reason": result.reason,
+        "default_since": result.default_on.isoformat() if result.default_on else None,
+        "problem": result.problem or None,
+    }
+
+
+def plan_rows(store: Store, shops: Sequence[ShopConfig], *, on: date | None, now: datetime,
+              chunk: int = 5000) -> Iterator[dict[str, Any]]:
+    """Plan rows for every open claim of the shops on `on` (default: today in each shop's timezone)."""
+    for shop in shops:
+        today = on or shop_today(shop, now)
+        for row, result in assessments(store, shop, today, chunk=chunk):
+            yield plan_row(shop.id, row, result)
