@@ -15,6 +15,7 @@ from mahnwerk.policy.interest import InterestPeriod, InterestRule, accrue
 from mahnwerk.policy.model import ZERO, ClaimFacts, Event, Hold, Payment, PlanAgreed, Release, StageDone
 
 ONE_DAY = timedelta(days=1)
+HALF_CENT = Decimal("0.005")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +41,8 @@ class Balance:
 
     @property
     def settled(self) -> bool:
-        """Nothing is owed any more (payments go to costs and interest first, so principal is paid last)."""
-        return self.principal <= 0
+        """Nothing is owed any more, to the cent (interest is exact; what is owed is shown in cents)."""
+        return self.total < HALF_CENT
 
 
 

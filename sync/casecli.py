@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -53,7 +54,7 @@ def as_date(value: datetime | None) -> date | None:
 
 def write_json_stream(rows: Iterable[dict[str, Any]]) -> None:
     """A JSON array written row by row, so a million rows never sit in memory at once."""
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     out.write("[")
     for number, row in enumerate(rows):
         out.write(("," if number else "") + "\n  " + json.dumps(row, ensure_ascii=False))

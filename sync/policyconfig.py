@@ -20,7 +20,7 @@ Every problem is reported with its key and line; fees above €2.50 per letter a
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -33,8 +33,8 @@ from mahnwerk.policy.calendar import BusinessCalendar
 from mahnwerk.policy.model import LETTER_KINDS, STAGE_KINDS, Offer, Policy, Stage
 from mahnwerk.policy.presets import PRESETS
 from mahnwerk.policy.rates import TABLES, RateRow
-from mahnwerk.sync.schema import (Context, Invalid, a_date, boolean, did_you_mean, expect, integer, one_of,
-                                  read_table, setting, show, text)
+from mahnwerk.sync.schema import (Context, Invalid, a_date, boolean, cross_check, did_you_mean, expect, integer,
+                                  one_of, read_table, setting, show, text)
 from mahnwerk.sync.tomlpos import KeyPath, Problems
 
 LANGUAGES = ("de", "en")
@@ -110,6 +110,13 @@ class BaseRateConfig:
     rate: Decimal = setting(percent)
 
 
+@cross_check(BaseRateConfig)
+def _half_year_start(values: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    start = values["valid_from"]
+    if (start.month, start.day) not in ((1, 1), (7, 1)):
+        yield ("valid_from",), f"base rates change on 1 January and 1 July only (got {start})"
+
+
 @dataclass(frozen=True)
 class PolicyConfig:
     """Keys of `[policy]`; None means: as the preset says."""
@@ -133,13 +140,14 @@ def read_policy(raw: Any, sink: Problems, ctx: Context) -> Policy | None:
     path: KeyPath = ("policy",)
     before = len(sink.found)
     raw = {} if raw is None else raw
-    values = read_table(PolicyConfig, raw, path, sink, ctx, tables=False, extra=("stages", "base_rates"))
-    if values is None:
+    if not isinstance(raw, dict):
+        sink.add(path, f"expected a table, got {show(raw)}")
         return None
-    conf = PolicyConfig(**values)
+    values = read_table(PolicyConfig, raw, path, sink, ctx, tables=False, extra=("stages", "base_rates"))
+    conf = PolicyConfig(**(values or {}))  # stages are checked against the preset even if a key is wrong
     stages = _stages(PRESETS[conf.preset].stages, raw.get("stages", {}), path + ("stages",), sink, ctx)
     rates = _base_rates(raw.get("base_rates", []), path + ("base_rates",), sink, ctx)
-    if stages is None or rates is None:
+    if values is None or stages is None or rates is None:
         return None
     policy = _build(conf, stages, rates, ctx)
     _check(policy, conf, path, sink, ctx)
@@ -267,12 +275,12 @@ def _check(policy: Policy, conf: PolicyConfig, path: KeyPath, sink: Problems, ct
         elif stage.fee > CUSTOMARY_LETTER_FEE:
             sink.warn(where + ("fee",), f"fee {stage.fee} per letter is above the €2.50 of material costs courts have "
                                         "allowed; only real costs are recoverable")
-        if stage.kind != "task":
-            for language in LANGUAGES:
-                if template_file(ctx.config_dir, language, stage.template) is None:
-                    sink.add(where + ("template",), f'template "{stage.template}" does not exist for "{language}": '
-                                                    f"add templates/{language}/{stage.template}.txt.j2 to the config "
-                                                    f"folder{did_you_mean(stage.template, shipped_templates())}")
+        missing = [lang for lang in LANGUAGES if stage.kind != "task"
+                   and template_file(ctx.config_dir, lang, stage.template) is None]
+        if missing:
+            files = " and ".join(f"templates/{lang}/{stage.template}.txt.j2" for lang in missing)
+            sink.add(where + ("template",), f'template "{stage.template}" does not exist: add {files} to the config '
+                                            f"folder{did_you_mean(stage.template, shipped_templates())}")
     if conf.plan_resume_stage is not None and conf.plan_resume_stage not in names:
         sink.add(path + ("plan_resume_stage",), f'no stage "{conf.plan_resume_stage}"'
                                                 f"{did_you_mean(conf.plan_resume_stage, names)}")

@@ -1,0 +1,181 @@
+"""The `[policy]` table: presets, stage overrides and new stages, base-rate rows, and every mistake with its line."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from mahnwerk.policy.presets import PRESETS
+from mahnwerk.policy.rates import RateRow
+from tests.sync.test_config import SHOP, load, problems, write
+
+
+def shop_with(root: Path, policy: str) -> Path:
+    return write(root, "shops/acme.toml", SHOP + policy)  # SHOP has 9 lines: the policy starts on line 10
+
+
+def test_no_policy_table_means_the_german_consumer_preset(tmp_path: Path) -> None:
+    shop_with(tmp_path, "")
+    policy = load(tmp_path).shop("acme").policy
+    assert [s.name for s in policy.stages] == ["reminder", "dunning_1", "dunning_2", "final_notice", "agency"]
+    assert policy.preset == "de-b2c" and policy.calendar.region == "DE"
+    assert policy.stages[0].fee == 0 and policy.b2b_flat_fee == Decimal(40)
+
+
+def test_a_merchant_writes_the_ladder_of_the_domain_texts(tmp_path: Path) -> None:
+    """Reminder, notices, final notice, a phone task, and the hand-over; region, go-live and a payment plan rule."""
+    shop_with(tmp_path, """
+[policy]
+preset = "de-b2c"
+region = "DE-BY"
+go_live = 2026-12-01
+min_amount = "5.00"
+plan_resume_stage = "final_notice"
+
+[policy.stages.dunning_2]
+fee = "1.50"
+channel = "email"
+
+[policy.stages.call_customer]
+kind = "task"
+after = "dunning_2"
+after_days = 3
+deadline_days = 7
+
+[policy.stages.final_notice.offer]
+kind = "discount"
+discount_percent = "10"
+""")
+    policy = load(tmp_path).shop("acme").policy
+    assert [s.name for s in policy.stages] == ["reminder", "dunning_1", "dunning_2", "call_customer",
+                                               "final_notice", "agency"]
+    dunning_2, call = policy.stages[2], policy.stages[3]
+    assert (dunning_2.fee, dunning_2.channel, dunning_2.template) == (Decimal("1.50"), "email", "dunning_2")
+    assert (call.kind, call.after_days, call.deadline_days, call.channel) == ("task", 3, 7, "none")
+    assert policy.stage("final_notice").offer.discount_percent == Decimal(10)
+    assert policy.go_live == date(2026, 12, 1) and policy.min_amount == Decimal("5.00")
+    assert policy.calendar.region == "DE-BY"
+    assert not policy.calendar.is_business_day(date(2026, 1, 6))  # Epiphany: a holiday in Bavaria only
+    assert load(tmp_path).shop("acme").policy.plan_resume_stage == "final_notice"
+
+
+def test_a_stage_can_be_removed(tmp_path: Path) -> None:
+    shop_with(tmp_path, "[policy.stages.dunning_2]\nenabled = false\n")
+    assert "dunning_2" not in [s.name for s in load(tmp_path).shop("acme").policy.stages]
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_loads(tmp_path: Path, preset: str) -> None:
+    shop_with(tmp_path, f'[policy]\npreset = "{preset}"\n')
+    assert load(tmp_path).shop("acme").policy.preset == preset
+
+
+def test_mistakes_are_reported_with_file_line_and_key(tmp_path: Path) -> None:
+    shop_with(tmp_path, """
+[policy]
+preset = "de-b2x"
+region = "DE-XX"
+
+[policy.stages.dunning_1]
+kind = "dunnig"
+
+[policy.stages.dunning_2]
+after_days = 0
+fee = "12.00"
+
+[policy.stages.final_notice]
+template = "final_notise"
+
+[policy.stages.call]
+kind = "task"
+""")
+    found = problems(tmp_path)
+    assert any(p.startswith('shops/acme.toml:12: policy.preset: expected one of') and "de-b2c" in p for p in found)
+    assert any(p.startswith("shops/acme.toml:13: policy.region: unknown subdivision") for p in found)
+    assert any(p.startswith("shops/acme.toml:16: policy.stages.dunning_1.kind: expected one of") for p in found)
+
+
+def test_order_fees_and_templates_are_checked_once_the_keys_parse(tmp_path: Path) -> None:
+    shop_with(tmp_path, """
+[policy.stages.dunning_2]
+after_days = 0
+fee = "12.00"
+
+[policy.stages.final_notice]
+template = "final_notise"
+
+[policy.stages.call]
+kind = "task"
+""")
+    found = problems(tmp_path)
+    assert 'shops/acme.toml:18: policy.stages.call: new stage "call" needs after_days, deadline_days' in found[-1]
+    shop_with(tmp_path, """
+[policy.stages.dunning_2]
+after_days = 0
+fee = "12.00"
+
+[policy.stages.final_notice]
+template = "final_notise"
+""")
+    found = problems(tmp_path)
+    assert any(p.startswith("shops/acme.toml:12: policy.stages.dunning_2.after_days: stages must follow each other")
+               for p in found), found
+    assert any(p.startswith("shops/acme.toml:13: policy.stages.dunning_2.fee: fee 12.00 is above the per-claim cap")
+               for p in found), found
+    assert any(p.startswith('shops/acme.toml:16: policy.stages.final_notice.template: template "final_notise" '
+                            'does not exist: add templates/de/final_notise.txt.j2 and templates/en/') and 'did you mean "final_notice"' in p for p in found), found
+
+
+def test_a_fee_above_the_customary_letter_costs_is_a_warning(tmp_path: Path) -> None:
+    shop_with(tmp_path, '[policy.stages.dunning_2]\nfee = "3.00"\n')
+    config = load(tmp_path)
+    assert [str(w) for w in config.warnings] == [
+        "shops/acme.toml:11: policy.stages.dunning_2.fee: fee 3.00 per letter is above the €2.50 of material costs "
+        "courts have allowed; only real costs are recoverable"]
+
+
+def test_a_merchant_template_overrides_or_adds_one(tmp_path: Path) -> None:
+    for language in ("de", "en"):
+        write(tmp_path, f"templates/{language}/friendly_call.txt.j2", "Subject: x\n\n{{ shop.name }}\n")
+    shop_with(tmp_path, """
+[policy.stages.reminder]
+template = "friendly_call"
+""")
+    assert load(tmp_path).shop("acme").policy.stages[0].template == "friendly_call"
+
+
+def test_base_rate_rows_extend_the_shipped_table(tmp_path: Path) -> None:
+    shop_with(tmp_path, """
+[[policy.base_rates]]
+table = "de"
+valid_from = 2026-07-01
+rate = "1.27"
+""")
+    rule = load(tmp_path).shop("acme").policy.interest_b2c
+    assert rule.table.rate_on(date(2026, 9, 1)) == Decimal("1.27")
+    assert rule.table.known_until == date(2026, 12, 31)
+
+
+def test_a_base_rate_row_must_start_a_half_year(tmp_path: Path) -> None:
+    shop_with(tmp_path, """
+[[policy.base_rates]]
+table = "de"
+valid_from = 2026-07-15
+rate = "1.27"
+""")
+    assert problems(tmp_path) == ["shops/acme.toml:13: policy.base_rates[0].valid_from: base rates change on 1 January "
+                                  "and 1 July only (got 2026-07-15)"]
+
+
+def test_amounts_are_strings_not_binary_floats(tmp_path: Path) -> None:
+    shop_with(tmp_path, "[policy]\nmin_amount = 5.1\n")
+    assert problems(tmp_path) == ['shops/acme.toml:11: policy.min_amount: expected an amount like "2.50", got 5.1']
+
+
+def test_rate_rows_are_merged_by_date() -> None:
+    table = PRESETS["de-b2c"].interest_b2c.table
+    extended = table.extended([RateRow(date(2026, 1, 1), Decimal("1.00"))])
+    assert extended.rate_on(date(2026, 2, 1)) == Decimal("1.00") and table.rate_on(date(2026, 2, 1)) == Decimal("1.27")
