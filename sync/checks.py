@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.sync.bootstrap import build_source, open_store
 from mahnwerk.sync.config import Config, ShopConfig
+from mahnwerk.sync.mirror import utcnow
 from mahnwerk.sync.secrets import mask_url
 
 
@@ -74,9 +76,19 @@ def check_shop(shop: ShopConfig) -> ShopVerdict:
                 for m, on in found.items() if not on]
     if missing:
         warnings.append(f"configured payment methods not in the shop: {', '.join(missing)}")
+    warnings += policy_warnings(shop, utcnow().astimezone(shop.timezone).date())
     problem = "" if found else (f"none of the configured invoice payment methods ({', '.join(configured)}) exists in "
                                 f"the shop; it offers: {', '.join(probe.payment_methods) or 'nothing'}")
     return ShopVerdict(shop.id, shop.url, True, True, found, missing, problem, tuple(warnings))
+
+
+def policy_warnings(shop: ShopConfig, today: date) -> list[str]:
+    """What in the shop's policy will stop it soon: a base-rate table that ends before today."""
+    tables = {rule.table.key: rule.table for rule in (shop.policy.interest_b2c, shop.policy.interest_b2b)
+              if rule.table is not None}
+    return [f"the {table.name} table ends {table.known_until}: interest for later days is refused and those claims "
+            f"are blocked until you add the published rate as [[policy.base_rates]] (table = \"{key}\") "
+            f"from {table.source}" for key, table in tables.items() if table.known_until < today]
 
 
 def check_shops(shops: Sequence[ShopConfig]) -> list[ShopVerdict]:

@@ -83,6 +83,8 @@ def check(ctx: Context, shop_id: str | None, as_json: bool) -> None:
         click.echo(json.dumps([v.as_dict() for v in verdicts], indent=2, ensure_ascii=False))
     else:
         ctx.out.print(f"configuration: {config.config_dir} ok, {len(config.shops)} shop(s)")
+        for warning in config.warnings:
+            ctx.out.print(views.plain(f"  warning: {warning}"))
         ctx.out.print(store_line)
         if not config.shops:
             ctx.out.print(f"no shops configured: add one file per shop to {config.config_dir / 'shops'}/ "

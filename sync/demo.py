@@ -30,6 +30,18 @@ payment_methods = ["bacs", "cheque", "invoice"]
 payment_term_days = 14
 number_meta_key = "_wcpdf_invoice_number"
 date_meta_key = "_wcpdf_invoice_date"
+
+[policy]
+preset = "de-b2c"
+region = "DE-BY"
+
+# The shipped Basiszinssatz table ends with the last rate published when this version was released. The demo
+# assumes the rate stayed at 1.27 % so that it can show interest; a merchant copies the published value from
+# https://www.bundesbank.de (Mahnwerk refuses to compute interest for a half-year it has no rate for).
+[[policy.base_rates]]
+table = "de"
+valid_from = 2026-07-01
+rate = "1.27"
 """
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -162,7 +163,7 @@ def print_explanation(console: Console, report: dict[str, Any]) -> None:
                             f"{r['currency']}" + (f" (credit {b['credit']})" if b["credit"] != "0.00" else "")))
         for p in b["interest_periods"]:
             console.print(plain(f"  interest {p['from']} to {p['to']} (excl.): {p['days']} days × {p['annual_rate']} % "
-                                f"on {p['principal']} = {p['amount']}"))
+                                f"on {p['principal']} = {Decimal(p['amount']):.4f}"))
     if r["default_since"]:
         console.print(plain(f"in default since {r['default_since']}"))
     nxt = r["next"]
