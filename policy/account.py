@@ -46,10 +46,13 @@ class Balance:
 
 
 
-def interest_pauses(history: Sequence[Event], plan_ends: dict[date, date | None] | None = None) -> list[tuple[date, date | None]]:
+Span = tuple[date, date | None]
+
+
+def interest_pauses(history: Sequence[Event], plan_ends: dict[date, date | None] | None = None) -> list[Span]:
     """Spans [start, end) in which no default interest accrues: disputes (the debtor is not responsible, §286(4)
     BGB) and agreed payment plans (a deferral suspends default) until the plan breaks."""
-    spans: list[tuple[date, date | None]] = []
+    spans: list[Span] = []
     open_since: date | None = None
     open_until: date | None = None
     for event in history:

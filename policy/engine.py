@@ -149,7 +149,7 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
                                                      "remaining balance")
         due = plan.instalments[instalment]
         return state("in_plan", "plan_running", f"payment plan of {plan.on}: instalment {instalment + 1} of "
-                                                f"{len(plan.instalments)} ({due.amount} {claim.currency}) due {due.due}")
+                     f"{len(plan.instalments)} ({due.amount} {claim.currency}) due {due.due}")
     return _next_stage(claim, history, today, policy, state, last, last_stage, broken_on, now)
 
 
@@ -187,8 +187,8 @@ def _next_stage(claim: ClaimFacts, history: Sequence[Event], today: date, policy
         due, code = claim.due_date + timedelta(days=stage.after_days), "due_date_passed"
     else:
         anchor = last.deadline or last.on
-        story.append(f"{last.stage} {'skipped' if last.skipped else 'done' if last_stage and last_stage.kind == 'task' else 'sent'} "
-                     f"{last.on}" + (f", deadline {last.deadline}" if last.deadline else ""))
+        verb = "skipped" if last.skipped else "done" if last_stage and last_stage.kind == "task" else "sent"
+        story.append(f"{last.stage} {verb} {last.on}" + (f", deadline {last.deadline}" if last.deadline else ""))
         code = "deadline_passed"
         resumed = last_resumption(history, last.on, today)
         if resumed is not None and last_stage is not None:

@@ -20,11 +20,10 @@ from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.engine import Assessment, assess
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.model import HOLD_KINDS
-from mahnwerk.sync.casefile import event, facts
+from mahnwerk.sync.casefile import POLICY_KINDS, event, facts
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry
 from mahnwerk.sync.schema import did_you_mean
-from mahnwerk.sync.store import Store
 
 CENT = Decimal("0.01")
 
@@ -51,9 +50,8 @@ class Case:
 
     def history(self) -> list[Any]:
         entries = self.session.execute(select(LedgerEntry).where(
-            LedgerEntry.claim_id == self.claim.id, LedgerEntry.kind.in_(("stage", "payment", "hold", "release",
-                                                                          "plan"))).order_by(LedgerEntry.id)).scalars()
-        return [event(e.kind, e.at, e.data, self.shop.timezone) for e in entries]
+            LedgerEntry.claim_id == self.claim.id, LedgerEntry.kind.in_(POLICY_KINDS)).order_by(LedgerEntry.id))
+        return [event(e.kind, e.at, e.data, self.shop.timezone) for e in entries.scalars()]
 
     def assess(self, on: date | None = None) -> Assessment:
         return assess(facts(self.claim), self.history(), on or self.today, self.shop.policy)
@@ -111,7 +109,7 @@ def release(case: Case, *, note: str = "") -> LedgerEntry:
 
 
 def add_period(start: date, every: str, times: int) -> date:
-    """`start` moved on `times` periods of `every` ("1m", "2w", "14d"); month ends are clamped (Jan 31 + 1m = Feb 28)."""
+    """`start` moved on `times` periods of `every` ("1m", "2w", "14d"); month ends clamp (Jan 31 + 1m = Feb 28)."""
     match = re.fullmatch(r"(\d+)([dwm])", every.strip())
     if not match or int(match[1]) == 0:
         raise CaseError(f'--every takes a period like "1m", "2w" or "14d" (got "{every}")')

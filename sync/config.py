@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 from mahnwerk.errors import ConfigError, ConfigProblem
 from mahnwerk.policy.model import Policy
 from mahnwerk.policy.presets import PRESETS
-from mahnwerk.sync.schema import (Context, a_date, boolean, cross_check, database_url, did_you_mean, duration, existing_file,
-                                  integer, one_of, parse_duration, read_table, setting, shop_url, show, strings,
-                                  text, timezone)
+from mahnwerk.sync.schema import (Context, a_date, boolean, cross_check, database_url, did_you_mean, duration,
+                                  existing_file, integer, one_of, parse_duration, read_table, setting, shop_url, show,
+                                  strings, text, timezone)
 from mahnwerk.sync.policyconfig import read_policy
 from mahnwerk.sync.secrets import Secret, mask_url
 from mahnwerk.sync.tomlpos import KeyPath, Problems, parse_toml

@@ -126,7 +126,8 @@ template = "final_notise"
     assert any(p.startswith("shops/acme.toml:13: policy.stages.dunning_2.fee: fee 12.00 is above the per-claim cap")
                for p in found), found
     assert any(p.startswith('shops/acme.toml:16: policy.stages.final_notice.template: template "final_notise" '
-                            'does not exist: add templates/de/final_notise.txt.j2 and templates/en/') and 'did you mean "final_notice"' in p for p in found), found
+                            'does not exist: add templates/de/final_notise.txt.j2 and templates/en/')
+               and 'did you mean "final_notice"' in p for p in found), found
 
 
 def test_a_fee_above_the_customary_letter_costs_is_a_warning(tmp_path: Path) -> None:
