@@ -205,24 +205,19 @@ def tasks(click_ctx: click.Context, shop_id: str | None, as_json: bool) -> None:
         ctx.out.print(views.tasks_table(rows) if rows else "No open tasks.")
 
 
-@tasks.command("done")
-@click.argument("claim")
-@click.option("--note", default="", help="What came of it, for the ledger.")
-@by_option
-@pass_context
-def task_done(ctx: Context, claim: str, note: str, actor: str) -> None:
-    """Mark the claim's due task as done; the ladder goes on."""
-    entry = with_case(ctx, claim, actor, lambda case: finish_task(case, skipped=False, note=note))
-    ctx.out.print(f"{claim}: task {entry.data['stage']} done")
+def task_command(verb: str, summary: str, note_help: str) -> None:
+    """`tasks done` and `tasks skip`: the same command but for the word in the ledger."""
+
+    @tasks.command(verb, help=summary)
+    @click.argument("claim")
+    @click.option("--note", default="", help=note_help)
+    @by_option
+    @pass_context
+    def finish(ctx: Context, claim: str, note: str, actor: str) -> None:
+        entry = with_case(ctx, claim, actor, lambda case: finish_task(case, skipped=verb == "skip", note=note))
+        ctx.out.print(f"{claim}: task {entry.data['stage']} {'skipped' if verb == 'skip' else 'done'}")
 
 
-@tasks.command("skip")
-@click.argument("claim")
-@click.option("--note", default="", help="Why, for the ledger.")
-@by_option
-@pass_context
-def task_skip(ctx: Context, claim: str, note: str, actor: str) -> None:
-    """Skip the claim's due task; the ladder goes on."""
-    entry = with_case(ctx, claim, actor, lambda case: finish_task(case, skipped=True, note=note))
-    ctx.out.print(f"{claim}: task {entry.data['stage']} skipped")
+task_command("done", "Mark the claim's due task as done; the ladder goes on.", "What came of it, for the ledger.")
+task_command("skip", "Skip the claim's due task; the ladder goes on.", "Why, for the ledger.")
 

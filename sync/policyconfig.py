@@ -43,25 +43,30 @@ SHIPPED_TEMPLATES = Path(__file__).resolve().parents[1] / "policy" / "templates"
 CUSTOMARY_LETTER_FEE = Decimal("2.50")  # courts allowed about €1.20–€2.50 of material costs per letter (LAW.md)
 
 
-def money(raw: Any, ctx: Context) -> Decimal:
-    """An amount as a string ("2.50") or integer; floats are refused because TOML floats are binary."""
-    expect(isinstance(raw, (str, int)) and not isinstance(raw, bool), 'an amount like "2.50"', raw)
+def decimal(raw: Any, example: str) -> Decimal:
+    """A TOML string or integer as a Decimal; floats are refused because TOML floats are binary."""
+    expect(isinstance(raw, (str, int)) and not isinstance(raw, bool), f'a number like "{example}"', raw)
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
-        raise Invalid(f'expected an amount like "2.50", got {show(raw)}') from None
-    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise Invalid(f'expected a number like "{example}", got {show(raw)}') from None
+    if not value.is_finite():
+        raise Invalid(f"expected a finite number, got {show(raw)}")
+    return value
+
+
+def money(raw: Any, ctx: Context) -> Decimal:
+    """An amount like "2.50": not negative, whole cents."""
+    value = decimal(raw, "2.50")
+    if value < 0 or value != value.quantize(Decimal("0.01")):
         raise Invalid(f"expected a non-negative amount with at most two decimals, got {show(raw)}")
     return value
 
 
 def percent(raw: Any, ctx: Context) -> Decimal:
-    expect(isinstance(raw, (str, int)) and not isinstance(raw, bool), 'a percentage like "1.27"', raw)
-    try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation:
-        raise Invalid(f'expected a percentage like "1.27", got {show(raw)}') from None
-    if not value.is_finite() or abs(value) >= 100:
+    """A percentage like "1.27" (base rates may be negative)."""
+    value = decimal(raw, "1.27")
+    if abs(value) >= 100:
         raise Invalid(f"expected a percentage between -100 and 100, got {show(raw)}")
     return value
 

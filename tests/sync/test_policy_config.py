@@ -173,7 +173,7 @@ rate = "1.27"
 
 def test_amounts_are_strings_not_binary_floats(tmp_path: Path) -> None:
     shop_with(tmp_path, "[policy]\nmin_amount = 5.1\n")
-    assert problems(tmp_path) == ['shops/acme.toml:11: policy.min_amount: expected an amount like "2.50", got 5.1']
+    assert problems(tmp_path) == ['shops/acme.toml:11: policy.min_amount: expected a number like "2.50", got 5.1']
 
 
 def test_rate_rows_are_merged_by_date() -> None:
