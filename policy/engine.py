@@ -124,19 +124,25 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
     broken_on, instalment = plan_status(plan, payments, policy.plan_grace_days, today) if plan else (None, None)
     pauses = {plan.on: broken_on} if plan else {}
 
-    def state(status: str, code: str, reason: str, nxt: Action | None = None, *, at: date = today) -> Assessment:
+    def balance_on(day: date) -> tuple[Balance | None, str]:
         try:
-            balance = account(claim, history, at, rule, default_on, flat, pauses)
+            return account(claim, history, day, rule, default_on, flat, pauses), ""
         except MissingRate as exc:
+            return None, str(exc)
+
+    now, problem = balance_on(today)
+
+    def state(status: str, code: str, reason: str, nxt: Action | None = None, *, at: date = today) -> Assessment:
+        balance, why = (now, problem) if at == today else balance_on(at)
+        if balance is None:
             return Assessment(claim, today, "blocked", "rate_missing", f"{reason} (blocked: no interest rate)", nxt,
-                              default_on, None, str(exc))
+                              default_on, None, why)
         return Assessment(claim, today, status, code, reason, nxt, default_on, balance)
 
     if last_stage is not None and last_stage.kind == "agency":
         return state("handed_over", "handed_over", f"handed over to the agency on {last.on}")
-    now = state("", "", "")
     paid = sum((p.amount for p in payments), ZERO)
-    if (now.balance.settled if now.balance else paid >= claim.principal):
+    if (now.settled if now else paid >= claim.principal):
         return state("settled", "paid_in_full", f"paid in full ({paid} {claim.currency} received)",
                      Action("close", "", today, "paid_in_full", "paid in full: close the claim"))
     if (hold := active_hold(history, today)) is not None:
@@ -165,14 +171,14 @@ def _current_plan(history: Sequence[Event]) -> PlanAgreed | None:
 
 
 def _next_stage(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy, state, last: StageDone | None,
-                last_stage: Stage | None, broken_on: date | None, now: Assessment) -> Assessment:
+                last_stage: Stage | None, broken_on: date | None, now: Balance | None) -> Assessment:
     stages = policy.stages
     names = [s.name for s in stages]
     index = names.index(last.stage) + 1 if last and last.stage in names else len([e for e in history
                                                                                  if isinstance(e, StageDone)])
     if broken_on is not None and policy.plan_resume_stage in names:
         index = max(index, names.index(policy.plan_resume_stage))  # stages never go backwards
-    open_principal = now.balance.principal if now.balance else claim.principal
+    open_principal = now.principal if now else claim.principal
     if last is not None and open_principal < policy.min_amount:
         return state("stopped", "below_minimum", f"open amount below the minimum of {policy.min_amount} "
                                                  f"{claim.currency}: no further stages after {last.stage}")

@@ -7,7 +7,7 @@ every amount the policy computes can be recomputed from the ledger alone.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -31,10 +31,9 @@ def claim_key(shop_id: str, order_number: str) -> str:
 
 
 def facts(row: Any) -> ClaimFacts:
-    """The policy's view of a claims row (a Claim or a row mapping)."""
-    get = row.__getitem__ if isinstance(row, Mapping) else lambda name: getattr(row, name)
-    return ClaimFacts(claim_key(get("shop_id"), get("order_number")), get("currency"), get("open_amount"),
-                      get("invoice_date"), get("due_date"), bool(get("is_b2b")))
+    """The policy's view of a claims row (a Claim, or a Core row with the same columns)."""
+    return ClaimFacts(f"{row.shop_id}:{row.order_number}", row.currency, row.open_amount, row.invoice_date,
+                      row.due_date, bool(row.is_b2b))
 
 
 def _day(data: dict[str, Any], key: str) -> date | None:
