@@ -12,7 +12,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from mahnwerk.policy.interest import InterestPeriod, InterestRule, accrue
-from mahnwerk.policy.model import ZERO, ClaimFacts, Event, Hold, Payment, PlanAgreed, Release, StageDone
+from mahnwerk.policy.model import ZERO, ClaimFacts, Event, Payment, StageDone
+from mahnwerk.policy.pauses import Span
 
 ONE_DAY = timedelta(days=1)
 HALF_CENT = Decimal("0.005")
@@ -46,31 +47,8 @@ class Balance:
 
 
 
-Span = tuple[date, date | None]
-
-
-def interest_pauses(history: Sequence[Event], plan_ends: dict[date, date | None] | None = None) -> list[Span]:
-    """Spans [start, end) in which no default interest accrues: disputes (the debtor is not responsible, §286(4)
-    BGB) and agreed payment plans (a deferral suspends default) until the plan breaks."""
-    spans: list[Span] = []
-    open_since: date | None = None
-    open_until: date | None = None
-    for event in history:
-        if isinstance(event, Hold) and event.kind == "dispute":
-            if open_since is None:
-                open_since, open_until = event.on, event.until
-        elif isinstance(event, Release) and open_since is not None:
-            spans.append((open_since, min(event.on, open_until) if open_until else event.on))
-            open_since = None
-    if open_since is not None:
-        spans.append((open_since, open_until))
-    for start, end in (plan_ends or {}).items():
-        spans.append((start, end))
-    return sorted(spans, key=lambda span: span[0])
-
-
 def _accrue(principal: Decimal, start: date, end: date, rule: InterestRule,
-            pauses: Sequence[tuple[date, date | None]]) -> list[InterestPeriod]:
+            pauses: Sequence[Span]) -> list[InterestPeriod]:
     periods: list[InterestPeriod] = []
     cursor = start
     for pause_start, pause_end in pauses:
@@ -89,7 +67,7 @@ def _accrue(principal: Decimal, start: date, end: date, rule: InterestRule,
 
 
 def account(claim: ClaimFacts, history: Sequence[Event], on: date, rule: InterestRule, default_on: date | None,
-            flat_fee: Decimal = ZERO, plan_pauses: dict[date, date | None] | None = None) -> Balance:
+            flat_fee: Decimal = ZERO, pauses: Sequence[Span] = ()) -> Balance:
     """The claim's balance on `on`: charges up to and including `on`, interest for the days before it.
 
     Payments are allocated to costs (letter fees, then the flat fee), then interest, then principal (§367 BGB).
@@ -97,40 +75,36 @@ def account(claim: ClaimFacts, history: Sequence[Event], on: date, rule: Interes
     Raises MissingRate if a rate the period needs is not in the table.
     """
     principal, fees, flat, interest = claim.principal, ZERO, ZERO, ZERO
-    charged = accrued = paid = credit = ZERO
+    charged = paid = credit = ZERO
     payments: list[Payment] = []
     periods: list[InterestPeriod] = []
-    pauses = interest_pauses(history, plan_pauses)
-    cursor = default_on
-    charges: list[tuple[date, int, Event | None]] = [(e.on, 1, e) for e in history if e.on <= on and (
+    events: list[tuple[date, int, Event | None]] = [(e.on, 1, e) for e in history if e.on <= on and (
         isinstance(e, Payment) or (isinstance(e, StageDone) and e.fee > 0 and not e.skipped))]
     if default_on is not None and flat_fee > 0 and default_on <= on:
-        charges.append((default_on, 0, None))
-    for day, _, event in sorted(charges, key=lambda c: (c[0], c[1])):
+        events.append((default_on, 0, None))  # the flat fee falls due with default, before that day's events
+    cursor = default_on
+    for day, order, event in sorted(events, key=lambda item: (item[0], item[1])) + [(on, 2, None)]:
         if cursor is not None and day > cursor:
-            new = _accrue(principal, cursor, day, rule, pauses)
-            periods += new
-            gained = sum((p.amount for p in new), ZERO)
-            interest += gained
-            accrued += gained
+            if principal > 0:
+                new = _accrue(principal, cursor, day, rule, pauses)
+                periods += new
+                interest += sum((p.amount for p in new), ZERO)
             cursor = day
-        if event is None:
-            flat += flat_fee
-        elif isinstance(event, StageDone):
-            fees += event.fee
-            charged += event.fee
-        else:
-            assert isinstance(event, Payment)
+        if isinstance(event, Payment):
             payments.append(event)
             paid += event.amount
             (fees, flat, interest, principal), rest = allocate(event.amount, (fees, flat, interest, principal))
             credit += rest
-    if cursor is not None and on > cursor and principal > 0:
-        new = _accrue(principal, cursor, on, rule, pauses)
-        periods += new
-        gained = sum((p.amount for p in new), ZERO)
-        interest += gained
-        accrued += gained
+        elif isinstance(event, StageDone) or (order == 0 and principal > 0):
+            charge = event.fee if isinstance(event, StageDone) else flat_fee  # not due once the claim is paid
+            taken = min(credit, charge)  # a surplus paid earlier settles later costs first
+            credit -= taken
+            if isinstance(event, StageDone):
+                charged += charge
+                fees += charge - taken
+            else:
+                flat += charge - taken
+    accrued = sum((p.amount for p in periods), ZERO)
     return Balance(on, claim.currency, principal, fees, flat, interest, charged, accrued, paid, credit,
                    tuple(payments), tuple(periods))
 
@@ -143,18 +117,3 @@ def allocate(amount: Decimal, owed: tuple[Decimal, ...]) -> tuple[tuple[Decimal,
         amount -= take
         left.append(debt - take)
     return tuple(left), amount
-
-
-def plan_status(plan: PlanAgreed, payments: Sequence[Payment], grace_days: int,
-                today: date) -> tuple[date | None, int | None]:
-    """(the day the plan broke or None, the index of the first instalment not yet fully paid or None)."""
-    due_so_far = ZERO
-    for index, instalment in enumerate(plan.instalments):
-        due_so_far += instalment.amount
-        check = instalment.due + timedelta(days=grace_days)
-        paid_by = sum((p.amount for p in payments if plan.on <= p.on <= min(check, today)), ZERO)
-        if paid_by < due_so_far:
-            if check < today:
-                return check + ONE_DAY, index
-            return None, index
-    return None, None

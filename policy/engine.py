@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from mahnwerk.policy.account import Balance, account, plan_status
-from mahnwerk.policy.model import (LETTER_KINDS, ZERO, ClaimFacts, Event, Hold, Offer, Payment, PlanAgreed, Policy,
-                                   Release, Stage, StageDone)
+from mahnwerk.policy.account import Balance, account
+from mahnwerk.policy.model import LETTER_KINDS, ZERO, ClaimFacts, Event, Offer, Payment, Policy, Stage, StageDone
+from mahnwerk.policy.pauses import active_hold, interest_pauses, last_resumption, plan_spans
 from mahnwerk.policy.rates import MissingRate
 
 ONE_DAY = timedelta(days=1)
@@ -49,13 +49,14 @@ class Assessment:
     reason: str
     next: Action | None
     default_on: date | None
-    balance: Balance | None  # at next.on if there is a next action, else today; None if blocked
+    balance: Balance | None  # today; None if blocked
     problem: str = ""
+    next_balance: Balance | None = None  # on the next action's day (the same as `balance` when that is today)
 
     @property
     def actions(self) -> list[Action]:
-        """The actions due today (at most one per claim)."""
-        return [self.next] if self.next is not None and self.status == "due" else []
+        """The actions due today (at most one per claim): a stage, or closing a claim paid in full."""
+        return [self.next] if self.next is not None and self.status in ("due", "settled") else []
 
 
 def decide(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy) -> list[Action]:
@@ -84,32 +85,6 @@ def default_date(claim: ClaimFacts, history: Sequence[Event], policy: Policy) ->
     return min(candidates) if candidates else None
 
 
-def active_hold(history: Sequence[Event], today: date) -> Hold | None:
-    """The hold in force on `today`, if any (a later Release or its `until` ends it)."""
-    current: Hold | None = None
-    for event in history:
-        if event.on > today:
-            break
-        if isinstance(event, Hold):
-            current = event
-        elif isinstance(event, Release):
-            current = None
-    if current is not None and current.until is not None and current.until <= today:
-        return None
-    return current
-
-
-def last_resumption(history: Sequence[Event], after: date, today: date) -> date | None:
-    """The latest day after `after` on which a hold ended (released, or its `until` reached), up to today."""
-    found = None
-    for event in history:
-        if isinstance(event, Hold) and event.until is not None and after < event.until <= today:
-            found = max(found or event.until, event.until)
-        elif isinstance(event, Release) and after < event.on <= today:
-            found = max(found or event.on, event.on)
-    return found
-
-
 def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy) -> Assessment:
     """Where the claim stands on `today` and its next action, with a machine-readable code and a reason."""
     history = sorted((e for e in history if e.on <= today), key=lambda e: e.on)
@@ -120,9 +95,11 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
     default_on = default_date(claim, history, policy)
     rule = policy.interest_rule(claim)
     flat = policy.b2b_flat_fee if claim.is_b2b else ZERO
-    plan = _current_plan(history)
-    broken_on, instalment = plan_status(plan, payments, policy.plan_grace_days, today) if plan else (None, None)
-    pauses = {plan.on: broken_on} if plan else {}
+    plans = plan_spans(history, policy.plan_grace_days, today)
+    current = plans[-1] if plans and plans[-1].ended is None else None
+    plan, broken_on, instalment = (current.plan, current.broken_on, current.next_instalment) if current else (
+        None, None, None)
+    pauses = interest_pauses(history, plans)
 
     def balance_on(day: date) -> tuple[Balance | None, str]:
         try:
@@ -133,11 +110,11 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
     now, problem = balance_on(today)
 
     def state(status: str, code: str, reason: str, nxt: Action | None = None, *, at: date = today) -> Assessment:
-        balance, why = (now, problem) if at == today else balance_on(at)
-        if balance is None:
+        later, why = (now, problem) if at == today else balance_on(at)
+        if now is None or later is None:
             return Assessment(claim, today, "blocked", "rate_missing", f"{reason} (blocked: no interest rate)", nxt,
-                              default_on, None, why)
-        return Assessment(claim, today, status, code, reason, nxt, default_on, balance)
+                              default_on, None, problem or why)
+        return Assessment(claim, today, status, code, reason, nxt, default_on, now, next_balance=later)
 
     if last_stage is not None and last_stage.kind == "agency":
         return state("handed_over", "handed_over", f"handed over to the agency on {last.on}")
@@ -157,17 +134,6 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
         return state("in_plan", "plan_running", f"payment plan of {plan.on}: instalment {instalment + 1} of "
                      f"{len(plan.instalments)} ({due.amount} {claim.currency}) due {due.due}")
     return _next_stage(claim, history, today, policy, state, last, last_stage, broken_on, now)
-
-
-def _current_plan(history: Sequence[Event]) -> PlanAgreed | None:
-    """The latest payment plan, unless a Release came after it (the merchant ended it)."""
-    plan = None
-    for event in history:
-        if isinstance(event, PlanAgreed):
-            plan = event
-        elif isinstance(event, Release) and plan is not None and event.on >= plan.on:
-            plan = None
-    return plan
 
 
 def _next_stage(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy, state, last: StageDone | None,
@@ -231,9 +197,12 @@ def _action(claim: ClaimFacts, stage: Stage, on: date, code: str, reason: str, h
 
 def stage_fee(claim: ClaimFacts, stage: Stage, on: date, history: Sequence[Event], policy: Policy) -> Decimal:
     """The fee a stage may charge when carried out on `on`: letters only, only once the customer is in default
-    (the notice that creates default is free), only where fees are allowed, within the per-claim cap."""
+    (the notice that creates default is free), only where fees are allowed, not from businesses that owe the flat
+    fee, within the per-claim cap."""
     if stage.kind not in LETTER_KINDS or stage.fee <= 0 or not policy.fees_allowed:
         return ZERO
+    if claim.is_b2b and policy.b2b_flat_fee > 0:
+        return ZERO  # businesses owe the flat fee instead; it is set off against collection costs (§288(5) BGB)
     default_on = default_date(claim, history, policy)
     if default_on is None or on < default_on:
         return ZERO

@@ -47,7 +47,7 @@ def assessments(store: Store, shop: ShopConfig, today: date, *, chunk: int = 500
 def plan_row(shop_id: str, row: Any, result: Assessment) -> dict[str, Any]:
     """One line of `mahnwerk plan --json`: the claim's next action, its date, fee, interest and the reason."""
     action = result.next
-    balance = result.balance
+    balance = result.next_balance  # interest and amount owed on the action's day
     return {
         "shop": shop_id,
         "order_id": row.order_id,

@@ -92,6 +92,7 @@ def explain(case: Case) -> dict[str, Any]:
         "reason": result.reason if is_open else f"the claim is {claim.state}: nothing more happens",
         "default_since": result.default_on.isoformat() if result.default_on else None,
         "balance": balance_dict(result.balance),
+        "next_balance": balance_dict(result.next_balance) if result.next is not None else None,
         "next": next_dict(result) if is_open else None,
         "problem": result.problem or None,
     }

@@ -169,5 +169,8 @@ def print_explanation(console: Console, report: dict[str, Any]) -> None:
     nxt = r["next"]
     what = (f"next: {nxt['action']} on {nxt['on']}" + (f", deadline {nxt['deadline']}" if nxt["deadline"] else "")
             + (f", fee {nxt['fee']}" if nxt["fee"] != "0.00" else "")) if nxt else "next: nothing"
+    later = r.get("next_balance")
+    if nxt and later and b is not None and later["on"] != b["on"]:
+        what += f", owed by then {later['total']} {r['currency']} (interest {later['interest']})"
     console.print(Text(f"{what} ({r['status']})", style="bold"))
     console.print(plain(f"why: {r['reason']}"))

@@ -113,7 +113,7 @@ def test_partial_payments_go_to_fees_then_interest_then_principal() -> None:
     b = assess(c, history, date(2025, 4, 10), DE).balance
     assert (b.fees, b.principal, b.paid) == (D("0.50"), D("100.00"), D("2.00"))
     result = assess(c, history + [Payment(date(2025, 4, 11), D("50.00"))], date(2025, 4, 11), DE)
-    b = result.balance  # on the day of the next action, final_notice on 21 Apr
+    b = result.next_balance  # on the day of the next action, final_notice on 21 Apr
     assert (b.on, b.fees) == (date(2025, 4, 21), 0)
     # Interest 21 Mar – 10 Apr (21 days) on 100 at 7.27 % = 0.4182…; the 50.00 pay 0.50 fees, that interest, and
     # 49.08… of principal; then 10 days of interest on the rest.
