@@ -176,8 +176,9 @@ def claim_row(rng: random.Random, claim_id: int, today: date) -> dict[str, Any]:
     email = f"kunde{claim_id}@example.org"
     country = "DE" if rng.random() < 0.9 else "NL"
     address = {"first_name": "Erika", "last_name": f"Muster{claim_id}", "company": company,
-               "address_1": f"Hauptstraße {claim_id % 200 + 1}", "address_2": "", "postcode": f"{10000 + claim_id}"[-5:],
-               "city": "Berlin", "state": "", "country": country, "email": email, "phone": ""}
+               "address_1": f"Hauptstraße {claim_id % 200 + 1}", "address_2": "",
+               "postcode": f"{10000 + claim_id}"[-5:], "city": "Berlin", "state": "", "country": country,
+               "email": email, "phone": ""}
     amount = money(rng.randint(1_500, 90_000))
     return {
         "id": claim_id, "shop_id": SHOP, "order_id": number, "order_number": number,
@@ -305,8 +306,10 @@ def main() -> None:
     parser.add_argument("--verify", action="store_true", help="run plan once more and count rows by status")
     args = parser.parse_args()
     today = datetime.now(TZ).date()  # what plan takes as today (the shop's timezone)
-    print(f"date={today.isoformat()} machine={platform.node()} cpu={cpu_model()!r} cpus={os.cpu_count()} "
-          f"python={platform.python_version()} sqlite={sqlite3.sqlite_version} db={args.db} "
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, check=False).stdout.strip() or "?"
+    print(f"date={today.isoformat()} commit={commit} machine={platform.node()} cpu={cpu_model()!r} "
+          f"cpus={os.cpu_count()} python={platform.python_version()} sqlite={sqlite3.sqlite_version} db={args.db} "
           f"history_share={args.history_share}", flush=True)
     for claims in args.claims:
         bench(claims, args, today)
