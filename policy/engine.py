@@ -126,23 +126,26 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
         until = f" until {hold.until}" if hold.until else " until released"
         why = f": {hold.reason}" if hold.reason else ""
         return state("on_hold", f"hold_{hold.kind}", f"on hold ({hold.kind}{why}) since {hold.on}{until}")
-    if plan is not None and broken_on is None:
-        if instalment is None:
-            return state("in_plan", "plan_complete", f"payment plan of {plan.on} fully paid; waiting for the "
-                                                     "remaining balance")
+    resume = (broken_on, "plan_broken", f"payment plan broken {broken_on}") if broken_on else None
+    if plan is not None and broken_on is None and instalment is None:
+        # Every instalment is paid but something is still open (interest before the plan, a fee): once the grace
+        # period after the last instalment is over, the ladder goes on for the rest instead of waiting forever.
+        day = plan.instalments[-1].due + timedelta(days=policy.plan_grace_days + 1)
+        resume = (day, "plan_remainder", f"payment plan paid, remainder open from {day}")
+    elif plan is not None and broken_on is None:
         due = plan.instalments[instalment]
         return state("in_plan", "plan_running", f"payment plan of {plan.on}: instalment {instalment + 1} of "
                      f"{len(plan.instalments)} ({due.amount} {claim.currency}) due {due.due}")
-    return _next_stage(claim, history, today, policy, state, last, last_stage, broken_on, now)
+    return _next_stage(claim, history, today, policy, state, last, last_stage, resume, now)
 
 
 def _next_stage(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy, state, last: StageDone | None,
-                last_stage: Stage | None, broken_on: date | None, now: Balance | None) -> Assessment:
+                last_stage: Stage | None, resume: tuple[date, str, str] | None, now: Balance | None) -> Assessment:
     stages = policy.stages
     names = [s.name for s in stages]
     index = names.index(last.stage) + 1 if last and last.stage in names else len([e for e in history
                                                                                  if isinstance(e, StageDone)])
-    if broken_on is not None and policy.plan_resume_stage in names:
+    if resume is not None and resume[1] == "plan_broken" and policy.plan_resume_stage in names:
         index = max(index, names.index(policy.plan_resume_stage))  # stages never go backwards
     open_principal = now.principal if now else claim.principal
     if last is not None and open_principal < policy.min_amount:
@@ -168,9 +171,9 @@ def _next_stage(claim: ClaimFacts, history: Sequence[Event], today: date, policy
             story.append(f"hold ended {resumed}, fresh deadline {anchor}")
             code = "resumed_after_hold"
         due = anchor + timedelta(days=stage.after_days)
-    if broken_on is not None:
-        due, code = broken_on, "plan_broken"
-        story.append(f"payment plan broken {broken_on}")
+    if resume is not None:
+        due, code = resume[0], resume[1]
+        story.append(resume[2])
     if policy.go_live is not None and due < policy.go_live:
         due, code = policy.go_live, "go_live"
         story.append(f"go-live {policy.go_live}")

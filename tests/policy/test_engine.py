@@ -247,3 +247,14 @@ def test_a_period_without_a_base_rate_is_refused_not_guessed() -> None:
     assert (result.status, result.code, result.balance) == ("blocked", "rate_missing", None)
     assert decide(c, history, date(2026, 7, 15), DE) == []
     assert "2026-07-01" in result.problem and "[[policy.base_rates]]" in result.problem
+
+
+def test_a_kept_plan_that_leaves_a_remainder_goes_on_after_its_grace_period() -> None:
+    c = claim(date(2025, 12, 8))
+    history = [StageDone(date(2025, 12, 15), "reminder", date(2025, 12, 29)),
+               PlanAgreed(date(2026, 1, 5), (Instalment(date(2026, 2, 10), D("50.00")),
+                                             Instalment(date(2026, 3, 10), D("50.00")))),
+               Payment(date(2026, 2, 9), D("50.00")), Payment(date(2026, 3, 9), D("50.00"))]
+    waiting = assess(c, history, date(2026, 3, 12), DE)  # 0.10 of interest from before the plan is still open
+    assert (waiting.status, waiting.code, waiting.next.on) == ("waiting", "plan_remainder", date(2026, 3, 18))
+    assert assess(c, history, date(2026, 3, 18), DE).actions[0].stage == "dunning_1"
