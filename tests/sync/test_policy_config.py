@@ -81,16 +81,6 @@ region = "DE-XX"
 
 [policy.stages.dunning_1]
 kind = "dunnig"
-
-[policy.stages.dunning_2]
-after_days = 0
-fee = "12.00"
-
-[policy.stages.final_notice]
-template = "final_notise"
-
-[policy.stages.call]
-kind = "task"
 """)
     found = problems(tmp_path)
     assert any(p.startswith('shops/acme.toml:12: policy.preset: expected one of') and "de-b2c" in p for p in found)
