@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from mahnwerk.policy.interest import InterestPeriod, InterestRule, accrue
 from mahnwerk.policy.model import ZERO, ClaimFacts, Event, Payment, StageDone
 from mahnwerk.policy.pauses import Span
 
-ONE_DAY = timedelta(days=1)
 HALF_CENT = Decimal("0.005")
 
 
@@ -44,7 +43,6 @@ class Balance:
     def settled(self) -> bool:
         """Nothing is owed any more, to the cent (interest is exact; what is owed is shown in cents)."""
         return self.total < HALF_CENT
-
 
 
 def _accrue(principal: Decimal, start: date, end: date, rule: InterestRule,

@@ -15,11 +15,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from mahnwerk.policy.account import Balance, account
+from mahnwerk.policy.calendar import ONE_DAY
 from mahnwerk.policy.model import LETTER_KINDS, ZERO, ClaimFacts, Event, Offer, Payment, Policy, Stage, StageDone
-from mahnwerk.policy.pauses import active_hold, interest_pauses, last_resumption, plan_spans
+from mahnwerk.policy.pauses import HoldSpan, active_hold, hold_spans, interest_pauses, last_resumption, plan_spans
 from mahnwerk.policy.rates import MissingRate
-
-ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +98,8 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
     current = plans[-1] if plans and plans[-1].ended is None else None
     plan, broken_on, instalment = (current.plan, current.broken_on, current.next_instalment) if current else (
         None, None, None)
-    pauses = interest_pauses(history, plans)
+    holds = hold_spans(history)
+    pauses = interest_pauses(holds, plans)
 
     def balance_on(day: date) -> tuple[Balance | None, str]:
         try:
@@ -122,7 +122,7 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
     if (now.settled if now else paid >= claim.principal):
         return state("settled", "paid_in_full", f"paid in full ({paid} {claim.currency} received)",
                      Action("close", "", today, "paid_in_full", "paid in full: close the claim"))
-    if (hold := active_hold(history, today)) is not None:
+    if (hold := active_hold(holds, today)) is not None:
         until = f" until {hold.until}" if hold.until else " until released"
         why = f": {hold.reason}" if hold.reason else ""
         return state("on_hold", f"hold_{hold.kind}", f"on hold ({hold.kind}{why}) since {hold.on}{until}")
@@ -136,11 +136,12 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
         due = plan.instalments[instalment]
         return state("in_plan", "plan_running", f"payment plan of {plan.on}: instalment {instalment + 1} of "
                      f"{len(plan.instalments)} ({due.amount} {claim.currency}) due {due.due}")
-    return _next_stage(claim, history, today, policy, state, last, last_stage, resume, now)
+    return _next_stage(claim, history, holds, today, policy, state, last, last_stage, resume, now, default_on)
 
 
-def _next_stage(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy, state, last: StageDone | None,
-                last_stage: Stage | None, resume: tuple[date, str, str] | None, now: Balance | None) -> Assessment:
+def _next_stage(claim: ClaimFacts, history: Sequence[Event], holds: Sequence[HoldSpan], today: date, policy: Policy,
+                state, last: StageDone | None, last_stage: Stage | None, resume: tuple[date, str, str] | None,
+                now: Balance | None, default_on: date | None) -> Assessment:
     stages = policy.stages
     names = [s.name for s in stages]
     index = names.index(last.stage) + 1 if last and last.stage in names else len([e for e in history
@@ -165,7 +166,7 @@ def _next_stage(claim: ClaimFacts, history: Sequence[Event], today: date, policy
         verb = "skipped" if last.skipped else "done" if last_stage and last_stage.kind == "task" else "sent"
         story.append(f"{last.stage} {verb} {last.on}" + (f", deadline {last.deadline}" if last.deadline else ""))
         code = "deadline_passed"
-        resumed = last_resumption(history, last.on, today)
+        resumed = last_resumption(history, holds, last.on, today)
         if resumed is not None and last_stage is not None:
             anchor = max(anchor, policy.calendar.deadline(resumed, last_stage.deadline_days))
             story.append(f"hold ended {resumed}, fresh deadline {anchor}")
@@ -183,22 +184,23 @@ def _next_stage(claim: ClaimFacts, history: Sequence[Event], today: date, policy
     status = "due" if due <= today else "waiting"
     story[-1] += (" passed" if status == "due" and code == "deadline_passed" else "")
     reason = ", ".join(story) + f" → {stage.name}" + ("" if status == "due" else f" on {due}")
-    action = _action(claim, stage, on, code, reason, history, policy)
+    action = _action(claim, stage, on, code, reason, history, policy, default_on)
     return state(status, code, reason, action, at=on)
 
 
 def _action(claim: ClaimFacts, stage: Stage, on: date, code: str, reason: str, history: Sequence[Event],
-            policy: Policy) -> Action:
+            policy: Policy, default_on: date | None) -> Action:
     kind = {"task": "task", "agency": "handover"}.get(stage.kind, "send")
     deadline = None
     if stage.kind != "agency":
         extra = stage.offer.extra_days if stage.offer and stage.offer.kind == "deferral" else 0
         deadline = policy.calendar.deadline(on, stage.deadline_days + extra)
-    return Action(kind, stage.name, on, code, reason, stage_fee(claim, stage, on, history, policy), deadline,
-                  stage.template, stage.channel, stage.offer)
+    fee = stage_fee(claim, stage, on, history, policy, default_on)
+    return Action(kind, stage.name, on, code, reason, fee, deadline, stage.template, stage.channel, stage.offer)
 
 
-def stage_fee(claim: ClaimFacts, stage: Stage, on: date, history: Sequence[Event], policy: Policy) -> Decimal:
+def stage_fee(claim: ClaimFacts, stage: Stage, on: date, history: Sequence[Event], policy: Policy,
+              default_on: date | None) -> Decimal:
     """The fee a stage may charge when carried out on `on`: letters only, only once the customer is in default
     (the notice that creates default is free), only where fees are allowed, not from businesses that owe the flat
     fee, within the per-claim cap."""
@@ -206,7 +208,6 @@ def stage_fee(claim: ClaimFacts, stage: Stage, on: date, history: Sequence[Event
         return ZERO
     if claim.is_b2b and policy.b2b_flat_fee > 0:
         return ZERO  # businesses owe the flat fee instead; it is set off against collection costs (§288(5) BGB)
-    default_on = default_date(claim, history, policy)
     if default_on is None or on < default_on:
         return ZERO
     charged = sum((e.fee for e in history if isinstance(e, StageDone) and not e.skipped), ZERO)

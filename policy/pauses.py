@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from mahnwerk.policy.calendar import ONE_DAY
 from mahnwerk.policy.model import ZERO, Event, Hold, Payment, PlanAgreed, Release
 
-ONE_DAY = timedelta(days=1)
 Span = tuple[date, date | None]  # [start, end); None: still open
 
 
@@ -50,15 +50,15 @@ def hold_spans(history: Sequence[Event]) -> list[HoldSpan]:
     return spans
 
 
-def active_hold(history: Sequence[Event], today: date) -> Hold | None:
+def active_hold(holds: Sequence[HoldSpan], today: date) -> Hold | None:
     """The latest-begun hold in force on `today`, if any (overlapping holds all count)."""
-    current = [span.hold for span in hold_spans(history) if span.in_force(today)]
+    current = [span.hold for span in holds if span.in_force(today)]
     return current[-1] if current else None
 
 
-def last_resumption(history: Sequence[Event], after: date, today: date) -> date | None:
+def last_resumption(history: Sequence[Event], holds: Sequence[HoldSpan], after: date, today: date) -> date | None:
     """The latest day in (after, today] on which a hold or a plan stopped pausing the claim."""
-    ends = [span.end for span in hold_spans(history) if span.end is not None and after < span.end <= today]
+    ends = [span.end for span in holds if span.end is not None and after < span.end <= today]
     ends += [e.on for e in history if isinstance(e, Release) and after < e.on <= today]
     return max(ends) if ends else None
 
@@ -90,9 +90,9 @@ def plan_spans(history: Sequence[Event], grace_days: int, today: date) -> list[P
     return spans
 
 
-def interest_pauses(history: Sequence[Event], plans: Sequence[PlanSpan]) -> list[Span]:
+def interest_pauses(holds: Sequence[HoldSpan], plans: Sequence[PlanSpan]) -> list[Span]:
     """Spans without default interest: disputes (the debtor is not responsible, §286(4) BGB) and agreed payment
     plans until they ended or broke (a deferral suspends default)."""
-    spans: list[Span] = [(s.hold.on, s.end) for s in hold_spans(history) if s.hold.kind == "dispute"]
+    spans: list[Span] = [(s.hold.on, s.end) for s in holds if s.hold.kind == "dispute"]
     spans += [(p.plan.on, p.end) for p in plans]
     return sorted(spans, key=lambda span: span[0])
