@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, bindparam, select
 
 from mahnwerk.policy.model import ClaimFacts, Event, Hold, Instalment, Payment, PlanAgreed, Release, StageDone
+from mahnwerk.sync.claimdata import local_date
 from mahnwerk.sync.models import LedgerEntry
 
 LEDGER = LedgerEntry.__table__
@@ -32,7 +33,7 @@ def claim_key(shop_id: str, order_number: str) -> str:
 
 def facts(row: Any) -> ClaimFacts:
     """The policy's view of a claims row (a Claim, or a Core row with the same columns)."""
-    return ClaimFacts(f"{row.shop_id}:{row.order_number}", row.currency, row.open_amount, row.invoice_date,
+    return ClaimFacts(claim_key(row.shop_id, row.order_number), row.currency, row.open_amount, row.invoice_date,
                       row.due_date, bool(row.is_b2b))
 
 
@@ -42,7 +43,7 @@ def _day(data: dict[str, Any], key: str) -> date | None:
 
 def event(kind: str, at: datetime, data: dict[str, Any], tz: ZoneInfo) -> Event:
     """One ledger entry as a policy event; its day is the shop's calendar day unless the entry names one ("on")."""
-    on = _day(data, "on") or at.astimezone(tz).date()
+    on = _day(data, "on") or local_date(at, tz)
     if kind == "stage":
         return StageDone(on, data["stage"], _day(data, "deadline"), Decimal(data.get("fee", "0")),
                          bool(data.get("skipped")))

@@ -21,6 +21,7 @@ from mahnwerk.policy.engine import Assessment, assess
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.model import HOLD_KINDS
 from mahnwerk.sync.casefile import POLICY_KINDS, event, facts
+from mahnwerk.sync.claimdata import local_date
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry
 from mahnwerk.sync.schema import did_you_mean
@@ -46,7 +47,7 @@ class Case:
 
     @property
     def today(self) -> date:
-        return self.now.astimezone(self.shop.timezone).date()
+        return local_date(self.now, self.shop.timezone)
 
     def history(self) -> list[Any]:
         entries = self.session.execute(select(LedgerEntry).where(

@@ -9,6 +9,7 @@ from typing import Any
 
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.sync.bootstrap import build_source, open_store
+from mahnwerk.sync.claimdata import local_date
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.mirror import utcnow
 from mahnwerk.sync.secrets import mask_url
@@ -76,7 +77,7 @@ def check_shop(shop: ShopConfig) -> ShopVerdict:
                 for m, on in found.items() if not on]
     if missing:
         warnings.append(f"configured payment methods not in the shop: {', '.join(missing)}")
-    warnings += policy_warnings(shop, utcnow().astimezone(shop.timezone).date())
+    warnings += policy_warnings(shop, local_date(utcnow(), shop.timezone))
     problem = "" if found else (f"none of the configured invoice payment methods ({', '.join(configured)}) exists in "
                                 f"the shop; it offers: {', '.join(probe.payment_methods) or 'nothing'}")
     return ShopVerdict(shop.id, shop.url, True, True, found, missing, problem, tuple(warnings))

@@ -59,10 +59,11 @@ def write_demo_config(folder: Path, *, url: str, key: str, secret: str) -> Path:
 def seed_story(store: Any, config: Any) -> list[str]:
     """Give three of the oldest claims a history, as casework would: a reminder sent 25 days ago, a dispute, and
     a payment plan. Returns their SHOP:ORDER_NUMBER."""
+    from mahnwerk.sync.casefile import claim_key
     from mahnwerk.sync.casework import hold, instalments, open_case
 
     shop = config.shops[0]
-    refs = [f"{shop.id}:{number}" for number in oldest_consumer_claims(store, shop)]
+    refs = [claim_key(shop.id, number) for number in oldest_consumer_claims(store, shop)]
     now = utcnow()
     sent = now - timedelta(days=25)
     with store.session() as session:

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select
 from mahnwerk.policy.engine import Assessment, assess
 from mahnwerk.policy.interest import cents
 from mahnwerk.sync.casefile import facts, histories
+from mahnwerk.sync.claimdata import local_date
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.models import Claim, ClaimState
 from mahnwerk.sync.store import Store
@@ -27,7 +28,7 @@ OPEN_CHUNK = (select(*PLAN_COLUMNS)
 
 def shop_today(shop: ShopConfig, now: datetime) -> date:
     """The calendar day it is in the shop's timezone."""
-    return now.astimezone(shop.timezone).date()
+    return local_date(now, shop.timezone)
 
 
 def assessments(store: Store, shop: ShopConfig, today: date, *, chunk: int = 5000) -> Iterator[tuple[Any, Assessment]]:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mahnwerk.policy.aging import AgingLine, aging_totals, bucket, days_overdue
+from mahnwerk.sync.claimdata import local_date
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.models import Claim, ClaimState, Quarantine
 from mahnwerk.sync.store import Store
@@ -31,7 +32,7 @@ def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open"
         claims = session.execute(query.order_by(Claim.due_date, Claim.shop_id, Claim.id)).scalars().all()
     rows = []
     for claim in claims:
-        today = now.astimezone(zones[claim.shop_id]).date()
+        today = local_date(now, zones[claim.shop_id])
         overdue = days_overdue(claim.due_date, today) if claim.state == ClaimState.OPEN else 0
         rows.append({
             "shop": claim.shop_id,

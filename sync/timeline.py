@@ -3,7 +3,6 @@ what comes next, with every amount broken down so it can be checked by hand."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +11,7 @@ from mahnwerk.policy.account import Balance
 from mahnwerk.policy.engine import Assessment
 from mahnwerk.policy.interest import cents
 from mahnwerk.sync.casework import Case
+from mahnwerk.sync.claimdata import local_date
 from mahnwerk.sync.models import ClaimState, LedgerEntry
 
 
@@ -77,7 +77,7 @@ def explain(case: Case) -> dict[str, Any]:
                                    .order_by(LedgerEntry.id)).scalars().all()
     result = case.assess()
     rule = shop.policy.interest_rule(result.claim)
-    timeline = [{"at": e.at.isoformat(), "day": local_day(e.at, case), "kind": e.kind, "source": e.source,
+    timeline = [{"at": e.at.isoformat(), "day": local_date(e.at, shop.timezone).isoformat(), "kind": e.kind, "source": e.source,
                  "actor": e.actor or None, "what": summary(e.kind, e.data, claim.currency)} for e in entries]
     is_open = claim.state == ClaimState.OPEN
     return {
@@ -97,6 +97,3 @@ def explain(case: Case) -> dict[str, Any]:
         "problem": result.problem or None,
     }
 
-
-def local_day(at: datetime, case: Case) -> str:
-    return at.astimezone(case.shop.timezone).date().isoformat()
