@@ -190,17 +190,22 @@ def _stages(preset: tuple[Stage, ...], raw: Any, path: KeyPath, sink: Problems, 
                 ok = False
                 continue
             kind = changes["kind"]
-            fresh = {"template": "" if kind == "task" else name,
-                     "channel": {"task": "none", "agency": "agency"}.get(kind, "shop")}
+            fresh = {"template": "" if kind == "task" else name, "channel": CHANNELS[channel_family(kind)][0]}
             stage = Stage(name=name, **(fresh | changes))
+        remaining = [s.name for s in stages]
         if conf.after is None:
             stages.insert(names.index(name) if name in names else len(stages), stage)
-        elif conf.after in [s.name for s in stages]:
-            stages.insert([s.name for s in stages].index(conf.after) + 1, stage)
+        elif conf.after in remaining:
+            stages.insert(remaining.index(conf.after) + 1, stage)
         else:
             sink.add(where + ("after",), f'no stage "{conf.after}"{did_you_mean(conf.after, names)}')
             ok = False
     return stages if ok else None
+
+
+def channel_family(kind: str) -> str:
+    """Which CHANNELS entry a stage kind uses: all letters share one; tasks and the agency have their own."""
+    return "letter" if kind in LETTER_KINDS else kind
 
 
 def _base_rates(raw: Any, path: KeyPath, sink: Problems, ctx: Context) -> dict[str, list[RateRow]] | None:
@@ -259,7 +264,7 @@ def _check(policy: Policy, conf: PolicyConfig, path: KeyPath, sink: Problems, ct
         sink.add(path, "the policy has no stages left: enable at least one")
     for number, stage in enumerate(policy.stages):
         where = path + ("stages", stage.name)
-        family = "letter" if stage.kind in LETTER_KINDS else stage.kind
+        family = channel_family(stage.kind)
         if stage.channel not in CHANNELS[family]:
             sink.add(where + ("channel",), f'a {stage.kind} stage goes by {" or ".join(map(show, CHANNELS[family]))}, '
                                            f"not {show(stage.channel)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,7 @@ def test_mark_paid_closes_and_the_next_sync_keeps_it_paid(etc: Path, capsys) -> 
     owed = plan(etc, capsys)[part]["open_amount"]
     outcome = json.loads(run(etc, capsys, "mark-paid", part, "--amount", "10.00", "--json"))
     assert not outcome["closed"] and outcome["paid"] == "10.00"
-    assert plan(etc, capsys)[part]["open_amount"] == f"{float(owed) - 10:.2f}"
+    assert plan(etc, capsys)[part]["open_amount"] == str(Decimal(owed) - Decimal("10.00"))
     assert full not in plan(etc, capsys)
     run(etc, capsys, "sync", "--reread")  # the shop still says on-hold: the claim stays paid
     closed = {f"{c['shop']}:{c['order_number']}": c for c in json.loads(run(etc, capsys, "claims", "--state",
