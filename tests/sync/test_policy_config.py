@@ -88,28 +88,21 @@ kind = "dunnig"
     assert any(p.startswith("shops/acme.toml:16: policy.stages.dunning_1.kind: expected one of") for p in found)
 
 
-def test_order_fees_and_templates_are_checked_once_the_keys_parse(tmp_path: Path) -> None:
-    shop_with(tmp_path, """
+ORDER_FEE_AND_TEMPLATE_MISTAKES = """
 [policy.stages.dunning_2]
 after_days = 0
 fee = "12.00"
 
 [policy.stages.final_notice]
 template = "final_notise"
+"""
 
-[policy.stages.call]
-kind = "task"
-""")
+
+def test_order_fees_and_templates_are_checked_once_the_keys_parse(tmp_path: Path) -> None:
+    shop_with(tmp_path, ORDER_FEE_AND_TEMPLATE_MISTAKES + '\n[policy.stages.call]\nkind = "task"\n')
     found = problems(tmp_path)
     assert 'shops/acme.toml:18: policy.stages.call: new stage "call" needs after_days, deadline_days' in found[-1]
-    shop_with(tmp_path, """
-[policy.stages.dunning_2]
-after_days = 0
-fee = "12.00"
-
-[policy.stages.final_notice]
-template = "final_notise"
-""")
+    shop_with(tmp_path, ORDER_FEE_AND_TEMPLATE_MISTAKES)
     found = problems(tmp_path)
     assert any(p.startswith("shops/acme.toml:12: policy.stages.dunning_2.after_days: stages must follow each other")
                for p in found), found
