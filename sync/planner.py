@@ -39,7 +39,7 @@ def assessments(store: Store, shop: ShopConfig, today: date, *, chunk: int = 500
             rows = conn.execute(OPEN_CHUNK, {"shop": shop.id, "after": after, "size": chunk}).all()
             if not rows:
                 return
-            events = histories(conn, [row.id for row in rows if row.id], shop.timezone)
+            events = histories(conn, [row.id for row in rows], shop.timezone)
             for row in rows:
                 yield row, assess(facts(row), events.get(row.id, ()), today, shop.policy)
             after = rows[-1].id

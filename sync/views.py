@@ -103,20 +103,21 @@ def print_plan(console: Console, rows: Iterator[dict[str, Any]] | Sequence[dict[
     """One line per claim as the rows stream in (a table would hold them all), at most `limit` lines; then each
     distinct problem once. Returns the count per action."""
     counts: Counter[str] = Counter()
-    problems: dict[str, int] = {}
-    for r in rows:
-        if not counts:
+    problems: Counter[str] = Counter()
+    total = 0
+    for total, r in enumerate(rows, 1):
+        if total == 1:
             console.print(Text(PLAN_HEADER, style="bold"))
         counts[r["action"]] += 1
         if r.get("problem"):
-            problems[r["problem"]] = problems.get(r["problem"], 0) + 1
-        if limit is not None and sum(counts.values()) > limit:
+            problems[r["problem"]] += 1
+        if limit is not None and total > limit:
             continue
         owed = f"{r['open_amount']} {r['currency']}" if r["open_amount"] is not None else "?"
         line = (f"{r['claim'][:22]:<22} {r['action'][:14]:<14} {r['due_on'] or '':<10} {r['fee']:>8} "
                 f"{r['interest'] if r['interest'] is not None else '?':>9} {owed:>12}  {r['reason']}")
         console.print(plain(line), soft_wrap=True)
-    if limit is not None and (total := sum(counts.values())) > limit:
+    if limit is not None and total > limit:
         console.print(plain(f"... and {total - limit} more (mahnwerk plan lists them all)"))
     for problem, count in problems.items():
         console.print(Text(f"blocked ({count} claims): {problem}", style="yellow"), soft_wrap=True)
