@@ -154,7 +154,7 @@ def read_policy(raw: Any, sink: Problems, ctx: Context) -> Policy | None:
     rates = _base_rates(raw.get("base_rates", []), path + ("base_rates",), sink, ctx)
     if values is None or stages is None or rates is None:
         return None
-    policy = _build(conf, stages, rates, ctx)
+    policy = _build(conf, stages, rates)
     _check(policy, conf, path, sink, ctx)
     return policy if len(sink.found) == before else None
 
@@ -221,7 +221,7 @@ def _base_rates(raw: Any, path: KeyPath, sink: Problems, ctx: Context) -> dict[s
     return rows
 
 
-def _build(conf: PolicyConfig, stages: list[Stage], rates: dict[str, list[RateRow]], ctx: Context) -> Policy:
+def _build(conf: PolicyConfig, stages: list[Stage], rates: dict[str, list[RateRow]]) -> Policy:
     preset = PRESETS[conf.preset]
     rules = {}
     for attr in ("interest_b2c", "interest_b2b"):
