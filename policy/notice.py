@@ -11,8 +11,7 @@ from decimal import Decimal
 
 from mahnwerk.policy.account import Balance
 from mahnwerk.policy.engine import Action
-from mahnwerk.policy.interest import cents
-from mahnwerk.policy.model import Policy
+from mahnwerk.policy.interest import InterestRule, cents
 
 ZERO = Decimal("0")
 
@@ -116,7 +115,7 @@ class Notice:
     interest: Decimal | None = None
     flat_fee: Decimal | None = None
     paid: Decimal | None = None
-    interest_rule: str | None = None  # in words, in the notice's language
+    interest_rule: InterestRule | None = None  # set when interest is itemised; put in words per language
     default_since: date | None = None
     deadline: date | None = None
     payments: tuple[PaymentLine, ...] = ()
@@ -144,7 +143,7 @@ def _some(amount: Decimal) -> Decimal | None:
 
 def notice_for(action: Action, balance: Balance, *, invoice_amount: Decimal, default_on: date | None,
                language: str, merchant: Merchant, customer: Addressee, order_number: str, invoice_number: str,
-               invoice_date: date, due_date: date, interest_rule: str | None = None,
+               invoice_date: date, due_date: date, interest_rule: InterestRule | None = None,
                agency: Agency | None = None) -> Notice:
     """The notice a stage action sends: every charge so far plus this stage's fee, less payments, in cents that
     add up (`statement`). `invoice_amount` is the claim's principal as invoiced (before payments)."""
