@@ -155,8 +155,11 @@ class ShopHttp:
         )
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                json_body: Any = None) -> ShopResponse:
-        """Send one request (retried on ShopUnavailable) and return the parsed JSON answer."""
+                json_body: Any = None, retry: bool = True) -> ShopResponse:
+        """Send one request and return the parsed JSON answer. It is retried on ShopUnavailable unless `retry` is
+        False: a POST that timed out may have been applied, so the caller must look before it sends again."""
+        if not retry:
+            return self._once(method, path, params or {}, json_body)
         return self._retrying(self._once, method, path, params or {}, json_body)
 
     def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> ShopResponse:

@@ -51,6 +51,7 @@ class ShopOrder:
     invoice_number: str | None = None  # from the configured meta key, when the shop has one
     invoice_date: date | None = None
     due_date: date | None = None
+    marker: str = ""  # the idempotency key of the last action Mahnwerk completed on this order (shop-side)
 
     @property
     def open_amount(self) -> Decimal:

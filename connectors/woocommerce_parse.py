@@ -19,6 +19,7 @@ from mahnwerk.connectors.records import BillingAddress, Page, Rejected, ShopOrde
 from mahnwerk.errors import BadRecord
 
 BILLING_FIELDS = tuple(f.name for f in fields(BillingAddress))
+MARKER_KEY = "_mahnwerk_last_action"  # order meta written by connectors/woocommerce_actions.py
 VAT_META_KEYS = ("_billing_vat_id", "billing_vat_id", "vat_id", "_vat_id", "_billing_vat", "billing_eu_vat_number")
 
 
@@ -127,6 +128,7 @@ def parse_order(raw: dict[str, Any], meta_keys: MetaKeys = MetaKeys()) -> ShopOr
                                      field=f"meta_data.{meta_keys.invoice_date}") if meta_keys.invoice_date else None,
         due_date=parse_meta_date(meta.get(meta_keys.due_date), record_id=record_id,
                                  field=f"meta_data.{meta_keys.due_date}") if meta_keys.due_date else None,
+        marker=text(meta.get(MARKER_KEY)),
     )
 
 

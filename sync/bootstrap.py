@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mahnwerk.connectors.http import ShopHttp
 from mahnwerk.connectors.woocommerce import WooCommerce
+from mahnwerk.connectors.woocommerce_actions import WooActions
 from mahnwerk.connectors.woocommerce_parse import MetaKeys
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.sync.config import Config, ShopConfig, WooCommerceAuth
@@ -32,3 +33,8 @@ def build_source(shop: ShopConfig) -> WooCommerce:
     meta = MetaKeys(invoice_number=shop.invoice.number_meta_key, invoice_date=shop.invoice.date_meta_key,
                     due_date=shop.invoice.due_date_meta_key)
     return WooCommerce(http, meta_keys=meta, page_size=shop.sync.page_size)
+
+
+def build_actions(shop: ShopConfig) -> WooActions:
+    """The shop's customer channel and order marker (its own session, separate from the mirror's)."""
+    return WooActions(build_source(shop))

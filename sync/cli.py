@@ -166,7 +166,8 @@ def show_claims(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, state:
 @click.option("--shop", "shop_id", help="Run only this shop.")
 @pass_context
 def daemon(ctx: Context, shop_id: str | None) -> None:
-    """Run as a service: sync every shop every sync.interval until SIGTERM (for systemd)."""
+    """Run as a service until SIGTERM (for systemd): sync every shop every sync.interval, and once a day at
+    delivery.run_at decide and send (like `mahnwerk run`)."""
     from mahnwerk.sync.daemon import run_daemon
 
     shops = ctx.shops(shop_id)
@@ -174,7 +175,7 @@ def daemon(ctx: Context, shop_id: str | None) -> None:
         raise click.UsageError(f"no shops configured in {ctx.config().config_dir / 'shops'}")
     store = open_store(ctx.config())
     try:
-        run_daemon(store, shops)
+        run_daemon(store, shops, config=ctx.config())
     finally:
         store.close()
 
@@ -192,7 +193,7 @@ def demo(click_ctx: click.Context, orders: int, keep: Path | None) -> None:
     run_demo(click_ctx.obj, orders=orders, keep=keep)
 
 
-from mahnwerk.sync import casecli  # noqa: E402,F401  (registers plan, explain, tasks and the casework commands)
+from mahnwerk.sync import casecli, runcli  # noqa: E402,F401  (register plan, explain, tasks, casework; run, status)
 
 
 def main(argv: list[str] | None = None) -> int:

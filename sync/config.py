@@ -23,6 +23,8 @@ from mahnwerk.policy.presets import PRESETS
 from mahnwerk.sync.schema import (Context, a_date, boolean, cross_check, database_url, did_you_mean, duration,
                                   existing_file, integer, one_of, parse_duration, read_table, setting, shop_url, show,
                                   strings, text, timezone)
+from mahnwerk.sync.deliveryconfig import (AgencyConfig, DeliveryConfig, LettersConfig, MerchantConfig,
+                                           SmtpConfig)
 from mahnwerk.sync.policyconfig import read_policy
 from mahnwerk.sync.secrets import Secret, mask_url
 from mahnwerk.sync.tomlpos import KeyPath, Problems, parse_toml
@@ -119,6 +121,11 @@ class ShopConfig:
     statuses: StatusMapping = StatusMapping()
     sync: SyncConfig = SyncConfig()
     http: HttpConfig = HttpConfig()
+    merchant: MerchantConfig = MerchantConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    letters: LettersConfig = LettersConfig()
+    agency: AgencyConfig = AgencyConfig()
     policy: Policy = field(default=PRESETS["de-b2c"], metadata={"table": False})  # [policy]: sync/policyconfig.py
 
 

@@ -13,9 +13,11 @@ from mahnwerk.sync.coltypes import Money, UTCDateTime
 
 
 class ClaimState:
-    """Where a claim stands. `open` is dunned; everything else is closed for the mirror."""
+    """Where a claim stands. `open` is dunned; `in_collection` is with the agency (no more dunning, payments the
+    shop sees are reported to it); everything else is closed for the mirror."""
 
     OPEN = "open"
+    IN_COLLECTION = "in_collection"
     PAID = "paid"
     CANCELLED = "cancelled"
     REFUNDED = "refunded"
@@ -124,3 +126,51 @@ class SyncRun(SQLModel, table=True):
     quarantined: int = 0
     requests: int = 0
     error: str = Field(default="", max_length=2000)
+
+
+class OutboxState:
+    """An outbox row's life: pending → sending → done; or skipped (no longer due), or dead (given up)."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # the action may have reached the customer: check the shop before sending again
+    DONE = "done"
+    SKIPPED = "skipped"
+    DEAD = "dead"
+    FINAL = (DONE, SKIPPED, DEAD)
+
+
+class OutboxRow(SQLModel, table=True):
+    """One decided action, written before it is executed; the idempotency key makes it happen once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_shop_state", "shop_id", "state"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)  # shop/order/stage/occurrence
+    shop_id: str = Field(foreign_key="shops.id", max_length=40)
+    claim_id: int = Field(foreign_key="claims.id", index=True)
+    kind: str = Field(max_length=20)  # send, task, handover, close, agency_update
+    stage: str = Field(max_length=60)
+    channel: str = Field(max_length=20)  # shop, email, letter, agency, none
+    planned_on: date
+    state: str = Field(default=OutboxState.PENDING, max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    last_error: str = Field(default="", max_length=2000)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # what to send
+    reference: str = Field(default="", max_length=500)  # the shop's note id, the Message-ID, the file
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Task(SQLModel, table=True):
+    """Work for a person that the executor could not do itself (no usable e-mail, a delivery it cannot confirm)."""
+
+    __tablename__ = "tasks"
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claims.id", index=True)
+    kind: str = Field(max_length=40)  # post_letter, get_email, check_delivery
+    text: str = Field(max_length=2000)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_by: str = Field(default="", max_length=100)

@@ -17,10 +17,11 @@ from mahnwerk.connectors.records import Page, Rejected, ShopOrder
 from mahnwerk.sync.bulk import bulk_insert
 from mahnwerk.sync.claimdata import changes, claim_fields, claim_state, is_new_claim
 from mahnwerk.sync.config import ShopConfig
-from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry, Quarantine, SyncCursor
+from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Quarantine, SyncCursor
 
 CLAIMS, LEDGER = Claim.__table__, LedgerEntry.__table__
 QUARANTINE, CURSORS = Quarantine.__table__, SyncCursor.__table__
+OUTBOX = OutboxRow.__table__
 # Built once: constructing a statement and its cache key on every page costs more than running it.
 UPDATE_CLAIM = update(CLAIMS).where(CLAIMS.c.id == bindparam("claim_id"))
 KNOWN_CLAIMS = select(CLAIMS).where(CLAIMS.c.shop_id == bindparam("shop"),
@@ -67,6 +68,7 @@ class PageWriter:
 
     def _upsert(self, conn: Connection, orders: list[ShopOrder], known: dict[str, dict[str, Any]]) -> PageResult:
         result, inserts, updates, entries = PageResult(), [], [], []
+        agency_updates: list[dict[str, Any]] = []
         for order in {o.order_id: o for o in orders}.values():  # a page may repeat an id; the last one wins
             old = known.get(order.order_id)
             if old is None:
@@ -77,10 +79,14 @@ class PageWriter:
             state = claim_state(order, self.shop) or old["state"]  # an unmapped status keeps the claim as it is
             if old["settled_at"] is not None and state == ClaimState.OPEN:
                 state = old["state"]  # paid in full by payments recorded here; the shop has not caught up yet
+            if old["state"] == ClaimState.IN_COLLECTION and state == ClaimState.OPEN:
+                state = old["state"]  # with the agency until the shop says paid, cancelled or refunded
             new = claim_fields(order, self.shop, state=state)
             diff = changes(old, new)
             if not diff:
                 continue
+            if old["state"] == ClaimState.IN_COLLECTION:
+                agency_updates += agency_update(self.shop.id, order, old, new, self.now)
             was_open, is_open = old["state"] == ClaimState.OPEN, state == ClaimState.OPEN
             kind = "closed" if was_open and not is_open else "reopened" if is_open and not was_open else "changed"
             result.closed += kind == "closed"
@@ -94,6 +100,10 @@ class PageWriter:
             entries += [self._entry(ids[row["order_id"]], "opened", opened_data(row)) for row in inserts]
         if updates:
             conn.execute(UPDATE_CLAIM, updates)
+        for update_row in agency_updates:  # the agency learns of it with the next export (sync/handover.py)
+            entries.append(self._entry(update_row["claim_id"], "agency_update", update_row["payload"]))
+            if conn.execute(select(OUTBOX.c.id).where(OUTBOX.c.key == update_row["key"])).first() is None:
+                conn.execute(insert(OUTBOX).values(update_row))
         bulk_insert(conn, LEDGER, entries)
         result.new, result.updated = len(inserts), len(updates)
         return result
@@ -135,6 +145,24 @@ class PageWriter:
 
     def _entry(self, claim_id: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         return {"claim_id": claim_id, "at": self.now, "kind": kind, "source": "sync", "data": data}
+
+
+def agency_update(shop_id: str, order: ShopOrder, old: dict[str, Any], new: dict[str, Any],
+                  now: datetime) -> list[dict[str, Any]]:
+    """An outbox row telling the agency about a claim it holds: paid (in part) in the shop, or withdrawn."""
+    paid = new["state"] == ClaimState.PAID
+    withdrawn = new["state"] in ClaimState.CLOSED and not paid
+    reduced = old["open_amount"] - new["open_amount"]
+    if not (paid or withdrawn or reduced > 0):
+        return []
+    kind = "recall" if withdrawn else "payment"
+    amount = old["open_amount"] if paid else reduced if reduced > 0 else old["open_amount"]
+    payload = {"update": kind, "amount": str(amount), "currency": new["currency"], "shop_status": order.status,
+               "state": new["state"]}
+    return [{"key": f"{shop_id}/{order.order_id}/agency_update/{order.modified_at.isoformat()}", "shop_id": shop_id,
+             "claim_id": old["id"], "kind": "agency_update", "stage": "agency", "channel": "agency",
+             "planned_on": now.date(), "state": OutboxState.PENDING, "attempts": 0, "next_attempt_at": now,
+             "last_error": "", "payload": payload, "reference": "", "created_at": now, "updated_at": now}]
 
 
 def opened_data(row: dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         url = urlsplit(self.path)
         pairs = parse_qsl(url.query, keep_blank_values=True)
+        if shop.on_request is not None and shop.on_request(self.command, url.path, "before"):
+            self.close_connection = True  # the test stopped the client (SIGKILL) before the shop saw the request
+            return
         planned = shop.faults.take(url.path + "?" + url.query)
         if planned.sleep:
             time.sleep(planned.sleep)
@@ -67,6 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
                 response = _fault_response(500, None)
         shop.record(RecordedRequest(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
                                     response.status))
+        if shop.on_request is not None and shop.on_request(self.command, url.path, "after"):
+            self.close_connection = True  # applied, but the client died before it could read the answer
+            return
         self._send(response, truncate=planned.truncate)
 
     def _request(self, path: str, pairs: list[tuple[str, str]], body: bytes) -> Request:

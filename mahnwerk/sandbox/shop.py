@@ -51,6 +51,8 @@ class WooSandbox:
         self.lock = threading.RLock()
         self.faults = FaultPlan()
         self.notes = NoteBook(self.tz)
+        # Called with (method, path, "before"|"after") around each request; True drops the connection unanswered.
+        self.on_request: Callable[[str, str, str], bool] | None = None
         self._meta_id = 50_000_000
         with paused_gc():
             self._load(orders)

@@ -1,0 +1,120 @@
+"""The outbox: each decided action becomes a row with a deterministic idempotency key before anything is executed,
+and moves pending → sending → done (or skipped, or dead) in its own committed steps. A restart resumes from here.
+
+The key is SHOP/ORDER_ID/STAGE/N, N counting how often the claim's ledger already holds that stage (a plan that
+breaks may send the final notice a second time, on purpose); the same decision on a later day finds the same key.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from mahnwerk.policy.engine import Action, Assessment
+from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.models import LedgerEntry, OutboxRow, OutboxState
+from mahnwerk.sync.planner import assessments
+from mahnwerk.sync.store import Store
+
+OUTBOX = OutboxRow.__table__
+EXECUTED_KINDS = ("send", "handover", "close")  # a policy task waits for a person (`mahnwerk tasks`)
+LEASE = timedelta(minutes=10)  # a row taken by one executor is left alone by others this long
+
+
+def outbox_key(shop_id: str, order_id: str, stage: str, occurrence: int) -> str:
+    return f"{shop_id}/{order_id}/{stage}/{occurrence}"
+
+
+def action_payload(action: Action, result: Assessment) -> dict[str, Any]:
+    """What was decided, for the record and for `run --dry-run`; the executor re-assesses before it acts."""
+    return {"code": action.code, "reason": action.reason, "fee": str(action.fee), "template": action.template,
+            "deadline": action.deadline.isoformat() if action.deadline else None, "status": result.status}
+
+
+@dataclass
+class Decided:
+    """What `decide_shop` wrote (or, in a dry run, would write)."""
+
+    new: list[dict[str, Any]] = field(default_factory=list)
+    existing: int = 0  # due actions that already have their row (an earlier run, a retry pending)
+
+
+def due_actions(store: Store, shop: ShopConfig, today: date) -> Iterator[tuple[Any, Assessment, Action]]:
+    """(claims row, assessment, action) for every claim with an action the executor carries out today."""
+    for row, result in assessments(store, shop, today):
+        for action in result.actions:
+            if action.kind in EXECUTED_KINDS:
+                yield row, result, action
+
+
+def decide_shop(store: Store, shop: ShopConfig, today: date, *, now: datetime, dry_run: bool = False) -> Decided:
+    """Write one outbox row per due action of the shop, in one transaction; rows already written are kept."""
+    due = list(due_actions(store, shop, today))
+    decided = Decided()
+    with store.session() as session:
+        sent = stage_counts(session, [row.id for row, _, _ in due])
+        for row, result, action in due:
+            stage = action.stage or action.kind
+            key = outbox_key(shop.id, row.order_id, stage, sent[(row.id, stage)] + 1)
+            if session.execute(select(OUTBOX.c.id).where(OUTBOX.c.key == key)).first() is not None:
+                decided.existing += 1
+                continue
+            values = {"key": key, "shop_id": shop.id, "claim_id": row.id, "kind": action.kind, "stage": stage,
+                      "channel": action.channel or ("none" if action.kind == "close" else "shop"),
+                      "planned_on": today, "payload": action_payload(action, result)}
+            decided.new.append(values | {"order_number": row.order_number})
+            if not dry_run:
+                session.add(OutboxRow(**values, next_attempt_at=now, created_at=now, updated_at=now))
+        if not dry_run:
+            session.commit()
+    return decided
+
+
+def stage_counts(session: Session, claim_ids: Sequence[int]) -> Counter[tuple[int, str]]:
+    """How often each claim's ledger holds each stage."""
+    counts: Counter[tuple[int, str]] = Counter()
+    for start in range(0, len(claim_ids), 500):
+        entries = session.execute(select(LedgerEntry.claim_id, LedgerEntry.data).where(
+            LedgerEntry.kind == "stage", LedgerEntry.claim_id.in_(claim_ids[start:start + 500])))
+        for claim_id, data in entries:
+            counts[(claim_id, data.get("stage", ""))] += 1
+    return counts
+
+
+def ready_rows(store: Store, shop_id: str, now: datetime, *, kinds: Sequence[str]) -> list[int]:
+    """Ids of the shop's rows that are due for an attempt, oldest first."""
+    with store.connection() as conn:
+        return list(conn.execute(select(OUTBOX.c.id).where(
+            OUTBOX.c.shop_id == shop_id, OUTBOX.c.state.in_((OutboxState.PENDING, OutboxState.SENDING)),
+            OUTBOX.c.kind.in_(kinds), OUTBOX.c.next_attempt_at <= now).order_by(OUTBOX.c.id)).scalars())
+
+
+def take(store: Store, row_id: int, now: datetime) -> bool:
+    """Lease a row for this executor; False if another one holds it (or it is no longer due)."""
+    with store.connection() as conn:
+        taken = conn.execute(update(OUTBOX).where(
+            OUTBOX.c.id == row_id, OUTBOX.c.state.in_((OutboxState.PENDING, OutboxState.SENDING)),
+            OUTBOX.c.next_attempt_at <= now).values(next_attempt_at=now + LEASE)).rowcount
+        conn.commit()
+        return taken == 1
+
+
+def backoff(row: OutboxRow, base: timedelta) -> timedelta:
+    """Wait before the next attempt: base, doubled per attempt, at most a day."""
+    return min(base * (2 ** max(0, row.attempts - 1)), timedelta(days=1))
+
+
+def counts_by_state(store: Store, shop_ids: Sequence[str]) -> dict[str, Counter[str]]:
+    """{shop: {state: rows}} for `status`."""
+    found: dict[str, Counter[str]] = {shop_id: Counter() for shop_id in shop_ids}
+    with store.connection() as conn:
+        for shop_id, state, n in conn.execute(select(OUTBOX.c.shop_id, OUTBOX.c.state, func.count()).where(
+                OUTBOX.c.shop_id.in_(list(shop_ids))).group_by(OUTBOX.c.shop_id, OUTBOX.c.state)):
+            found[shop_id][state] = n
+    return found
