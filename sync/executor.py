@@ -39,7 +39,7 @@ from mahnwerk.sync.deliveryconfig import missing_for_sending
 from mahnwerk.sync.letters import letter_content, letter_file
 from mahnwerk.sync.messages import Templates, language_for, money
 from mahnwerk.sync.models import Claim, ClaimState, OutboxRow, OutboxState, Task
-from mahnwerk.sync.outbox import backoff, ready_rows, take
+from mahnwerk.sync.outbox import backoff, ready_rows
 from mahnwerk.sync.pagewriter import PageWriter, unresolved_quarantine
 from mahnwerk.sync.store import Store
 
@@ -85,8 +85,6 @@ class Executor:
     def run(self) -> Outcome:
         """Every due send and close row of the shop, oldest first. A failed login stops the shop."""
         for row_id in ready_rows(self.store, self.shop.id, self.now(), kinds=("send", "close")):
-            if not take(self.store, row_id, self.now()):
-                continue
             try:
                 self.execute(row_id)
             except ShopAuthFailed as exc:

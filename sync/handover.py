@@ -23,7 +23,7 @@ from mahnwerk.sync.casework import Case
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.executor import ACTOR, Executor
 from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Task
-from mahnwerk.sync.outbox import ready_rows, take
+from mahnwerk.sync.outbox import ready_rows
 from mahnwerk.connectors.woocommerce_actions import NEXT_DATE_KEY, NEXT_KEY, STAGE_KEY
 
 ZERO = Decimal("0.00")
@@ -51,8 +51,7 @@ class Handover:
 
     def run(self) -> None:
         now = self.x.now()
-        ids = [i for i in ready_rows(self.x.store, self.shop.id, now, kinds=("handover", "agency_update"))
-               if take(self.x.store, i, now)]
+        ids = ready_rows(self.x.store, self.shop.id, now, kinds=("handover", "agency_update"))
         if not ids:
             return
         batch_id = f"{self.shop.id}-{now.strftime('%Y%m%dT%H%M%S')}-{ids[0]}"

@@ -5,6 +5,7 @@ the amount statement and the bank details to the letter's table and payment box)
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 from mahnwerk.connectors.girocode import GiroCodeError, epc_payload
@@ -32,7 +33,10 @@ LABELS = {
 def letter_content(notice: Notice, rendered: Rendered, *, girocode: bool = True) -> LetterContent:
     """The letter's strings for one notice; the EPC QR code only for EUR and a valid account."""
     words, lang, m = LABELS[notice.language], notice.language, notice.merchant
-    amount = lambda value: money(value, notice.currency, lang)  # noqa: E731
+
+    def amount(value: Decimal) -> str:
+        return money(value, notice.currency, lang)
+
     body = tuple(p for p in re.split(r"\n\s*\n", rendered.text.strip("\n")) if p.strip())
     closing_at = next((i for i, p in enumerate(body) if p.splitlines()[-1].strip() == m.name), len(body))
     table = tuple((words[key], amount(value)) for key, value in notice.statement)

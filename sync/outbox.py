@@ -7,13 +7,17 @@ breaks may send the final notice a second time, on purpose); the same decision o
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from mahnwerk.policy.engine import Action, Assessment
@@ -24,7 +28,6 @@ from mahnwerk.sync.store import Store
 
 OUTBOX = OutboxRow.__table__
 EXECUTED_KINDS = ("send", "handover", "close")  # a policy task waits for a person (`mahnwerk tasks`)
-LEASE = timedelta(minutes=10)  # a row taken by one executor is left alone by others this long
 
 
 def outbox_key(shop_id: str, order_id: str, stage: str, occurrence: int) -> str:
@@ -95,14 +98,40 @@ def ready_rows(store: Store, shop_id: str, now: datetime, *, kinds: Sequence[str
             OUTBOX.c.kind.in_(kinds), OUTBOX.c.next_attempt_at <= now).order_by(OUTBOX.c.id)).scalars())
 
 
-def take(store: Store, row_id: int, now: datetime) -> bool:
-    """Lease a row for this executor; False if another one holds it (or it is no longer due)."""
-    with store.connection() as conn:
-        taken = conn.execute(update(OUTBOX).where(
-            OUTBOX.c.id == row_id, OUTBOX.c.state.in_((OutboxState.PENDING, OutboxState.SENDING)),
-            OUTBOX.c.next_attempt_at <= now).values(next_attempt_at=now + LEASE)).rowcount
-        conn.commit()
-        return taken == 1
+@contextmanager
+def executor_lock(store: Store, shop_id: str) -> Iterator[bool]:
+    """One executor per shop at a time, across processes: yields False when another one holds the shop.
+
+    The lock dies with its process (a PostgreSQL session's advisory lock, a file lock next to a SQLite database),
+    so an executor killed mid-row never blocks the one restarted after it.
+    """
+    if store.engine.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"mahnwerk-executor:{shop_id}".encode()).digest()[:8], "big", signed=True)
+        with store.engine.connect() as conn:
+            held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+        return
+    database = store.engine.url.database
+    path = Path(database + f".{shop_id}.lock") if database and database != ":memory:" else None
+    if path is None:
+        yield True
+        return
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def backoff(row: OutboxRow, base: timedelta) -> timedelta:

@@ -20,7 +20,7 @@ from mahnwerk.sync.letters import letters_folder
 from mahnwerk.sync.messages import Templates
 from mahnwerk.sync.mirror import utcnow
 from mahnwerk.sync.models import Claim, OutboxRow, OutboxState
-from mahnwerk.sync.outbox import decide_shop
+from mahnwerk.sync.outbox import decide_shop, executor_lock
 from mahnwerk.sync.planner import shop_today
 from mahnwerk.sync.service import sync_one
 from mahnwerk.sync.store import Store
@@ -84,6 +84,18 @@ def run_shop(store: Store, config: Config, shop: ShopConfig, *, dry_run: bool = 
     if dry_run:
         result.would = would_do(store, shop, new)
         return result
+    with executor_lock(store, shop.id) as mine:
+        if not mine:
+            result.error = (f"shop '{shop.id}': another mahnwerk process is executing its outbox (the daemon?); "
+                            "its rows are left to it")
+            return result
+        execute(store, config, shop, result, now=now, sleep=sleep)
+    return result
+
+
+def execute(store: Store, config: Config, shop: ShopConfig, result: RunResult, *, now: Callable[[], datetime],
+            sleep: Callable[[float], None] | None) -> None:
+    """The executor's sends, then the agency batch, under the shop's executor lock."""
     actions = build_actions(shop)
     try:
         executor = Executor(store, shop, actions, templates=Templates(config.config_dir / "templates"),
@@ -95,7 +107,6 @@ def run_shop(store: Store, config: Config, shop: ShopConfig, *, dry_run: bool = 
         result.error = str(exc)
     finally:
         actions.close()
-    return result
 
 
 def would_do(store: Store, shop: ShopConfig, new: list[dict[str, Any]]) -> list[dict[str, Any]]:

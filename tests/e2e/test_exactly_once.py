@@ -57,7 +57,7 @@ def sent_notes(shop: WooSandbox) -> Counter:
 
 
 def one_crash(tmp_path: Path, target: int, phase: str) -> tuple[bool, Counter, list]:
-    shop = WooSandbox(orders=generate_orders(12, seed=5))
+    shop = WooSandbox(orders=generate_orders(5, seed=5))
     with SandboxServer(shop) as server:
         etc = write_config(tmp_path / f"etc-{phase}-{target}", f"sqlite:///{tmp_path / f'{phase}-{target}.db'}",
                            [{"shop_id": "acme", "url": server.url, "key": shop.consumer_key,
@@ -95,4 +95,4 @@ def test_killed_at_every_request_sends_each_stage_exactly_once(tmp_path: Path, p
         if not killed:  # the first run got through: every request has had its crash
             break
         target += 1
-    assert target > 8  # sync, re-reads, notes and meta writes were all crash points
+    assert len(expected) >= 2 and target > 8  # two claims; sync, re-reads, notes and meta writes were crash points
