@@ -7,10 +7,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from mahnwerk.connectors.letter import font_in_use
+from mahnwerk.connectors.smtp import probe as smtp_probe
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.sync.bootstrap import build_source, open_store
 from mahnwerk.sync.claimdata import local_date
 from mahnwerk.sync.config import Config, ShopConfig
+from mahnwerk.sync.deliveryconfig import missing_for_sending
+from mahnwerk.sync.executor import smtp_settings
+from mahnwerk.sync.messages import check_templates
 from mahnwerk.sync.mirror import utcnow
 from mahnwerk.sync.secrets import mask_url
 
@@ -78,8 +83,11 @@ def check_shop(shop: ShopConfig) -> ShopVerdict:
     if missing:
         warnings.append(f"configured payment methods not in the shop: {', '.join(missing)}")
     warnings += policy_warnings(shop, local_date(utcnow(), shop.timezone))
+    delivery_problems, delivery_warnings = delivery_checks(shop)
+    warnings += delivery_warnings
     problem = "" if found else (f"none of the configured invoice payment methods ({', '.join(configured)}) exists in "
                                 f"the shop; it offers: {', '.join(probe.payment_methods) or 'nothing'}")
+    problem = "; ".join(p for p in (problem, *delivery_problems) if p)
     return ShopVerdict(shop.id, shop.url, True, True, found, missing, problem, tuple(warnings))
 
 
@@ -104,3 +112,33 @@ def check_store(config: Config) -> str:
         return f"database: {mask_url(config.database.url)} ok (schema {store.revision()})"
     finally:
         store.close()
+
+
+def delivery_checks(shop: ShopConfig) -> tuple[list[str], list[str]]:
+    """(problems, warnings) about sending: every template renders with a sample claim, [merchant] is complete, the
+    mail server answers, and which font the letters use."""
+    problems = [str(p) for p in check_templates(shop.source.parent.parent / "templates", message_templates(shop))]
+    warnings = []
+    missing = missing_for_sending(shop.merchant)
+    if missing:
+        warnings.append(f"`run` will not send for this shop until [merchant] in {shop.source.name} has "
+                        f"{', '.join(missing)} (every notice names the sender and where to pay)")
+    channels = {stage.channel for stage in shop.policy.stages}
+    if "email" in channels and not shop.smtp.configured:
+        problems.append(f"a stage sends by e-mail but [smtp] in {shop.source.name} has no host and sender")
+    if shop.smtp.configured:
+        try:
+            warnings.append(f"mail server: {smtp_probe(smtp_settings(shop))}")  # not a warning: the evidence
+        except MahnwerkError as exc:
+            problems.append(f"mail server: {exc}")
+    if "letter" in channels or "shop" in channels:
+        font = font_in_use(shop.letters.font)
+        if font.startswith("Helvetica"):
+            warnings.append(f"letters use {font}; set [letters] font to a TTF such as DejaVuSans.ttf")
+    return problems, warnings
+
+
+def message_templates(shop: ShopConfig) -> list[str]:
+    """The templates the shop's policy sends, plus the plan letters."""
+    names = [stage.template for stage in shop.policy.stages if stage.template and stage.kind != "task"]
+    return list(dict.fromkeys([*names, "payment_plan", "plan_broken"]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import tempfile
 from contextlib import ExitStack, closing
 from datetime import timedelta
@@ -42,6 +44,31 @@ region = "DE-BY"
 table = "de"
 valid_from = 2026-07-01
 rate = "1.27"
+
+[[policy.base_rates]]             # the same assumption for the half-year the demo's simulated calendar reaches
+table = "de"
+valid_from = 2027-01-01
+rate = "1.27"
+
+# Who the notices come from and where customers pay (a made-up merchant).
+[merchant]
+name = "Gartenglück GmbH"
+street = "Hauptstraße 1"
+postcode = "10115"
+city = "Berlin"
+email = "buchhaltung@gartenglueck.example"
+phone = "+49 30 1234567"
+iban = "DE89 3704 0044 0532 0130 00"
+bic = "COBADEFFXXX"
+bank_name = "Commerzbank"
+
+[letters]
+folder = "letters"              # the print folder, relative to this config folder
+
+[agency]
+name = "Beispiel Inkasso GmbH"
+address = "Musterweg 1, 10115 Berlin"
+folder = "exports"
 """
 
 
@@ -132,7 +159,43 @@ def run_demo(ctx: Any, *, orders: int, keep: Path | None) -> None:
         out.print(views.plan_summary(counts))
         out.print(f"\n[bold]mahnwerk explain {story[0]}[/]")
         views.print_explanation(out, with_session_case(store, config, story[0], explain))
+        act(ctx, store, config, shop)
         if keep:
             out.print(f"\nTry: mahnwerk --config-dir {folder} claims --json   (the sandbox shop has stopped; "
                       "the database stays)")
 
+
+
+def act(ctx: Any, store: Any, config: Any, shop: WooSandbox) -> None:
+    """`mahnwerk run` on a simulated calendar: today, then every two weeks, so that every stage happens once."""
+    from mahnwerk.sync.runcli import SUMMARY
+    from mahnwerk.sync.runner import run_shops
+
+    out, start = ctx.out, utcnow()
+    out.print("\n[bold]mahnwerk run[/] on a simulated calendar (each run: sync, decide, execute; the demo skips the "
+              "pacing of messages_per_minute):")
+    for days in range(0, 99, 14):
+        [result] = run_shops(store, config, config.shops, now=lambda d=days: start + timedelta(days=d),
+                             sleep=lambda seconds: None)
+        summary = result.as_dict()
+        done = ", ".join(f"{summary[k]} {k.replace('_', ' ')}" for k in SUMMARY if summary.get(k))
+        out.print(views.plain(f"  day +{days:<3} {done or 'nothing due'}"))
+        for error in summary["errors"][:3]:
+            out.print(views.plain(f"    error: {error}"))
+    notes = [mail for mail in shop.mails if mail["subject"].startswith("A note has been added")]
+    out.print(f"\nThe sandbox shop mailed {len(notes)} customer notes; the first, as WooCommerce sent it to "
+              f"{notes[0]['to'] if notes else '-'}:" if notes else "\nNo customer notes were sent.")
+    if notes:
+        text = re.sub(r"<[^>]+>", "\n", notes[0]["body"])
+        out.print(views.plain("\n".join("  " + line for line in html.unescape(text).splitlines() if line.strip())[:1500]))
+    folder = config.config_dir
+    letters = sorted((folder / "letters").rglob("*.pdf"))
+    exports = sorted((folder / "exports").glob("*.csv"))
+    out.print(f"\nPDF letters for postal mail: {len(letters)}, e.g. {letters[0] if letters else '-'}")
+    out.print(f"Agency exports: {len(exports)}, e.g. {exports[0] if exports else '-'} (with its .manifest.json)")
+    out.print("mahnwerk status:")
+    from mahnwerk.sync.runcli import status_report
+
+    for line in status_report(store, [s.id for s in config.shops]):
+        out.print(views.plain(f"  {line['shop']}: {line['open_claims']} open, {line['in_collection']} with the agency, "
+                              f"outbox {line['outbox']}, {line['open_tasks']} open tasks"))
