@@ -24,10 +24,12 @@ from mahnwerk.sync.secrets import Secret
 from mahnwerk.sync.tomlpos import KeyPath
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+optional = text(r".*", "a string")  # "" (the default) means not set
 
 
 def email(raw: Any, ctx: Context) -> str:
-    expect(isinstance(raw, str) and EMAIL.fullmatch(raw) is not None, 'an e-mail address like "shop@example.com"',
+    """An e-mail address, or "" for none."""
+    expect(isinstance(raw, str) and (raw == "" or EMAIL.fullmatch(raw) is not None), 'an e-mail address like "shop@example.com"',
            raw)
     return raw
 
@@ -77,19 +79,19 @@ def country(raw: Any, ctx: Context) -> str:
 class MerchantConfig:
     """The sender every notice names, and the account customers pay to."""
 
-    name: str = setting(text(), "")
-    street: str = setting(text(), "")
-    postcode: str = setting(text(), "")
-    city: str = setting(text(), "")
+    name: str = setting(optional, "")
+    street: str = setting(optional, "")
+    postcode: str = setting(optional, "")
+    city: str = setting(optional, "")
     country: str = setting(country, "DE")
     email: str = setting(email, "")
-    phone: str = setting(text(), "")
-    website: str = setting(text(), "")
-    vat_id: str = setting(text(), "")
-    account_holder: str = setting(text(), "")  # default: name
+    phone: str = setting(optional, "")
+    website: str = setting(optional, "")
+    vat_id: str = setting(optional, "")
+    account_holder: str = setting(optional, "")  # default: name
     iban: str = setting(iban, "")
     bic: str = setting(bic, "")
-    bank_name: str = setting(text(), "")
+    bank_name: str = setting(optional, "")
 
 
 def missing_for_sending(merchant: MerchantConfig) -> list[str]:
@@ -113,13 +115,13 @@ class DeliveryConfig:
 class SmtpConfig:
     """The mail server for the `email` channel (and for customers whose shop channel cannot reach them)."""
 
-    host: str = setting(text(), "")
+    host: str = setting(optional, "")
     port: int = setting(integer(1, 65535), 587)
     security: str = setting(one_of("starttls", "tls", "none"), "starttls")
-    username: str = setting(text(), "")
+    username: str = setting(optional, "")
     password: Secret | None = setting(secret=True, default=None)
     sender: str = setting(email, "")
-    sender_name: str = setting(text(), "")
+    sender_name: str = setting(optional, "")
     reply_to: str = setting(email, "")
     timeout: timedelta = setting(duration("1s", "5m"), timedelta(seconds=30))
     attach_letter: bool = setting(boolean, True)  # attach the notice as a PDF letter
@@ -143,8 +145,8 @@ class LettersConfig:
 class AgencyConfig:
     """Where claims handed to a collection agency go, in which format, and what runs afterwards."""
 
-    name: str = setting(text(), "")
-    address: str = setting(text(), "")
+    name: str = setting(optional, "")
+    address: str = setting(optional, "")
     folder: Path | None = setting(folder, None)  # default: <database folder>/exports/<shop>
     format: str = setting(one_of("csv", "json"), "csv")
     columns: tuple[str, ...] = setting(strings(non_empty=True), ())  # default: every column

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mahnwerk.errors import ConfigError
+from mahnwerk.sync.deliveryconfig import (AgencyConfig, DeliveryConfig, LettersConfig, SmtpConfig,
+                                           missing_for_sending)
 from mahnwerk.sync.config import (
     Config,
     DatabaseConfig,
@@ -67,6 +69,7 @@ def test_minimal_shop_file_loads(tmp_path: Path) -> None:
     assert (shop.id, shop.kind, shop.url) == ("acme", "woocommerce", "https://shop.example.com")
     assert shop.timezone == ZoneInfo("Europe/Berlin")
     assert shop.auth == WooCommerceAuth(Secret("ck_live_4711"), Secret("cs_live_0815"))
+    assert missing_for_sending(shop.merchant) == ["name", "email", "street", "postcode", "city", "iban"]
     assert shop.auth.consumer_key.source == "env ACME_WC_KEY"
     assert shop.source == source.absolute() and shop.allow_insecure_http is False
 
@@ -361,6 +364,9 @@ def test_example_config_loads_and_shows_the_defaults(tmp_path: Path) -> None:
     assert (shop.invoice, shop.statuses, shop.sync, shop.http) == (
         InvoiceConfig(), StatusMapping(), SyncConfig(), HttpConfig())
     assert shop.auth == WooCommerceAuth(Secret("ck_live_4711"), Secret("cs_live_0815"))
+    assert (shop.delivery, shop.smtp, shop.letters, shop.agency) == (
+        DeliveryConfig(), SmtpConfig(), LettersConfig(), AgencyConfig())
+    assert shop.merchant.iban == "DE89370400440532013000" and missing_for_sending(shop.merchant) == []
 
 
 def test_example_config_keeps_the_lines_of_the_product_spec() -> None:
@@ -449,3 +455,21 @@ def test_key_lines_finds_every_key_of_the_example(name: str) -> None:
     lines, source = key_lines(text), text.splitlines()
     for path in paths(tomllib.loads(text)):
         assert str(path[-1]) in source[lines[path] - 1]
+
+
+@pytest.mark.parametrize(("table", "text", "expected"), [
+    ("merchant", 'iban = "DE89 3704 0044 0532 0130 01"', "merchant.iban: not a valid IBAN"),
+    ("merchant", 'bic = "NOTABIC"', "merchant.bic: not a valid BIC"),
+    ("merchant", 'email = "buchhaltung"', "merchant.email: expected an e-mail address"),
+    ("delivery", "messages_per_minute = 0", "delivery.messages_per_minute: must be between 1 and 600"),
+    ("delivery", 'run_at = "9am"', 'delivery.run_at: expected a time of day like "09:00"'),
+    ("smtp", 'host = "smtp.example.com"', "smtp.sender: missing"),
+    ("smtp", 'host = "smtp.example.com"\nsender = "a@b.example"\nsecurity = "none"', 'smtp.security: "none"'),
+    ("agency", 'columns = ["claim", "shoe_size"]', 'agency.columns: unknown column "shoe_size"'),
+    ("agency", 'format = "xlsx"', "agency.format: expected one of"),
+])
+def test_delivery_tables_name_the_bad_key_and_line(tmp_path: Path, table: str, text: str, expected: str) -> None:
+    """[merchant], [delivery], [smtp] and [agency] mistakes are reported with file, line and key."""
+    write(tmp_path, "shops/acme.toml", SHOP + f"\n[{table}]\n{text}\n")
+    [problem] = problems(tmp_path)
+    assert problem.startswith("shops/acme.toml:") and expected in problem, problem
