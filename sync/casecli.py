@@ -197,6 +197,7 @@ def tasks(click_ctx: click.Context, shop_id: str | None, as_json: bool) -> None:
         rows = [plan_row(shop.id, row, result) for shop in shops
                 for row, result in assessments(store, shop, shop_today(shop, utcnow()))
                 if result.status == "due" and result.next is not None and result.next.kind == "task"]
+        rows += open_work(store, [shop.id for shop in shops])
     finally:
         store.close()
     if as_json:
@@ -214,10 +215,47 @@ def task_command(verb: str, summary: str, note_help: str) -> None:
     @by_option
     @pass_context
     def finish(ctx: Context, claim: str, note: str, actor: str) -> None:
-        entry = with_case(ctx, claim, actor, lambda case: finish_task(case, skipped=verb == "skip", note=note))
-        ctx.out.print(f"{claim}: task {entry.data['stage']} {'skipped' if verb == 'skip' else 'done'}")
+        def work(case: Case) -> str:
+            closed = close_work(case, note=note, skipped=verb == "skip")
+            if closed:
+                return ", ".join(closed)
+            return finish_task(case, skipped=verb == "skip", note=note).data["stage"]
+
+        what = with_case(ctx, claim, actor, work)
+        ctx.out.print(f"{claim}: task {what} {'skipped' if verb == 'skip' else 'done'}")
 
 
 task_command("done", "Mark the claim's due task as done; the ladder goes on.", "What came of it, for the ledger.")
 task_command("skip", "Skip the claim's due task; the ladder goes on.", "Why, for the ledger.")
 
+
+
+def open_work(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
+    """Tasks the executor opened for a person (a letter to post for a customer without e-mail, an upload that
+    failed), in the shape of plan rows."""
+    from sqlalchemy import select
+
+    from mahnwerk.sync.casefile import claim_key
+    from mahnwerk.sync.models import Claim, Task
+
+    with store.session() as session:
+        found = session.execute(select(Task, Claim).join(Claim, Claim.id == Task.claim_id).where(
+            Claim.shop_id.in_(shop_ids), Task.done_at.is_(None)).order_by(Task.id)).all()
+        return [{"claim": claim_key(c.shop_id, c.order_number), "action": t.kind, "kind": "task",
+                 "due_on": t.created_at.date().isoformat(), "open_amount": str(c.open_amount), "currency": c.currency,
+                 "reason": t.text} for t, c in found]
+
+
+def close_work(case: Case, *, note: str, skipped: bool) -> list[str]:
+    """Close the claim's open executor tasks (with a ledger entry each); their kinds, or [] if it has none."""
+    from sqlalchemy import select
+
+    from mahnwerk.sync.models import Task
+
+    open_tasks = case.session.execute(select(Task).where(Task.claim_id == case.claim.id,
+                                                         Task.done_at.is_(None))).scalars().all()
+    for task in open_tasks:
+        task.done_at, task.done_by = case.now, case.actor
+        case.session.add(task)
+        case.record("task", {"task": task.kind, "text": task.text, "skipped": skipped, "note": note})
+    return [t.kind for t in open_tasks]

@@ -131,7 +131,8 @@ def run_sync(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, reread: b
 
 @cli.command()
 @click.option("--shop", "shop_id", help="Only this shop.")
-@click.option("--state", type=click.Choice(["open", "closed", "all"]), default="open", show_default=True)
+@click.option("--state", type=click.Choice(["open", "in_collection", "closed", "all"]), default="open",
+              show_default=True, help="in_collection: handed to the agency.")
 @click.option("--quarantine", is_flag=True, help="Show the quarantined records instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of tables.")
 @pass_context

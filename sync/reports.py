@@ -15,7 +15,7 @@ from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.models import Claim, ClaimState, Quarantine
 from mahnwerk.sync.store import Store
 
-STATES = ("open", "closed", "all")
+STATES = ("open", "in_collection", "closed", "all")
 
 
 def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open", now: datetime) -> list[dict[str, Any]]:
@@ -26,8 +26,10 @@ def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open"
     query = select(Claim).where(Claim.shop_id.in_(list(zones)))
     if state == "open":
         query = query.where(Claim.state == ClaimState.OPEN)
+    elif state == "in_collection":
+        query = query.where(Claim.state == ClaimState.IN_COLLECTION)
     elif state == "closed":
-        query = query.where(Claim.state != ClaimState.OPEN)
+        query = query.where(Claim.state.not_in((ClaimState.OPEN, ClaimState.IN_COLLECTION)))
     with store.session() as session:
         claims = session.execute(query.order_by(Claim.due_date, Claim.shop_id, Claim.id)).scalars().all()
     rows = []

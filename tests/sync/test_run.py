@@ -129,7 +129,7 @@ def test_a_claim_paid_after_the_decision_gets_nothing_and_is_closed(etc: Path, w
     assert row.state == OutboxState.SKIPPED and "paid" in row.last_error
 
 
-def test_a_customer_without_email_gets_a_letter_and_a_task(etc: Path, woo) -> None:
+def test_a_customer_without_email_gets_a_letter_and_a_task(etc: Path, woo, capsys) -> None:
     config = load_config(etc)
     store = open_store(config)
     try:
@@ -150,6 +150,12 @@ def test_a_customer_without_email_gets_a_letter_and_a_task(etc: Path, woo) -> No
     text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
     assert claim.invoice_number in text and "DE89 3704 0044 0532 0130 00" in text and "Zahlungserinnerung" in text
     assert int(claim.order_id) not in {oid for oid, _ in customer_notes(woo)}
+    capsys.readouterr()
+    assert main(["--config-dir", str(etc), "tasks", "--json"]) == 0
+    listed = [t for t in json.loads(capsys.readouterr().out) if t["action"] == "get_email"]
+    assert [t["claim"] for t in listed] == [f"acme:{claim.order_number}"] and str(path) in listed[0]["reason"]
+    assert main(["--config-dir", str(etc), "tasks", "done", f"acme:{claim.order_number}", "--by", "alice"]) == 0
+    assert query(etc, select(Task.done_by).where(Task.claim_id == claim.id)) == ["alice"]
 
 
 def test_the_ladder_climbs_one_stage_at_a_time_to_the_agency(etc: Path, woo) -> None:
