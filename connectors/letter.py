@@ -6,8 +6,6 @@ Text is always printed literally: no markdown, no HTML, no page-number alias a c
 
 from __future__ import annotations
 
-import os
-import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, XPos, YPos
 from fpdf.fonts import TTFFont
 
+from mahnwerk.connectors.files import write_private
 from mahnwerk.connectors.girocode import qr_png
 from mahnwerk.errors import MahnwerkError
 
@@ -93,20 +92,7 @@ def write_letter(content: LetterContent, path: Path, *, font: Path | None = None
 
     `font` is a TTF file; None means DejaVu Sans if `find_font` finds it, else the core font Helvetica.
     """
-    data = render_letter(content, font=font or find_font())
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0o600
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
-    return path
+    return write_private(path, render_letter(content, font=font or find_font()))
 
 
 def render_letter(content: LetterContent, *, font: Path | None) -> bytes:
@@ -382,12 +368,3 @@ def _closing(sheet: _Sheet, content: LetterContent) -> None:
     sheet.keep_together(LINE * (len(content.closing) + 2))
     for line in content.closing:
         sheet.lines(LEFT, RIGHT - LEFT, line)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # The rename is durable only once the folder's entry is on disk too.
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -18,6 +18,7 @@ from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry, OutboxRow, Outb
 from mahnwerk.sync.outbox import decide_shop
 from mahnwerk.sync.planner import shop_today
 from mahnwerk.sync.runner import run_shops
+from mahnwerk.sync.service import sync_one
 from tests.support import write_config
 from tests.sync.test_casework_cli import RATES
 
@@ -79,6 +80,17 @@ def query(etc: Path, statement):
         store.close()
 
 
+def sync_and_decide(etc: Path):
+    """Sync and write today's outbox rows, without executing them: the moment between plan and send."""
+    config = load_config(etc)
+    store = open_store(config)
+    try:
+        sync_one(store, config.shops[0])
+        return decide_shop(store, config.shops[0], shop_today(config.shops[0], NOW), now=NOW)
+    finally:
+        store.close()
+
+
 def customer_notes(woo) -> list[tuple[int, dict]]:
     """(order id, mail) of every customer-note mail the sandbox shop sent."""
     return [(mail["order_id"], mail) for mail in woo.mails if mail["subject"].startswith("A note has been added")]
@@ -109,15 +121,7 @@ def test_run_sends_each_due_reminder_once_through_the_shop(etc: Path, woo) -> No
 
 
 def test_a_claim_paid_after_the_decision_gets_nothing_and_is_closed(etc: Path, woo) -> None:
-    config = load_config(etc)
-    store = open_store(config)
-    try:
-        from mahnwerk.sync.service import sync_one
-
-        sync_one(store, config.shops[0])
-        decided = decide_shop(store, config.shops[0], shop_today(config.shops[0], NOW), now=NOW)
-    finally:
-        store.close()
+    decided = sync_and_decide(etc)
     first = decided.new[0]
     claim = query(etc, select(Claim).where(Claim.id == first["claim_id"]))[0]
     woo.update_order(int(claim.order_id), status="processing")  # paid in the shop, after the decision
@@ -130,15 +134,7 @@ def test_a_claim_paid_after_the_decision_gets_nothing_and_is_closed(etc: Path, w
 
 
 def test_a_customer_without_email_gets_a_letter_and_a_task(etc: Path, woo, capsys) -> None:
-    config = load_config(etc)
-    store = open_store(config)
-    try:
-        from mahnwerk.sync.service import sync_one
-
-        sync_one(store, config.shops[0])
-        decided = decide_shop(store, config.shops[0], shop_today(config.shops[0], NOW), now=NOW)
-    finally:
-        store.close()
+    decided = sync_and_decide(etc)
     claim = query(etc, select(Claim).where(Claim.id == decided.new[0]["claim_id"]))[0]
     billing = dict(woo.order(int(claim.order_id))["billing"], email="")
     woo.update_order(int(claim.order_id), billing=billing)
