@@ -18,18 +18,18 @@ from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
 from mahnwerk.connectors.agency_export import COLUMNS, unknown_columns
-from mahnwerk.sync.schema import (Context, Invalid, boolean, cross_check, duration, expect, integer, one_of, setting,
-                                  show, strings, text)
+from mahnwerk.connectors.smtp import valid_email
+from mahnwerk.sync.schema import (Context, Invalid, boolean, cross_check, duration, existing_file, expect, integer,
+                                  one_of, setting, show, strings, text)
 from mahnwerk.sync.secrets import Secret
 from mahnwerk.sync.tomlpos import KeyPath
 
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 optional = text(r".*", "a string")  # "" (the default) means not set
 
 
 def email(raw: Any, ctx: Context) -> str:
-    """An e-mail address, or "" for none."""
-    expect(isinstance(raw, str) and (raw == "" or EMAIL.fullmatch(raw) is not None), 'an e-mail address like "shop@example.com"',
+    """An e-mail address the mail code accepts too (connectors/smtp.valid_email), or "" for none."""
+    expect(isinstance(raw, str) and (raw == "" or valid_email(raw)), 'an e-mail address like "shop@example.com"',
            raw)
     return raw
 
@@ -53,13 +53,6 @@ def bic(raw: Any, ctx: Context) -> str:
 def folder(raw: Any, ctx: Context) -> Path:
     """A folder (created when first needed); relative paths start at the config directory."""
     return ctx.config_dir / text()(raw, ctx)
-
-
-def optional_file(raw: Any, ctx: Context) -> Path:
-    path = ctx.config_dir / text()(raw, ctx)
-    if not path.is_file():
-        raise Invalid(f'file not found: "{path}"')
-    return path
 
 
 def clock_time(raw: Any, ctx: Context) -> time:
@@ -125,7 +118,7 @@ class SmtpConfig:
     reply_to: str = setting(email, "")
     timeout: timedelta = setting(duration("1s", "5m"), timedelta(seconds=30))
     attach_letter: bool = setting(boolean, True)  # attach the notice as a PDF letter
-    ca_bundle: Path | None = setting(optional_file, None)
+    ca_bundle: Path | None = setting(existing_file, None)
 
     @property
     def configured(self) -> bool:
@@ -137,7 +130,7 @@ class LettersConfig:
     """PDF letters for postal mail, written to a print folder (one subfolder per day)."""
 
     folder: Path | None = setting(folder, None)  # default: <database folder>/letters/<shop>
-    font: Path | None = setting(optional_file, None)  # a TTF; default: DejaVu Sans if installed, else Helvetica
+    font: Path | None = setting(existing_file, None)  # a TTF; default: DejaVu Sans if installed, else Helvetica
     girocode: bool = setting(boolean, True)  # EPC QR code for EUR claims
 
 

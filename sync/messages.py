@@ -25,15 +25,15 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-import mahnwerk.policy
 from mahnwerk.errors import ConfigError, ConfigProblem
 from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.notice import Addressee, Agency, InstalmentLine, Merchant, Notice, OfferTerms, PaymentLine
 from mahnwerk.policy.rates import DE_BASE_RATE
+from mahnwerk.sync.policyconfig import SHIPPED_TEMPLATES
 
 LOCALES = {"de": "de_DE", "en": "en_GB"}
 GERMAN_SPEAKING = frozenset({"DE", "AT", "CH", "LI", "LU"})
-SHIPPED = Path(mahnwerk.policy.__file__).parent / "templates"
+SHIPPED = SHIPPED_TEMPLATES
 LAYOUT = "mail.html.j2"
 KEY = "template"
 
