@@ -169,13 +169,17 @@ def mark_paid(case: Case, amount: Decimal | None, *, on: date | None = None, not
         if credit > 0:
             case.record("credit", {"amount": str(credit), "currency": case.claim.currency,
                                    "reason": "paid beyond what was owed"})
-        case.claim.state, case.claim.settled_at = ClaimState.PAID, case.now
-        case.claim.closed_at, case.claim.updated_at = case.now, case.now
-        case.session.add(case.claim)
-        case.record("closed", {"changes": {"state": [ClaimState.OPEN, ClaimState.PAID]},
-                               "reason": "paid in full (payments recorded in Mahnwerk)"})
+        settle(case, "paid in full (payments recorded in Mahnwerk)")
         outcome.update(closed=True, credit=str(credit), open_amount="0.00")
     return outcome
+
+
+def settle(case: Case, reason: str) -> None:
+    """Close an open claim as paid by payments recorded here; the shop may still say on-hold (`settled_at`)."""
+    case.claim.state, case.claim.settled_at = ClaimState.PAID, case.claim.settled_at or case.now
+    case.claim.closed_at, case.claim.updated_at = case.now, case.now
+    case.session.add(case.claim)
+    case.record("closed", {"changes": {"state": [ClaimState.OPEN, ClaimState.PAID]}, "reason": reason})
 
 
 def note(case: Case, text: str) -> LedgerEntry:

@@ -32,7 +32,7 @@ from mahnwerk.policy.engine import Assessment
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.notice import Addressee, Agency, Merchant, Notice, notice_for
 from mahnwerk.sync.casefile import claim_key
-from mahnwerk.sync.casework import Case
+from mahnwerk.sync.casework import Case, settle
 from mahnwerk.sync.channels import UNKNOWN, Channel, Email, Letter, Prepared, ShopNote
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.deliveryconfig import missing_for_sending
@@ -97,13 +97,13 @@ class Executor:
 
     def execute(self, row_id: int) -> None:
         with self.store.session() as session:
-            row, claim = self._load(session, row_id)
+            row, claim = self.load(session, row_id)
             try:
-                order = self._reread(session, claim)
+                order = self.reread(session, claim)
             except ShopAuthFailed:
                 raise
             except ShopError as exc:
-                return self._failed(session, row, str(exc), retry=isinstance(exc, ShopUnavailable))
+                return self.failed(session, row, str(exc), retry=isinstance(exc, ShopUnavailable))
             if row.kind == "close":
                 return self._close(session, row, claim)
             case = Case(session, self.shop, claim, ACTOR, self.now())
@@ -114,7 +114,7 @@ class Executor:
             except ShopError as exc:  # looking for an earlier attempt's note, or the shop's record, failed
                 session.rollback()
                 row = session.get(OutboxRow, row_id)
-                self._failed(session, row, str(exc), retry=isinstance(exc, ShopUnavailable), keep_sending=True)
+                self.failed(session, row, str(exc), retry=isinstance(exc, ShopUnavailable), keep_sending=True)
 
     def _act(self, session: Any, row: OutboxRow, claim: Claim, case: Case, order: Any) -> None:
         if order is not None and order.marker == row.key:  # step 3 was reached before a crash
@@ -130,29 +130,30 @@ class Executor:
                 self._complete(session, row, case, recovering=True)
                 return
         if claim.state != ClaimState.OPEN:
-            self._skip(session, row, f"the order is {claim.state} in the shop", paid=claim.state == ClaimState.PAID)
+            self.skip(session, row, f"the order is {claim.state} in the shop", paid=claim.state == ClaimState.PAID)
             return
         result = case.assess()
         action = result.next
         if result.status != "due" or action is None or (action.stage or action.kind) != row.stage:
-            self._skip(session, row, f"no longer due: {result.reason}")
+            self.skip(session, row, f"no longer due: {result.reason}")
             return
         try:
             message, channel = self._prepare(session, row, claim, result)
         except MahnwerkError as exc:
-            self._failed(session, row, str(exc), retry=False)
+            self.failed(session, row, str(exc), retry=False)
             return
         self._deliver(session, row, claim, message, channel)
         if row.reference:
             self._complete(session, row, case, recovering=False)
 
-    def _load(self, session: Any, row_id: int) -> tuple[OutboxRow, Claim]:
+    def load(self, session: Any, row_id: int) -> tuple[OutboxRow, Claim]:
+        """The row and its claim, in `session`."""
         row = session.get(OutboxRow, row_id)
         claim = session.get(Claim, row.claim_id)
         assert row is not None and claim is not None
         return row, claim
 
-    def _reread(self, session: Any, claim: Claim) -> Any:
+    def reread(self, session: Any, claim: Claim) -> Any:
         """The order as the shop has it now, written into the store like a sync would; None if it is gone."""
         page = self.actions.current(claim.order_id)
         conn = session.connection()
@@ -187,13 +188,13 @@ class Executor:
         if wanted is None:
             raise MahnwerkError(f"stage {row.stage} sends by e-mail but [smtp] is not configured in "
                                 f"{self.shop.source.name}")
+        path = letter_file(self.letters_dir, notice, row.key)
         if wanted in ("shop", "email") and not valid_email(claim.email):
             wanted = "letter"
             self._task(session, claim, "get_email", f"{claim_key(self.shop.id, claim.order_number)} has no usable "
-                       f"e-mail address; the {row.stage} went out as a letter to post: {{path}}")
+                       f"e-mail address; the {row.stage} went out as a letter to post: {path}")
         rendered = self.templates.render(notice)
         letter = None
-        path = letter_file(self.letters_dir, notice, row.key)
         if wanted == "letter" or (wanted == "email" and self.shop.smtp.attach_letter):
             letter = letter_content(notice, self.templates.render(notice, letter=True),
                                     girocode=self.shop.letters.girocode)
@@ -206,7 +207,6 @@ class Executor:
                        "deadline": action.deadline.isoformat() if action.deadline else None,
                        "fee": str(action.fee), "total": str(notice.total), "currency": notice.currency,
                        "template": rendered.template_file}
-        self._fill_task_path(session, claim, path if wanted == "letter" else None)
         session.add(row)
         session.commit()
         return message, self.channels[wanted]
@@ -224,9 +224,9 @@ class Executor:
             raise
         except (ShopUnavailable, SmtpUnavailable) as exc:
             # A timed-out POST may have created the note: the row stays `sending`, the next attempt looks first.
-            return self._failed(session, row, str(exc), retry=True, keep_sending=channel.name == "shop")
+            return self.failed(session, row, str(exc), retry=True, keep_sending=channel.name == "shop")
         except (ShopRejected, SmtpRejected, LetterError, OSError) as exc:
-            return self._failed(session, row, str(exc), retry=False)
+            return self.failed(session, row, str(exc), retry=False)
         session.add(row)
         session.commit()
         log.info("outbox.delivered", shop=self.shop.id, row=row.id, stage=row.stage, channel=channel.name)
@@ -252,7 +252,7 @@ class Executor:
             raise
         except ShopError as exc:  # the customer has it; only the shop's record is missing: try that again later
             session.rollback()
-            return self._failed(session, row, f"sent, but the shop's record failed: {exc}", retry=True,
+            return self.failed(session, row, f"sent, but the shop's record failed: {exc}", retry=True,
                                 keep_sending=True)
         session.commit()
 
@@ -260,7 +260,7 @@ class Executor:
         """Step 4: the stage in the ledger, the row done; returns the assessment with the stage recorded."""
         stage = next((s for s in self.shop.policy.stages if s.name == row.stage), None)
         case.record("stage", {"stage": row.stage, "kind": stage.kind if stage else row.kind,
-                              "deadline": row.payload.get("deadline") or row.payload.get("planned_deadline"),
+                              "deadline": row.payload.get("deadline"),
                               "fee": row.payload.get("fee", "0"), "channel": row.payload.get("channel_used",
                                                                                             row.channel),
                               "reference": row.reference, "key": row.key})
@@ -278,18 +278,16 @@ class Executor:
     def _close(self, session: Any, row: OutboxRow, claim: Claim) -> None:
         """Paid in full by payments recorded here: the claim closes (writing back to the shop comes with payments)."""
         if claim.state == ClaimState.OPEN:
-            claim.state, claim.settled_at = ClaimState.PAID, claim.settled_at or self.now()
-            claim.closed_at = claim.updated_at = self.now()
-            Case(session, self.shop, claim, ACTOR, self.now()).record(
-                "closed", {"changes": {"state": [ClaimState.OPEN, ClaimState.PAID]}, "reason": "paid in full"})
+            settle(Case(session, self.shop, claim, ACTOR, self.now()), "paid in full")
             self.outcome.closed += 1
         row.state, row.done_at, row.updated_at = OutboxState.DONE, self.now(), self.now()
-        session.add_all([row, claim])
+        session.add(row)
         session.commit()
 
     # Bookkeeping
 
-    def _skip(self, session: Any, row: OutboxRow, reason: str, *, paid: bool = False) -> None:
+    def skip(self, session: Any, row: OutboxRow, reason: str, *, paid: bool = False) -> None:
+        """The row's action is no longer due (paid, cancelled, on hold): nothing is sent."""
         # The key is freed: should the stage fall due again (a hold released), it gets a row of its own.
         row.key = f"{row.key}#skipped-{row.id}"
         row.state, row.last_error, row.updated_at, row.done_at = OutboxState.SKIPPED, reason[:2000], self.now(), self.now()
@@ -300,7 +298,7 @@ class Executor:
         else:
             self.outcome.skipped += 1
 
-    def _failed(self, session: Any, row: OutboxRow, error: str, *, retry: bool, keep_sending: bool = False) -> None:
+    def failed(self, session: Any, row: OutboxRow, error: str, *, retry: bool, keep_sending: bool = False) -> None:
         """Retry later with backoff, or dead-letter: permanent errors, and transient ones after max_attempts."""
         if row.id not in self._counted:  # an attempt that failed before it could send counts too
             row.attempts += 1
@@ -336,11 +334,6 @@ class Executor:
     def _task(self, session: Any, claim: Claim, kind: str, text: str) -> None:
         session.add(Task(claim_id=claim.id, kind=kind, text=text, created_at=self.now()))
         self.outcome.tasks += 1
-
-    def _fill_task_path(self, session: Any, claim: Claim, path: Path | None) -> None:
-        for task in session.new:
-            if isinstance(task, Task) and task.claim_id == claim.id and "{path}" in task.text:
-                task.text = task.text.replace("{path}", str(path) if path else "(no file)")
 
 
 def smtp_settings(shop: ShopConfig) -> SmtpSettings:

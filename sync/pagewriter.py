@@ -156,7 +156,7 @@ def agency_update(shop_id: str, order: ShopOrder, old: dict[str, Any], new: dict
     if not (paid or withdrawn or reduced > 0):
         return []
     kind = "recall" if withdrawn else "payment"
-    amount = old["open_amount"] if paid else reduced if reduced > 0 else old["open_amount"]
+    amount = reduced if reduced > 0 and not paid else old["open_amount"]
     payload = {"update": kind, "amount": str(amount), "currency": new["currency"], "shop_status": order.status,
                "state": new["state"]}
     return [{"key": f"{shop_id}/{order.order_id}/agency_update/{order.modified_at.isoformat()}", "shop_id": shop_id,
