@@ -48,6 +48,7 @@ class Handover:
     def __init__(self, executor: Executor, folder: Path) -> None:
         self.x, self.folder = executor, folder
         self.shop: ShopConfig = executor.shop
+        self._manifests: dict[str, str] | None = None
 
     def run(self) -> None:
         now = self.x.now()
@@ -55,12 +56,11 @@ class Handover:
         if not ids:
             return
         batch_id = f"{self.shop.id}-{now.strftime('%Y%m%dT%H%M%S')}-{ids[0]}"
-        done = exported_claims(self.folder) if self.folder.is_dir() else {}
         with self.x.store.session() as session:
-            records, rows = [], []
+            records, rows, fresh = [], [], []
             for row_id in ids:
                 try:
-                    prepared = self._prepare(session, row_id, done)
+                    prepared = self._prepare(session, row_id)
                 except ShopAuthFailed as exc:
                     self.x.outcome.errors.append(str(exc))
                     return
@@ -68,8 +68,9 @@ class Handover:
                     rows.append(prepared[0])
                     if prepared[1] is not None:
                         records.append(prepared[1])
+                        fresh.append(prepared[0])
             if records:
-                for row in rows:
+                for row in fresh:
                     row.payload = {**row.payload, "batch": batch_id}
                     row.state, row.attempts = OutboxState.SENDING, row.attempts + 1
                     session.add(row)
@@ -79,34 +80,37 @@ class Handover:
                                         created_at=now)
                 except ExportError as exc:
                     for row in rows:
-                        self.x._failed(session, row, str(exc), retry=True)
+                        self.x.failed(session, row, str(exc), retry=True)
                     return
                 self._hook(session, rows[0].claim_id, batch)
             for row in rows:
                 self._finish(session, row)
 
-    def _prepare(self, session: Any, row_id: int, done: dict[str, str]) -> tuple[OutboxRow, ExportRecord | None] | None:
+    def _prepare(self, session: Any, row_id: int) -> tuple[OutboxRow, ExportRecord | None] | None:
         """The row with its export record (None: exported by an interrupted run already); None to leave it."""
-        row, claim = self.x._load(session, row_id)
+        row, claim = self.x.load(session, row_id)
         what = row.payload.get("update", "handover")
-        if row.state == OutboxState.SENDING and f"{claim_key(self.shop.id, claim.order_number)}/{what}" in done:
-            return row, None
+        if row.state == OutboxState.SENDING:
+            earlier = self._exported().get(f"{claim_key(self.shop.id, claim.order_number)}/{what}")
+            if earlier is not None:
+                row.payload = {**row.payload, "batch": earlier}
+                return row, None
         if row.kind == "agency_update":
             return row, self._record(session, claim, what, amount=cents(Decimal(row.payload["amount"])))
         try:
-            order = self.x._reread(session, claim)
+            order = self.x.reread(session, claim)
             items = self.x.actions.items(claim.order_id) if order is not None else []
         except ShopAuthFailed:
             raise
         except ShopError as exc:
-            self.x._failed(session, row, str(exc), retry=isinstance(exc, ShopUnavailable))
+            self.x.failed(session, row, str(exc), retry=isinstance(exc, ShopUnavailable))
             return None
         if claim.state != ClaimState.OPEN:
-            self.x._skip(session, row, f"the order is {claim.state} in the shop", paid=claim.state == ClaimState.PAID)
+            self.x.skip(session, row, f"the order is {claim.state} in the shop", paid=claim.state == ClaimState.PAID)
             return None
         result = Case(session, self.shop, claim, ACTOR, self.x.now()).assess()
         if result.status != "due" or result.next is None or result.next.stage != row.stage or result.balance is None:
-            self.x._skip(session, row, f"no longer due: {result.reason}")
+            self.x.skip(session, row, f"no longer due: {result.reason}")
             return None
         balance = result.balance
         row.payload = {**row.payload, "total": str(cents(balance.total)), "currency": claim.currency}
@@ -114,6 +118,12 @@ class Handover:
                               default_since=result.default_on,
                               items=tuple(ExportItem(i.name, i.quantity, i.total) for i in items))
         return row, record
+
+    def _exported(self) -> dict[str, str]:
+        """What the export folder's manifests hold, read once per run and only when a crash left rows behind."""
+        if self._manifests is None:
+            self._manifests = exported_claims(self.folder) if self.folder.is_dir() else {}
+        return self._manifests
 
     def _record(self, session: Any, claim: Claim, kind: str, *, amount: Any, balance: Any = None,
                 default_since: date | None = None, items: tuple[ExportItem, ...] = ()) -> ExportRecord:

@@ -20,7 +20,7 @@ from mahnwerk.sync.letters import letters_folder
 from mahnwerk.sync.messages import Templates
 from mahnwerk.sync.mirror import utcnow
 from mahnwerk.sync.models import Claim, OutboxRow, OutboxState
-from mahnwerk.sync.outbox import decide_shop, executor_lock
+from mahnwerk.sync.outbox import ROW_KINDS, decide_shop, executor_lock, ready_rows
 from mahnwerk.sync.planner import shop_today
 from mahnwerk.sync.service import sync_one
 from mahnwerk.sync.store import Store
@@ -84,6 +84,8 @@ def run_shop(store: Store, config: Config, shop: ShopConfig, *, dry_run: bool = 
     if dry_run:
         result.would = would_do(store, shop, new)
         return result
+    if not decide and not ready_rows(store, shop.id, now(), kinds=ROW_KINDS):
+        return result  # the daemon's tick between daily runs: no session, templates or lock for nothing
     with executor_lock(store, shop.id) as mine:
         if not mine:
             result.error = (f"shop '{shop.id}': another mahnwerk process is executing its outbox (the daemon?); "
