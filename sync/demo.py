@@ -160,6 +160,9 @@ def run_demo(ctx: Any, *, orders: int, keep: Path | None) -> None:
         out.print(f"\n[bold]mahnwerk explain {story[0]}[/]")
         views.print_explanation(out, with_session_case(store, config, story[0], explain))
         act(ctx, store, config, shop)
+        if not keep:
+            out.print("(this folder is removed when the demo ends; `mahnwerk demo --keep DIR` keeps the letters and "
+                      "exports to open)")
         if keep:
             out.print(f"\nTry: mahnwerk --config-dir {folder} claims --json   (the sandbox shop has stopped; "
                       "the database stays)")
