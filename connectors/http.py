@@ -88,6 +88,10 @@ def error_from(response: requests.Response, *, shop: str, method: str, url: str)
             message = body.get("message") or body.get("error_description") or message
             if isinstance(code, dict):  # some APIs nest {"error": {"code":..., "message":...}}
                 code, message = code.get("code"), code.get("message", message)
+            # WordPress names what is wrong with each parameter only in data.params
+            params = (body.get("data") or {}).get("params") if isinstance(body.get("data"), dict) else None
+            if isinstance(params, dict) and params:
+                message = f"{message} ({'; '.join(str(v) for v in params.values())})"
     except ValueError:
         pass
     status = response.status_code

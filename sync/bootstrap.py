@@ -32,7 +32,9 @@ def build_source(shop: ShopConfig) -> WooCommerce:
     )
     meta = MetaKeys(invoice_number=shop.invoice.number_meta_key, invoice_date=shop.invoice.date_meta_key,
                     due_date=shop.invoice.due_date_meta_key)
-    return WooCommerce(http, meta_keys=meta, page_size=shop.sync.page_size)
+    statuses = shop.statuses
+    return WooCommerce(http, meta_keys=meta, page_size=shop.sync.page_size,
+                       statuses=(*statuses.open, *statuses.paid, *statuses.cancelled, *statuses.refunded))
 
 
 def build_actions(shop: ShopConfig) -> WooActions:

@@ -74,6 +74,8 @@ def check_shop(shop: ShopConfig) -> ShopVerdict:
                     "'Plain'? The REST API lives under /wp-json/)")
         elif " 401" in probe.detail or " 403" in probe.detail:
             hint = " (check consumer_key/consumer_secret and that the key has read access)"
+        elif "rest_invalid_param" in probe.detail and "status" in probe.detail:
+            hint = " (every status in [statuses] must be one the shop has registered)"
         return ShopVerdict(shop.id, shop.url, reachable=probe.reachable, problem=probe.detail + hint)
     configured = shop.invoice.payment_methods
     found = {m: probe.payment_methods[m] for m in configured if m in probe.payment_methods}

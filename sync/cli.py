@@ -82,16 +82,16 @@ def check(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([v.as_dict() for v in verdicts], indent=2, ensure_ascii=False))
     else:
-        ctx.out.print(f"configuration: {config.config_dir} ok, {len(config.shops)} shop(s)")
+        ctx.out.print(views.plain(f"configuration: {config.config_dir} ok, {len(config.shops)} shop(s)"))
         for warning in config.warnings:
             ctx.out.print(views.plain(f"  warning: {warning}"))
-        ctx.out.print(store_line)
+        ctx.out.print(views.plain(store_line))
         if not config.shops:
             ctx.out.print(f"no shops configured: add one file per shop to {config.config_dir / 'shops'}/ "
                           "(see config.example.toml)")
         for verdict in verdicts:
             for line in verdict.lines():
-                ctx.out.print(line)
+                ctx.out.print(views.plain(line), soft_wrap=True)  # one line each, for grep and the journal
     if not verdicts or not all(v.ok for v in verdicts):
         raise click.exceptions.Exit(1)
 

@@ -65,6 +65,23 @@ def test_check_fails_on_unreachable_shop(tmp_path, woo, capsys) -> None:
     assert "FAILED" in out and "cannot connect: Connection refused" in out
 
 
+def test_check_names_a_status_the_shop_does_not_know(tmp_path, woo, capsys) -> None:
+    """The incremental read lists the configured statuses by name; one the shop never registered fails `check`
+    with the shop's own words (WooCommerce: 400 rest_invalid_param, "status[7] is not one of ...")."""
+    folder = config_for(tmp_path, woo, extra='[statuses]\nopen = ["on-hold", "invoiced"]')
+    assert main(["--config-dir", str(folder), "check"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "status[7] is not one of any, trash, auto-draft" in out and "[statuses]" in out
+
+
+def test_check_prints_config_words_in_brackets_literally(tmp_path, woo, capsys) -> None:
+    """A warning naming [[policy.base_rates]] keeps its brackets (rich markup swallowed them: "as [] (table").
+    The shipped Basiszinssatz table ends 2026-06-30, so a shop without configured rates gets that warning."""
+    assert main(["--config-dir", str(config_for(tmp_path, woo)), "check"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert 'add the published rate as [[policy.base_rates]] (table = "de")' in out
+
+
 def test_sync_then_claims_json(tmp_path, woo, capsys) -> None:
     """sync mirrors the shop; claims --json lists open claims with the fixed field names and string amounts."""
     folder = str(config_for(tmp_path, woo))

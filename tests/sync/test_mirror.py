@@ -112,6 +112,20 @@ def test_paid_order_leaves_open_claims_with_a_ledger_entry(tmp_path, woo, store)
     assert ledger_kinds(store, order_id) == ["opened", "closed"]
 
 
+def test_trashed_order_leaves_open_claims_on_the_next_sync(tmp_path, woo, store) -> None:
+    """Trash bumps only date_modified and "status=any" never lists trash (real WooCommerce 10): the incremental
+    read names its statuses, trash included, so the next poll sees it without waiting for the re-read."""
+    shop = shop_config(tmp_path, woo, store.url)
+    sync_one(store, shop)
+    order_id = sorted(claims(store, ClaimState.OPEN))[0]
+    woo.trash(int(order_id))
+    woo.clear_requests()
+    result = sync_one(store, shop)
+    assert result.ok and result.counts.closed == 1 and not result.counts.reread
+    assert claims(store)[order_id].state == ClaimState.TRASHED and len(woo.requests) == 1
+    assert "trash" in woo.requests[0].query["status"][0].split(",")
+
+
 def test_refund_reduces_open_amount_and_full_refund_closes(tmp_path, woo, store) -> None:
     """A partial refund lowers the open amount; a full refund closes the claim as refunded."""
     shop = shop_config(tmp_path, woo, store.url)
@@ -215,16 +229,16 @@ def test_quarantined_order_is_mirrored_once_fixed(tmp_path, woo, store) -> None:
 
 
 def test_reread_catches_trash_deletion_and_silent_changes(tmp_path, woo, store) -> None:
-    """Trashed and deleted orders and changes that keep date_modified are found by the re-read by id."""
+    """Deleted orders and changes that keep date_modified are found by the re-read by id (trash even before)."""
     shop = shop_config(tmp_path, woo, store.url)
     sync_one(store, shop)
     trashed, deleted, silent = sorted(claims(store, ClaimState.OPEN))[:3]
     woo.trash(int(trashed))
     woo.delete(int(deleted))
     woo.touch_without_modifying(int(silent), status="completed")
-    assert sync_one(store, shop, reread=False).counts.closed == 0
+    assert sync_one(store, shop, reread=False).counts.closed == 1  # the trash: its date_modified moved
     result = sync_one(store, shop, reread=True)
-    assert result.counts.closed == 3 and result.counts.reread
+    assert result.counts.closed == 2 and result.counts.reread
     now = claims(store)
     assert (now[trashed].state, now[deleted].state, now[silent].state) == ("trashed", "deleted", "paid")
 
