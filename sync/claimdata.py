@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 from mahnwerk.connectors.records import BillingAddress, ShopOrder
 from mahnwerk.sync.config import ShopConfig, StatusMapping
+from mahnwerk.sync.languages import language_for
 from mahnwerk.sync.models import ClaimState
 
 ADDRESS_FIELDS = tuple(f.name for f in fields(BillingAddress))
-GERMAN_SPEAKING = frozenset({"DE", "AT", "CH", "LI", "LU"})
 # Fields whose change is worth a ledger entry; timestamps of our own are not.
 TRACKED = ("order_number", "invoice_number", "invoice_date", "due_date", "customer_name", "email", "company",
            "vat_id", "is_b2b", "billing_address", "language", "currency", "gross_amount", "open_amount", "state",
@@ -66,7 +66,7 @@ def claim_fields(order: ShopOrder, shop: ShopConfig, *, state: str) -> dict[str,
         "vat_id": order.vat_id,
         "is_b2b": bool(billing.company.strip() or order.vat_id),
         "billing_address": {name: getattr(billing, name) for name in ADDRESS_FIELDS},
-        "language": "de" if billing.country.upper() in GERMAN_SPEAKING else "en",
+        "language": language_for(billing.country, shop.delivery.language),
         "currency": order.currency,
         "gross_amount": order.total,
         "open_amount": order.open_amount,

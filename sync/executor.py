@@ -37,7 +37,8 @@ from mahnwerk.sync.channels import UNKNOWN, Channel, Email, Letter, Prepared, Sh
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.deliveryconfig import missing_for_sending
 from mahnwerk.sync.letters import letter_content, letter_file
-from mahnwerk.sync.messages import Templates, language_for, money
+from mahnwerk.sync.languages import language_for
+from mahnwerk.sync.messages import Templates, money
 from mahnwerk.sync.models import Claim, ClaimState, OutboxRow, OutboxState, Task
 from mahnwerk.sync.outbox import backoff, ready_rows
 from mahnwerk.sync.pagewriter import PageWriter, unresolved_quarantine
@@ -54,6 +55,7 @@ class Outcome:
     shop: str
     sent: int = 0  # customer notes and mails
     letters: int = 0
+    recovered: int = 0  # delivered by an earlier, interrupted run and finished by this one
     exports: int = 0  # claims handed over
     closed: int = 0
     skipped_paid: int = 0
@@ -118,7 +120,7 @@ class Executor:
 
     def _act(self, session: Any, row: OutboxRow, claim: Claim, case: Case, order: Any) -> None:
         if order is not None and order.marker == row.key:  # step 3 was reached before a crash
-            self._finish(session, row, case)
+            self._finish(session, row, case, recovered=True)
             return
         if row.state == OutboxState.SENDING:
             if not row.reference:
@@ -234,7 +236,7 @@ class Executor:
     def _complete(self, session: Any, row: OutboxRow, case: Case, *, recovering: bool) -> None:
         """Step 3: the merchant's view in the shop (private note, meta with the marker last), then step 4."""
         claim = case.claim
-        after = self._finish(session, row, case, commit=False)
+        after = self._finish(session, row, case, commit=False, recovered=recovering)
         nxt = after.next
         text = (f"Mahnwerk: {row.stage} sent ({row.reference}), key {row.key}. "
                 f"Open: {money(cents(after.balance.total), claim.currency, 'en') if after.balance else '?'}"
@@ -256,7 +258,8 @@ class Executor:
                                 keep_sending=True)
         session.commit()
 
-    def _finish(self, session: Any, row: OutboxRow, case: Case, *, commit: bool = True) -> Assessment:
+    def _finish(self, session: Any, row: OutboxRow, case: Case, *, commit: bool = True,
+                recovered: bool = False) -> Assessment:
         """Step 4: the stage in the ledger, the row done; returns the assessment with the stage recorded."""
         stage = next((s for s in self.shop.policy.stages if s.name == row.stage), None)
         case.record("stage", {"stage": row.stage, "kind": stage.kind if stage else row.kind,
@@ -267,7 +270,9 @@ class Executor:
         row.state, row.done_at, row.updated_at, row.last_error = OutboxState.DONE, self.now(), self.now(), ""
         session.add(row)
         channel = row.payload.get("channel_used", row.channel)
-        if channel == "letter":
+        if recovered:
+            self.outcome.recovered += 1
+        elif channel == "letter":
             self.outcome.letters += 1
         else:
             self.outcome.sent += 1

@@ -32,7 +32,6 @@ from mahnwerk.policy.rates import DE_BASE_RATE
 from mahnwerk.sync.policyconfig import SHIPPED_TEMPLATES
 
 LOCALES = {"de": "de_DE", "en": "en_GB"}
-GERMAN_SPEAKING = frozenset({"DE", "AT", "CH", "LI", "LU"})
 SHIPPED = SHIPPED_TEMPLATES
 LAYOUT = "mail.html.j2"
 KEY = "template"
@@ -80,13 +79,6 @@ def group_iban(iban: str) -> str:
     """An IBAN in groups of four, as printed on paper: "DE89 3704 0044 0532 0130 00"."""
     compact = "".join(iban.split()).upper()
     return " ".join(compact[i:i + 4] for i in range(0, len(compact), 4))
-
-
-def language_for(country: str, fallback: str) -> str:
-    """German for the German-speaking countries, else the shop's default language (English if that is unknown)."""
-    if country.strip().upper() in GERMAN_SPEAKING:
-        return "de"
-    return fallback if fallback in LOCALES else "en"
 
 
 def context(notice: Notice, *, letter: bool = False) -> dict[str, Any]:

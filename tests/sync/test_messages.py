@@ -17,8 +17,9 @@ from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.model import Offer, Payment
 from mahnwerk.policy.notice import Addressee, Merchant, Notice, notice_for
 from mahnwerk.policy.rates import AT_BASE_RATE, DE_BASE_RATE
+from mahnwerk.sync.languages import language_for
 from mahnwerk.sync.messages import (SHIPPED, Templates, check_templates, context, day, group_iban,
-                                    interest_words, language_for, money, percent_text, sample_notice)
+                                    interest_words, money, percent_text, sample_notice)
 
 NBSP = "\u00a0"  # Babel puts a no-break space between number and "€" or "%"
 NAMES = ("reminder", "dunning_1", "dunning_2", "final_notice", "agency_handover", "payment_plan", "plan_broken")
@@ -80,10 +81,11 @@ def test_iban_is_grouped_in_fours() -> None:
 
 @pytest.mark.parametrize(("country", "fallback", "expected"), [
     ("DE", "en", "de"), ("at", "en", "de"), ("CH", "en", "de"), ("LI", "en", "de"), ("LU", "en", "de"),
-    ("FR", "en", "en"), ("GB", "de", "de"), ("", "de", "de"), ("US", "fr", "en"),
+    ("FR", "en", "en"), ("FR", "de", "de"), ("", "de", "de"), ("US", "fr", "en"), ("GB", "de", "en"), ("ie", "de", "en"),
 ])
 def test_language_follows_the_country_then_the_shops_default(country: str, fallback: str, expected: str) -> None:
-    """German for the German-speaking countries, else the shop's default; only languages that have templates."""
+    """German for the German-speaking countries, English for the English-speaking ones (a London customer of a
+    German shop got German before), else the shop's default; only languages that have templates."""
     assert language_for(country, fallback) == expected
 
 
@@ -284,3 +286,15 @@ def test_render_refuses_a_broken_template_at_send_time(tmp_path: Path) -> None:
     path = write(tmp_path, "de/dunning_1.txt.j2", "Subject: x\n\n{{ 1 + }}\n")
     with pytest.raises(ConfigError, match=re.escape(f"{path}:3: template: syntax error")):
         Templates(tmp_path).render(replace(sample_notice("de"), template="dunning_1"))
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "agency_handover"])  # the agency collects, not us
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_bank_details_leave_out_what_the_merchant_did_not_give(name: str, language: str) -> None:
+    """Without a bank name the BIC stands alone; without a BIC its line goes (seen in a real shop's mail: "()")."""
+    sample = sample_notice(language)
+    no_bank = replace(sample, template=name, merchant=replace(sample.merchant, bank_name=""))
+    text = Templates(None).render(no_bank).text
+    assert "BIC: COBADEFFXXX\n" in text and "()" not in text
+    no_bic = replace(no_bank, merchant=replace(sample.merchant, bic="", bank_name=""))
+    assert "BIC" not in Templates(None).render(no_bic).text
