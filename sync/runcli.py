@@ -20,7 +20,8 @@ from mahnwerk.sync.outbox import counts_by_state
 from mahnwerk.sync.runner import run_shops
 from mahnwerk.sync.views import plain
 
-SUMMARY = ("decided", "sent", "letters", "exports", "closed", "skipped_paid", "skipped", "retrying", "dead", "tasks")
+SUMMARY = ("decided", "sent", "letters", "recovered", "exports", "closed", "skipped_paid", "skipped", "retrying",
+           "dead", "tasks")
 
 
 @cli.command("run")

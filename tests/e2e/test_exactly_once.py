@@ -4,6 +4,7 @@ the shop holds exactly one customer note per (claim, stage), and the ledger agre
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -67,9 +68,13 @@ def one_crash(tmp_path: Path, target: int, phase: str) -> tuple[bool, Counter, l
         killer.proc = mahnwerk(etc, "run")
         killer.proc.wait(timeout=120)
         shop.on_request = None
+        before = sum(sent_notes(shop).values())
         restarted = mahnwerk(etc, "run", "--json")
         out, err = restarted.communicate(timeout=120)
         assert restarted.returncode == 0, err.decode()
+        [summary] = json.loads(out)
+        # what the restart mailed itself counts as sent; what the killed run had mailed counts as recovered
+        assert summary["sent"] == sum(sent_notes(shop).values()) - before, (summary, target, phase)
         store = open_store(load_config(etc))
         try:
             with store.session() as session:
