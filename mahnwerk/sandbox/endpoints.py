@@ -5,9 +5,16 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING
 
-from mahnwerk.sandbox.notes import customer_note_mail
-from mahnwerk.sandbox.params import Checker, as_list, parse_listing, to_bool
-from mahnwerk.sandbox.shop import ORDER_STATUSES, WooSandbox, to_cents
+from mahnwerk.sandbox.notes import SYSTEM_AUTHOR, customer_note_mail, stripslashes
+from mahnwerk.sandbox.params import (
+    EDIT_STATUSES,
+    Checker,
+    as_list,
+    not_in_enum,
+    parse_listing,
+    to_bool,
+)
+from mahnwerk.sandbox.shop import WooSandbox, to_cents
 from mahnwerk.sandbox.wire import Response, WPError, invalid_params
 
 if TYPE_CHECKING:
@@ -64,8 +71,19 @@ def present(order: dict, fields: list[str] | None, req: Request) -> dict:
     return data
 
 
-def _fields(req: Request) -> list[str] | None:
-    return [f.strip() for f in as_list(req.params["_fields"])] if "_fields" in req.params else None
+def requested_fields(req: Request) -> list[str] | None:
+    """The `_fields` of the request, None when it names none (like rest_filter_response_fields())."""
+    fields = [f.strip() for f in as_list(req.params["_fields"])] if "_fields" in req.params else []
+    return fields or None
+
+
+def project_links(data: dict, links: dict, fields: list[str] | None, *, in_collection: bool) -> dict:
+    """Data plus `_links` after `_fields`: prepare_response_for_collection() puts links into each listed item,
+    so `_fields` filters them; a single item's links are added after the filter, so they always come."""
+    if in_collection:
+        data = {**data, "_links": links}
+        return data if fields is None else project(data, fields)
+    return {**(data if fields is None else project(data, fields)), "_links": links}
 
 
 def list_orders(shop: WooSandbox, req: Request) -> Response:
@@ -105,7 +123,7 @@ def get_order(shop: WooSandbox, req: Request, order_id: int) -> Response:
     if order is None:       # the permission check passes for a missing order, so the 404 comes first
         raise WPError(404, *INVALID_ID)
     req.require_user("woocommerce_rest_cannot_view", "Sorry, you cannot view this resource.")
-    return Response.json(present(order, _fields(req), req))
+    return Response.json(present(order, requested_fields(req), req))
 
 
 def update_order(shop: WooSandbox, req: Request, order_id: int) -> Response:
@@ -113,8 +131,8 @@ def update_order(shop: WooSandbox, req: Request, order_id: int) -> Response:
     params = req.json_body()
     problems = {}
     status = params.get("status")
-    if status is not None and status not in ORDER_STATUSES:
-        problems["status"] = ("rest_not_in_enum", f"status is not one of {', '.join(ORDER_STATUSES)}.")
+    if status is not None and status not in EDIT_STATUSES:
+        problems["status"] = ("rest_not_in_enum", not_in_enum("status", EDIT_STATUSES))
     set_paid = to_bool(params.get("set_paid", False))
     if set_paid is None:
         problems["set_paid"] = ("rest_invalid_type", "set_paid is not of type boolean.")
@@ -167,11 +185,11 @@ def _order_for_notes(shop: WooSandbox, order_id: int) -> dict:
     return order
 
 
-def _note_out(note: dict, order_id: int, req: Request) -> dict:
+def _note_out(note: dict, order_id: int, req: Request, *, in_collection: bool = False) -> dict:
     base = f"/wc/v3/orders/{order_id}/notes"
-    return {**note, "_links": {"self": [{"href": req.rest_url(f"{base}/{note['id']}")}],
-                               "collection": [{"href": req.rest_url(base)}],
-                               "up": [{"href": req.rest_url(f"/wc/v3/orders/{order_id}")}]}}
+    links = {"self": [{"href": req.rest_url(f"{base}/{note['id']}")}], "collection": [{"href": req.rest_url(base)}],
+             "up": [{"href": req.rest_url(f"/wc/v3/orders/{order_id}")}]}
+    return project_links(note, links, requested_fields(req), in_collection=in_collection)
 
 
 def list_notes(shop: WooSandbox, req: Request, order_id: int) -> Response:
@@ -184,11 +202,12 @@ def list_notes(shop: WooSandbox, req: Request, order_id: int) -> Response:
     if kind != "any":
         notes = [n for n in notes if n["customer_note"] == (kind == "customer")]
     notes.sort(key=lambda n: (n["date_created_gmt"] or "", n["id"]), reverse=True)     # newest first
-    return Response.json([_note_out(n, order_id, req) for n in notes])
+    return Response.json([_note_out(n, order_id, req, in_collection=True) for n in notes])
 
 
 def create_note(shop: WooSandbox, req: Request, order_id: int) -> Response:
-    """POST /orders/{id}/notes: 201 + Location; a customer note mails the customer; date_modified stays."""
+    """POST /orders/{id}/notes: 201 + Location, also for an empty note; a customer note mails the customer;
+    date_modified stays."""
     params = req.json_body()
     if "note" not in params:
         raise WPError(400, "rest_missing_callback_param", "Missing parameter(s): note", params=["note"])
@@ -200,13 +219,13 @@ def create_note(shop: WooSandbox, req: Request, order_id: int) -> Response:
     req.require_user("woocommerce_rest_cannot_create", "Sorry, you are not allowed to create resources.")
     with shop.lock:
         order = _order_for_notes(shop, order_id)
-        if not params["note"]:
-            raise WPError(500, "woocommerce_api_cannot_create_order_note",
-                          "Cannot create order note, please try again.")
-        author = shop.api_user if by_user else "system"
-        note = shop.notes.add(order, params["note"], customer_note=customer_note, author=author, now=shop.clock())
+        author = shop.api_user if by_user else SYSTEM_AUTHOR
+        # wp_insert_comment() unslashes the copy it stores, but WC_Order::add_order_note() hands the mail
+        # $commentdata['comment_content'], the text as sent: the customer reads the backslashes the note lost.
+        text = params["note"]
+        note = shop.notes.add(order, stripslashes(text), customer_note=customer_note, author=author, now=shop.clock())
         if customer_note:
-            shop.mails.append(customer_note_mail(order, params["note"], shop.site_title))
+            shop.mails.append(customer_note_mail(order, text, shop.site_title))
     location = req.rest_url(f"/wc/v3/orders/{order_id}/notes/{note['id']}")
     return Response.json(_note_out(copy.deepcopy(note), order_id, req), 201, [("Location", location)])
 

@@ -26,11 +26,11 @@ def _setting(key: str, label: str, kind: str, value: str, default: str) -> dict:
 
 
 def default_gateways() -> list[dict]:
-    """bacs, cheque and cod enabled, paypal disabled, in checkout order."""
+    """bacs, cheque and cod enabled, paypal disabled; `order` is "" until the merchant sorts the gateways."""
     gateways = []
-    for order, (gid, title, description, enabled, method_title, method_description, instructions) in enumerate(_CORE):
+    for gid, title, description, enabled, method_title, method_description, instructions in _CORE:
         gateways.append({
-            "id": gid, "title": title, "description": description, "order": order, "enabled": enabled,
+            "id": gid, "title": title, "description": description, "order": "", "enabled": enabled,
             "method_title": method_title, "method_description": method_description, "method_supports": ["products"],
             "settings": {
                 "title": _setting("title", "Title", "safe_text", title, method_title),

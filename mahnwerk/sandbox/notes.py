@@ -7,8 +7,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from mahnwerk.sandbox.dates import wc_pair
+from mahnwerk.sandbox.wptext import note_html
 
+_SLASHED = re.compile(r"\\(.?)", re.DOTALL)
 _BARE_AMP = re.compile(r"&(?!#?\w+;)")
+# WooCommerce 10 answers "WooCommerce" as the author of every note it or an API call without added_by_user wrote.
+SYSTEM_AUTHOR = "WooCommerce"
 # The note WooCommerce writes when a bacs/cheque checkout puts the order on hold.
 _CHECKOUT_NOTES = {
     "bacs": "Awaiting BACS payment Order status changed from Pending payment to On hold.",
@@ -37,7 +41,7 @@ class NoteBook:
         text = _CHECKOUT_NOTES.get(order.get("payment_method", ""))
         if text is None or order.get("created_via") != "checkout" or not isinstance(order.get("date_created"), str):
             return []
-        return [{"id": order["id"] * 4 + 1, "author": "system", "date_created": order["date_created"],
+        return [{"id": order["id"] * 4 + 1, "author": SYSTEM_AUTHOR, "date_created": order["date_created"],
                  "date_created_gmt": order.get("date_created_gmt"), "note": text, "customer_note": False}]
 
     def add(self, order: dict, text: str, *, customer_note: bool, author: str, now: datetime) -> dict:
@@ -56,12 +60,26 @@ class NoteBook:
             self._notes[order_id] = [n for n in self._notes.get(order_id, []) if n["id"] != note_id]
 
 
+def stripslashes(text: str) -> str:
+    """PHP's stripslashes(): '\\x' becomes 'x', '\\\\' one backslash, '\\0' a NUL byte, a trailing '\\' goes.
+
+    wp_insert_comment() runs wp_unslash() on what it stores, so a note sent over REST loses its backslashes.
+    """
+    return _SLASHED.sub(lambda m: "\0" if m.group(1) == "0" else m.group(1), text)
+
+
+def _esc_html(text: str) -> str:
+    """esc_html() as the mail shows it after its DOM round trip: <, > and bare & stay escaped, entities stay."""
+    return _BARE_AMP.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+
+
 def customer_note_mail(order: dict, text: str, site_title: str) -> dict:
-    """The 'Customer note' mail; WooCommerce renders the note as HTML in a blockquote, bare '&' escaped."""
+    """The 'Customer note' mail: the note through wpautop(wptexturize(make_clickable())) in a blockquote."""
     billing = order.get("billing") or {}
-    body = (f"<p>Hi {billing.get('first_name', '')},</p>"
+    first_name = _esc_html(str(billing.get("first_name") or ""))
+    body = (f"<p>{f'Hi {first_name},' if first_name else 'Hi,'}</p>"
             "<p>The following note has been added to your order:</p>"
-            f"<blockquote><p>{_BARE_AMP.sub('&amp;', text)}</p></blockquote>"
+            f"<blockquote>{note_html(text)}</blockquote>"
             "<p>As a reminder, here are your order details:</p>")
     return {"to": billing.get("email", ""), "subject": f"A note has been added to your order from {site_title}",
             "body": body, "order_id": order["id"]}

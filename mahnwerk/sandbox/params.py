@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from mahnwerk.sandbox.dates import parse_query_date
+from mahnwerk.sandbox.shop import ORDER_STATUSES
 from mahnwerk.sandbox.store import Selection
 from mahnwerk.sandbox.wire import invalid_params
 
-LIST_STATUSES = ("any", "trash", "pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
-                 "checkout-draft")
+# The v3 orders controller's get_order_statuses(): auto-draft, then wc_get_order_statuses() without the wc- prefix.
+EDIT_STATUSES = ("auto-draft", *ORDER_STATUSES)
+LIST_STATUSES = ("any", "trash", *EDIT_STATUSES)
 ORDERBY = ("date", "id", "include", "title", "slug", "modified")
 _NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 _BRACKET = re.compile(r"^([^\[]+)\[([^\]]*)\]$")
@@ -48,6 +50,20 @@ def id_list(value: str | list[str]) -> list[int]:
         match = re.match(r"^\s*[+-]?(\d+)", part)
         ids.append(int(match.group(1)) if match else 0)
     return list(dict.fromkeys(ids))
+
+
+def wp_list(values: tuple[str, ...] | list[str]) -> str:
+    """wp_sprintf_l()'s %l: 'a and b', or 'a, b, and c' for more."""
+    if len(values) < 3:
+        return " and ".join(values)
+    return ", ".join(values[:-1]) + ", and " + values[-1]
+
+
+def not_in_enum(name: str, allowed: tuple[str, ...]) -> str:
+    """rest_validate_enum()'s message: 'x is not a.' for a single value, 'x is not one of a, b, and c.' else."""
+    if len(allowed) == 1:
+        return f"{name} is not {allowed[0]}."
+    return f"{name} is not one of {wp_list(allowed)}."
 
 
 def to_bool(raw: object) -> bool | None:
@@ -106,7 +122,7 @@ class Checker:
     def enum(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
         raw = self.params.get(name, default)
         if raw not in allowed:
-            self.problems[name] = ("rest_not_in_enum", f"{name} is not one of {', '.join(allowed)}.")
+            self.problems[name] = ("rest_not_in_enum", not_in_enum(name, allowed))
             return default
         return raw
 
@@ -115,7 +131,7 @@ class Checker:
         values = default if raw is None else as_list(raw)
         for n, value in enumerate(values):
             if value not in allowed:
-                self.problems[name] = ("rest_not_in_enum", f"{name}[{n}] is not one of {', '.join(allowed)}.")
+                self.problems[name] = ("rest_not_in_enum", not_in_enum(f"{name}[{n}]", allowed))
                 return default
         return values
 
@@ -157,7 +173,7 @@ def parse_listing(params: Params, tz: ZoneInfo) -> Listing:
     ranges = {"created": (check.date("after", gmt, tz), check.date("before", gmt, tz)),
               "modified": (check.date("modified_after", gmt, tz), check.date("modified_before", gmt, tz))}
     check.done()
-    wanted = set(LIST_STATUSES[2:]) if "any" in statuses else set(statuses)     # "any" never includes trash
+    wanted = set(ORDER_STATUSES) if "any" in statuses else set(statuses)     # "any": never trash or auto-draft
     sort = {"modified": "modified", "id": "id"}.get(orderby, "created")           # title/slug/include: by date
     include = id_list(params["include"]) if "include" in params else []
     selection = Selection(
@@ -165,5 +181,5 @@ def parse_listing(params: Params, tz: ZoneInfo) -> Listing:
         ranges={name: bounds for name, bounds in ranges.items() if bounds != (None, None)},
         include=include, exclude=frozenset(id_list(params.get("exclude", ""))),
         by_include=orderby == "include" and bool(include))
-    fields = [f.strip() for f in as_list(params["_fields"])] if "_fields" in params else None
-    return Listing(selection, page, per_page, offset, fields)
+    fields = [f.strip() for f in as_list(params["_fields"])] if "_fields" in params else []
+    return Listing(selection, page, per_page, offset, fields or None)     # an empty _fields filters nothing

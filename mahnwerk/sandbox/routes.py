@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from mahnwerk.sandbox import endpoints
 from mahnwerk.sandbox.params import Params
 from mahnwerk.sandbox.shop import WooSandbox
+from mahnwerk.sandbox.system_status import status_report
 from mahnwerk.sandbox.wire import Response, WPError, no_route
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -105,25 +106,27 @@ def index(shop: WooSandbox, req: Request) -> Response:
 
 
 def gateways(shop: WooSandbox, req: Request, gateway_id: str | None = None) -> Response:
+    """GET /payment_gateways[/<id>]; `_fields` filters each listed gateway's links too, not a single one's."""
     req.require_user("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
+    fields = endpoints.requested_fields(req)
+
+    def links(gateway: dict) -> dict:
+        return {"self": [{"href": req.rest_url(f"/wc/v3/payment_gateways/{gateway['id']}")}],
+                "collection": [{"href": req.rest_url("/wc/v3/payment_gateways")}]}
+
     if gateway_id is None:
-        return Response.json(shop.gateways)
+        return Response.json([endpoints.project_links(g, links(g), fields, in_collection=True) for g in shop.gateways])
     for gateway in shop.gateways:
         if gateway["id"] == gateway_id:
-            return Response.json(gateway)
+            return Response.json(endpoints.project_links(gateway, links(gateway), fields, in_collection=False))
     raise WPError(404, "woocommerce_rest_payment_gateway_invalid", "Invalid payment gateway ID.")
 
 
 def system_status(shop: WooSandbox, req: Request) -> Response:
     req.require_user("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
-    return Response.json({
-        "environment": {"home_url": req.base_url, "site_url": req.base_url, "version": "10.0.2",
-                        "wp_version": "6.8.3", "default_timezone": "UTC", "language": "de_DE"},
-        "settings": {"api_enabled": True, "currency": "EUR", "currency_symbol": "&euro;",
-                     "currency_position": "right_space", "thousand_separator": ".", "decimal_separator": ",",
-                     "number_of_decimals": 2},
-        "active_plugins": [{"plugin": "woocommerce/woocommerce.php", "name": "WooCommerce", "version": "10.0.2"}],
-    })
+    report = status_report(req.base_url)
+    fields = endpoints.requested_fields(req)
+    return Response.json(report if fields is None else endpoints.project(report, fields))
 
 
 _ID = r"(?P<order_id>\d+)"

@@ -198,7 +198,7 @@ class WooSandbox:
             order["date_paid"], order["date_paid_gmt"] = local, gmt         # WC_Order::maybe_set_date_paid()
         if status == "completed" and not order.get("date_completed"):
             order["date_completed"], order["date_completed_gmt"] = local, gmt
-        order["is_editable"] = status in ("pending", "on-hold")
+        order["is_editable"] = status in ("pending", "on-hold", "auto-draft")
         order["needs_payment"] = status in ("pending", "failed") and to_cents(order.get("total")) > 0
         mail = status_mail(order, status, self.site_title)
         if mail:

@@ -21,7 +21,7 @@ def test_customer_note_is_201_with_location_and_mails_the_customer(api, shop, or
     note = r.json()
     assert r.status_code == 201
     assert r.headers["Location"] == f"{api.base}/orders/{order['id']}/notes/{note['id']}"
-    assert (note["author"], note["customer_note"], note["date_created_gmt"]) == ("system", True, SHOP_NOW_GMT)
+    assert (note["author"], note["customer_note"], note["date_created_gmt"]) == ("WooCommerce", True, SHOP_NOW_GMT)
     assert shop.mails[-1]["to"] == order["billing"]["email"]
     assert shop.mails[-1]["subject"] == "A note has been added to your order from Mahnwerk Sandbox"
     assert "überweisen &amp; danke" in shop.mails[-1]["body"]
@@ -38,10 +38,33 @@ def test_private_note_by_user_sends_no_mail(api, shop, orders):
 
 
 def test_note_without_text_is_rejected(api, orders):
-    """A missing note is 400 rest_missing_callback_param; an empty one fails like WooCommerce, with 500."""
+    """A missing note is 400 rest_missing_callback_param; a note on an unknown order is 404."""
     assert api.post(f"/orders/{orders[0]['id']}/notes", {}).json()["code"] == "rest_missing_callback_param"
-    assert api.post(f"/orders/{orders[0]['id']}/notes", {"note": ""}).status_code == 500
     assert api.post("/orders/999999/notes", {"note": "x"}).json()["code"] == "woocommerce_rest_order_invalid_id"
+
+
+def test_an_empty_note_is_created(api, orders):
+    """What the real WooCommerce 10.0.2 does: note "" answers 201 and stores a note with empty text."""
+    r = api.post(f"/orders/{orders[0]['id']}/notes", {"note": ""})
+    assert r.status_code == 201 and r.json()["note"] == ""
+    assert api.get(f"/orders/{orders[0]['id']}/notes/{r.json()['id']}").json()["note"] == ""
+
+
+def test_note_text_loses_its_backslashes_like_php_stripslashes(api, orders):
+    """What the real WooCommerce 10.0.2 does: wp_insert_comment() unslashes the note, so `\\x` becomes `x`,
+    `\\\\` one backslash, a trailing backslash goes and `\\0` is a NUL byte; the stored note says so too."""
+    oid = orders[0]["id"]
+    for sent, stored in [("x \\ y \\\\ z", "x  y \\ z"), ("C:\\new\\", "C:new"), ("a\\0b", "a\0b"),
+                         ("\\\"quoted\\\"", '"quoted"')]:
+        note = api.post(f"/orders/{oid}/notes", {"note": sent}).json()
+        assert note["note"] == stored, sent
+        assert api.get(f"/orders/{oid}/notes/{note['id']}").json()["note"] == stored
+
+
+def test_order_meta_keeps_its_backslashes(api, orders):
+    """What the real WooCommerce 10.0.2 does: meta_data values sent with PUT are stored without unslashing."""
+    body = api.put(f"/orders/{orders[0]['id']}", {"meta_data": [{"key": "_path", "value": "a\\b"}]}).json()
+    assert [m["value"] for m in body["meta_data"] if m["key"] == "_path"] == ["a\\b"]
 
 
 def test_put_processing_marks_paid_and_bumps_modified(api, shop, orders):

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from mahnwerk.sandbox import SandboxServer, WooSandbox
+from mahnwerk.sandbox.params import not_in_enum, wp_list
 
 
 def test_pagination_headers_count_all_matches_and_pages(api):
@@ -189,3 +190,64 @@ def test_offset_and_orderby_id_page_in_id_order(api, orders):
     assert [o["id"] for o in api.get("/orders", orderby="id", order="asc", per_page=5, _fields="id").json()] == ids[:5]
     got = api.get("/orders", orderby="id", order="asc", per_page=5, offset=7, _fields="id").json()
     assert [o["id"] for o in got] == ids[7:12]
+
+
+def test_enum_messages_list_the_values_like_wp_sprintf_l(api, orders):
+    """What the real WooCommerce 10.0.2 does: rest_not_in_enum lists the values with a final ", and" (two values:
+    "a and b"), in data.params and data.details alike; auto-draft is a status filter and an order status."""
+    statuses = "auto-draft, pending, processing, on-hold, completed, cancelled, refunded, failed, and checkout-draft."
+    cases = [
+        (api.get("/orders", status="bogus"), "status", f"status[0] is not one of any, trash, {statuses}"),
+        (api.put(f"/orders/{orders[0]['id']}", {"status": "bogus"}), "status", f"status is not one of {statuses}"),
+        (api.get(f"/orders/{orders[0]['id']}/notes", type="bogus"), "type",
+         "type is not one of any, customer, and internal."),
+        (api.get("/orders", orderby="bogus"), "orderby",
+         "orderby is not one of date, id, include, title, slug, and modified."),
+        (api.get("/orders", order="bogus"), "order", "order is not one of asc and desc."),
+    ]
+    for r, param, message in cases:
+        data = r.json()["data"]
+        assert (r.status_code, r.json()["code"]) == (400, "rest_invalid_param")
+        assert data["params"][param] == message
+        assert data["details"][param] == {"code": "rest_not_in_enum", "message": message, "data": None}
+
+
+def test_enum_lists_of_one_two_and_more_values():
+    """What the real WooCommerce 10.0.2 (WordPress 6.8.3) does: "x is not a." for one allowed value, "a and b" for
+    two, "a, b, and c" for more."""
+    assert not_in_enum("x", ("a",)) == "x is not a."
+    assert [wp_list(v) for v in (("a", "b"), ("a", "b", "c"))] == ["a and b", "a, b, and c"]
+
+
+def test_auto_draft_is_a_status_filter_that_any_leaves_out(api, orders):
+    """What the real WooCommerce 10.0.2 does: status=auto-draft is valid and matches no order of a normal shop;
+    status=any counts every order but trashed and auto-draft ones."""
+    r = api.get("/orders", status="auto-draft")
+    assert (r.status_code, r.json(), r.headers["X-WP-Total"]) == (200, [], "0")
+    assert api.put(f"/orders/{orders[0]['id']}", {"status": "auto-draft"}).json()["status"] == "auto-draft"
+    assert api.get("/orders", status="any").headers["X-WP-Total"] == str(len(orders) - 1)
+    assert [o["id"] for o in api.get("/orders", status="auto-draft").json()] == [orders[0]["id"]]
+
+
+def test_system_status_honours_fields(api):
+    """What the real WooCommerce 10.0.2 does: GET system_status?_fields=environment answers only the environment,
+    and 'environment.version' keeps one key of it."""
+    body = api.get("/system_status", _fields="environment").json()
+    assert set(body) == {"environment"}
+    assert {"version", "wp_version", "php_version", "mysql_version", "curl_version"} <= set(body["environment"])
+    assert api.get("/system_status", _fields="environment.version").json() == {"environment": {"version": "10.0.2"}}
+    assert {"environment", "settings", "active_plugins"} <= set(api.get("/system_status").json())
+
+
+def test_payment_gateways_carry_links_and_an_empty_order(api):
+    """What the real WooCommerce 10.0.2 does: each gateway has self and collection links and order "" as long as
+    the merchant never sorted the gateways; _fields filters a listed gateway's links but not a single one's."""
+    gateways = api.get("/payment_gateways").json()
+    for gateway in gateways:
+        assert gateway["order"] == ""
+        assert gateway["_links"] == {"self": [{"href": f"{api.base}/payment_gateways/{gateway['id']}"}],
+                                     "collection": [{"href": f"{api.base}/payment_gateways"}]}
+    assert [g["id"] for g in gateways][:3] == ["bacs", "cheque", "cod"]
+    assert api.get("/payment_gateways", _fields="id,enabled").json()[0] == {"id": "bacs", "enabled": True}
+    single = api.get("/payment_gateways/cod", _fields="id").json()
+    assert set(single) == {"id", "_links"} and single["_links"]["self"][0]["href"].endswith("/payment_gateways/cod")
