@@ -16,17 +16,18 @@ consumer_key = "{key}"
 consumer_secret = "{secret}"
 
 [invoice]
-payment_methods = ["bacs", "cheque", "invoice"]
+payment_methods = {methods}
 payment_term_days = 14
 {extra}
 """
 
 
 def write_config(folder: Path, db_url: str, shops: list[dict]) -> Path:
-    """A config folder with mahnwerk.toml and one shop file per entry of `shops` (keys of SHOP_TOML)."""
+    """A config folder with mahnwerk.toml and one shop file per entry of `shops` (keys of SHOP_TOML; `methods`
+    and `extra` are optional)."""
     (folder / "shops").mkdir(parents=True, exist_ok=True)
     (folder / "mahnwerk.toml").write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
     for shop in shops:
-        values = {"extra": ""} | shop
+        values = {"extra": "", "methods": '["bacs", "cheque", "invoice"]'} | shop
         (folder / "shops" / f"{shop['shop_id']}.toml").write_text(SHOP_TOML.format(**values), encoding="utf-8")
     return folder
