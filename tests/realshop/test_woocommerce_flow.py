@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from mahnwerk.connectors.woocommerce_actions import same_text
-from mahnwerk.sync.bootstrap import build_actions
+from mahnwerk.sync.bootstrap import build_actions, open_store
 from mahnwerk.sync.channels import ShopNote
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync.messages import day, money
@@ -67,6 +67,16 @@ def unpaid_invoice_orders(shop: RealShop) -> dict[str, dict]:
     """The shop's own answer: on-hold orders paid by invoice that still owe money, by order id."""
     return {str(o["id"]): o for o in shop.orders(status="on-hold")
             if o["payment_method"] in INVOICE_METHODS and open_amount(o) > 0}
+
+
+def query_rows(etc: Path, statement) -> list:
+    """Whole result rows (query() gives the first column only)."""
+    store = open_store(load_config(etc))
+    try:
+        with store.session() as session:
+            return list(session.execute(statement).all())
+    finally:
+        store.close()
 
 
 def open_claims(etc: Path) -> dict[str, Claim]:
@@ -233,9 +243,16 @@ def test_an_agency_export_from_real_orders_is_valid(realshop: RealShop, tmp_path
     """Cheque orders walked through the whole ladder on a simulated calendar: the hand-over file matches the shop."""
     folder = tmp_path_factory.mktemp("agency")
     etc = write_realshop_config(folder, realshop.creds, shop_id="agency", methods=("cheque",))
+    mailed_before = len(note_mails(realshop))
     for days in range(0, 127, 14):
         [result] = run_at(etc, days)
         assert result.ok and result.outcome.dead == 0, (days, result.as_dict())
+    # every stage sent as a customer note reached the customer once: mails per order = its "shop" stages
+    mailed = Counter(order_id for order_id, _ in note_mails(realshop)[mailed_before:])
+    by_note = Counter(c.order_id for c, e in query_rows(etc, select(Claim, LedgerEntry).join(
+        LedgerEntry, LedgerEntry.claim_id == Claim.id).where(LedgerEntry.kind == "stage"))
+        if e.data["channel"] == "shop")
+    assert mailed == by_note and max(by_note.values()) >= 2
     exports = sorted((folder / "exports").glob("*.csv"))
     assert exports, "no claim reached the agency"
     handed = {c.order_id: c for c in query(etc, select(Claim).where(Claim.state == ClaimState.IN_COLLECTION))}
