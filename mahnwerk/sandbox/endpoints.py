@@ -51,8 +51,24 @@ def _pick(data: dict, tree: dict) -> dict:
     return out
 
 
-def present(order: dict, fields: list[str] | None, req: Request) -> dict:
-    """An order as the response shows it: all fields plus _links, or just the requested `_fields`;
+def order_links(order: dict, req: Request) -> dict:
+    """prepare_links() of the v2 orders controller, which v3 inherits; WordPress adds the self link's targetHints."""
+    oid = order["id"]
+    links = {"self": [{"href": req.rest_url(f"/wc/v3/orders/{oid}"),
+                       "targetHints": {"allow": ["GET", "POST", "PUT", "PATCH", "DELETE"]}}],
+             "collection": [{"href": req.rest_url("/wc/v3/orders")}],
+             "email_templates": [{"embeddable": True,
+                                  "href": req.rest_url(f"/wc/v3/orders/{oid}/actions/email_templates")}]}
+    if order.get("customer_id"):
+        links["customer"] = [{"href": req.rest_url(f"/wc/v3/customers/{order['customer_id']}")}]
+    if order.get("parent_id"):
+        links["up"] = [{"href": req.rest_url(f"/wc/v3/orders/{order['parent_id']}")}]
+    return links
+
+
+def present(order: dict, fields: list[str] | None, req: Request, *, in_collection: bool = False) -> dict:
+    """An order as the response shows it: the requested `_fields` (all without) and _links, which a single order
+    always carries and a listed one only without `_fields` or with `_links` among them (project_links());
     include_meta / exclude_meta narrow meta_data by key (WooCommerce 8.x+)."""
     data = order if fields is None else project(order, fields)
     include, exclude = req.params.get("include_meta"), req.params.get("exclude_meta")
@@ -60,15 +76,7 @@ def present(order: dict, fields: list[str] | None, req: Request) -> dict:
         keep, drop = set(as_list(include)) if include else None, set(as_list(exclude or ""))
         data = {**data, "meta_data": [m for m in data["meta_data"]
                                       if (keep is None or m.get("key") in keep) and m.get("key") not in drop]}
-    if fields is None or "_links" in fields:
-        oid = order["id"]
-        links = {"self": [{"href": req.rest_url(f"/wc/v3/orders/{oid}"),
-                           "targetHints": {"allow": ["GET", "POST", "PUT", "PATCH", "DELETE"]}}],
-                 "collection": [{"href": req.rest_url("/wc/v3/orders")}]}
-        if order.get("customer_id"):
-            links["customer"] = [{"href": req.rest_url(f"/wc/v3/customers/{order['customer_id']}")}]
-        data = {**data, "_links": links}
-    return data
+    return project_links(data, order_links(order, req), fields, in_collection=in_collection)
 
 
 def requested_fields(req: Request) -> list[str] | None:
@@ -87,24 +95,29 @@ def project_links(data: dict, links: dict, fields: list[str] | None, *, in_colle
 
 
 def list_orders(shop: WooSandbox, req: Request) -> Response:
-    """GET /orders: filter, sort and page; X-WP-Total, X-WP-TotalPages and Link like WC_REST_CRUD_Controller."""
+    """GET /orders: filter, sort and page."""
     listing = parse_listing(req.params, shop.tz)
     req.require_user("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
     start = listing.offset if listing.offset is not None else (listing.page - 1) * listing.per_page
     with shop.lock:
         total, ids = shop.store.select(listing.selection, start, listing.per_page)
         rows = [shop.store.rows[oid] for oid in ids]
-    body = [present(shop.store.materialize(row), listing.fields, req) for row in rows]
-    pages = -(-total // listing.per_page)
+    body = [present(shop.store.materialize(row), listing.fields, req, in_collection=True) for row in rows]
+    return Response.json(body, headers=paging_headers(req, total, listing.page, listing.per_page))
+
+
+def paging_headers(req: Request, total: int, page: int, per_page: int) -> list[tuple[str, str]]:
+    """X-WP-Total, X-WP-TotalPages and Link (prev before next) as WC_REST_CRUD_Controller::get_items() sets them."""
+    pages = -(-total // per_page)
     headers = [("X-WP-Total", str(total)), ("X-WP-TotalPages", str(pages))]
     links = []
-    if listing.page > 1:
-        links.append(f'<{_page_url(req, min(listing.page - 1, pages))}>; rel="prev"')
-    if pages > listing.page:
-        links.append(f'<{_page_url(req, listing.page + 1)}>; rel="next"')
+    if page > 1:
+        links.append(f'<{_page_url(req, min(page - 1, pages))}>; rel="prev"')
+    if pages > page:
+        links.append(f'<{_page_url(req, page + 1)}>; rel="next"')
     if links:
         headers.append(("Link", ", ".join(links)))
-    return Response.json(body, headers=headers)
+    return headers
 
 
 def _page_url(req: Request, page: int) -> str:

@@ -29,9 +29,10 @@ def default_gateways() -> list[dict]:
     """bacs, cheque and cod enabled, paypal disabled; `order` is "" until the merchant sorts the gateways."""
     gateways = []
     for gid, title, description, enabled, method_title, method_description, instructions in _CORE:
+        supports = ["products", "refunds"] if gid == "paypal" else ["products"]     # WC_Gateway_Paypal::$supports
         gateways.append({
             "id": gid, "title": title, "description": description, "order": "", "enabled": enabled,
-            "method_title": method_title, "method_description": method_description, "method_supports": ["products"],
+            "method_title": method_title, "method_description": method_description, "method_supports": supports,
             "settings": {
                 "title": _setting("title", "Title", "safe_text", title, method_title),
                 "instructions": _setting("instructions", "Instructions", "textarea", instructions, instructions),

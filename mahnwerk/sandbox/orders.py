@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import re
 import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from mahnwerk.sandbox import people as P
@@ -34,6 +36,7 @@ PLAN = [
 FULL_REFUND, PARTIAL_REFUND = (10, 20), (2, 40)      # i % 20 == 10 is refunded; i % 40 == 2 partly refunded on-hold
 TIE_GROUP = (47, 48, 49)        # per 50 orders, three changed in the same second (a bulk action in wp-admin)
 _MONEY: dict[int, str] = {}
+NUMERIC = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")     # PHP's is_numeric()
 
 
 def later(start: int, limit: int, delay: float) -> int:
@@ -53,6 +56,19 @@ def money(cents: int) -> str:
         if len(_MONEY) < 200_000:
             _MONEY[cents] = text
     return text
+
+
+def to_cents(amount: object) -> int:
+    """Cents of a decimal string, 0 for anything unparseable (a broken total is no reason to crash the shop)."""
+    try:
+        return int((Decimal(str(amount)) * 100).to_integral_value())
+    except (InvalidOperation, ValueError, OverflowError):
+        return 0
+
+
+def php_number(raw: str) -> Decimal | None:
+    """The value of a string PHP's is_numeric() accepts (blanks around it allowed), None for any other string."""
+    return Decimal(raw.strip()) if NUMERIC.match(raw) else None
 
 
 def generate_orders(n: int, *, seed: int = 0, start: datetime | None = None, days: float = 120,

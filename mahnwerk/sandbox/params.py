@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from mahnwerk.sandbox.dates import parse_query_date
+from mahnwerk.sandbox.orders import NUMERIC
 from mahnwerk.sandbox.shop import ORDER_STATUSES
 from mahnwerk.sandbox.store import Selection
 from mahnwerk.sandbox.wire import invalid_params
@@ -15,7 +16,6 @@ from mahnwerk.sandbox.wire import invalid_params
 EDIT_STATUSES = ("auto-draft", *ORDER_STATUSES)
 LIST_STATUSES = ("any", "trash", *EDIT_STATUSES)
 ORDERBY = ("date", "id", "include", "title", "slug", "modified")
-_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 _BRACKET = re.compile(r"^([^\[]+)\[([^\]]*)\]$")
 
 Params = dict[str, "str | list[str]"]
@@ -79,7 +79,7 @@ def to_bool(raw: object) -> bool | None:
 
 def _integer(raw: object) -> int | None:
     """rest_is_integer(): numeric and whole, so '10', ' 10', '1e1' and '10.0' all pass."""
-    if not isinstance(raw, str) or not _NUMBER.match(raw):
+    if not isinstance(raw, str) or not NUMERIC.match(raw):
         return None
     try:
         return int(raw)
@@ -118,6 +118,13 @@ class Checker:
             self.problems[name] = ("rest_invalid_type", f"{name} is not of type boolean.")
             return default
         return value
+
+    def string(self, name: str) -> str | None:
+        raw = self.params.get(name)
+        if raw is not None and not isinstance(raw, str):
+            self.problems[name] = ("rest_invalid_type", f"{name} is not of type string.")
+            return None
+        return raw
 
     def enum(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
         raw = self.params.get(name, default)

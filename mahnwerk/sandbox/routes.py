@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
-from mahnwerk.sandbox import endpoints
+from mahnwerk.sandbox import endpoints, refund_endpoints
 from mahnwerk.sandbox.params import Params
 from mahnwerk.sandbox.shop import WooSandbox
 from mahnwerk.sandbox.system_status import status_report
@@ -139,6 +139,9 @@ ROUTES = [
     (re.compile(rf"^/wc/v3/orders/{_ID}/notes$"), {"GET": endpoints.list_notes, "POST": endpoints.create_note}),
     (re.compile(rf"^/wc/v3/orders/{_ID}/notes/(?P<note_id>\d+)$"), {
         "GET": endpoints.get_note, "DELETE": endpoints.delete_note}),
+    (re.compile(rf"^/wc/v3/orders/{_ID}/refunds$"), {
+        "GET": refund_endpoints.list_all, "POST": refund_endpoints.create}),
+    (re.compile(rf"^/wc/v3/orders/{_ID}/refunds/(?P<refund_id>\d+)$"), {"GET": refund_endpoints.get_one}),
     (re.compile(r"^/wc/v3/payment_gateways$"), {"GET": gateways}),
     (re.compile(r"^/wc/v3/payment_gateways/(?P<gateway_id>[\w-]+)$"), {"GET": gateways}),
     (re.compile(r"^/wc/v3/system_status$"), {"GET": system_status}),

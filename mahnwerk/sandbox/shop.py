@@ -8,14 +8,14 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from mahnwerk.sandbox import refunds
 from mahnwerk.sandbox.dates import gmt_to_local, local_to_gmt, real_clock, wc_pair
 from mahnwerk.sandbox.faults import Fault, FaultPlan
 from mahnwerk.sandbox.gateways import default_gateways
 from mahnwerk.sandbox.notes import NoteBook, status_mail
-from mahnwerk.sandbox.orders import SITE_URL, OrderFactory, money, paused_gc
+from mahnwerk.sandbox.orders import SITE_URL, OrderFactory, paused_gc, to_cents
 from mahnwerk.sandbox.store import OrderStore
 
 ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "checkout-draft")
@@ -51,6 +51,7 @@ class WooSandbox:
         self.lock = threading.RLock()
         self.faults = FaultPlan()
         self.notes = NoteBook(self.tz)
+        self.refunds = refunds.RefundBook()
         # Called with (method, path, "before"|"after") around each request; True drops the connection unanswered.
         self.on_request: Callable[[str, str, str], bool] | None = None
         self._meta_id = 50_000_000
@@ -100,6 +101,12 @@ class WooSandbox:
             self.requests.clear()
 
     # -- orders ---------------------------------------------------------------------------------------------------
+
+    def take_id(self) -> int:
+        """The next post id; orders and refunds share one sequence."""
+        with self.lock:
+            self._next_id += 1
+            return self._next_id - 1
 
     def now_pair(self) -> tuple[str, str]:
         """(local, gmt) strings of the shop clock's now."""
@@ -172,6 +179,7 @@ class WooSandbox:
             old = self.store.get(order_id)
             if old is None:
                 raise KeyError(order_id)
+            self.refunds.of(old)            # date refunds it was loaded with before date_modified moves on
             order, fields = copy.deepcopy(old), dict(fields)
             status = fields.pop("status", None) if side_effects else None
             order.update(copy.deepcopy(fields))
@@ -200,6 +208,8 @@ class WooSandbox:
             order["date_completed"], order["date_completed_gmt"] = local, gmt
         order["is_editable"] = status in ("pending", "on-hold", "auto-draft")
         order["needs_payment"] = status in ("pending", "failed") and to_cents(order.get("total")) > 0
+        if status == "refunded":
+            refunds.refund_the_rest(self, order)        # hooked to woocommerce_order_status_refunded
         mail = status_mail(order, status, self.site_title)
         if mail:
             self.mails.append(mail)
@@ -211,25 +221,17 @@ class WooSandbox:
             if same:
                 entry["value"] = item.get("value")
                 return
-        meta.append({"id": self._next_meta_id(), "key": item["key"], "value": item.get("value")})
+        meta.append({"id": self.next_meta_id(), "key": item["key"], "value": item.get("value")})
 
-    def _next_meta_id(self) -> int:
+    def next_meta_id(self) -> int:
         self._meta_id += 1
         return self._meta_id
 
     def refund(self, order_id: int, amount: str, reason: str = "") -> dict:
-        """Record a refund (refunds are orders too: it takes the next id); a full refund makes it 'refunded'."""
-        with self.lock:
-            order = self.order(order_id)
-            refund = {"id": self._next_id, "reason": reason, "total": money(-to_cents(amount))}
-            self._next_id += 1
-            refunds = [*order.get("refunds", []), refund]
-            refunded = -sum(to_cents(r["total"]) for r in refunds)
-            fields = {"refunds": refunds}
-            if refunded >= to_cents(order.get("total")) > 0:
-                fields["status"] = "refunded"
-            self.change(order_id, fields, bump=True)
-            return dict(refund)
+        """Refund like the merchant in wp-admin (wc_create_refund(), as POST /orders/{id}/refunds does) and return
+        the order's new `refunds` entry; refunding what is left makes it 'refunded'. Unlike WooCommerce it takes
+        any amount, even more than is left, so tests can build any state."""
+        return refunds.summary(refunds.create_refund(self, order_id, str(amount), reason, check=False))
 
     def trash(self, order_id: int) -> dict:
         """Move to the trash: listed only with status=trash, still readable by id."""
@@ -239,15 +241,9 @@ class WooSandbox:
     def delete(self, order_id: int) -> None:
         """Delete for good: 404 from then on."""
         with self.lock:
-            if self.store.get(order_id) is None:
+            order = self.store.get(order_id)
+            if order is None:
                 raise KeyError(order_id)
+            self.refunds.forget(order)
             self.store.remove(order_id)
             self.notes.remove(order_id)
-
-
-def to_cents(amount: object) -> int:
-    """Cents of a decimal string, 0 for anything unparseable (a broken total is no reason to crash the shop)."""
-    try:
-        return int((Decimal(str(amount)) * 100).to_integral_value())
-    except (InvalidOperation, ValueError, OverflowError):
-        return 0

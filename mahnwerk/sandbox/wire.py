@@ -38,6 +38,18 @@ class WPError(Exception):
                              self.status)
 
 
+class BareStatusError(WPError):
+    """A WP_Error whose data is a bare number, as the refunds controller writes `new WP_Error(code, msg, 404)`:
+    rest_convert_error_to_response() finds no data['status'], so HTTP says 500 and the body says "data": 404."""
+
+    def __init__(self, code: str, message: str, data: int) -> None:
+        super().__init__(500, code, message)
+        self.bare = data
+
+    def response(self) -> Response:
+        return Response.json({"code": self.code, "message": self.message, "data": self.bare}, self.status)
+
+
 def invalid_params(problems: dict[str, tuple[str, str]]) -> WPError:
     """400 rest_invalid_param naming every bad parameter, as WP_REST_Request::has_valid_params() does."""
     return WPError(400, "rest_invalid_param", "Invalid parameter(s): " + ", ".join(problems),

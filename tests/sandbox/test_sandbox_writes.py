@@ -126,15 +126,17 @@ def test_update_order_bumps_modified_and_touch_does_not(shop, orders):
     assert (updated["date_modified_gmt"], updated["date_modified"]) == (SHOP_NOW_GMT, "2026-03-16T13:00:00")
 
 
-def test_refunds_append_and_a_full_refund_makes_the_order_refunded(shop, orders):
-    """refund() appends negative totals with fresh ids; refunding the rest flips the status to refunded."""
+def test_refunds_come_first_and_a_full_refund_makes_the_order_refunded(shop, orders):
+    """What the real WooCommerce 10.0.2 does: refund() lists each refund first in `refunds` (get_refunds() is
+    newest first) with a fresh id and a negative total; refunding the rest flips the status to refunded."""
     order = _unpaid(orders)
     first = shop.refund(order["id"], "1.00", reason="Kulanz")
     assert first["total"] == "-1.00" and shop.order(order["id"])["status"] == "on-hold"
     rest = str(Decimal(order["total"]) - 1 - sum(-Decimal(r["total"]) for r in order["refunds"]))
-    shop.refund(order["id"], rest)
+    second = shop.refund(order["id"], rest)
     after = shop.order(order["id"])
-    assert after["status"] == "refunded" and after["refunds"][-2]["id"] == first["id"]
+    assert after["status"] == "refunded" and [r["id"] for r in after["refunds"][:2]] == [second["id"], first["id"]]
+    assert after["refunds"][2:] == order["refunds"] and second["id"] == first["id"] + 1
     assert after["date_modified_gmt"] == SHOP_NOW_GMT
 
 
