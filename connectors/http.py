@@ -1,7 +1,8 @@
 """One HTTP client per shop: session, timeouts, auth, request counting, redaction and the retry policy.
 
 Shop modules never sleep, retry or catch `requests` exceptions: they call `ShopHttp.request` and get a
-`ShopResponse` with parsed JSON, or one of the `ShopError`s from `mahnwerk.errors`.
+`ShopResponse` with parsed JSON, or one of the `ShopError`s from `mahnwerk.errors`. Payment providers (Stripe,
+Mollie) use the same client, with `BearerAuth` and `shop=` naming the provider.
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ def redact_url(url: str) -> str:
     )
     netloc = re.sub(r"^[^@/]*@", "***@", parts.netloc)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """`Authorization: Bearer <token>`; its repr never shows the token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +100,15 @@ def error_from(response: requests.Response, *, shop: str, method: str, url: str)
         body = response.json()
         if isinstance(body, dict):
             code = body.get("code") or body.get("error") or None
-            message = body.get("message") or body.get("error_description") or message
-            if isinstance(code, dict):  # some APIs nest {"error": {"code":..., "message":...}}
-                code, message = code.get("code"), code.get("message", message)
+            # Mollie (RFC 7807 style) says it in "detail" and names the parameter in "field"
+            message = body.get("message") or body.get("error_description") or body.get("detail") or message
+            if body.get("field"):
+                message = f"{message} (field: {body['field']})"
+            if isinstance(code, dict):  # Stripe nests {"error": {"type", "code", "message", "param"}}
+                nested = code
+                code, message = nested.get("code") or nested.get("type"), nested.get("message", message)
+                if nested.get("param"):
+                    message = f"{message} (param: {nested['param']})"
             # WordPress names what is wrong with each parameter only in data.params
             params = (body.get("data") or {}).get("params") if isinstance(body.get("data"), dict) else None
             if isinstance(params, dict) and params:
@@ -139,12 +160,14 @@ class ShopHttp:
         max_backoff: float = 60.0,
         ca_bundle: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        """`headers` are sent with every request (an API version pin, say); credentials belong in `auth`."""
         self.shop, self.base_url = shop, base_url.rstrip("/") + "/"
         self.timeout = (min(10.0, timeout), timeout)  # connect, read
         self.session = requests.Session()
         self.session.auth = auth
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})})
         if ca_bundle:
             self.session.verify = ca_bundle
         self.query_auth: dict[str, str] = {}  # credentials sent as query parameters instead of a header

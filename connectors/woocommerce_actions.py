@@ -83,6 +83,10 @@ class WooActions:
         self.http.request("PUT", f"orders/{order_id}", json_body={"meta_data": meta},
                           params={"_fields": "id,meta_data"})
 
+    def set_status(self, order_id: str, status: str) -> None:
+        """Set the order's status (e.g. "processing" once paid). Idempotent, so retried like a GET."""
+        self.http.request("PUT", f"orders/{order_id}", json_body={"status": status}, params={"_fields": "id,status"})
+
     def items(self, order_id: str) -> list[LineItem]:
         """What the order consists of (products, shipping, fees), for an agency export."""
         data = self.http.get(f"orders/{order_id}", params={"_fields": "line_items,shipping_lines,fee_lines"}).data

@@ -7,7 +7,8 @@
     │   ├── ShopUnavailable       retry: timeout, connection refused, 429, 5xx, truncated or invalid JSON
     │   └── ShopRejected          don't retry: any other 4xx
     │       └── ShopAuthFailed    401/403: stop this shop, tell the merchant, other shops go on
-    └── BadRecord                 skip and quarantine: .record_id, .field, .raw
+    ├── BadRecord                 skip and quarantine: .record_id, .field, .raw
+    └── StatementError            a bank statement file that is not one: moved to rejected/ with the reason
 
 Bugs are not MahnwerkErrors: a broken invariant is an assert or RuntimeError and keeps its traceback.
 """
@@ -89,3 +90,12 @@ class BadRecord(MahnwerkError):
     def __init__(self, message: str, *, record_id: str, field: str, raw: Any = None) -> None:
         self.record_id, self.field, self.raw = record_id, field, raw
         super().__init__(f"order {record_id}: field '{field}': {message}")
+
+
+class StatementError(MahnwerkError):
+    """Raised when a bank statement file cannot be read at all (not XML, not camt, not MT940); names the file.
+    A single bad entry inside a readable file is a SourceProblem instead, and the rest of the file goes on."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from mahnwerk.connectors.http import ShopHttp
+from mahnwerk.connectors.mollie_source import MollieSource, mollie_http
+from mahnwerk.connectors.stripe_source import StripeSource, stripe_http
 from mahnwerk.connectors.woocommerce import WooCommerce
 from mahnwerk.connectors.woocommerce_actions import WooActions
 from mahnwerk.connectors.woocommerce_parse import MetaKeys
@@ -35,6 +37,19 @@ def build_source(shop: ShopConfig) -> WooCommerce:
     statuses = shop.statuses
     return WooCommerce(http, meta_keys=meta, page_size=shop.sync.page_size,
                        statuses=(*statuses.open, *statuses.paid, *statuses.cancelled, *statuses.refunded))
+
+
+def build_payment_sources(shop: ShopConfig) -> list[StripeSource | MollieSource]:
+    """The shop's configured payment providers, each with its own HTTP session (close them after use)."""
+    http = {"timeout": shop.http.timeout.total_seconds(), "max_attempts": shop.http.max_attempts,
+            "max_backoff": shop.http.max_backoff.total_seconds()}
+    sources: list[StripeSource | MollieSource] = []
+    stripe, mollie = shop.payments.stripe, shop.payments.mollie
+    if stripe.api_key is not None:
+        sources.append(StripeSource(stripe_http(stripe.api_key.reveal(), url=stripe.url, **http)))
+    if mollie.api_key is not None:
+        sources.append(MollieSource(mollie_http(mollie.api_key.reveal(), url=mollie.url, **http)))
+    return sources
 
 
 def build_actions(shop: ShopConfig) -> WooActions:

@@ -194,7 +194,8 @@ def demo(click_ctx: click.Context, orders: int, keep: Path | None) -> None:
     run_demo(click_ctx.obj, orders=orders, keep=keep)
 
 
-from mahnwerk.sync import casecli, runcli  # noqa: E402,F401  (register plan, explain, tasks, casework; run, status)
+from mahnwerk.sync import casecli, paymentcli, runcli  # noqa: E402,F401  (register plan, explain, tasks, casework;
+#                                                     payments; run, status)
 
 
 def main(argv: list[str] | None = None) -> int:

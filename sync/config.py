@@ -25,6 +25,7 @@ from mahnwerk.sync.schema import (Context, a_date, boolean, cross_check, databas
                                   strings, text, timezone)
 from mahnwerk.sync.deliveryconfig import (AgencyConfig, DeliveryConfig, LettersConfig, MerchantConfig,
                                            SmtpConfig)
+from mahnwerk.sync.paymentconfig import PaymentsConfig
 from mahnwerk.sync.policyconfig import read_policy
 from mahnwerk.sync.secrets import Secret, mask_url
 from mahnwerk.sync.tomlpos import KeyPath, Problems, parse_toml
@@ -126,6 +127,7 @@ class ShopConfig:
     smtp: SmtpConfig = SmtpConfig()
     letters: LettersConfig = LettersConfig()
     agency: AgencyConfig = AgencyConfig()
+    payments: PaymentsConfig = PaymentsConfig()
     policy: Policy = field(default=PRESETS["de-b2c"], metadata={"table": False})  # [policy]: sync/policyconfig.py
 
 

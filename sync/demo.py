@@ -6,12 +6,13 @@ import html
 import re
 import tempfile
 from contextlib import ExitStack, closing
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from mahnwerk.sandbox import SandboxServer, WooSandbox, malformed_orders
 from mahnwerk.sync import views
+from mahnwerk.sync.demopayments import show_payments
 from mahnwerk.sync.mirror import utcnow
 from mahnwerk.sync.timeline import explain
 
@@ -159,7 +160,8 @@ def run_demo(ctx: Any, *, orders: int, keep: Path | None) -> None:
         out.print(views.plan_summary(counts))
         out.print(f"\n[bold]mahnwerk explain {story[0]}[/]")
         views.print_explanation(out, with_session_case(store, config, story[0], explain))
-        act(ctx, store, config, shop)
+        last = act(ctx, store, config, shop)
+        show_payments(ctx, store, config, shop, last + timedelta(days=2))
         if not keep:
             out.print("(this folder is removed when the demo ends; `mahnwerk demo --keep DIR` keeps the letters and "
                       "exports to open)")
@@ -169,8 +171,9 @@ def run_demo(ctx: Any, *, orders: int, keep: Path | None) -> None:
 
 
 
-def act(ctx: Any, store: Any, config: Any, shop: WooSandbox) -> None:
-    """`mahnwerk run` on a simulated calendar: today, then every two weeks, so that every stage happens once."""
+def act(ctx: Any, store: Any, config: Any, shop: WooSandbox) -> datetime:
+    """`mahnwerk run` on a simulated calendar: today, then every two weeks, so that every stage happens once;
+    returns the last simulated moment."""
     from mahnwerk.sync.runcli import SUMMARY
     from mahnwerk.sync.runner import run_shops
 
@@ -202,3 +205,4 @@ def act(ctx: Any, store: Any, config: Any, shop: WooSandbox) -> None:
     for line in status_report(store, [s.id for s in config.shops]):
         out.print(views.plain(f"  {line['shop']}: {line['open_claims']} open, {line['in_collection']} with the agency, "
                               f"outbox {line['outbox']}, {line['open_tasks']} open tasks"))
+    return start + timedelta(days=98)

@@ -56,6 +56,7 @@ class Outcome:
     sent: int = 0  # customer notes and mails
     letters: int = 0
     recovered: int = 0  # delivered by an earlier, interrupted run and finished by this one
+    written_back: int = 0  # payments the shop was told of (status and note)
     exports: int = 0  # claims handed over
     closed: int = 0
     skipped_paid: int = 0

@@ -174,3 +174,74 @@ class Task(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     done_by: str = Field(default="", max_length=100)
+
+
+class PaymentState:
+    """An incoming payment's life: matched (booked to claims), review (a person confirms a guess), unmatched
+    (waiting for a person), ignored (not a customer's payment; with the reason)."""
+
+    MATCHED = "matched"
+    REVIEW = "review"
+    UNMATCHED = "unmatched"
+    IGNORED = "ignored"
+    WAITING = (REVIEW, UNMATCHED)
+
+
+class IncomingPaymentRow(SQLModel, table=True):
+    """One incoming credit from a bank statement or a payment provider, imported once (source + ref)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("shop_id", "source", "ref", name="uq_payments_shop_source_ref"),
+                      Index("ix_payments_shop_state", "shop_id", "state"))
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: str = Field(foreign_key="shops.id", max_length=40)
+    source: str = Field(max_length=20)  # camt.053, camt.052, camt.054, mt940, stripe, mollie
+    ref: str = Field(max_length=140)  # the bank's reference or the provider's id (or a hash of the entry)
+    origin: str = Field(default="", max_length=500)  # the file it was imported from, or the provider
+    position: str = Field(default="", max_length=200)  # where in that file
+    account: str = Field(default="", max_length=64)
+    booked_on: date
+    amount: Decimal = Field(sa_type=Money)
+    currency: str = Field(max_length=3)
+    charges: Decimal = Field(default=Decimal(0), sa_type=Money)
+    original_amount: Decimal | None = Field(default=None, sa_type=Money)
+    original_currency: str = Field(default="", max_length=3)
+    payer_name: str = Field(default="", max_length=300)
+    payer_account: str = Field(default="", max_length=64)
+    remittance: str = Field(default="", max_length=2000)
+    end_to_end_id: str = Field(default="", max_length=140)
+    creditor_ref: str = Field(default="", max_length=140)
+    order_hint: str = Field(default="", max_length=64)
+    provider_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=PaymentState.UNMATCHED, max_length=20)
+    rule: str = Field(default="", max_length=20)  # reference, provider, amount_name, manual
+    confidence: Decimal | None = Field(default=None, sa_type=Money)
+    reason: str = Field(default="", max_length=500)  # how it was matched, why it waits, why it was ignored
+    candidates: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # claim ids
+    unallocated: Decimal = Field(default=Decimal(0), sa_type=Money)  # not (yet) booked to any claim
+    imported_at: datetime = Field(sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by: str = Field(default="", max_length=100)
+
+
+class PaymentEvent(SQLModel, table=True):
+    """The payment's own append-only history: imported, matched, booked to a claim, sent to review, assigned,
+    ignored. Bookings also appear in each claim's ledger."""
+
+    __tablename__ = "payment_events"
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = Field(foreign_key="payments.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=20)
+    actor: str = Field(default="", max_length=100)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class PaymentCursor(SQLModel, table=True):
+    """How far a payment provider has been read for a shop (opaque to the store: the connector's own cursor)."""
+
+    __tablename__ = "payment_cursors"
+    shop_id: str = Field(primary_key=True, foreign_key="shops.id", max_length=40)
+    source: str = Field(primary_key=True, max_length=20)
+    value: str = Field(max_length=500)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

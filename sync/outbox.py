@@ -28,7 +28,8 @@ from mahnwerk.sync.store import Store
 
 OUTBOX = OutboxRow.__table__
 EXECUTED_KINDS = ("send", "handover", "close")  # a policy task waits for a person (`mahnwerk tasks`)
-ROW_KINDS = (*EXECUTED_KINDS, "agency_update")  # every kind of row the executor and the agency batch work off
+# every kind of row the executor, the agency batch and the payment write-back work off
+ROW_KINDS = (*EXECUTED_KINDS, "agency_update", "writeback")
 
 
 def outbox_key(shop_id: str, order_id: str, stage: str, occurrence: int) -> str:

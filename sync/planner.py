@@ -20,10 +20,14 @@ from mahnwerk.sync.store import Store
 CLAIMS = Claim.__table__
 PLAN_COLUMNS = (CLAIMS.c.id, CLAIMS.c.shop_id, CLAIMS.c.order_id, CLAIMS.c.order_number, CLAIMS.c.currency,
                 CLAIMS.c.open_amount, CLAIMS.c.invoice_date, CLAIMS.c.due_date, CLAIMS.c.is_b2b)
-OPEN_CHUNK = (select(*PLAN_COLUMNS)
-              .where(CLAIMS.c.shop_id == bindparam("shop"), CLAIMS.c.state == ClaimState.OPEN,
-                     CLAIMS.c.id > bindparam("after"))
-              .order_by(CLAIMS.c.id).limit(bindparam("size")))
+def open_chunk(columns: Sequence[Any]) -> Any:
+    """The next `size` open claims of a shop after id `after`, with `columns`."""
+    return (select(*columns).where(CLAIMS.c.shop_id == bindparam("shop"), CLAIMS.c.state == ClaimState.OPEN,
+                                   CLAIMS.c.id > bindparam("after"))
+            .order_by(CLAIMS.c.id).limit(bindparam("size")))
+
+
+OPEN_CHUNK = open_chunk(PLAN_COLUMNS)
 
 
 def shop_today(shop: ShopConfig, now: datetime) -> date:
@@ -31,12 +35,15 @@ def shop_today(shop: ShopConfig, now: datetime) -> date:
     return local_date(now, shop.timezone)
 
 
-def assessments(store: Store, shop: ShopConfig, today: date, *, chunk: int = 5000) -> Iterator[tuple[Any, Assessment]]:
-    """(claims row, assessment) for every open claim of the shop, in id order, `chunk` claims per query."""
+def assessments(store: Store, shop: ShopConfig, today: date, *, chunk: int = 5000,
+                columns: Sequence[Any] = PLAN_COLUMNS) -> Iterator[tuple[Any, Assessment]]:
+    """(claims row, assessment) for every open claim of the shop, in id order, `chunk` claims per query; rows
+    carry `columns` (at least PLAN_COLUMNS)."""
+    query = OPEN_CHUNK if columns is PLAN_COLUMNS else open_chunk(columns)
     after = 0
     with store.connection() as conn:
         while True:
-            rows = conn.execute(OPEN_CHUNK, {"shop": shop.id, "after": after, "size": chunk}).all()
+            rows = conn.execute(query, {"shop": shop.id, "after": after, "size": chunk}).all()
             if not rows:
                 return
             events = histories(conn, [row.id for row in rows], shop.timezone)

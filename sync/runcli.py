@@ -20,8 +20,8 @@ from mahnwerk.sync.outbox import counts_by_state
 from mahnwerk.sync.runner import run_shops
 from mahnwerk.sync.views import plain
 
-SUMMARY = ("decided", "sent", "letters", "recovered", "exports", "closed", "skipped_paid", "skipped", "retrying",
-           "dead", "tasks")
+SUMMARY = ("decided", "sent", "letters", "recovered", "exports", "closed", "written_back", "skipped_paid", "skipped",
+           "retrying", "dead", "tasks")
 
 
 @cli.command("run")
@@ -168,6 +168,8 @@ def settle_command(verb: str, summary: str) -> None:
                 now = utcnow()
                 if verb == "retry":
                     row.state, row.attempts, row.next_attempt_at, row.reference = OutboxState.PENDING, 0, now, ""
+                elif row.kind in ("writeback", "agency_update"):  # no stage: only the row is settled
+                    row.state, row.done_at = OutboxState.DONE if verb == "done" else OutboxState.SKIPPED, now
                 else:
                     claim = session.get(Claim, row.claim_id)
                     Case(session, config.shop(row.shop_id), claim, actor, now).record("stage", {

@@ -24,6 +24,7 @@ from mahnwerk.sync.outbox import ROW_KINDS, decide_shop, executor_lock, ready_ro
 from mahnwerk.sync.planner import shop_today
 from mahnwerk.sync.service import sync_one
 from mahnwerk.sync.store import Store
+from mahnwerk.sync.writeback import WriteBack
 
 
 @dataclass
@@ -105,6 +106,7 @@ def execute(store: Store, config: Config, shop: ShopConfig, result: RunResult, *
                             **({"sleep": sleep} if sleep else {}))
         result.outcome = executor.run()
         Handover(executor, export_folder(shop, data_dir(config))).run()
+        WriteBack(executor).run()
     except MahnwerkError as exc:
         result.error = str(exc)
     finally:

@@ -9,10 +9,11 @@ import structlog
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from mahnwerk.errors import MahnwerkError, ShopAuthFailed
-from mahnwerk.sync.bootstrap import build_source
+from mahnwerk.sync.bootstrap import build_payment_sources, build_source
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror import Mirror, SyncCounts, ensure_shop, utcnow
 from mahnwerk.sync.models import SyncRun
+from mahnwerk.sync.paymentsources import Collected, collect
 from mahnwerk.sync.store import Store
 
 log = structlog.get_logger("mahnwerk.sync")
@@ -25,6 +26,7 @@ class ShopSyncResult:
     counts: SyncCounts
     error: str = ""
     auth_failed: bool = False
+    payments: Collected | None = None
 
     @property
     def ok(self) -> bool:
@@ -36,7 +38,8 @@ class ShopSyncResult:
         c = self.counts
         return {"shop": c.shop, "ok": self.ok, "error": self.error, "new": c.new, "updated": c.updated,
                 "closed": c.closed, "quarantined": c.quarantined, "requests": c.requests, "pages": c.pages,
-                "orders_seen": c.orders_seen, "reread": c.reread, "seconds": round(c.seconds, 3)}
+                "orders_seen": c.orders_seen, "reread": c.reread, "seconds": round(c.seconds, 3),
+                "payments": self.payments.as_dict() if self.payments else None}
 
 
 def sync_shops(store: Store, shops: Sequence[ShopConfig], *, reread: bool | None = None,
@@ -66,7 +69,22 @@ def sync_one(store: Store, shop: ShopConfig, *, reread: bool | None = None,
     if error:
         log.error("sync.failed", shop=shop.id, error=error)
     _finish_run(store, run_id, counts, error)
-    return ShopSyncResult(counts, error, auth_failed)
+    changed = counts.new + counts.updated > 0  # a new claim may be what a waiting payment pays
+    return ShopSyncResult(counts, error, auth_failed, collect_payments(store, shop, claims_changed=changed))
+
+
+def collect_payments(store: Store, shop: ShopConfig, *, claims_changed: bool) -> Collected:
+    """The shop's inbox and payment providers, then matching (when payments came in or claims changed).
+    Independent of the shop's API: a shop that is down still gets its payments booked."""
+    sources = build_payment_sources(shop)
+    try:
+        return collect(store, shop, now=utcnow(), providers=sources, match=claims_changed)
+    except MahnwerkError as exc:
+        log.error("payments.failed", shop=shop.id, error=str(exc))
+        return Collected(shop.id, errors=[str(exc)])
+    finally:
+        for source in sources:
+            source.close()
 
 
 def _start_run(store: Store, shop: ShopConfig) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -473,3 +474,23 @@ def test_delivery_tables_name_the_bad_key_and_line(tmp_path: Path, table: str, t
     write(tmp_path, "shops/acme.toml", SHOP + f"\n[{table}]\n{text}\n")
     [problem] = problems(tmp_path)
     assert problem.startswith("shops/acme.toml:") and expected in problem, problem
+
+
+def test_payments_table_defaults_and_provider_keys(tmp_path: Path) -> None:
+    """[payments] is optional; provider keys are secrets like the shop's and are checked for their kind."""
+    write(tmp_path, "shops/acme.toml", SHOP + '[payments]\ninbox = "inbox"\n[payments.stripe]\n'
+          'api_key = "${STRIPE}"\n[payments.mollie]\napi_key = "test_abc"\n')
+    shop = load(tmp_path, ENV | {"STRIPE": "rk_live_1"}).shop("acme")
+    assert shop.payments.min_confidence == Decimal("0.75") and shop.payments.inbox == tmp_path / "inbox"
+    assert shop.payments.stripe.api_key.reveal() == "rk_live_1" and "rk_live_1" not in repr(shop.payments)
+    assert shop.payments.paid_status == "processing" and shop.payments.mark_paid
+
+
+def test_payments_mistakes_name_line_and_key(tmp_path: Path) -> None:
+    write(tmp_path, "shops/acme.toml", SHOP + '[payments]\nmin_confidence = 2\n[payments.stripe]\n'
+          'api_key = "pk_live_1"\n[payments.molie]\n')
+    found = problems(tmp_path)
+    assert "shops/acme.toml:11: payments.min_confidence: expected a number from 0 to 1 like 0.75, got 2" in found
+    assert ("shops/acme.toml:13: payments.stripe.api_key: expected a Stripe secret or restricted key "
+            "(starting sk_ or rk_)") in found
+    assert any('payments.molie: unknown table "molie"; did you mean "mollie"?' in p for p in found)

@@ -1,0 +1,274 @@
+"""What the Stripe and Mollie sandboxes share: a loopback HTTP server, the request log, faults, ids and the clock.
+
+A provider sandbox subclasses `ProviderSandbox` (state + `handle(request) -> Reply`); `ProviderServer` serves it on
+http://127.0.0.1:<free port> with HTTP/1.1 keep-alive, like the WooCommerce `SandboxServer`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import socket
+import string
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+from mahnwerk.sandbox.faults import Fault, FaultPlan
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def real_clock() -> datetime:
+    """Now in UTC, whole seconds (both providers report seconds)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRequest:
+    """One request as the sandbox sees it; `query` keeps repeated keys (`types[]=a&types[]=b`) in order."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: Mapping[str, str]
+    body: bytes
+    base_url: str  # the server's own http://127.0.0.1:port, for absolute links
+
+
+@dataclass
+class Reply:
+    """What the server writes: status, content type, body bytes and extra headers."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def json(cls, data: object, status: int = 200, *, content_type: str = "application/json",
+             headers: list[tuple[str, str]] | None = None) -> Reply:
+        return cls(status, json.dumps(data, indent=2).encode("utf-8"), content_type, headers or [])
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCall:
+    """One request as the provider saw it, with the status it answered; headers without Authorization."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    status: int
+    headers: dict[str, str]
+
+
+class IdMaker:
+    """Provider-style ids (`in_` + 24 characters, `tr_` + 10), reproducible from a seed and never repeated."""
+
+    def __init__(self, seed: int | None) -> None:
+        self._random = random.Random(seed)
+        self._taken: set[str] = set()
+
+    def make(self, prefix: str, length: int) -> str:
+        while True:
+            candidate = prefix + "".join(self._random.choice(_ALNUM) for _ in range(length))
+            if candidate not in self._taken:
+                self._taken.add(candidate)
+                return candidate
+
+    def digits(self, length: int) -> str:
+        return "".join(self._random.choice(string.digits) for _ in range(length))
+
+
+class ProviderSandbox:
+    """Base of a provider's in-memory state: lock, clock, armed faults and the log of answered requests."""
+
+    name = "provider"
+
+    def __init__(self, *, seed: int | None = 0) -> None:
+        self.lock = threading.RLock()
+        self.clock: Callable[[], datetime] = real_clock
+        self.faults = FaultPlan()
+        self.requests: list[RecordedCall] = []
+        self.ids = IdMaker(seed)
+
+    def now(self) -> datetime:
+        return self.clock().astimezone(UTC)
+
+    def handle(self, request: ProviderRequest) -> Reply:
+        """Answer one request (the subclass speaks the provider's wire format)."""
+        raise NotImplementedError
+
+    def fault_reply(self, status: int) -> Reply:
+        """The body the provider sends with an injected status (429, 500, ...)."""
+        raise NotImplementedError
+
+    def fail_next(self, status: int = 429, *, times: int = 1, retry_after: float | None = None,
+                  path_contains: str | None = None) -> None:
+        """The next `times` matching requests answer `status` in the provider's error format (Retry-After if given)."""
+        self.faults.arm(Fault("fail", times, path_contains, status=status, retry_after=retry_after))
+
+    def truncate_next(self, times: int = 1, *, path_contains: str | None = None) -> None:
+        """The next responses announce the full Content-Length, send half the body and close the connection."""
+        self.faults.arm(Fault("truncate", times, path_contains))
+
+    def slow_next(self, seconds: float, times: int = 1, *, path_contains: str | None = None) -> None:
+        """The next responses wait `seconds` before answering."""
+        self.faults.arm(Fault("slow", times, path_contains, seconds=seconds))
+
+    def record(self, call: RecordedCall) -> None:
+        with self.lock:
+            self.requests.append(call)
+
+    def clear_requests(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 60                        # idle keep-alive connections give their thread back
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_DELETE = do_PATCH = do_PUT = do_HEAD = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass                            # tests read sandbox.requests instead
+
+    def _serve(self) -> None:
+        sandbox = self.server.sandbox
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        url = urlsplit(self.path)
+        planned = sandbox.faults.take(url.path + "?" + url.query)
+        if planned.sleep:
+            time.sleep(planned.sleep)
+        if planned.fail is not None:
+            reply = sandbox.fault_reply(planned.fail.status)
+            if planned.fail.retry_after is not None:
+                reply.headers.append(("Retry-After", f"{planned.fail.retry_after:g}"))
+        else:
+            request = ProviderRequest(self.command, url.path, parse_qsl(url.query, keep_blank_values=True),
+                                      {k: v for k, v in self.headers.items()}, body, self.server.url)
+            try:
+                reply = sandbox.handle(request)
+            except Exception:  # noqa: BLE001  (a sandbox bug: answer 500 like the provider, keep the traceback)
+                traceback.print_exc()
+                reply = sandbox.fault_reply(500)
+        shown = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
+        sandbox.record(RecordedCall(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
+                                    reply.status, shown))
+        self._send(reply, truncate=planned.truncate, now=sandbox.now())
+
+    def _send(self, reply: Reply, *, truncate: bool, now: datetime) -> None:
+        body = reply.body
+        head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}",
+                f"Date: {format_datetime(now, usegmt=True)}",  # the sandbox's clock, as the provider's would be
+                *(f"{k}: {v}" for k, v in reply.headers),
+                f"Content-Type: {reply.content_type}", f"Content-Length: {len(body)}"]
+        if truncate:
+            self.close_connection = True
+            body = body[:len(body) // 2]
+        if self.close_connection:
+            head.append("Connection: close")
+        payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1", "replace")
+        self.wfile.write(payload if self.command == "HEAD" else payload + body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, sandbox: ProviderSandbox, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
+        self.sandbox = sandbox
+        self.lock = threading.Lock()
+        self.connections: set[socket.socket] = set()
+        host, port = self.server_address[:2]
+        self.url = f"http://{host}:{port}"
+
+
+class ProviderServer:
+    """Serves a ProviderSandbox on http://127.0.0.1:<free port>; a context manager, or start()/close()."""
+
+    def __init__(self, sandbox: ProviderSandbox, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.sandbox, self._address = sandbox, (host, port)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        """Bind and serve in a daemon thread; returns self."""
+        if self._server is None:
+            self._server = _Server(self.sandbox, self._address)
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name=f"{self.sandbox.name}-sandbox-{self.port}", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving, cut open keep-alive connections and free the port."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            with server.lock:
+                for connection in server.connections:
+                    with contextlib.suppress(OSError):
+                        connection.shutdown(socket.SHUT_RDWR)
+            if self._thread is not None:
+                self._thread.join()
+
+    @property
+    def url(self) -> str:
+        """The API root, e.g. http://127.0.0.1:54321 (Stripe's /v1/... and Mollie's /v2/... live below it)."""
+        return self._require().url
+
+    @property
+    def port(self) -> int:
+        return self._require().server_address[1]
+
+    def _require(self) -> _Server:
+        if self._server is None:
+            raise RuntimeError("ProviderServer is not started")
+        return self._server
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), else None."""
+    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    scheme, _, token = value.partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A request header by case-insensitive name."""
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)

@@ -1,0 +1,288 @@
+"""Which claims an incoming payment pays, how that was found, and how sure it is.
+
+Three rules, in this order:
+1. reference: the invoice or order number printed on every notice, found in the payer's text. Tolerant of spaces,
+   dashes, dots, case, leading zeros and a number split across two lines ("RE-2026-00" / "42"). A transfer that
+   names several claims is split between them in the order they are named.
+2. provider: the shop order id a payment provider carries in its metadata.
+3. amount and name: exactly one open claim in the currency with that open amount, whose customer's name matches
+   the payer's, invoiced no longer than `window_days` before the payment.
+Pure: the caller hands in the open claims once and each payment; nothing here reads a database or a clock.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+ZERO = Decimal(0)
+# Words that announce a number: a short number right after one of these is a reference, not an amount or a date.
+# Prefixes, so that "Rechnug", "Rechnungsnumer", "Best.-Nr." and "Invoice" count as well.
+KEYWORDS = ("RE", "RG", "INV", "BEST", "ORDER", "AUFTR", "BELEG", "NR", "NO", "KD", "KUND", "REF", "VWZ")
+SHORT = 5  # numbers with fewer digits than this (and no letters) need a keyword in front, or the right amount
+_TOKEN = re.compile(r"[A-Z0-9]+")
+_DIGITS = re.compile(r"\d+")
+_LEADING_ZEROS = re.compile(r"(?<!\d)0+(?=\d)")
+_UMLAUTS = str.maketrans({"Ä": "AE", "Ö": "OE", "Ü": "UE", "ß": "SS"})
+
+
+@dataclass(frozen=True, slots=True)
+class OpenClaim:
+    """What matching needs to know of an open claim."""
+
+    id: int
+    invoice_number: str
+    order_number: str
+    order_id: str
+    currency: str
+    open_amount: Decimal  # what is owed today: principal, fees, interest
+    names: tuple[str, ...]  # the customer's name and company
+    invoice_date: date
+    also: tuple[Decimal, ...] = ()  # other amounts a customer pays for it: the invoice's open amount alone
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """What matching needs to know of a payment."""
+
+    amount: Decimal
+    currency: str
+    booked_on: date
+    text: str  # remittance lines ("\n" between them), end-to-end id, creditor reference
+    payer_name: str = ""
+    order_hint: str = ""
+    original_amount: Decimal | None = None  # sent in another currency (the claim's, perhaps)
+    original_currency: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    claim_id: int
+    amount: Decimal  # in the claim's currency
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Where the money goes: one share per claim (the last one takes any surplus), the rule, the confidence."""
+
+    shares: tuple[Share, ...]
+    rule: str  # reference, provider, amount_name
+    confidence: Decimal  # 0..1; below the shop's threshold a person decides (`payments unmatched`)
+    reason: str
+    candidates: tuple[int, ...] = ()
+
+    @property
+    def claim_ids(self) -> tuple[int, ...]:
+        return tuple(share.claim_id for share in self.shares)
+
+
+def compact(text: str) -> str:
+    """Upper case, letters and digits only: "re-2026/0042" -> "RE20260042"."""
+    return "".join(_TOKEN.findall(fold(text)))
+
+
+def fold(text: str) -> str:
+    """Upper case without accents, umlauts written out: "Größmann" -> "GROESSMANN"."""
+    text = text.upper().translate(_UMLAUTS)
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def key_forms(number: str) -> set[str]:
+    """The forms a printed number is searched by: compact, and compact with each digit group's leading zeros gone
+    ("RE-2026-0042" -> "RE20260042", "RE202642")."""
+    tokens = _TOKEN.findall(fold(number))
+    forms = {"".join(tokens), "".join(_LEADING_ZEROS.sub("", t) for t in tokens)}
+    return {form for form in forms if any(c.isdigit() for c in form)}
+
+
+def name_tokens(name: str) -> frozenset[str]:
+    return frozenset(t for t in _TOKEN.findall(fold(name)) if len(t) > 1 and not t.isdigit())
+
+
+def _is_short(form: str) -> bool:
+    return form.isdigit() and len(form) < SHORT
+
+
+@dataclass
+class _Found:
+    claim_id: int
+    position: int  # where in the text: the order to split in
+    keyword: bool  # announced by a keyword ("Rechnung 42")
+    short: bool
+
+
+@dataclass
+class Matcher:
+    """An index over a shop's open claims; `match()` one payment at a time, `paid()` after booking it."""
+
+    claims: Iterable[OpenClaim]
+    window_days: int = 120
+    _by_id: dict[int, OpenClaim] = field(init=False, default_factory=dict)
+    _open: dict[int, Decimal] = field(init=False, default_factory=dict)
+    _by_key: dict[str, set[int]] = field(init=False, default_factory=lambda: defaultdict(set))
+    _by_order: dict[str, int] = field(init=False, default_factory=dict)
+    _by_amount: dict[tuple[str, Decimal], set[int]] = field(init=False, default_factory=lambda: defaultdict(set))
+    _names: dict[int, frozenset[str]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for claim in self.claims:
+            self._by_id[claim.id] = claim
+            self._open[claim.id] = claim.open_amount
+            for number in {claim.invoice_number, claim.order_number}:
+                for form in key_forms(number):
+                    self._by_key[form].add(claim.id)
+            self._by_order[claim.order_id] = claim.id
+            for amount in {claim.open_amount, *claim.also}:
+                self._by_amount[(claim.currency, amount)].add(claim.id)
+        self.claims = ()  # the index holds what is needed; the caller's iterable may be a generator
+
+    def open_amount(self, claim_id: int) -> Decimal:
+        return self._open[claim_id]
+
+    def paid(self, claim_id: int, amount: Decimal) -> None:
+        """A payment was booked: the claim owes less (or nothing) for the payments that follow."""
+        claim = self._by_id[claim_id]
+        before = self._open[claim_id]
+        self._by_amount[(claim.currency, before)].discard(claim_id)
+        self._open[claim_id] = max(before - amount, ZERO)
+        if self._open[claim_id] > 0:
+            self._by_amount[(claim.currency, self._open[claim_id])].add(claim_id)
+
+    def match(self, credit: Credit) -> Match | None:
+        """The best match for `credit`, or None when no rule finds a claim."""
+        return self._by_reference(credit) or self._by_provider(credit) or self._by_amount_and_name(credit)
+
+    # -- rule 1 ---------------------------------------------------------------------------------------------------
+
+    def _by_reference(self, credit: Credit) -> Match | None:
+        found = self._references(credit.text)
+        usable = [f for f in found if f.keyword or not f.short or self._amount_in(credit, self._by_id[f.claim_id])
+                  == self._open[f.claim_id]]
+        listed = {f.claim_id for f in found} - {f.claim_id for f in usable}
+        if listed and self._owed(credit, {f.claim_id for f in found}):
+            usable = found  # "RE 1000 + 1001", "Sammelzahlung 51 + 53": the sum is exactly what they owe
+        if not usable:  # only a bare short number and another amount: a guess for a person, not a booking
+            return self._guess(credit, found) if found else None
+        ids = list(dict.fromkeys(f.claim_id for f in sorted(usable, key=lambda f: f.position)))
+        claims = [self._by_id[i] for i in ids if self._amount_in(credit, self._by_id[i]) is not None]
+        claims = [c for c in claims if c.currency == claims[0].currency]  # one transfer, one currency to split
+        if not claims:
+            return Match((), "reference", Decimal("0.3"), "names a claim in another currency", tuple(ids))
+        shares = self._split(credit, claims)
+        paid = self._amount_in(credit, claims[0])
+        exact = paid == sum((self._open[c.id] for c in claims), ZERO) or (
+            len(claims) == 1 and paid in claims[0].also)
+        weak = any(f.short and not f.keyword for f in usable)
+        # A bare short number only counts with the exact amount (see `usable`): two facts agreeing, not one.
+        confidence = Decimal("1.0") if exact and not weak else Decimal("0.9") if not weak else Decimal("0.8")
+        numbers = ", ".join(c.invoice_number for c in claims)
+        how = "the amount owed" if exact else "a different amount (part or surplus)"
+        return Match(shares, "reference", confidence, f"the text names {numbers}; pays {how}", tuple(ids))
+
+    def _guess(self, credit: Credit, found: list[_Found]) -> Match | None:
+        ids = tuple(dict.fromkeys(f.claim_id for f in sorted(found, key=lambda f: f.position)))
+        claim = self._by_id[ids[0]]
+        if len(ids) > 1 or self._amount_in(credit, claim) is None:
+            return Match((), "reference", Decimal("0.3"), "short numbers in the text fit several claims", ids)
+        return Match(self._split(credit, [claim]), "reference", Decimal("0.5"),
+                     f"the text has {claim.invoice_number} without a word like Rechnung, and another amount", ids)
+
+    def _references(self, text: str) -> list[_Found]:
+        found: list[_Found] = []
+        lines = [fold(line) for line in text.split("\n") if line.strip()]
+        # Joined with a space and without: a bank may cut a number in two at the end of a purpose line.
+        for variant, joined in enumerate((" ".join(lines), "".join(lines) if len(lines) > 1 else "")):
+            tokens = _TOKEN.findall(joined)
+            stripped = [_LEADING_ZEROS.sub("", t) for t in tokens]
+            for i in range(len(tokens)):
+                keyword = i > 0 and tokens[i - 1].startswith(KEYWORDS) and not tokens[i - 1][:1].isdigit()
+                for n in (1, 2, 3):
+                    if i + n > len(tokens):
+                        break
+                    candidate = "".join(tokens[i:i + n])
+                    if not any(c.isdigit() for c in candidate):
+                        continue
+                    for form in {candidate, "".join(stripped[i:i + n])}:
+                        for claim_id in self._by_key.get(form, ()):
+                            found.append(_Found(claim_id, variant * 10_000 + i, keyword, _is_short(form)))
+                if tokens[i][:1].isalpha() and (digits := _DIGITS.findall(tokens[i])):  # "RE42", "Nr.0042" glued
+                    for form in {d.lstrip("0") or "0" for d in digits} | set(digits):
+                        for claim_id in self._by_key.get(form, ()):
+                            found.append(_Found(claim_id, variant * 10_000 + i, True, _is_short(form)))
+        return found
+
+    # -- rule 2 ---------------------------------------------------------------------------------------------------
+
+    def _by_provider(self, credit: Credit) -> Match | None:
+        claim_id = self._by_order.get(credit.order_hint) if credit.order_hint else None
+        if claim_id is None or self._amount_in(credit, self._by_id[claim_id]) is None:
+            return None
+        [share] = self._split(credit, [self._by_id[claim_id]])
+        exact = share.amount == self._open[claim_id]
+        return Match((share,), "provider", Decimal("1.0") if exact else Decimal("0.9"),
+                     f"the payment provider names order {credit.order_hint}", (claim_id,))
+
+    # -- rule 3 ---------------------------------------------------------------------------------------------------
+
+    def _by_amount_and_name(self, credit: Credit) -> Match | None:
+        payer = name_tokens(credit.payer_name)
+        candidates = []
+        for currency, amount in {(credit.currency, credit.amount),
+                                 (credit.original_currency, credit.original_amount)}:
+            for claim_id in self._by_amount.get((currency, amount), ()):
+                claim = self._by_id[claim_id]
+                if 0 <= (credit.booked_on - claim.invoice_date).days <= self.window_days:
+                    candidates.append(claim)
+        if not candidates:
+            return None
+        scored = sorted(((self._name_score(payer, c), c.id) for c in candidates), reverse=True)
+        best, claim_id = scored[0]
+        ids = tuple(i for _, i in scored)
+        if best == 0 or (len(scored) > 1 and scored[1][0] == best):
+            why = "several open claims have this amount" if best else "the amount fits, the payer's name does not"
+            return Match((), "amount_name", Decimal("0.3"), why, ids)
+        [share] = self._split(credit, [self._by_id[claim_id]])
+        confidence = Decimal("0.8") if best == 1 else Decimal("0.6")
+        return Match((share,), "amount_name", confidence,
+                     f"the open amount and {'the' if best == 1 else 'part of the'} customer's name match", ids)
+
+    def _name_score(self, payer: frozenset[str], claim: OpenClaim) -> float:
+        if claim.id not in self._names:
+            self._names[claim.id] = frozenset().union(*(name_tokens(n) for n in claim.names))
+        wanted = self._names[claim.id]
+        if not payer or not wanted:
+            return 0.0
+        return len(payer & wanted) / min(len(payer), len(wanted))
+
+    def _owed(self, credit: Credit, claim_ids: set[int]) -> bool:
+        """Does the payment equal what these claims owe together?"""
+        amounts = [self._amount_in(credit, self._by_id[i]) for i in claim_ids]
+        return len({a for a in amounts}) == 1 and amounts[0] == sum((self._open[i] for i in claim_ids), ZERO)
+
+    # -- shares ---------------------------------------------------------------------------------------------------
+
+    def _amount_in(self, credit: Credit, claim: OpenClaim) -> Decimal | None:
+        """The payment in the claim's currency, None when it cannot be said."""
+        if claim.currency == credit.currency:
+            return credit.amount
+        if claim.currency == credit.original_currency and credit.original_amount is not None:
+            return credit.original_amount
+        return None
+
+    def _split(self, credit: Credit, claims: list[OpenClaim]) -> tuple[Share, ...]:
+        """Each named claim gets what it owes, in the order named, until the money runs out."""
+        shares: list[Share] = []
+        left = self._amount_in(credit, claims[0]) or ZERO
+        for claim in claims:
+            # One claim takes all (a surplus becomes its credit); of several, each takes at most what it owes and
+            # what is left over waits for a person rather than landing as a credit on whichever came last.
+            take = left if len(claims) == 1 else min(left, self._open[claim.id])
+            if take > 0:
+                shares.append(Share(claim.id, take))
+            left -= take
+        return tuple(shares)

@@ -1,0 +1,218 @@
+"""`mahnwerk payments`: import statement files, list the payments waiting for a person, assign or ignore them.
+Registered on the `mahnwerk` group by sync/cli.py."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+from sqlalchemy import select
+
+from mahnwerk.errors import MahnwerkError
+from mahnwerk.policy.matching import Share
+from mahnwerk.sync.bootstrap import open_store
+from mahnwerk.sync.casecli import by_option
+from mahnwerk.sync.casefile import claim_key
+from mahnwerk.sync.cli import Context, cli, pass_context
+from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.mirror import utcnow
+from mahnwerk.sync.models import Claim, ClaimState, IncomingPaymentRow, PaymentEvent, PaymentState
+from mahnwerk.sync.paymentsources import import_file
+from mahnwerk.sync.planner import shop_today
+from mahnwerk.sync.reconcile import PAYMENTS, Booking, Reconciled, book, reconcile
+from mahnwerk.sync.views import plain
+
+
+@cli.group("payments")
+def payments() -> None:
+    """Incoming payments: import bank statements, see what waits for you, assign or ignore a payment."""
+
+
+@payments.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--shop", "shop_id", help="The shop whose account the statements are of (needed with several shops).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was imported and matched as JSON.")
+@pass_context
+def import_command(ctx: Context, files: tuple[Path, ...], shop_id: str | None, as_json: bool) -> None:
+    """Import camt.052/053/054 or MT940 files; the same entry imported twice counts once. Then match."""
+    config = ctx.config()
+    shop = one_shop(ctx, shop_id)
+    store = open_store(config)
+    results, failed = [], False
+    try:
+        now = utcnow()
+        for path in files:
+            try:
+                results.append(import_file(store, shop, path, now=now).as_dict())
+            except MahnwerkError as exc:
+                failed = True
+                results.append({"origin": str(path), "error": str(exc)})
+        matched = reconcile(store, shop, now=now)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"shop": shop.id, "files": results, **matched.as_dict()}, indent=2, ensure_ascii=False))
+    else:
+        print_import(ctx, results, matched)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def one_shop(ctx: Context, shop_id: str | None) -> ShopConfig:
+    shops = ctx.shops(shop_id)
+    if len(shops) != 1:
+        raise click.UsageError(f"several shops are configured ({', '.join(s.id for s in shops)}): name one with --shop")
+    return shops[0]
+
+
+def print_import(ctx: Context, results: list[dict[str, Any]], matched: Reconciled) -> None:
+    for r in results:
+        if "error" in r:
+            ctx.out.print(plain(f"{r['origin']}: REJECTED: {r['error']}"))
+            continue
+        skipped = ", ".join(f"{n} {why}" for why, n in r["skipped"].items())
+        ctx.out.print(plain(f"{r['origin']}: {r['new']} new, {r['duplicates']} already imported"
+                            + (f", skipped: {skipped}" if skipped else "")
+                            + (f", {len(r['problems'])} bad entries:" if r["problems"] else "")))
+        for problem in r["problems"]:
+            ctx.out.print(plain(f"  {problem['position']}: {problem['reason']}"))
+    ctx.out.print(plain(f"{matched.shop}: {matched.booked} payments booked, {matched.closed} claims paid in full, "
+                        f"{matched.partial} paid in part, {matched.credit} with a credit; {matched.review} to review, "
+                        f"{matched.unmatched} unmatched (mahnwerk payments unmatched)"))
+
+
+@payments.command("unmatched")
+@click.option("--shop", "shop_id", help="Only this shop.")
+@click.option("--json", "as_json", is_flag=True, help="Print the queue as JSON.")
+@pass_context
+def unmatched_command(ctx: Context, shop_id: str | None, as_json: bool) -> None:
+    """Payments waiting for a person: no claim found, or a guess below the shop's confidence threshold."""
+    config = ctx.config()
+    store = open_store(config)
+    try:
+        with store.connection() as conn:
+            rows = conn.execute(select(PAYMENTS).where(
+                PAYMENTS.c.shop_id.in_([s.id for s in ctx.shops(shop_id)]),
+                PAYMENTS.c.state.in_(PaymentState.WAITING)).order_by(PAYMENTS.c.booked_on, PAYMENTS.c.id)).all()
+            keys = dict(conn.execute(select(Claim.id, Claim.shop_id + ":" + Claim.order_number).where(
+                Claim.id.in_({c for r in rows for c in r.candidates}))).all()) if rows else {}
+    finally:
+        store.close()
+    queue = [waiting_dict(r, keys) for r in rows]
+    if as_json:
+        click.echo(json.dumps(queue, indent=2, ensure_ascii=False))
+        return
+    if not queue:
+        ctx.out.print("no payments are waiting")
+        return
+    table = Table(title="Payments waiting for you (assign: mahnwerk payments assign ID SHOP:ORDER)",
+                  title_justify="left")
+    for name in ("id", "booked", "amount", "payer", "text", "state", "suggested", "why"):
+        table.add_column(name, overflow="fold", justify="right" if name in ("id", "amount") else "left")
+    for p in queue:
+        table.add_row(str(p["id"]), p["booked_on"], f"{p['unallocated']} {p['currency']}", plain(p["payer_name"]),
+                      plain(p["remittance"][:60]), p["state"], plain(", ".join(p["candidates"])), plain(p["reason"]))
+    ctx.out.print(table)
+
+
+def waiting_dict(row: Any, keys: dict[int, str]) -> dict[str, Any]:
+    return {"id": row.id, "shop": row.shop_id, "source": row.source, "ref": row.ref, "booked_on":
+            row.booked_on.isoformat(), "amount": str(row.amount), "unallocated": str(row.unallocated),
+            "currency": row.currency, "payer_name": row.payer_name, "payer_account": row.payer_account,
+            "remittance": row.remittance, "state": row.state, "rule": row.rule,
+            "confidence": str(row.confidence) if row.confidence is not None else None, "reason": row.reason,
+            "candidates": [keys[c] for c in row.candidates if c in keys], "origin": row.origin,
+            "position": row.position}
+
+
+def amount_option(raw: str | None) -> Decimal | None:
+    try:
+        return None if raw is None else Decimal(raw)
+    except InvalidOperation:
+        raise click.BadParameter(f"not an amount: {raw!r} (like 119.00)") from None
+
+
+@payments.command("assign")
+@click.argument("payment_id", type=int)
+@click.argument("claim")
+@click.option("--amount", help="Book only this much of the payment to the claim (the rest keeps waiting).")
+@by_option
+@pass_context
+def assign_command(ctx: Context, payment_id: int, claim: str, amount: str | None, actor: str) -> None:
+    """Book a waiting payment (or part of it) to a claim, named SHOP:ORDER_NUMBER; the ledger records who did."""
+    config = ctx.config()
+    store = open_store(config)
+    try:
+        with store.connection() as conn:
+            payment = waiting_payment(conn, payment_id)
+            shop = config.shop(payment.shop_id)
+            target = find_claim(conn, shop, claim)
+            share = amount_option(amount) or payment.unallocated
+            if not 0 < share <= payment.unallocated:
+                raise click.BadParameter(f"must be more than 0 and at most the {payment.unallocated} "
+                                         f"{payment.currency} not yet booked", param_hint="--amount")
+            if target.currency != payment.currency:
+                raise click.UsageError(f"{claim} is in {target.currency}, the payment in {payment.currency}")
+            now = utcnow()
+            result = Reconciled(shop.id)
+            book(conn, shop, [Booking(payment, (Share(target.id, share),), "manual", Decimal(1),
+                                      f"assigned by {actor}")], today=shop_today(shop, now), now=now, actor=actor,
+                 result=result)
+            conn.commit()
+    finally:
+        store.close()
+    left = payment.unallocated - share
+    ctx.out.print(plain(f"payment {payment_id}: {share} {payment.currency} booked to {claim}"
+                        + (" (paid in full, closed)" if result.closed else "")
+                        + (f"; {left} {payment.currency} still waiting" if left else "")))
+
+
+@payments.command("ignore")
+@click.argument("payment_id", type=int)
+@click.option("--reason", required=True, help="Why this is not a customer's payment (kept with it).")
+@by_option
+@pass_context
+def ignore_command(ctx: Context, payment_id: int, reason: str, actor: str) -> None:
+    """Take a payment out of the queue for good: not a customer's (a refund from a supplier, a transfer...)."""
+    if not reason.strip():
+        raise click.BadParameter("say why", param_hint="--reason")
+    config = ctx.config()
+    store = open_store(config)
+    try:
+        with store.session() as session:
+            payment = session.get(IncomingPaymentRow, payment_id)
+            if payment is None or payment.state not in PaymentState.WAITING:
+                raise click.UsageError(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
+            now = utcnow()
+            payment.state, payment.reason, payment.decided_at, payment.decided_by = (
+                PaymentState.IGNORED, reason[:500], now, actor)
+            session.add(payment)
+            session.add(PaymentEvent(payment_id=payment_id, at=now, kind="ignored", actor=actor,
+                                     data={"reason": reason}))
+            session.commit()
+    finally:
+        store.close()
+    ctx.out.print(plain(f"payment {payment_id}: ignored ({reason})"))
+
+
+def waiting_payment(conn: Any, payment_id: int) -> Any:
+    row = conn.execute(select(PAYMENTS).where(PAYMENTS.c.id == payment_id)).first()
+    if row is None or row.state not in PaymentState.WAITING:
+        raise click.UsageError(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
+    return row
+
+
+def find_claim(conn: Any, shop: ShopConfig, ref: str) -> Any:
+    shop_id, _, number = ref.rpartition(":")
+    if shop_id != shop.id or not number:
+        raise click.UsageError(f"name the claim as {shop.id}:ORDER_NUMBER (the payment belongs to shop {shop.id})")
+    row = conn.execute(select(Claim.__table__).where(Claim.shop_id == shop.id, Claim.order_number == number)).first()
+    if row is None:
+        raise click.UsageError(f"no claim {ref}")
+    if row.state != ClaimState.OPEN:
+        raise click.UsageError(f"{claim_key(shop.id, number)} is {row.state}, not open")
+    return row

@@ -1,0 +1,296 @@
+"""Incoming payments into the store, matched to claims and booked: every booking is a `payment` entry in the
+claim's ledger with its split (costs, interest, principal: §367 BGB), a claim paid in full closes, and the shop
+learns of it through the outbox (`writeback` rows, sync/writeback.py).
+
+Built for statements of 100,000 entries: imports, matching and booking go in chunks with one query per chunk for
+the claims and their ledger, and bulk inserts for what is written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
+from mahnwerk.policy.account import allocate
+from mahnwerk.policy.engine import assess
+from mahnwerk.policy.interest import cents
+from mahnwerk.policy.matching import Credit, Match, Matcher, OpenClaim, Share
+from mahnwerk.policy.model import Payment
+from mahnwerk.sync.bulk import bulk_insert
+from mahnwerk.sync.casefile import facts, histories
+from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.messages import money
+from mahnwerk.sync.mirror import ensure_shop
+from mahnwerk.sync.models import (Claim, ClaimState, IncomingPaymentRow, LedgerEntry, OutboxRow, OutboxState,
+                                  PaymentEvent, PaymentState)
+from mahnwerk.sync.planner import PLAN_COLUMNS, assessments, shop_today
+from mahnwerk.sync.store import Store
+
+PAYMENTS, EVENTS, CLAIMS = IncomingPaymentRow.__table__, PaymentEvent.__table__, Claim.__table__
+LEDGER, OUTBOX = LedgerEntry.__table__, OutboxRow.__table__
+CHUNK = 2000
+ZERO = Decimal(0)
+ACTOR = "mahnwerk"
+CLAIM_COLUMNS = (CLAIMS.c.id, CLAIMS.c.shop_id, CLAIMS.c.order_id, CLAIMS.c.order_number, CLAIMS.c.invoice_number,
+                 CLAIMS.c.currency, CLAIMS.c.open_amount, CLAIMS.c.invoice_date, CLAIMS.c.due_date, CLAIMS.c.is_b2b,
+                 CLAIMS.c.state, CLAIMS.c.customer_name, CLAIMS.c.company)
+MATCH_COLUMNS = (*PLAN_COLUMNS, CLAIMS.c.invoice_number, CLAIMS.c.customer_name, CLAIMS.c.company)
+CLAIMS_BY_ID = select(*CLAIM_COLUMNS).where(CLAIMS.c.id.in_(bindparam("ids", expanding=True)))
+UPDATE_PAYMENT = (update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
+                  .values(state=bindparam("state"), rule=bindparam("rule"), confidence=bindparam("confidence"),
+                          reason=bindparam("reason"), candidates=bindparam("candidates"),
+                          unallocated=bindparam("unallocated"), decided_at=bindparam("decided_at"),
+                          decided_by=bindparam("decided_by")))
+CLOSE_CLAIM = (update(CLAIMS).where(CLAIMS.c.id == bindparam("claim_id"))
+               .values(state=ClaimState.PAID, settled_at=bindparam("now"), closed_at=bindparam("now"),
+                       updated_at=bindparam("now")))
+
+
+@dataclass
+class Imported:
+    """What one file or provider poll brought: new payments, ones seen before, entries that were not credits."""
+
+    origin: str
+    new: int = 0
+    duplicates: int = 0
+    problems: list[SourceProblem] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"origin": self.origin, "new": self.new, "duplicates": self.duplicates, "skipped": dict(self.skipped),
+                "problems": [{"position": p.position, "reason": p.reason} for p in self.problems]}
+
+
+@dataclass
+class Reconciled:
+    """What matching did with the waiting payments of one shop."""
+
+    shop: str
+    booked: int = 0  # payments booked to claims
+    closed: int = 0  # claims paid in full
+    partial: int = 0  # claims paid in part
+    credit: int = 0  # claims paid beyond what they owed
+    review: int = 0  # a guess a person must confirm
+    unmatched: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """A decision to book one payment: the shares per claim and how it was decided."""
+
+    payment: Any  # a payments row
+    shares: tuple[Share, ...]
+    rule: str
+    confidence: Decimal
+    reason: str
+    candidates: tuple[int, ...] = ()
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+# --- import ------------------------------------------------------------------------------------------------------
+
+
+def import_payments(store: Store, shop: ShopConfig, items: Iterable[IncomingPayment | SourceProblem], *,
+                    origin: str, now: datetime) -> Imported:
+    """Store every credit not seen before (same shop, source and reference); problems are collected, not raised."""
+    ensure_shop(store, shop, now)
+    result = Imported(origin)
+    for chunk in chunks(items, CHUNK):
+        payments = [p for p in chunk if isinstance(p, IncomingPayment)]
+        result.problems += [p for p in chunk if isinstance(p, SourceProblem)]
+        if not payments:
+            continue
+        with store.connection() as conn:
+            seen = {(source, ref) for source, ref in conn.execute(
+                select(PAYMENTS.c.source, PAYMENTS.c.ref).where(
+                    PAYMENTS.c.shop_id == shop.id, PAYMENTS.c.ref.in_(list({p.ref for p in payments}))))}
+            rows = {}
+            for p in payments:
+                if (p.source, p.ref) in seen or (p.source, p.ref) in rows:
+                    result.duplicates += 1
+                else:
+                    rows[(p.source, p.ref)] = payment_row(shop.id, p, origin, now)
+            bulk_insert(conn, PAYMENTS, list(rows.values()))
+            conn.commit()
+            result.new += len(rows)
+    return result
+
+
+def payment_row(shop_id: str, p: IncomingPayment, origin: str, now: datetime) -> dict[str, Any]:
+    return {"shop_id": shop_id, "source": p.source, "ref": p.ref[:140], "origin": origin[:500],
+            "position": p.position[:200], "account": p.account[:64], "booked_on": p.booked_on, "amount": p.amount,
+            "currency": p.currency, "charges": p.charges, "original_amount": p.original_amount,
+            "original_currency": p.original_currency, "payer_name": p.payer_name[:300],
+            "payer_account": p.payer_account[:64], "remittance": p.remittance[:2000],
+            "end_to_end_id": p.end_to_end_id[:140], "creditor_ref": p.creditor_ref[:140],
+            "order_hint": p.order_hint[:64], "provider_ids": list(p.provider_ids), "state": PaymentState.UNMATCHED,
+            "rule": "", "confidence": None, "reason": "", "candidates": [], "unallocated": p.amount,
+            "imported_at": now, "decided_at": None, "decided_by": ""}
+
+
+# --- matching ----------------------------------------------------------------------------------------------------
+
+
+def open_claims(store: Store, shop: ShopConfig, today: date) -> Iterator[OpenClaim]:
+    """The shop's open claims as matching sees them, streamed: what each owes today (principal, fees, interest,
+    what the last notice asked for), and the invoice's open amount, which customers pay as well."""
+    for row, result in assessments(store, shop, today, columns=MATCH_COLUMNS):
+        owed = cents(result.balance.total) if result.balance is not None else row.open_amount
+        yield OpenClaim(row.id, row.invoice_number, row.order_number, row.order_id, row.currency, owed,
+                        (row.customer_name, row.company), row.invoice_date, also=(row.open_amount,))
+
+
+def credit_of(row: Any) -> Credit:
+    """A payments row as matching sees it; the end-to-end id and structured reference count as text too."""
+    text = "\n".join(t for t in (row.remittance, row.end_to_end_id, row.creditor_ref) if t)
+    return Credit(row.unallocated, row.currency, row.booked_on, text, row.payer_name, row.order_hint,
+                  row.original_amount, row.original_currency)
+
+
+def reconcile(store: Store, shop: ShopConfig, *, now: datetime) -> Reconciled:
+    """Match every waiting payment of the shop; book the sure ones, send the guesses to review."""
+    result = Reconciled(shop.id)
+    today = shop_today(shop, now)
+    with store.connection() as conn:
+        waiting = conn.execute(select(PAYMENTS.c.id).where(
+            PAYMENTS.c.shop_id == shop.id, PAYMENTS.c.state == PaymentState.UNMATCHED).order_by(PAYMENTS.c.id)
+        ).scalars().all()
+        if not waiting:
+            return result
+    matcher = Matcher(open_claims(store, shop, today), window_days=shop.payments.name_window_days)
+    for ids in chunks(waiting, CHUNK):
+        with store.connection() as conn:
+            rows = conn.execute(select(PAYMENTS).where(PAYMENTS.c.id.in_(ids)).order_by(PAYMENTS.c.id)).all()
+            bookings, waits = [], []
+            for row in rows:
+                match = matcher.match(credit_of(row))
+                if match is not None and match.shares and match.confidence >= shop.payments.min_confidence:
+                    bookings.append(Booking(row, match.shares, match.rule, match.confidence, match.reason,
+                                            match.candidates))
+                    for share in match.shares:
+                        matcher.paid(share.claim_id, share.amount)
+                else:
+                    waits.append(wait_update(row, match, now))
+            book(conn, shop, bookings, today=today, now=now, actor=ACTOR, result=result)
+            if waits:
+                conn.execute(UPDATE_PAYMENT, waits)
+                bulk_insert(conn, EVENTS, [{"payment_id": w["payment_id"], "at": now, "kind": w["state"],
+                                            "actor": ACTOR, "data": {"reason": w["reason"],
+                                                                     "candidates": w["candidates"]}}
+                                           for w in waits if w["state"] == PaymentState.REVIEW])
+            result.review += sum(w["state"] == PaymentState.REVIEW for w in waits)
+            result.unmatched += sum(w["state"] == PaymentState.UNMATCHED for w in waits)
+            conn.commit()
+    return result
+
+
+def wait_update(row: Any, match: Match | None, now: datetime) -> dict[str, Any]:
+    """A payment no rule is sure of: review when there is a guess, else it stays unmatched."""
+    state = PaymentState.REVIEW if match is not None else PaymentState.UNMATCHED
+    reason = (f"{match.reason} (confidence {match.confidence}, below the shop's threshold)" if match and match.shares
+              else match.reason if match else "no claim names this payment's reference, order or amount")
+    return {"payment_id": row.id, "state": state, "rule": match.rule if match else "",
+            "confidence": match.confidence if match else None, "reason": reason[:500],
+            "candidates": list(match.candidates) if match else [], "unallocated": row.unallocated,
+            "decided_at": None, "decided_by": ""}
+
+
+# --- booking -----------------------------------------------------------------------------------------------------
+
+
+def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: date, now: datetime, actor: str,
+         result: Reconciled) -> None:
+    """Write the bookings: ledger entries with the §367 split, closed claims, write-back rows, payment states."""
+    if not bookings:
+        return
+    claim_ids = list({share.claim_id for b in bookings for share in b.shares})
+    claims = {row.id: row for row in conn.execute(CLAIMS_BY_ID, {"ids": claim_ids})}
+    events = histories(conn, claim_ids, shop.timezone)
+    ledger, outbox, payment_events, payments, closing = [], [], [], [], []
+    for booking in bookings:
+        p = booking.payment
+        booked = ZERO
+        for share in booking.shares:
+            claim = claims[share.claim_id]
+            if claim.state != ClaimState.OPEN or claim.id in closing:
+                continue  # closed meanwhile: that share stays unallocated, a person decides
+            history = events.setdefault(claim.id, [])
+            before = assess(facts(claim), history, p.booked_on, shop.policy).balance
+            owed = (before.fees, before.flat_fee, before.interest, before.principal) if before else \
+                (ZERO, ZERO, ZERO, claim.open_amount)
+            (fees, flat, interest, principal), surplus = allocate(share.amount, owed)
+            applied = {"fees": owed[0] - fees, "flat_fee": owed[1] - flat, "interest": owed[2] - interest,
+                       "principal": owed[3] - principal, "credit": surplus}
+            history.append(Payment(p.booked_on, share.amount, p.source))
+            ledger.append({"claim_id": claim.id, "at": now, "kind": "payment", "source": "payments", "actor": actor,
+                           "data": {"amount": str(share.amount), "currency": claim.currency,
+                                    "on": p.booked_on.isoformat(), "source": p.source, "payment": p.id,
+                                    "reference": p.ref, "rule": booking.rule, "confidence": str(booking.confidence),
+                                    "applied": {k: str(cents(v)) for k, v in applied.items()}}})
+            booked += share.amount
+            after = assess(facts(claim), history, today, shop.policy)
+            words = f"{money(share.amount, claim.currency, 'en')} by {p.source} ({p.ref}, {p.booked_on})"
+            if after.status == "settled":
+                closing.append(claim.id)
+                credit = cents(after.balance.credit) if after.balance else ZERO
+                ledger.append({"claim_id": claim.id, "at": now, "kind": "closed", "source": "payments",
+                               "actor": actor, "data": {"changes": {"state": [ClaimState.OPEN, ClaimState.PAID]},
+                                                        "reason": f"paid in full: {words}"}})
+                if credit > 0:
+                    result.credit += 1
+                    ledger.append({"claim_id": claim.id, "at": now, "kind": "credit", "source": "payments",
+                                   "actor": actor, "data": {"amount": str(credit), "currency": claim.currency,
+                                                            "reason": "paid beyond what was owed"}})
+                result.closed += 1
+                note = (f"Mahnwerk: paid in full, {words}."
+                        + (f" Credit: {money(credit, claim.currency, 'en')}." if credit > 0 else ""))
+                outbox.append(writeback_row(shop, claim, "paid", p.id, note, today, now,
+                                            status=shop.payments.paid_status if shop.payments.mark_paid else ""))
+            else:
+                result.partial += 1
+                still = money(cents(after.balance.total), claim.currency, "en") if after.balance else "?"
+                outbox.append(writeback_row(shop, claim, "part_paid", p.id,
+                                            f"Mahnwerk: payment of {words}; still open: {still}.", today, now))
+        result.booked += bool(booked)
+        left = p.unallocated - booked
+        reason = booking.reason if not left else f"{booking.reason}; {left} {p.currency} not booked yet"
+        payments.append({"payment_id": p.id, "state": PaymentState.REVIEW if left else PaymentState.MATCHED,
+                         "rule": booking.rule, "confidence": booking.confidence, "reason": reason[:500],
+                         "candidates": list(booking.candidates), "unallocated": left,
+                         "decided_at": now, "decided_by": actor})
+        payment_events.append({"payment_id": p.id, "at": now, "kind": "booked", "actor": actor,
+                               "data": {"rule": booking.rule, "confidence": str(booking.confidence),
+                                        "shares": [{"claim": s.claim_id, "amount": str(s.amount)}
+                                                   for s in booking.shares]}})
+    if closing:
+        conn.execute(CLOSE_CLAIM, [{"claim_id": i, "now": now} for i in closing])
+    conn.execute(UPDATE_PAYMENT, payments)
+    bulk_insert(conn, LEDGER, ledger)
+    bulk_insert(conn, OUTBOX, outbox)
+    bulk_insert(conn, EVENTS, payment_events)
+
+
+def writeback_row(shop: ShopConfig, claim: Any, stage: str, payment_id: int, note: str, today: date,
+                  now: datetime, *, status: str = "") -> dict[str, Any]:
+    """An outbox row that tells the shop: a private note, and for a claim paid in full the paid status."""
+    return {"key": f"{shop.id}/{claim.order_id}/{stage}/p{payment_id}", "shop_id": shop.id, "claim_id": claim.id,
+            "kind": "writeback", "stage": stage, "channel": "shop", "planned_on": today,
+            "state": OutboxState.PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
+            "payload": {"note": note, "status": status, "payment": payment_id}, "reference": "",
+            "created_at": now, "updated_at": now, "done_at": None}
