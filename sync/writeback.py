@@ -8,6 +8,9 @@ backoff and dead letters are the executor's (`failed`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Protocol
+
 import structlog
 
 from mahnwerk.errors import ShopAuthFailed, ShopError, ShopUnavailable
@@ -16,6 +19,20 @@ from mahnwerk.sync.models import OutboxRow, OutboxState
 from mahnwerk.sync.outbox import ready_rows
 
 log = structlog.get_logger("mahnwerk.writeback")
+
+
+class ShopWriter(Protocol):
+    """What write-back needs from a shop connector. WooCommerce's is connectors/woocommerce_actions.WooActions;
+    a Shopware 6 connector provides the same four calls (order state transition `pay` for `set_status`,
+    an internal order comment for the private note)."""
+
+    def current(self, order_id: str) -> Any: ...  # a Page with the order as the shop has it now
+
+    def notes(self, order_id: str) -> Sequence[Any]: ...  # each with .text and .customer
+
+    def add_private_note(self, order_id: str, note: str) -> str: ...
+
+    def set_status(self, order_id: str, status: str) -> None: ...
 
 
 class WriteBack:
@@ -55,7 +72,8 @@ class WriteBack:
             return True
 
     def _tell_shop(self, row: OutboxRow, order_id: str) -> None:
-        actions, payload = self.executor.actions, row.payload
+        actions: ShopWriter = self.executor.actions
+        payload = row.payload
         status = payload.get("status") or ""
         if status:
             page = actions.current(order_id)

@@ -274,3 +274,49 @@ def test_an_agency_export_from_real_orders_is_valid(realshop: RealShop, tmp_path
         assert any(item["name"] in row["items"] for item in order["line_items"]), row["items"]
         assert "reminder" in row["history"] and "final_notice" in row["history"]
         assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row.values() if cell)
+
+
+CAMT = """<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+ <GrpHdr><MsgId>REALSHOP-{day}</MsgId><CreDtTm>{day}T06:00:00</CreDtTm></GrpHdr>
+ <Stmt><Id>{day}-001</Id><Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>{entries}
+ </Stmt></BkToCstmrStmt></Document>
+"""
+ENTRY = """
+  <Ntry><Amt Ccy="{currency}">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+   <BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>{ref}</AcctSvcrRef>
+   <NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
+    <RltdPties><Dbtr><Nm>{payer}</Nm></Dbtr></RltdPties><RmtInf><Ustrd>{text}</Ustrd></RmtInf>
+   </TxDtls></NtryDtls></Ntry>"""
+
+
+def test_a_bank_statement_closes_claims_and_the_shop_shows_it(realshop: RealShop, etc: Path) -> None:
+    """A camt.053 pays one claim in full and another in part: the real shop gets the paid status ("processing";
+    set_paid would do nothing on an on-hold order) and a private note for the first, a note only for the second."""
+    full, part = [c for c in sorted(open_claims(etc).values(), key=lambda c: c.due_date, reverse=True)
+                  if c.currency == "EUR"][:2]
+    owed = {row["order_id"]: row["open_amount"] for row in mahnwerk_json(etc, "plan")}
+    day = NOW.date().isoformat()
+    entries = [ENTRY.format(currency="EUR", amount=owed[full.order_id], day=day, ref=f"RS{day}1", payer="Kunde",
+                            text=f"Rechnung {html.escape(full.invoice_number)}"),
+               ENTRY.format(currency="EUR", amount="1.00", day=day, ref=f"RS{day}2", payer="Kunde",
+                            text=f"Rechnung {html.escape(part.invoice_number)} erste Rate")]
+    path = etc / "statement.xml"
+    path.write_text(CAMT.format(day=day, entries="".join(entries)), encoding="utf-8")
+    imported = mahnwerk_json(etc, "payments", "import", str(path))
+    assert imported["files"][0]["new"] == 2 and (imported["closed"], imported["partial"]) == (1, 1), imported
+
+    [run] = mahnwerk_json(etc, "run")
+    assert run["ok"] and run["written_back"] == 2, run
+    paid = realshop.api("GET", f"orders/{full.order_id}").json()
+    assert paid["status"] == "processing"
+    notes = [n["note"] for n in realshop.api("GET", f"orders/{full.order_id}/notes").json()
+             if not n["customer_note"]]
+    assert sum("Mahnwerk: paid in full" in n for n in notes) == 1
+    still = realshop.api("GET", f"orders/{part.order_id}").json()
+    assert still["status"] == "on-hold"
+    assert any("Mahnwerk: payment of" in n["note"] and "still open" in n["note"]
+               for n in realshop.api("GET", f"orders/{part.order_id}/notes").json())
+    [again] = mahnwerk_json(etc, "run")
+    assert again["written_back"] == 0 and again["ok"]
+    assert full.order_id not in open_claims(etc) and open_claims(etc).keys() == unpaid_invoice_orders(realshop).keys()

@@ -1,0 +1,173 @@
+"""Where payments come from, end to end: statement files through `payments import` and the shop's inbox (picked up
+by every sync), and Stripe and Mollie polled by the sync, each against its sandbox over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from mahnwerk.sandbox.mollie_server import MollieSandbox, MollieServer
+from mahnwerk.sandbox.statements import StatementClaim, write_statement
+from mahnwerk.sandbox.stripe_server import StripeSandbox, StripeServer
+from mahnwerk.sync.bootstrap import open_store
+from mahnwerk.sync.cli import main
+from mahnwerk.sync.config import load_config
+from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry
+from mahnwerk.sync.service import sync_one
+from tests.support import write_config
+from tests.sync.test_payments import TODAY, fresh
+from tests.sync.test_run import MERCHANT, RATES, query
+
+
+def config(tmp_path: Path, woo, db_url: str, extra: str = "") -> Path:
+    return write_config(tmp_path / "etc", db_url, [{"shop_id": "acme", "url": woo.url, "key": woo.consumer_key,
+                                                    "secret": woo.consumer_secret,
+                                                    "extra": RATES + MERCHANT + extra}])
+
+
+def sync(etc: Path):
+    cfg = load_config(etc)
+    store = open_store(cfg)
+    try:
+        return sync_one(store, cfg.shops[0])
+    finally:
+        store.close()
+
+
+def open_claims(etc: Path) -> list[Claim]:
+    return sorted(query(etc, select(Claim).where(Claim.state == ClaimState.OPEN)), key=lambda c: c.id)
+
+
+def statement_claims(claims: list[Claim]) -> list[StatementClaim]:
+    return [StatementClaim(c.invoice_number, c.order_number, c.open_amount, c.currency, c.customer_name, c.company,
+                           c.invoice_date) for c in claims]
+
+
+def booked(etc: Path) -> dict[str, set[str]]:
+    """Payment reference -> the invoice numbers it was booked to."""
+    found: dict[str, set[str]] = defaultdict(set)
+    store = open_store(load_config(etc))
+    try:
+        with store.session() as session:
+            for number, data in session.execute(select(Claim.invoice_number, LedgerEntry.data).join(
+                    LedgerEntry, LedgerEntry.claim_id == Claim.id).where(LedgerEntry.kind == "payment")):
+                found[data["reference"]].add(number)
+    finally:
+        store.close()
+    return found
+
+
+@pytest.mark.parametrize("form", ["camt.053.001.02", "camt.053.001.08", "mt940"])
+def test_a_generated_statement_books_what_the_customers_meant(tmp_path: Path, woo, sqlite_url: str, capsys,
+                                                              form: str) -> None:
+    """Exact, partial, several invoices, typos, split references, no reference, fees, noise and a broken entry:
+    nothing is booked to a claim the payer did not mean, and most of it is booked without a person."""
+    etc = config(tmp_path, woo, sqlite_url)
+    sync(etc)
+    claims = fresh(open_claims(etc))
+    truth = write_statement(tmp_path / "statement.dat", statement_claims(claims), seed=7, format=form, start=TODAY,
+                            days=1, malformed=1)
+    capsys.readouterr()
+    assert main(["--config-dir", str(etc), "payments", "import", str(truth.path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    [file] = result["files"]
+    assert file["new"] == len(truth.credits) and len(file["problems"]) == 1
+    assert file["problems"][0]["position"] and "line" in file["problems"][0]["position"]
+    meant = {c.ref: {number for number, _ in c.pays} for c in truth.credits}
+    done = booked(etc)
+    assert done and all(numbers <= meant[ref] for ref, numbers in done.items()), "booked to a claim nobody meant"
+    assert len(done) >= 0.6 * sum(1 for numbers in meant.values() if numbers)
+
+    assert main(["--config-dir", str(etc), "payments", "import", str(truth.path), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["files"][0]["new"] == 0 and again["files"][0]["duplicates"] == len(truth.credits)
+
+
+def test_a_file_that_is_no_statement_is_refused_by_name(tmp_path: Path, woo, sqlite_url: str, capsys) -> None:
+    etc = config(tmp_path, woo, sqlite_url)
+    junk = tmp_path / "rechnung.pdf"
+    junk.write_bytes(b"%PDF-1.4 not a statement")
+    assert main(["--config-dir", str(etc), "payments", "import", str(junk)]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "rechnung.pdf: REJECTED" in out
+
+
+def test_the_inbox_is_imported_by_every_sync_and_emptied(tmp_path: Path, woo, db_url: str) -> None:
+    """Good files go to processed/, a bad one to rejected/ with its reason beside it; claims close."""
+    etc = config(tmp_path, woo, db_url, '\n[payments]\ninbox = "inbox"\n')
+    sync(etc)
+    claim = fresh(open_claims(etc))[0]
+    inbox = etc / "inbox"
+    inbox.mkdir()
+    write_statement(inbox / "2026-11-25.xml", statement_claims([claim]), seed=3, start=TODAY, days=1, noise=0)
+    (inbox / "broken.xml").write_text("<Document><nothing/></Document>", encoding="utf-8")
+    (inbox / "upload.xml.part").write_text("half a file", encoding="utf-8")
+
+    result = sync(etc)
+    payments = result.payments.as_dict()
+    assert payments["new"] >= 1 and [r["file"] for r in payments["rejected"]] == ["broken.xml"]
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["2026-11-25.xml"]
+    assert sorted(p.name for p in (inbox / "rejected").iterdir()) == ["broken.xml", "broken.xml.reason.txt"]
+    assert "broken.xml" in (inbox / "rejected" / "broken.xml.reason.txt").read_text()
+    assert (inbox / "upload.xml.part").exists()  # still being uploaded: left alone
+    assert booked(etc)  # the claim's customer paid something, and it was booked
+
+
+def test_stripe_and_mollie_payments_close_claims_with_the_sync(tmp_path: Path, woo, sqlite_url: str) -> None:
+    stripe, mollie = StripeSandbox(), MollieSandbox()
+    with StripeServer(stripe) as stripe_server, MollieServer(mollie) as mollie_server:
+        etc = config(tmp_path, woo, sqlite_url, f'\n[payments.stripe]\napi_key = "{stripe.DEFAULT_KEY}"\n'
+                     f'url = "{stripe_server.url}"\n[payments.mollie]\napi_key = "{mollie.DEFAULT_KEY}"\n'
+                     f'url = "{mollie_server.url}"\n')
+        first = sync(etc)
+        assert first.ok and first.payments.new == 0
+        by_stripe, by_mollie, partly = fresh(open_claims(etc))[:3]
+        stripe.add_paid_invoice(int(by_stripe.open_amount * 100), by_stripe.currency.lower(),
+                                metadata={"shop_order_id": by_stripe.order_id}, description="Bestellung im Shop")
+        stripe.add_paid_invoice(999, "eur", out_of_band=True, metadata={"shop_order_id": partly.order_id})
+        mollie.add_paid_banktransfer(by_mollie.open_amount, by_mollie.currency, order_id=by_mollie.order_id,
+                                     description="Bestellung im Shop")
+        mollie.add_paid_banktransfer(Decimal("5.00"), partly.currency, order_id=partly.order_id,
+                                     description="Anzahlung")
+        second = sync(etc)
+        assert second.payments.new == 3 and not second.payments.errors, second.payments.as_dict()
+        assert second.payments.reconciled.closed == 2 and second.payments.reconciled.partial == 1
+        states = {c.id: c.state for c in query(etc, select(Claim))}
+        assert states[by_stripe.id] == states[by_mollie.id] == ClaimState.PAID
+        assert states[partly.id] == ClaimState.OPEN  # out-of-band Stripe money is not counted; Mollie's 5.00 is
+        rules = {e.data["source"]: e.data["rule"] for e in query(etc, select(LedgerEntry).where(
+            LedgerEntry.kind == "payment"))}
+        assert rules == {"stripe": "provider", "mollie": "provider"}
+        third = sync(etc)
+        assert third.payments.new == 0  # the cursors moved: nothing is counted twice
+
+
+def test_a_broken_provider_does_not_stop_the_sync(tmp_path: Path, woo, sqlite_url: str) -> None:
+    stripe = StripeSandbox()
+    with StripeServer(stripe) as server:
+        etc = config(tmp_path, woo, sqlite_url, f'\n[payments.stripe]\napi_key = "sk_test_wrong"\n'
+                     f'url = "{server.url}"\n')
+        result = sync(etc)
+    assert result.ok and result.counts.new > 0
+    [error] = result.payments.errors
+    assert error.startswith("stripe:") and "sk_test_wrong" not in error and "401" in error
+
+
+def test_paid_status_can_be_left_alone(tmp_path: Path, woo, sqlite_url: str) -> None:
+    """mark_paid = false: the shop gets the note, its status stays as the merchant sets it."""
+    from tests.sync.test_payments import bring_in, credit
+    from tests.sync.test_run import run_at
+
+    etc = config(tmp_path, woo, sqlite_url, "\n[payments]\nmark_paid = false\n")
+    sync(etc)
+    claim = fresh(open_claims(etc))[0]
+    bring_in(etc, [credit("K1", str(claim.open_amount), f"Rechnung {claim.invoice_number}")])
+    run_at(etc, sync=False)
+    order = woo.order(int(claim.order_id))
+    assert order["status"] == "on-hold"
+    assert any("paid in full" in n["note"] for n in woo.notes.of(order) if not n["customer_note"])
