@@ -15,7 +15,8 @@ from mahnwerk.sync.casecli import by_option
 from mahnwerk.sync.casework import Case
 from mahnwerk.sync.cli import Context, cli, pass_context
 from mahnwerk.sync.mirror import utcnow
-from mahnwerk.sync.models import Claim, ClaimState, OutboxRow, OutboxState, SyncRun, Task
+from mahnwerk.sync.models import (Claim, ClaimState, IncomingPaymentRow, OutboxRow, OutboxState, PaymentState, SyncRun,
+                                  Task)
 from mahnwerk.sync.outbox import counts_by_state
 from mahnwerk.sync.runner import run_shops
 from mahnwerk.sync.views import plain
@@ -79,7 +80,8 @@ def status(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     for s in report:
         ctx.out.print(plain(f"{s['shop']}: last sync {s['last_sync'] or 'never'} ({s['last_sync_outcome'] or '-'}); "
                             f"{s['open_claims']} open, {s['in_collection']} with the agency; outbox "
-                            + ", ".join(f"{n} {state}" for state, n in s["outbox"].items()) + f"; {s['open_tasks']} open tasks"))
+                            + ", ".join(f"{n} {state}" for state, n in s["outbox"].items()) + f"; {s['open_tasks']} open tasks"
+                            + f"; {s['payments_waiting']} payments waiting (mahnwerk payments unmatched)"))
         for dead in s["dead_letters"]:
             ctx.out.print(plain(f"  dead letter {dead['id']} {dead['key']}: {dead['error']}"))
 
@@ -98,6 +100,8 @@ def status_report(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
                                    .order_by(OutboxRow.id)).scalars().all()
             tasks = session.execute(select(func.count()).select_from(Task).join(Claim, Claim.id == Task.claim_id)
                                     .where(Claim.shop_id == shop_id, Task.done_at.is_(None))).scalar_one()
+            waiting = session.execute(select(func.count()).select_from(IncomingPaymentRow).where(
+                IncomingPaymentRow.shop_id == shop_id, IncomingPaymentRow.state.in_(PaymentState.WAITING))).scalar_one()
             report.append({
                 "shop": shop_id, "last_sync": last.started_at.isoformat() if last else None,
                 "last_sync_outcome": last.outcome if last else None,
@@ -108,6 +112,7 @@ def status_report(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
                 "dead_letters": [{"id": d.id, "key": d.key, "stage": d.stage, "attempts": d.attempts,
                                   "error": d.last_error} for d in dead],
                 "open_tasks": tasks,
+                "payments_waiting": waiting,
             })
     return report
 

@@ -170,6 +170,8 @@ def test_no_rule_sure_enough_leaves_it_to_a_person(etc: Path, capsys) -> None:
     assert main(["--config-dir", str(etc), "payments", "unmatched", "--json"]) == 0
     queue = {p["ref"]: p for p in json.loads(capsys.readouterr().out)}
     assert set(queue) == {"G1", "G2"} and queue["G1"]["state"] == "unmatched"
+    assert main(["--config-dir", str(etc), "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["payments_waiting"] == 2
 
     claim = claims[0]
     ref = f"acme:{claim.order_number}"
