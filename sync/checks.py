@@ -10,7 +10,7 @@ from typing import Any
 from mahnwerk.connectors.letter import font_in_use
 from mahnwerk.connectors.smtp import probe as smtp_probe
 from mahnwerk.errors import MahnwerkError
-from mahnwerk.sync.bootstrap import build_source, open_store
+from mahnwerk.sync.bootstrap import build_payment_sources, build_source, open_store
 from mahnwerk.sync.claimdata import local_date
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.deliveryconfig import missing_for_sending
@@ -87,6 +87,9 @@ def check_shop(shop: ShopConfig) -> ShopVerdict:
     warnings += policy_warnings(shop, local_date(utcnow(), shop.timezone))
     delivery_problems, delivery_warnings = delivery_checks(shop)
     warnings += delivery_warnings
+    payment_problems, payment_lines = payment_checks(shop)
+    delivery_problems += payment_problems
+    warnings += payment_lines
     problem = "" if found else (f"none of the configured invoice payment methods ({', '.join(configured)}) exists in "
                                 f"the shop; it offers: {', '.join(probe.payment_methods) or 'nothing'}")
     problem = "; ".join(p for p in (problem, *delivery_problems) if p)
@@ -138,6 +141,25 @@ def delivery_checks(shop: ShopConfig) -> tuple[list[str], list[str]]:
         if font.startswith("Helvetica"):
             warnings.append(f"letters use {font}; set [letters] font to a TTF such as DejaVuSans.ttf")
     return problems, warnings
+
+
+def payment_checks(shop: ShopConfig) -> tuple[list[str], list[str]]:
+    """(problems, evidence) for the payment side: each configured provider answers and takes its key; the inbox."""
+    problems, lines = [], []
+    probes = {"stripe": ("v1/invoices", {"limit": 1}), "mollie": ("v2/payments", {"limit": 1})}
+    for source in build_payment_sources(shop):
+        path, params = probes[source.source]
+        try:
+            source.http.get(path, params=params)
+            lines.append(f"payments: {source.source} answers and accepts the key")
+        except MahnwerkError as exc:
+            problems.append(f"payments: {source.source}: {exc}")
+        finally:
+            source.close()
+    inbox = shop.payments.inbox
+    if inbox is not None and not inbox.is_dir():
+        problems.append(f"payments: the inbox folder {inbox} does not exist (create it, writable by mahnwerk)")
+    return problems, lines
 
 
 def message_templates(shop: ShopConfig) -> list[str]:

@@ -171,3 +171,17 @@ def test_paid_status_can_be_left_alone(tmp_path: Path, woo, sqlite_url: str) -> 
     order = woo.order(int(claim.order_id))
     assert order["status"] == "on-hold"
     assert any("paid in full" in n["note"] for n in woo.notes.of(order) if not n["customer_note"])
+
+
+def test_check_tries_each_payment_provider_and_the_inbox(tmp_path: Path, woo, sqlite_url: str, capsys) -> None:
+    stripe, mollie = StripeSandbox(), MollieSandbox()
+    with StripeServer(stripe) as stripe_server, MollieServer(mollie) as mollie_server:
+        etc = config(tmp_path, woo, sqlite_url, f'\n[payments]\ninbox = "inbox"\n[payments.stripe]\n'
+                     f'api_key = "{stripe.DEFAULT_KEY}"\nurl = "{stripe_server.url}"\n[payments.mollie]\n'
+                     f'api_key = "test_wrongwrongwrongwrongwrongwr"\nurl = "{mollie_server.url}"\n')
+        capsys.readouterr()
+        assert main(["--config-dir", str(etc), "check"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "payments: stripe answers and accepts the key" in out
+    assert "payments: mollie:" in out and "401" in out and "test_wrongwrong" not in out
+    assert "the inbox folder" in out and "does not exist" in out
