@@ -33,8 +33,13 @@ def summary(kind: str, data: dict[str, Any], currency: str) -> str:
         deadline = f", deadline {data['deadline']}" if data.get("deadline") else ""
         return f"{data['stage']} sent{deadline}{fee}"
     if kind == "payment":
-        return f"payment of {data['amount']} {currency} on {data.get('on')} ({data.get('source') or 'recorded'})" + (
-            f": {data['note']}" if data.get("note") else "")
+        how = f", {data['rule']} match, confidence {data['confidence']}" if data.get("rule") else ""
+        applied = data.get("applied") or {}
+        split = ", ".join(f"{name.replace('_', ' ')} {applied[name]}" for name in
+                          ("fees", "flat_fee", "interest", "principal", "credit") if applied.get(name) not in
+                          (None, "0", "0.00"))
+        return (f"payment of {data['amount']} {currency} on {data.get('on')} ({data.get('source') or 'recorded'}"
+                f"{how})" + (f" settles {split}" if split else "") + (f": {data['note']}" if data.get("note") else ""))
     if kind == "hold":
         until = f" until {data['until']}" if data.get("until") else " until released"
         return f"hold ({data['kind']}){until}" + (f": {data['reason']}" if data.get("reason") else "")

@@ -220,3 +220,26 @@ def test_a_payment_between_plan_and_send_stops_the_send(etc: Path, woo) -> None:
     assert result.outcome.sent == len(decided.new) - 1 and result.outcome.written_back == 1
     [row] = query(etc, select(OutboxRow).where(OutboxRow.claim_id == claim.id, OutboxRow.kind == "send"))
     assert row.state == OutboxState.SKIPPED
+
+
+def test_explain_shows_what_a_payment_settled(etc: Path, capsys) -> None:
+    claim = fresh(synced(etc))[0]
+    bring_in(etc, [credit("L1", "5.00", f"Rechnung {claim.invoice_number}")])
+    capsys.readouterr()
+    assert main(["--config-dir", str(etc), "explain", f"acme:{claim.order_number}"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "payment of 5.00 EUR" in out and "reference match, confidence 0.9" in out and "principal 5.00" in out
+
+
+def test_a_shop_that_keeps_failing_dead_letters_the_write_back_with_its_reason(etc: Path, woo, capsys) -> None:
+    claim = fresh(synced(etc))[0]
+    bring_in(etc, [credit("M1", str(claim.open_amount), f"Rechnung {claim.invoice_number}")])
+    woo.fail_next(500, times=50, path_contains=f"/orders/{claim.order_id}")
+    for days in (0, 1, 2):  # max_attempts = 3 in the test config; retries wait with backoff
+        [result] = run_at(etc, days, sync=False)
+    [row] = query(etc, select(OutboxRow).where(OutboxRow.kind == "writeback"))
+    assert row.state == OutboxState.DEAD and "500" in row.last_error, row.last_error
+    assert row.attempts == 3 and result.outcome.dead == 1
+    capsys.readouterr()
+    assert main(["--config-dir", str(etc), "outbox", "skip", str(row.id)]) == 0  # settled by hand: no stage entry
+    assert [e.kind for e in ledger(etc, claim, "stage")] == []
