@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -75,3 +77,11 @@ def woo() -> Iterator:
     with SandboxServer(shop) as server:
         shop.url = server.url
         yield shop
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[[Any], Any]]:
+    """Starts a loopback sandbox server (SandboxServer, StripeServer, MollieServer, ...) and returns it started:
+    `server = start_server(StripeServer(stripe))`; every server it started is closed when the test ends."""
+    with contextlib.ExitStack() as started:
+        yield started.enter_context

@@ -63,3 +63,22 @@ class FaultPlan:
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+
+
+class FaultArming:
+    """fail_next / truncate_next / slow_next for a sandbox that keeps its armed faults in `self.faults`."""
+
+    faults: FaultPlan
+
+    def fail_next(self, status: int = 429, *, times: int = 1, retry_after: float | None = None,
+                  path_contains: str | None = None) -> None:
+        """The next `times` matching requests answer `status` in the sandbox's error format (Retry-After if given)."""
+        self.faults.arm(Fault("fail", times, path_contains, status=status, retry_after=retry_after))
+
+    def truncate_next(self, times: int = 1, *, path_contains: str | None = None) -> None:
+        """The next responses announce the full Content-Length, send half the body and close the connection."""
+        self.faults.arm(Fault("truncate", times, path_contains))
+
+    def slow_next(self, seconds: float, times: int = 1, *, path_contains: str | None = None) -> None:
+        """The next responses wait `seconds` before answering."""
+        self.faults.arm(Fault("slow", times, path_contains, seconds=seconds))

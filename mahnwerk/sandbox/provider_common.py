@@ -6,10 +6,8 @@ http://127.0.0.1:<free port> with HTTP/1.1 keep-alive, like the WooCommerce `San
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
-import socket
 import string
 import threading
 import time
@@ -18,11 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from mahnwerk.sandbox.faults import Fault, FaultPlan
+from mahnwerk.sandbox.faults import FaultArming, FaultPlan
+from mahnwerk.sandbox.serving import LoopbackHandler, LoopbackHTTPServer, LoopbackServer
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -88,8 +85,10 @@ class IdMaker:
         return "".join(self._random.choice(string.digits) for _ in range(length))
 
 
-class ProviderSandbox:
-    """Base of a provider's in-memory state: lock, clock, armed faults and the log of answered requests."""
+class ProviderSandbox(FaultArming):
+    """Base of a provider's in-memory state: lock, clock, armed faults and the log of answered requests.
+
+    fail_next / truncate_next / slow_next (from FaultArming) answer in the provider's error format (`fault_reply`)."""
 
     name = "provider"
 
@@ -111,19 +110,6 @@ class ProviderSandbox:
         """The body the provider sends with an injected status (429, 500, ...)."""
         raise NotImplementedError
 
-    def fail_next(self, status: int = 429, *, times: int = 1, retry_after: float | None = None,
-                  path_contains: str | None = None) -> None:
-        """The next `times` matching requests answer `status` in the provider's error format (Retry-After if given)."""
-        self.faults.arm(Fault("fail", times, path_contains, status=status, retry_after=retry_after))
-
-    def truncate_next(self, times: int = 1, *, path_contains: str | None = None) -> None:
-        """The next responses announce the full Content-Length, send half the body and close the connection."""
-        self.faults.arm(Fault("truncate", times, path_contains))
-
-    def slow_next(self, seconds: float, times: int = 1, *, path_contains: str | None = None) -> None:
-        """The next responses wait `seconds` before answering."""
-        self.faults.arm(Fault("slow", times, path_contains, seconds=seconds))
-
     def record(self, call: RecordedCall) -> None:
         with self.lock:
             self.requests.append(call)
@@ -133,31 +119,10 @@ class ProviderSandbox:
             self.requests.clear()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 60                        # idle keep-alive connections give their thread back
+class _Handler(LoopbackHandler):
     server: _Server
 
-    def setup(self) -> None:
-        super().setup()
-        with self.server.lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.lock:
-            self.server.connections.discard(self.connection)
-        super().finish()
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    do_POST = do_DELETE = do_PATCH = do_PUT = do_HEAD = do_GET
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass                            # tests read sandbox.requests instead
-
-    def _serve(self) -> None:
+    def serve(self) -> None:
         sandbox = self.server.sandbox
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
@@ -183,83 +148,33 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(reply, truncate=planned.truncate, now=sandbox.now())
 
     def _send(self, reply: Reply, *, truncate: bool, now: datetime) -> None:
-        body = reply.body
-        head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}",
-                f"Date: {format_datetime(now, usegmt=True)}",  # the sandbox's clock, as the provider's would be
-                *(f"{k}: {v}" for k, v in reply.headers),
-                f"Content-Type: {reply.content_type}", f"Content-Length: {len(body)}"]
-        if truncate:
-            self.close_connection = True
-            body = body[:len(body) // 2]
-        if self.close_connection:
-            head.append("Connection: close")
-        payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1", "replace")
-        self.wfile.write(payload if self.command == "HEAD" else payload + body)
+        self.write_response(reply.status, [f"Date: {format_datetime(now, usegmt=True)}",  # the sandbox's clock
+                                           *(f"{k}: {v}" for k, v in reply.headers),
+                                           f"Content-Type: {reply.content_type}"], reply.body, truncate=truncate)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
+class _Server(LoopbackHTTPServer):
     def __init__(self, sandbox: ProviderSandbox, address: tuple[str, int]) -> None:
         super().__init__(address, _Handler)
         self.sandbox = sandbox
-        self.lock = threading.Lock()
-        self.connections: set[socket.socket] = set()
-        host, port = self.server_address[:2]
-        self.url = f"http://{host}:{port}"
 
 
-class ProviderServer:
-    """Serves a ProviderSandbox on http://127.0.0.1:<free port>; a context manager, or start()/close()."""
+class ProviderServer(LoopbackServer):
+    """Serves a ProviderSandbox on http://127.0.0.1:<free port>; a context manager, or start()/close().
+
+    `url` is the API root, e.g. http://127.0.0.1:54321 (Stripe's /v1/... and Mollie's /v2/... live below it)."""
+
+    _kind = "ProviderServer"
 
     def __init__(self, sandbox: ProviderSandbox, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.sandbox, self._address = sandbox, (host, port)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host=host, port=port)
+        self.sandbox = sandbox
 
-    def start(self) -> Self:
-        """Bind and serve in a daemon thread; returns self."""
-        if self._server is None:
-            self._server = _Server(self.sandbox, self._address)
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"{self.sandbox.name}-sandbox-{self.port}", daemon=True)
-            self._thread.start()
-        return self
+    def _bind(self, address: tuple[str, int]) -> _Server:
+        return _Server(self.sandbox, address)
 
-    def close(self) -> None:
-        """Stop serving, cut open keep-alive connections and free the port."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-            with server.lock:
-                for connection in server.connections:
-                    with contextlib.suppress(OSError):
-                        connection.shutdown(socket.SHUT_RDWR)
-            if self._thread is not None:
-                self._thread.join()
-
-    @property
-    def url(self) -> str:
-        """The API root, e.g. http://127.0.0.1:54321 (Stripe's /v1/... and Mollie's /v2/... live below it)."""
-        return self._require().url
-
-    @property
-    def port(self) -> int:
-        return self._require().server_address[1]
-
-    def _require(self) -> _Server:
-        if self._server is None:
-            raise RuntimeError("ProviderServer is not started")
-        return self._server
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _thread_name(self) -> str:
+        return f"{self.sandbox.name}-sandbox-{self.port}"
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from mahnwerk.sandbox.params import php_params
 from mahnwerk.sandbox.routes import Request, dispatch
+from mahnwerk.sandbox.serving import LoopbackHandler, LoopbackHTTPServer, LoopbackServer
 from mahnwerk.sandbox.shop import RecordedRequest, WooSandbox
 from mahnwerk.sandbox.wire import FAULTS, JSON_TYPE, Response, WPError
 
@@ -24,31 +21,10 @@ _WP_HEADERS = [
 ]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True      # headers and body go out in one write anyway; no 40 ms delayed-ACK stalls
-    timeout = 60                        # idle keep-alive connections give their thread back
+class _Handler(LoopbackHandler):
     server: _Server
 
-    def setup(self) -> None:
-        super().setup()
-        with self.server.lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.lock:
-            self.server.connections.discard(self.connection)
-        super().finish()
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass                            # tests read shop.requests instead
-
-    def _serve(self) -> None:
+    def serve(self) -> None:
         shop = self.server.shop
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
@@ -89,18 +65,10 @@ class _Handler(BaseHTTPRequestHandler):
                        self.headers.get("Content-Type", ""), self.server.url, pretty)
 
     def _send(self, response: Response, *, truncate: bool) -> None:
-        body = response.body
-        head = [f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}",
-                f"Date: {self.date_time_string()}", "Server: Apache", *(f"{k}: {v}" for k, v in _WP_HEADERS),
-                *(f"{k}: {v}" for k, v in response.headers),
-                f"Content-Type: {JSON_TYPE}", f"Content-Length: {len(body)}"]
-        if truncate:
-            self.close_connection = True
-            body = body[:len(body) // 2]
-        if self.close_connection:
-            head.append("Connection: close")
-        payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1", "replace")
-        self.wfile.write(payload if self.command == "HEAD" else payload + body)
+        self.write_response(response.status, [f"Date: {self.date_time_string()}", "Server: Apache",
+                                              *(f"{k}: {v}" for k, v in _WP_HEADERS),
+                                              *(f"{k}: {v}" for k, v in response.headers),
+                                              f"Content-Type: {JSON_TYPE}"], response.body, truncate=truncate)
 
 
 def _fault_response(status: int, retry_after: float | None) -> Response:
@@ -111,66 +79,25 @@ def _fault_response(status: int, retry_after: float | None) -> Response:
     return response
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
+class _Server(LoopbackHTTPServer):
     def __init__(self, shop: WooSandbox, address: tuple[str, int]) -> None:
         super().__init__(address, _Handler)
         self.shop = shop
-        self.lock = threading.Lock()
-        self.connections: set[socket.socket] = set()
-        host, port = self.server_address[:2]
-        self.url = f"http://{host}:{port}"
 
 
-class SandboxServer:
-    """Serves a WooSandbox on http://127.0.0.1:<free port>; use as a context manager or start()/close()."""
+class SandboxServer(LoopbackServer):
+    """Serves a WooSandbox on http://127.0.0.1:<free port>; use as a context manager or start()/close().
+
+    `url` is the shop's base URL, e.g. http://127.0.0.1:54321 (REST API under /wp-json/wc/v3/)."""
+
+    _kind = "SandboxServer"
 
     def __init__(self, shop: WooSandbox, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.shop, self._address = shop, (host, port)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host=host, port=port)
+        self.shop = shop
 
-    def start(self) -> SandboxServer:
-        """Bind and serve in a daemon thread; returns self."""
-        if self._server is None:
-            self._server = _Server(self.shop, self._address)
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"woo-sandbox-{self.port}", daemon=True)
-            self._thread.start()
-        return self
+    def _bind(self, address: tuple[str, int]) -> _Server:
+        return _Server(self.shop, address)
 
-    def close(self) -> None:
-        """Stop serving and free the port; idle keep-alive threads are daemons and die with their sockets."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-            with server.lock:           # like a stopped shop: open keep-alive connections are cut, not served on
-                for connection in server.connections:
-                    with contextlib.suppress(OSError):
-                        connection.shutdown(socket.SHUT_RDWR)
-            if self._thread is not None:
-                self._thread.join()
-
-    @property
-    def url(self) -> str:
-        """The shop's base URL, e.g. http://127.0.0.1:54321 (REST API under /wp-json/wc/v3/)."""
-        return self._require().url
-
-    @property
-    def port(self) -> int:
-        return self._require().server_address[1]
-
-    def _require(self) -> _Server:
-        if self._server is None:
-            raise RuntimeError("SandboxServer is not started")
-        return self._server
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _thread_name(self) -> str:
+        return f"woo-sandbox-{self.port}"

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from mahnwerk.sandbox import refunds
 from mahnwerk.sandbox.dates import gmt_to_local, local_to_gmt, real_clock, wc_pair
-from mahnwerk.sandbox.faults import Fault, FaultPlan
+from mahnwerk.sandbox.faults import FaultArming, FaultPlan
 from mahnwerk.sandbox.gateways import default_gateways
 from mahnwerk.sandbox.notes import NoteBook, status_mail
 from mahnwerk.sandbox.orders import SITE_URL, OrderFactory, paused_gc, to_cents
@@ -32,7 +32,7 @@ class RecordedRequest:
     status: int
 
 
-class WooSandbox:
+class WooSandbox(FaultArming):
     """A WooCommerce shop in memory: orders, notes, gateways, keys, armed faults and a log of requests."""
 
     DEFAULT_KEY = "ck_" + "5a4d" * 10
@@ -80,16 +80,9 @@ class WooSandbox:
 
     def fail_next(self, status: int = 429, *, retry_after: float | None = 1, times: int = 1,
                   path_contains: str | None = None) -> None:
-        """The next `times` matching requests answer `status` with a WP_Error body (and Retry-After if given)."""
-        self.faults.arm(Fault("fail", times, path_contains, status=status, retry_after=retry_after))
-
-    def truncate_next(self, times: int = 1, *, path_contains: str | None = None) -> None:
-        """The next responses announce the full Content-Length, send half the body and close the connection."""
-        self.faults.arm(Fault("truncate", times, path_contains))
-
-    def slow_next(self, seconds: float, times: int = 1, *, path_contains: str | None = None) -> None:
-        """The next responses wait `seconds` before answering."""
-        self.faults.arm(Fault("slow", times, path_contains, seconds=seconds))
+        """The next `times` matching requests answer `status` with a WP_Error body (and Retry-After if given);
+        unlike the payment providers, the shop sends Retry-After: 1 unless told otherwise."""
+        super().fail_next(status, times=times, retry_after=retry_after, path_contains=path_contains)
 
     def record(self, request: RecordedRequest) -> None:
         """Append to `requests` (the server calls this once per answered request)."""

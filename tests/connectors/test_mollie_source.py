@@ -3,7 +3,7 @@ problems, auth and rate limits; `responses` only for single-answer cases the san
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -13,23 +13,7 @@ import responses
 from mahnwerk.connectors.mollie_source import MollieSource, mollie_http
 from mahnwerk.errors import ShopAuthFailed, ShopRejected
 from mahnwerk.sandbox.mollie_server import MollieSandbox, MollieServer
-
-NOW = datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC)
-
-
-class Clock:
-    """One time for the sandbox and the source; tests move it forward."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from tests.connectors.provider_clock import NOW, Clock
 
 
 @pytest.fixture
@@ -40,14 +24,8 @@ def mollie(clock: Clock) -> MollieSandbox:
 
 
 @pytest.fixture
-def server(mollie: MollieSandbox) -> Iterator[MollieServer]:
-    with MollieServer(mollie) as server:
-        yield server
-
-
-@pytest.fixture
-def slept() -> list[float]:
-    return []
+def server(mollie: MollieSandbox, start_server: Callable[[MollieServer], MollieServer]) -> MollieServer:
+    return start_server(MollieServer(mollie))
 
 
 def a_source(server: MollieServer, mollie: MollieSandbox, clock: Clock, slept: list[float] | None = None,

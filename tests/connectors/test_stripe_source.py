@@ -3,7 +3,7 @@ auth and rate limits; `responses` only for the transport's reading of Stripe's e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -13,23 +13,7 @@ import responses
 from mahnwerk.connectors.stripe_source import STRIPE_VERSION, StripeSource, minor_to_decimal, stripe_http
 from mahnwerk.errors import ShopAuthFailed, ShopRejected
 from mahnwerk.sandbox.stripe_server import StripeSandbox, StripeServer
-
-NOW = datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC)
-
-
-class Clock:
-    """One time for the sandbox and the source; tests move it forward."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from tests.connectors.provider_clock import NOW, Clock
 
 
 @pytest.fixture
@@ -40,14 +24,8 @@ def stripe(clock: Clock) -> StripeSandbox:
 
 
 @pytest.fixture
-def server(stripe: StripeSandbox) -> Iterator[StripeServer]:
-    with StripeServer(stripe) as server:
-        yield server
-
-
-@pytest.fixture
-def slept() -> list[float]:
-    return []
+def server(stripe: StripeSandbox, start_server: Callable[[StripeServer], StripeServer]) -> StripeServer:
+    return start_server(StripeServer(stripe))
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -48,9 +48,8 @@ def shop(orders: list[dict]) -> WooSandbox:
 
 
 @pytest.fixture
-def server(shop: WooSandbox) -> Iterator[SandboxServer]:
-    with SandboxServer(shop) as server:
-        yield server
+def server(shop: WooSandbox, start_server: Callable[[SandboxServer], SandboxServer]) -> SandboxServer:
+    return start_server(SandboxServer(shop))
 
 
 @pytest.fixture

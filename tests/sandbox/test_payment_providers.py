@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import pytest
 import requests
 
 from mahnwerk.sandbox.mollie_server import MollieSandbox, MollieServer, iso11649
+from mahnwerk.sandbox.provider_common import ProviderSandbox
 from mahnwerk.sandbox.stripe_server import StripeSandbox, StripeServer
 
 NOW = datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC)
+Sandbox = TypeVar("Sandbox", bound=ProviderSandbox)
 
 
 class Api:
-    """requests.Session against one provider sandbox, with its key as Bearer token."""
+    """requests.Session against one provider sandbox, with its key as Bearer token; closes as a context manager."""
 
     def __init__(self, url: str, key: str | None) -> None:
         self.url = url
@@ -27,35 +30,39 @@ class Api:
     def get(self, path: str, params: object = None, **headers: str) -> requests.Response:
         return self.session.get(self.url + path, params=params, headers=headers, timeout=10)
 
+    def __enter__(self) -> Api:
+        return self
 
-@pytest.fixture
-def stripe() -> StripeSandbox:
-    sandbox = StripeSandbox()
+    def __exit__(self, *exc: object) -> None:
+        self.session.close()
+
+
+def at_now(sandbox: Sandbox) -> Sandbox:
+    """The sandbox with its clock stopped at NOW."""
     sandbox.clock = lambda: NOW
     return sandbox
 
 
 @pytest.fixture
-def stripe_api(stripe: StripeSandbox) -> Iterator[Api]:
-    with StripeServer(stripe) as server:
-        api = Api(server.url, stripe.api_key)
+def stripe() -> StripeSandbox:
+    return at_now(StripeSandbox())
+
+
+@pytest.fixture
+def stripe_api(stripe: StripeSandbox, start_server: Callable[[StripeServer], StripeServer]) -> Iterator[Api]:
+    with Api(start_server(StripeServer(stripe)).url, stripe.api_key) as api:
         yield api
-        api.session.close()
 
 
 @pytest.fixture
 def mollie() -> MollieSandbox:
-    sandbox = MollieSandbox()
-    sandbox.clock = lambda: NOW
-    return sandbox
+    return at_now(MollieSandbox())
 
 
 @pytest.fixture
-def mollie_api(mollie: MollieSandbox) -> Iterator[Api]:
-    with MollieServer(mollie) as server:
-        api = Api(server.url, mollie.api_key)
+def mollie_api(mollie: MollieSandbox, start_server: Callable[[MollieServer], MollieServer]) -> Iterator[Api]:
+    with Api(start_server(MollieServer(mollie)).url, mollie.api_key) as api:
         yield api
-        api.session.close()
 
 
 def paid_invoices(stripe: StripeSandbox, n: int) -> list[dict]:
