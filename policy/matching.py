@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -88,24 +87,61 @@ def compact(text: str) -> str:
 
 def fold(text: str) -> str:
     """Upper case without accents, umlauts written out: "Größmann" -> "GROESSMANN"."""
+    if text.isascii():
+        return text.upper()
     text = text.upper().translate(_UMLAUTS)
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-def key_forms(number: str) -> set[str]:
+def key_forms(number: str) -> list[str]:
     """The forms a printed number is searched by: compact, and compact with each digit group's leading zeros gone
-    ("RE-2026-0042" -> "RE20260042", "RE202642")."""
+    ("RE-2026-0042" -> "RE20260042", "RE202642"). The payer's text is searched as written, never stripped: a
+    number the bank cut in two ("RE-00007" + "417") must not name claim RE-00000007."""
     tokens = _TOKEN.findall(fold(number))
-    forms = {"".join(tokens), "".join(_LEADING_ZEROS.sub("", t) for t in tokens)}
-    return {form for form in forms if any(c.isdigit() for c in form)}
+    forms = dict.fromkeys(("".join(tokens), "".join(_LEADING_ZEROS.sub("", t) for t in tokens)))
+    return [form for form in forms if any(c.isdigit() for c in form)]
+
+
+# Legal forms say nothing about who paid: "Müller GmbH" and "Weber GmbH" share no name.
+LEGAL_FORMS = frozenset({"GMBH", "AG", "KG", "UG", "OHG", "GBR", "EK", "EG", "MBH", "CO", "LTD", "LLC", "INC", "SA",
+                         "SARL", "SAS", "BV", "NV", "AB", "AS", "OY", "SRL", "SPA", "PLC", "HAFTUNGSBESCHRAENKT"})
 
 
 def name_tokens(name: str) -> frozenset[str]:
-    return frozenset(t for t in _TOKEN.findall(fold(name)) if len(t) > 1 and not t.isdigit())
+    return frozenset(t for t in _TOKEN.findall(fold(name)) if len(t) > 1 and t not in LEGAL_FORMS)
 
 
 def _is_short(form: str) -> bool:
     return form.isdigit() and len(form) < SHORT
+
+
+# A compact multimap: most keys name one claim, so the value is an int until a second claim shares the key.
+Ids = int | tuple[int, ...]
+
+
+def _add(index: dict, key: object, claim_id: int) -> None:
+    old = index.get(key)
+    if old is None:
+        index[key] = claim_id
+    elif isinstance(old, int):
+        if old != claim_id:
+            index[key] = (old, claim_id)
+    elif claim_id not in old:
+        index[key] = (*old, claim_id)
+
+
+def _remove(index: dict, key: object, claim_id: int) -> None:
+    old = index.get(key)
+    if old == claim_id:
+        del index[key]
+    elif isinstance(old, tuple) and claim_id in old:
+        rest = tuple(i for i in old if i != claim_id)
+        index[key] = rest[0] if len(rest) == 1 else rest
+
+
+def _ids(index: dict, key: object) -> tuple[int, ...]:
+    found = index.get(key)
+    return () if found is None else (found,) if isinstance(found, int) else found
 
 
 @dataclass
@@ -118,40 +154,43 @@ class _Found:
 
 @dataclass
 class Matcher:
-    """An index over a shop's open claims; `match()` one payment at a time, `paid()` after booking it."""
+    """An index over a shop's open claims; `match()` one payment at a time, `paid()` after booking it.
+
+    Memory matters (a shop may have 100,000 open claims): keys map to an int, not a set, and an open amount is
+    kept separately only once a payment has changed it."""
 
     claims: Iterable[OpenClaim]
     window_days: int = 120
     _by_id: dict[int, OpenClaim] = field(init=False, default_factory=dict)
-    _open: dict[int, Decimal] = field(init=False, default_factory=dict)
-    _by_key: dict[str, set[int]] = field(init=False, default_factory=lambda: defaultdict(set))
+    _paid: dict[int, Decimal] = field(init=False, default_factory=dict)  # open amounts changed by payments
+    _by_key: dict[str, Ids] = field(init=False, default_factory=dict)
     _by_order: dict[str, int] = field(init=False, default_factory=dict)
-    _by_amount: dict[tuple[str, Decimal], set[int]] = field(init=False, default_factory=lambda: defaultdict(set))
-    _names: dict[int, frozenset[str]] = field(init=False, default_factory=dict)
+    _by_amount: dict[str, dict[Decimal, Ids]] = field(init=False, default_factory=dict)  # currency -> amount
 
     def __post_init__(self) -> None:
         for claim in self.claims:
             self._by_id[claim.id] = claim
-            self._open[claim.id] = claim.open_amount
-            for number in {claim.invoice_number, claim.order_number}:
+            for number in (claim.invoice_number, claim.order_number):
                 for form in key_forms(number):
-                    self._by_key[form].add(claim.id)
+                    _add(self._by_key, form, claim.id)
             self._by_order[claim.order_id] = claim.id
-            for amount in {claim.open_amount, *claim.also}:
-                self._by_amount[(claim.currency, amount)].add(claim.id)
+            amounts = self._by_amount.setdefault(claim.currency, {})
+            for amount in (claim.open_amount, *claim.also):
+                _add(amounts, amount, claim.id)
         self.claims = ()  # the index holds what is needed; the caller's iterable may be a generator
 
     def open_amount(self, claim_id: int) -> Decimal:
-        return self._open[claim_id]
+        return self._paid.get(claim_id, self._by_id[claim_id].open_amount)
 
     def paid(self, claim_id: int, amount: Decimal) -> None:
         """A payment was booked: the claim owes less (or nothing) for the payments that follow."""
         claim = self._by_id[claim_id]
-        before = self._open[claim_id]
-        self._by_amount[(claim.currency, before)].discard(claim_id)
-        self._open[claim_id] = max(before - amount, ZERO)
-        if self._open[claim_id] > 0:
-            self._by_amount[(claim.currency, self._open[claim_id])].add(claim_id)
+        amounts = self._by_amount[claim.currency]
+        before = self.open_amount(claim_id)
+        _remove(amounts, before, claim_id)
+        self._paid[claim_id] = max(before - amount, ZERO)
+        if self._paid[claim_id] > 0:
+            _add(amounts, self._paid[claim_id], claim_id)
 
     def match(self, credit: Credit) -> Match | None:
         """The best match for `credit`, or None when no rule finds a claim."""
@@ -162,7 +201,7 @@ class Matcher:
     def _by_reference(self, credit: Credit) -> Match | None:
         found = self._references(credit.text)
         usable = [f for f in found if f.keyword or not f.short or self._amount_in(credit, self._by_id[f.claim_id])
-                  == self._open[f.claim_id]]
+                  == self.open_amount(f.claim_id)]
         listed = {f.claim_id for f in found} - {f.claim_id for f in usable}
         if listed and self._owed(credit, {f.claim_id for f in found}):
             usable = found  # "RE 1000 + 1001", "Sammelzahlung 51 + 53": the sum is exactly what they owe
@@ -175,7 +214,7 @@ class Matcher:
             return Match((), "reference", Decimal("0.3"), "names a claim in another currency", tuple(ids))
         shares = self._split(credit, claims)
         paid = self._amount_in(credit, claims[0])
-        exact = paid == sum((self._open[c.id] for c in claims), ZERO) or (
+        exact = paid == sum((self.open_amount(c.id) for c in claims), ZERO) or (
             len(claims) == 1 and paid in claims[0].also)
         weak = any(f.short and not f.keyword for f in usable)
         # A bare short number only counts with the exact amount (see `usable`): two facts agreeing, not one.
@@ -193,28 +232,52 @@ class Matcher:
                      f"the text has {claim.invoice_number} without a word like Rechnung, and another amount", ids)
 
     def _references(self, text: str) -> list[_Found]:
+        """Every claim whose number appears in the text. A number the bank cut at the end of a purpose line is read
+        joined across the break first, and then its halves do not count on their own ("RE-00007" / "417")."""
+        raw = [line for line in text.split("\n") if line.strip()]
+        per_line = [_TOKEN.findall(fold(line)) for line in raw]
+        plain: list[tuple[str, int, int]] = []  # (word, first and last index of the plain words it covers)
+        merged: list[tuple[str, int, int]] = []
+        for n, words in enumerate(per_line):
+            cut = n > 0 and raw[n - 1].rstrip()[-1:].isalnum() and raw[n].lstrip()[:1].isalnum()
+            for j, word in enumerate(words):
+                k = len(plain)
+                plain.append((word, k, k))
+                if j == 0 and cut and merged:
+                    merged[-1] = (merged[-1][0] + word, merged[-1][1], k)
+                else:
+                    merged.append((word, k, k))
         found: list[_Found] = []
-        lines = [fold(line) for line in text.split("\n") if line.strip()]
-        # Joined with a space and without: a bank may cut a number in two at the end of a purpose line.
-        for variant, joined in enumerate((" ".join(lines), "".join(lines) if len(lines) > 1 else "")):
-            tokens = _TOKEN.findall(joined)
-            stripped = [_LEADING_ZEROS.sub("", t) for t in tokens]
-            for i in range(len(tokens)):
-                keyword = i > 0 and tokens[i - 1].startswith(KEYWORDS) and not tokens[i - 1][:1].isdigit()
-                for n in (1, 2, 3):
-                    if i + n > len(tokens):
-                        break
-                    candidate = "".join(tokens[i:i + n])
-                    if not any(c.isdigit() for c in candidate):
-                        continue
-                    for form in {candidate, "".join(stripped[i:i + n])}:
-                        for claim_id in self._by_key.get(form, ()):
-                            found.append(_Found(claim_id, variant * 10_000 + i, keyword, _is_short(form)))
-                if tokens[i][:1].isalpha() and (digits := _DIGITS.findall(tokens[i])):  # "RE42", "Nr.0042" glued
-                    for form in {d.lstrip("0") or "0" for d in digits} | set(digits):
-                        for claim_id in self._by_key.get(form, ()):
-                            found.append(_Found(claim_id, variant * 10_000 + i, True, _is_short(form)))
+        covered: set[int] = set()
+        if len(merged) < len(plain):
+            self._scan(merged, found, covered, cover=True)
+        self._scan(plain, found, covered, cover=False)
         return found
+
+    def _scan(self, words: list[tuple[str, int, int]], found: list[_Found], covered: set[int], *,
+              cover: bool) -> None:
+        digits = [any(c.isdigit() for c in w) for w, _, _ in words]
+        for i, (word, first, _) in enumerate(words):
+            keyword = i > 0 and words[i - 1][0].startswith(KEYWORDS) and not digits[i - 1]
+            matched = False
+            for n in (1, 2, 3):
+                if i + n > len(words):
+                    break
+                last = words[i + n - 1][2]
+                if not any(digits[i:i + n]) or (not cover and covered.intersection(range(first, last + 1))):
+                    continue
+                candidate = "".join(w for w, _, _ in words[i:i + n])
+                ids = _ids(self._by_key, candidate)
+                for claim_id in ids:
+                    found.append(_Found(claim_id, first, keyword, _is_short(candidate)))
+                if ids:
+                    matched = True
+                    if cover:
+                        covered.update(range(first, last + 1))
+            if not matched and digits[i] and word[:1].isalpha() and not (cover is False and first in covered):
+                for part in _DIGITS.findall(word):  # "RE42", "NR0042": a number glued to its word
+                    for claim_id in _ids(self._by_key, part):
+                        found.append(_Found(claim_id, first, True, _is_short(part)))
 
     # -- rule 2 ---------------------------------------------------------------------------------------------------
 
@@ -223,7 +286,7 @@ class Matcher:
         if claim_id is None or self._amount_in(credit, self._by_id[claim_id]) is None:
             return None
         [share] = self._split(credit, [self._by_id[claim_id]])
-        exact = share.amount == self._open[claim_id]
+        exact = share.amount == self.open_amount(claim_id)
         return Match((share,), "provider", Decimal("1.0") if exact else Decimal("0.9"),
                      f"the payment provider names order {credit.order_hint}", (claim_id,))
 
@@ -232,9 +295,9 @@ class Matcher:
     def _by_amount_and_name(self, credit: Credit) -> Match | None:
         payer = name_tokens(credit.payer_name)
         candidates = []
-        for currency, amount in {(credit.currency, credit.amount),
-                                 (credit.original_currency, credit.original_amount)}:
-            for claim_id in self._by_amount.get((currency, amount), ()):
+        for currency, amount in dict.fromkeys([(credit.currency, credit.amount),
+                                               (credit.original_currency, credit.original_amount)]):
+            for claim_id in _ids(self._by_amount.get(currency, {}), amount):
                 claim = self._by_id[claim_id]
                 if 0 <= (credit.booked_on - claim.invoice_date).days <= self.window_days:
                     candidates.append(claim)
@@ -252,9 +315,7 @@ class Matcher:
                      f"the open amount and {'the' if best == 1 else 'part of the'} customer's name match", ids)
 
     def _name_score(self, payer: frozenset[str], claim: OpenClaim) -> float:
-        if claim.id not in self._names:
-            self._names[claim.id] = frozenset().union(*(name_tokens(n) for n in claim.names))
-        wanted = self._names[claim.id]
+        wanted = frozenset().union(*(name_tokens(n) for n in claim.names))
         if not payer or not wanted:
             return 0.0
         return len(payer & wanted) / min(len(payer), len(wanted))
@@ -262,7 +323,7 @@ class Matcher:
     def _owed(self, credit: Credit, claim_ids: set[int]) -> bool:
         """Does the payment equal what these claims owe together?"""
         amounts = [self._amount_in(credit, self._by_id[i]) for i in claim_ids]
-        return len({a for a in amounts}) == 1 and amounts[0] == sum((self._open[i] for i in claim_ids), ZERO)
+        return len(set(amounts)) == 1 and amounts[0] == sum((self.open_amount(i) for i in claim_ids), ZERO)
 
     # -- shares ---------------------------------------------------------------------------------------------------
 
@@ -281,7 +342,7 @@ class Matcher:
         for claim in claims:
             # One claim takes all (a surplus becomes its credit); of several, each takes at most what it owes and
             # what is left over waits for a person rather than landing as a credit on whichever came last.
-            take = left if len(claims) == 1 else min(left, self._open[claim.id])
+            take = left if len(claims) == 1 else min(left, self.open_amount(claim.id))
             if take > 0:
                 shares.append(Share(claim.id, take))
             left -= take

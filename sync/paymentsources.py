@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from mahnwerk.connectors.statements import read_statement
+from mahnwerk.connectors.statements import StatementSummary, read_statement
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.models import PaymentCursor
@@ -48,7 +48,9 @@ class Collected:
 
 def import_file(store: Store, shop: ShopConfig, path: Path, *, now: datetime) -> Imported:
     """One statement file into the shop's payments (raises StatementError for a file that is not a statement)."""
-    imported = import_payments(store, shop, read_statement(path), origin=str(path), now=now)
+    summary = StatementSummary()
+    imported = import_payments(store, shop, read_statement(path, summary), origin=str(path), now=now)
+    imported.skipped.update(summary.skipped)
     for problem in imported.problems:  # positions only: the entries themselves hold customer data
         log.warning("payments.bad_entry", shop=shop.id, file=path.name, position=problem.position,
                     reason=problem.reason)

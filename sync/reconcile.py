@@ -8,6 +8,7 @@ the claims and their ledger, and bulk inserts for what is written.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
-from mahnwerk.policy.account import allocate
+from mahnwerk.policy.account import HALF_CENT, allocate
 from mahnwerk.policy.engine import assess
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.matching import Credit, Match, Matcher, OpenClaim, Share
@@ -27,11 +28,10 @@ from mahnwerk.policy.model import Payment
 from mahnwerk.sync.bulk import bulk_insert
 from mahnwerk.sync.casefile import facts, histories
 from mahnwerk.sync.config import ShopConfig
-from mahnwerk.sync.messages import money
 from mahnwerk.sync.mirror import ensure_shop
 from mahnwerk.sync.models import (Claim, ClaimState, IncomingPaymentRow, LedgerEntry, OutboxRow, OutboxState,
                                   PaymentEvent, PaymentState)
-from mahnwerk.sync.planner import PLAN_COLUMNS, assessments, shop_today
+from mahnwerk.sync.planner import PLAN_COLUMNS, open_chunk, shop_today
 from mahnwerk.sync.store import Store
 
 PAYMENTS, EVENTS, CLAIMS = IncomingPaymentRow.__table__, PaymentEvent.__table__, Claim.__table__
@@ -147,18 +147,30 @@ def payment_row(shop_id: str, p: IncomingPayment, origin: str, now: datetime) ->
 # --- matching ----------------------------------------------------------------------------------------------------
 
 
-def open_claims(store: Store, shop: ShopConfig, today: date) -> Iterator[OpenClaim]:
-    """The shop's open claims as matching sees them, streamed: what each owes today (principal, fees, interest,
-    what the last notice asked for), and the invoice's open amount, which customers pay as well."""
-    for row, result in assessments(store, shop, today, columns=MATCH_COLUMNS):
-        owed = cents(result.balance.total) if result.balance is not None else row.open_amount
-        yield OpenClaim(row.id, row.invoice_number, row.order_number, row.order_id, row.currency, owed,
-                        (row.customer_name, row.company), row.invoice_date, also=(row.open_amount,))
+def open_claims(store: Store, shop: ShopConfig, today: date, *, chunk: int = 5000) -> Iterator[OpenClaim]:
+    """The shop's open claims as matching sees them, streamed. A claim with notices or payments in its ledger owes
+    what the policy says today (what the last notice asked for, with fees and interest); one without owes its
+    invoice's open amount, the only figure its customer has seen. Both amounts are looked for."""
+    query, after = open_chunk(MATCH_COLUMNS), 0
+    with store.connection() as conn:
+        while rows := conn.execute(query, {"shop": shop.id, "after": after, "size": chunk}).all():
+            events = histories(conn, [row.id for row in rows], shop.timezone)
+            for row in rows:
+                owed = row.open_amount
+                if row.id in events:
+                    balance = assess(facts(row), events[row.id], today, shop.policy).balance
+                    owed = cents(balance.total) if balance is not None else owed
+                yield OpenClaim(row.id, row.invoice_number, row.order_number, row.order_id, row.currency, owed,
+                                (row.customer_name, row.company), row.invoice_date, also=(row.open_amount,))
+            after = rows[-1].id
 
 
 def credit_of(row: Any) -> Credit:
     """A payments row as matching sees it; the end-to-end id and structured reference count as text too."""
-    text = "\n".join(t for t in (row.remittance, row.end_to_end_id, row.creditor_ref) if t)
+    # An ISO 11649 reference is "RF" + two check digits + the creditor's own reference: the number we printed.
+    structured = row.creditor_ref.replace(" ", "")
+    rf = structured[4:] if re.fullmatch(r"RF\d\d\w+", structured) else ""
+    text = "\n".join(t for t in (row.remittance, row.end_to_end_id, rf or row.creditor_ref) if t)
     return Credit(row.unallocated, row.currency, row.booked_on, text, row.payer_name, row.order_hint,
                   row.original_amount, row.original_currency)
 
@@ -244,11 +256,17 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                                     "reference": p.ref, "rule": booking.rule, "confidence": str(booking.confidence),
                                     "applied": {k: str(cents(v)) for k, v in applied.items()}}})
             booked += share.amount
-            after = assess(facts(claim), history, today, shop.policy)
-            words = f"{money(share.amount, claim.currency, 'en')} by {p.source} ({p.ref}, {p.booked_on})"
-            if after.status == "settled":
+            left_owing = fees + flat + interest + principal
+            if any(e.on > p.booked_on for e in history):  # later notices or payments: ask the policy for today
+                after = assess(facts(claim), history, today, shop.policy).balance
+                settled = after is not None and after.settled
+                left_owing, surplus = (after.total, after.credit) if after else (left_owing, surplus)
+            else:  # nothing after the payment: what the split leaves is what is owed
+                settled = before is not None and left_owing < HALF_CENT
+            words = f"{cents(share.amount):,.2f} {claim.currency} by {p.source} ({p.ref}, {p.booked_on})"
+            if settled:
                 closing.append(claim.id)
-                credit = cents(after.balance.credit) if after.balance else ZERO
+                credit = cents(surplus)
                 ledger.append({"claim_id": claim.id, "at": now, "kind": "closed", "source": "payments",
                                "actor": actor, "data": {"changes": {"state": [ClaimState.OPEN, ClaimState.PAID]},
                                                         "reason": f"paid in full: {words}"}})
@@ -258,15 +276,14 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                                    "actor": actor, "data": {"amount": str(credit), "currency": claim.currency,
                                                             "reason": "paid beyond what was owed"}})
                 result.closed += 1
-                note = (f"Mahnwerk: paid in full, {words}."
-                        + (f" Credit: {money(credit, claim.currency, 'en')}." if credit > 0 else ""))
+                note = f"Mahnwerk: paid in full, {words}." + (
+                    f" Credit: {credit:,.2f} {claim.currency}." if credit > 0 else "")
                 outbox.append(writeback_row(shop, claim, "paid", p.id, note, today, now,
                                             status=shop.payments.paid_status if shop.payments.mark_paid else ""))
             else:
                 result.partial += 1
-                still = money(cents(after.balance.total), claim.currency, "en") if after.balance else "?"
-                outbox.append(writeback_row(shop, claim, "part_paid", p.id,
-                                            f"Mahnwerk: payment of {words}; still open: {still}.", today, now))
+                outbox.append(writeback_row(shop, claim, "part_paid", p.id, f"Mahnwerk: payment of {words}; still "
+                                            f"open: {cents(left_owing):,.2f} {claim.currency}.", today, now))
         result.booked += bool(booked)
         left = p.unallocated - booked
         reason = booking.reason if not left else f"{booking.reason}; {left} {p.currency} not booked yet"
@@ -274,10 +291,10 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                          "rule": booking.rule, "confidence": booking.confidence, "reason": reason[:500],
                          "candidates": list(booking.candidates), "unallocated": left,
                          "decided_at": now, "decided_by": actor})
-        payment_events.append({"payment_id": p.id, "at": now, "kind": "booked", "actor": actor,
-                               "data": {"rule": booking.rule, "confidence": str(booking.confidence),
-                                        "shares": [{"claim": s.claim_id, "amount": str(s.amount)}
-                                                   for s in booking.shares]}})
+        if booking.rule == "manual":  # automatic bookings are on the payment row and in each claim's ledger
+            payment_events.append({"payment_id": p.id, "at": now, "kind": "assigned", "actor": actor,
+                                   "data": {"shares": [{"claim": s.claim_id, "amount": str(s.amount)}
+                                                       for s in booking.shares]}})
     if closing:
         conn.execute(CLOSE_CLAIM, [{"claim_id": i, "now": now} for i in closing])
     conn.execute(UPDATE_PAYMENT, payments)

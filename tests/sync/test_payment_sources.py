@@ -77,6 +77,7 @@ def test_a_generated_statement_books_what_the_customers_meant(tmp_path: Path, wo
     result = json.loads(capsys.readouterr().out)
     [file] = result["files"]
     assert file["new"] == len(truth.credits) and len(file["problems"]) == 1
+    assert file["skipped"] == {reason: n for reason, n in truth.skipped.items() if n}
     assert file["problems"][0]["position"] and "line" in file["problems"][0]["position"]
     meant = {c.ref: {number for number, _ in c.pays} for c in truth.credits}
     done = booked(etc)
@@ -185,3 +186,15 @@ def test_check_tries_each_payment_provider_and_the_inbox(tmp_path: Path, woo, sq
     assert "payments: stripe answers and accepts the key" in out
     assert "payments: mollie:" in out and "401" in out and "test_wrongwrong" not in out
     assert "the inbox folder" in out and "does not exist" in out
+
+
+def test_a_structured_creditor_reference_names_the_invoice(tmp_path: Path, woo, sqlite_url: str) -> None:
+    from mahnwerk.sandbox.statements import creditor_reference
+    from tests.sync.test_payments import bring_in, credit
+
+    etc = config(tmp_path, woo, sqlite_url)
+    sync(etc)
+    claim = fresh(open_claims(etc))[0]
+    rf = creditor_reference(f"RE{claim.invoice_number}")
+    _, matched = bring_in(etc, [credit("RF1", str(claim.open_amount), "", creditor_ref=rf)])
+    assert matched.closed == 1
