@@ -84,6 +84,15 @@ def default_date(claim: ClaimFacts, history: Sequence[Event], policy: Policy) ->
     return min(candidates) if candidates else None
 
 
+def owed(claim: ClaimFacts, history: Sequence[Event], day: date, policy: Policy) -> Balance:
+    """What the claim owes on `day` (fees, flat fee, interest, principal), without deciding anything; the cheap
+    part of `assess` for callers that only need the figures (booking a payment). Raises MissingRate."""
+    history = sorted((e for e in history if e.on <= day), key=lambda e: e.on)
+    plans = plan_spans(history, policy.plan_grace_days, day)
+    return account(claim, history, day, policy.interest_rule(claim), default_date(claim, history, policy),
+                   policy.b2b_flat_fee if claim.is_b2b else ZERO, interest_pauses(hold_spans(history), plans))
+
+
 def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy) -> Assessment:
     """Where the claim stands on `today` and its next action, with a machine-readable code and a reason."""
     history = sorted((e for e in history if e.on <= today), key=lambda e: e.on)

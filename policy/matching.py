@@ -52,7 +52,7 @@ class Credit:
     amount: Decimal
     currency: str
     booked_on: date
-    text: str  # remittance lines ("\n" between them), end-to-end id, creditor reference
+    text: str  # remittance lines ("\n" between them); other fields (end-to-end id, reference) after an empty line
     payer_name: str = ""
     order_hint: str = ""
     original_amount: Decimal | None = None  # sent in another currency (the claim's, perhaps)
@@ -98,8 +98,11 @@ def key_forms(number: str) -> list[str]:
     ("RE-2026-0042" -> "RE20260042", "RE202642"). The payer's text is searched as written, never stripped: a
     number the bank cut in two ("RE-00007" + "417") must not name claim RE-00000007."""
     tokens = _TOKEN.findall(fold(number))
-    forms = dict.fromkeys(("".join(tokens), "".join(_LEADING_ZEROS.sub("", t) for t in tokens)))
-    return [form for form in forms if any(c.isdigit() for c in form)]
+    exact = "".join(tokens)
+    if exact.isalpha() or not exact:
+        return []
+    stripped = "".join((t.lstrip("0") or "0") if t.isdigit() else _LEADING_ZEROS.sub("", t) for t in tokens)
+    return [exact] if stripped == exact else [exact, stripped]
 
 
 # Legal forms say nothing about who paid: "Müller GmbH" and "Weber GmbH" share no name.
@@ -234,7 +237,7 @@ class Matcher:
     def _references(self, text: str) -> list[_Found]:
         """Every claim whose number appears in the text. A number the bank cut at the end of a purpose line is read
         joined across the break first, and then its halves do not count on their own ("RE-00007" / "417")."""
-        raw = [line for line in text.split("\n") if line.strip()]
+        raw = text.split("\n")  # an empty line (between fields) is a break nothing is joined across
         per_line = [_TOKEN.findall(fold(line)) for line in raw]
         plain: list[tuple[str, int, int]] = []  # (word, first and last index of the plain words it covers)
         merged: list[tuple[str, int, int]] = []
@@ -256,28 +259,34 @@ class Matcher:
 
     def _scan(self, words: list[tuple[str, int, int]], found: list[_Found], covered: set[int], *,
               cover: bool) -> None:
-        digits = [any(c.isdigit() for c in w) for w, _, _ in words]
-        for i, (word, first, _) in enumerate(words):
-            keyword = i > 0 and words[i - 1][0].startswith(KEYWORDS) and not digits[i - 1]
-            matched = False
-            for n in (1, 2, 3):
-                if i + n > len(words):
-                    break
+        """Longest match first: where "RE 100001" names an invoice, its "100001" is not also an order number."""
+        texts = [w for w, _, _ in words]
+        digits = [not w.isalpha() for w in texts]  # tokens are letters and digits only
+        keys, size, i = self._by_key, len(texts), 0
+        while i < size:
+            first = words[i][1]
+            keyword = i > 0 and not digits[i - 1] and texts[i - 1].startswith(KEYWORDS)
+            taken = 0
+            for n in range(min(3, size - i), 0, -1):
                 last = words[i + n - 1][2]
-                if not any(digits[i:i + n]) or (not cover and covered.intersection(range(first, last + 1))):
+                if not any(digits[i:i + n]) or (covered and not cover and not covered.isdisjoint(
+                        range(first, last + 1))):
                     continue
-                candidate = "".join(w for w, _, _ in words[i:i + n])
-                ids = _ids(self._by_key, candidate)
-                for claim_id in ids:
-                    found.append(_Found(claim_id, first, keyword, _is_short(candidate)))
+                candidate = "".join(texts[i:i + n])
+                ids = _ids(keys, candidate)
                 if ids:
-                    matched = True
+                    short = _is_short(candidate)
+                    found += [_Found(claim_id, first, keyword, short) for claim_id in ids]
                     if cover:
                         covered.update(range(first, last + 1))
-            if not matched and digits[i] and word[:1].isalpha() and not (cover is False and first in covered):
+                    taken = n
+                    break
+            word = texts[i]
+            if not taken and digits[i] and word[:1].isalpha() and not (not cover and first in covered):
                 for part in _DIGITS.findall(word):  # "RE42", "NR0042": a number glued to its word
-                    for claim_id in _ids(self._by_key, part):
+                    for claim_id in _ids(keys, part):
                         found.append(_Found(claim_id, first, True, _is_short(part)))
+            i += taken or 1
 
     # -- rule 2 ---------------------------------------------------------------------------------------------------
 

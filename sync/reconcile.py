@@ -20,11 +20,12 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
-from mahnwerk.policy.account import HALF_CENT, allocate
-from mahnwerk.policy.engine import assess
+from mahnwerk.policy.account import HALF_CENT, Balance, allocate
+from mahnwerk.policy.engine import owed
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.matching import Credit, Match, Matcher, OpenClaim, Share
-from mahnwerk.policy.model import Payment
+from mahnwerk.policy.model import ClaimFacts, Payment, Policy
+from mahnwerk.policy.rates import MissingRate
 from mahnwerk.sync.bulk import bulk_insert
 from mahnwerk.sync.casefile import facts, histories
 from mahnwerk.sync.config import ShopConfig
@@ -42,6 +43,10 @@ ACTOR = "mahnwerk"
 CLAIM_COLUMNS = (CLAIMS.c.id, CLAIMS.c.shop_id, CLAIMS.c.order_id, CLAIMS.c.order_number, CLAIMS.c.invoice_number,
                  CLAIMS.c.currency, CLAIMS.c.open_amount, CLAIMS.c.invoice_date, CLAIMS.c.due_date, CLAIMS.c.is_b2b,
                  CLAIMS.c.state, CLAIMS.c.customer_name, CLAIMS.c.company)
+# What matching and booking read of a waiting payment (not its origin, JSON lists or timestamps: 100,000 rows).
+MATCHING = tuple(PAYMENTS.c[name] for name in (
+    "id", "source", "ref", "booked_on", "currency", "unallocated", "remittance", "end_to_end_id", "creditor_ref",
+    "payer_name", "order_hint", "original_amount", "original_currency"))
 MATCH_COLUMNS = (*PLAN_COLUMNS, CLAIMS.c.invoice_number, CLAIMS.c.customer_name, CLAIMS.c.company)
 CLAIMS_BY_ID = select(*CLAIM_COLUMNS).where(CLAIMS.c.id.in_(bindparam("ids", expanding=True)))
 UPDATE_PAYMENT = (update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
@@ -95,6 +100,14 @@ class Booking:
     confidence: Decimal
     reason: str
     candidates: tuple[int, ...] = ()
+
+
+def balance(claim: ClaimFacts, history: list, day: date, policy: Policy) -> Balance | None:
+    """What the claim owes on `day`, None when a base rate is missing (then only its principal is known)."""
+    try:
+        return owed(claim, history, day, policy)
+    except MissingRate:
+        return None
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -158,8 +171,8 @@ def open_claims(store: Store, shop: ShopConfig, today: date, *, chunk: int = 500
             for row in rows:
                 owed = row.open_amount
                 if row.id in events:
-                    balance = assess(facts(row), events[row.id], today, shop.policy).balance
-                    owed = cents(balance.total) if balance is not None else owed
+                    found = balance(facts(row), events[row.id], today, shop.policy)
+                    owed = cents(found.total) if found is not None else owed
                 yield OpenClaim(row.id, row.invoice_number, row.order_number, row.order_id, row.currency, owed,
                                 (row.customer_name, row.company), row.invoice_date, also=(row.open_amount,))
             after = rows[-1].id
@@ -170,7 +183,8 @@ def credit_of(row: Any) -> Credit:
     # An ISO 11649 reference is "RF" + two check digits + the creditor's own reference: the number we printed.
     structured = row.creditor_ref.replace(" ", "")
     rf = structured[4:] if re.fullmatch(r"RF\d\d\w+", structured) else ""
-    text = "\n".join(t for t in (row.remittance, row.end_to_end_id, rf or row.creditor_ref) if t)
+    # Fields are kept apart by a blank line: only the lines of one field may be a number the bank cut in two.
+    text = "\n\n".join(t for t in (row.remittance, row.end_to_end_id, rf or row.creditor_ref) if t)
     return Credit(row.unallocated, row.currency, row.booked_on, text, row.payer_name, row.order_hint,
                   row.original_amount, row.original_currency)
 
@@ -188,7 +202,7 @@ def reconcile(store: Store, shop: ShopConfig, *, now: datetime) -> Reconciled:
     matcher = Matcher(open_claims(store, shop, today), window_days=shop.payments.name_window_days)
     for ids in chunks(waiting, CHUNK):
         with store.connection() as conn:
-            rows = conn.execute(select(PAYMENTS).where(PAYMENTS.c.id.in_(ids)).order_by(PAYMENTS.c.id)).all()
+            rows = conn.execute(select(*MATCHING).where(PAYMENTS.c.id.in_(ids)).order_by(PAYMENTS.c.id)).all()
             bookings, waits = [], []
             for row in rows:
                 match = matcher.match(credit_of(row))
@@ -243,7 +257,7 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
             if claim.state != ClaimState.OPEN or claim.id in closing:
                 continue  # closed meanwhile: that share stays unallocated, a person decides
             history = events.setdefault(claim.id, [])
-            before = assess(facts(claim), history, p.booked_on, shop.policy).balance
+            before = balance(facts(claim), history, p.booked_on, shop.policy)
             owed = (before.fees, before.flat_fee, before.interest, before.principal) if before else \
                 (ZERO, ZERO, ZERO, claim.open_amount)
             (fees, flat, interest, principal), surplus = allocate(share.amount, owed)
@@ -258,7 +272,7 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
             booked += share.amount
             left_owing = fees + flat + interest + principal
             if any(e.on > p.booked_on for e in history):  # later notices or payments: ask the policy for today
-                after = assess(facts(claim), history, today, shop.policy).balance
+                after = balance(facts(claim), history, today, shop.policy)
                 settled = after is not None and after.settled
                 left_owing, surplus = (after.total, after.credit) if after else (left_owing, surplus)
             else:  # nothing after the payment: what the split leaves is what is owed

@@ -155,3 +155,10 @@ def test_legal_forms_are_no_names() -> None:
               claim(52, "X-52", "20.00", name="", company="Weber GmbH")]
     assert Matcher(claims).match(pay("20.00", "", payer="WEBER GMBH")).claim_ids == (52,)
     assert Matcher(claims).match(pay("20.00", "", payer="Schulz GmbH")).shares == ()
+
+
+def test_the_longest_number_wins() -> None:
+    """WooCommerce order numbers are short: "RE 100001" (zeros dropped) names invoice RE-00100001, not order 100001."""
+    claims = [claim(61, "RE-00100001", "70.00", order="200001"), claim(62, "RE-00000001", "9.00", order="100001")]
+    assert Matcher(claims).match(pay("70.00", "RE 100001")).claim_ids == (61,)
+    assert Matcher(claims).match(pay("9.00", "Bestellung 100001")).claim_ids == (62,)
