@@ -153,6 +153,7 @@ class _Found:
     position: int  # where in the text: the order to split in
     keyword: bool  # announced by a keyword ("Rechnung 42")
     short: bool
+    key: str = ""  # the number as found
 
 
 @dataclass
@@ -169,6 +170,7 @@ class Matcher:
     _by_key: dict[str, Ids] = field(init=False, default_factory=dict)
     _by_order: dict[str, int] = field(init=False, default_factory=dict)
     _by_amount: dict[str, dict[Decimal, Ids]] = field(init=False, default_factory=dict)  # currency -> amount
+    _cores: dict[str, Ids] = field(init=False, default_factory=dict)  # an invoice number's digits alone
 
     def __post_init__(self) -> None:
         for claim in self.claims:
@@ -177,6 +179,9 @@ class Matcher:
                 for form in key_forms(number):
                     _add(self._by_key, form, claim.id)
             self._by_order[claim.order_id] = claim.id
+            core = "".join(_DIGITS.findall(claim.invoice_number)).lstrip("0")
+            if core and core != claim.order_number and not claim.invoice_number.isdigit():
+                _add(self._cores, core, claim.id)
             amounts = self._by_amount.setdefault(claim.currency, {})
             for amount in (claim.open_amount, *claim.also):
                 _add(amounts, amount, claim.id)
@@ -203,6 +208,8 @@ class Matcher:
 
     def _by_reference(self, credit: Credit) -> Match | None:
         found = self._references(credit.text)
+        if (doubt := self._doubt(credit, found)) is not None:
+            return doubt
         usable = [f for f in found if f.keyword or not f.short or self._amount_in(credit, self._by_id[f.claim_id])
                   == self.open_amount(f.claim_id)]
         listed = {f.claim_id for f in found} - {f.claim_id for f in usable}
@@ -225,6 +232,25 @@ class Matcher:
         numbers = ", ".join(c.invoice_number for c in claims)
         how = "the amount owed" if exact else "a different amount (part or surplus)"
         return Match(shares, "reference", confidence, f"the text names {numbers}; pays {how}", tuple(ids))
+
+    def _doubt(self, credit: Credit, found: list[_Found]) -> Match | None:
+        """A bare number that is one claim's order number and another's invoice number without its letters
+        ("100001" for RE-00100001): the amount decides, else a person does."""
+        for f in found:
+            if not f.key.isdigit():
+                continue
+            others = [i for i in _ids(self._cores, f.key.lstrip("0")) if i != f.claim_id]
+            if not others:
+                continue
+            fits = [i for i in (f.claim_id, *others) if self._amount_in(credit, self._by_id[i]) == self.open_amount(i)]
+            if len(fits) == 1:
+                claim = self._by_id[fits[0]]
+                return Match(self._split(credit, [claim]), "reference", Decimal("0.8"),
+                             f"{f.key} is an order and an invoice number; the amount owed names {claim.invoice_number}",
+                             (f.claim_id, *others))
+            return Match((), "reference", Decimal("0.3"), f"{f.key} is an order number and an invoice number",
+                         (f.claim_id, *others))
+        return None
 
     def _guess(self, credit: Credit, found: list[_Found]) -> Match | None:
         ids = tuple(dict.fromkeys(f.claim_id for f in sorted(found, key=lambda f: f.position)))
@@ -276,7 +302,7 @@ class Matcher:
                 ids = _ids(keys, candidate)
                 if ids:
                     short = _is_short(candidate)
-                    found += [_Found(claim_id, first, keyword, short) for claim_id in ids]
+                    found += [_Found(claim_id, first, keyword, short, candidate) for claim_id in ids]
                     if cover:
                         covered.update(range(first, last + 1))
                     taken = n
@@ -285,7 +311,7 @@ class Matcher:
             if not taken and digits[i] and word[:1].isalpha() and not (not cover and first in covered):
                 for part in _DIGITS.findall(word):  # "RE42", "NR0042": a number glued to its word
                     for claim_id in _ids(keys, part):
-                        found.append(_Found(claim_id, first, True, _is_short(part)))
+                        found.append(_Found(claim_id, first, True, _is_short(part), part))
             i += taken or 1
 
     # -- rule 2 ---------------------------------------------------------------------------------------------------

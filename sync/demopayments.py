@@ -30,7 +30,8 @@ def show_payments(ctx: Any, store: Any, config: Any, shop_sandbox: Any, now: dat
         claims = session.execute(select(Claim).where(Claim.shop_id == shop.id, Claim.state.in_(
             (ClaimState.OPEN, ClaimState.IN_COLLECTION)))).scalars().all()
         paying = [StatementClaim(c.invoice_number, c.order_number, owed.get(c.id, c.open_amount), c.currency,
-                                 c.customer_name, c.company, c.invoice_date) for c in claims if c.state == ClaimState.OPEN]
+                                 c.customer_name, c.company, c.invoice_date)
+                  for c in claims if c.state == ClaimState.OPEN]
     path = config.config_dir / "statement-camt053.xml"
     truth = write_statement(path, paying, seed=2026, start=shop_today(shop, now), days=1,
                             malformed=1, account=shop.merchant.iban or "DE89370400440532013000")
@@ -52,8 +53,9 @@ def show_payments(ctx: Any, store: Any, config: Any, shop_sandbox: Any, now: dat
             IncomingPaymentRow.state.in_(PaymentState.WAITING)).order_by(IncomingPaymentRow.id).limit(5)).scalars()
         out.print("  mahnwerk payments unmatched (the first five):")
         for p in waiting:
+            text = " ".join(p.remittance.split())[:36]
             out.print(views.plain(f"    {p.id:>5}  {p.booked_on}  {p.unallocated:>9} {p.currency}  "
-                                  f"{p.payer_name[:24]:<24}  {' '.join(p.remittance.split())[:36]:<36}  {p.reason[:60]}"))
+                                  f"{p.payer_name[:24]:<24}  {text:<36}  {p.reason[:60]}"))
     [result] = run_shops(store, config, config.shops, now=lambda: now, sleep=lambda seconds: None)
     notes = [n for notes in (shop_sandbox.notes.of(shop_sandbox.order(int(c.order_id))) for c in claims[:200])
              for n in notes if not n["customer_note"] and "Mahnwerk: paid in full" in n["note"]]

@@ -162,3 +162,11 @@ def test_the_longest_number_wins() -> None:
     claims = [claim(61, "RE-00100001", "70.00", order="200001"), claim(62, "RE-00000001", "9.00", order="100001")]
     assert Matcher(claims).match(pay("70.00", "RE 100001")).claim_ids == (61,)
     assert Matcher(claims).match(pay("9.00", "Bestellung 100001")).claim_ids == (62,)
+
+
+def test_a_number_that_is_an_order_and_an_invoice_number_lets_the_amount_decide() -> None:
+    claims = [claim(71, "RE-00100001", "70.00", order="200001"), claim(72, "RE-00000001", "9.00", order="100001")]
+    assert Matcher(claims).match(pay("70.00", "Bestellung 100001")).claim_ids == (71,)
+    assert Matcher(claims).match(pay("9.00", "Bestellung 100001")).claim_ids == (72,)
+    doubt = Matcher(claims).match(pay("5.00", "Bestellung 100001"))
+    assert doubt.shares == () and set(doubt.candidates) == {71, 72}
