@@ -12,6 +12,8 @@ import click
 from rich.table import Table
 from sqlalchemy import select
 
+from mahnwerk.connectors.payment_records import IncomingPayment
+from mahnwerk.connectors.statements import read_statement
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.matching import Share
 from mahnwerk.sync.bootstrap import open_store
@@ -40,7 +42,7 @@ def payments() -> None:
 def import_command(ctx: Context, files: tuple[Path, ...], shop_id: str | None, as_json: bool) -> None:
     """Import camt.052/053/054 or MT940 files; the same entry imported twice counts once. Then match."""
     config = ctx.config()
-    shop = one_shop(ctx, shop_id)
+    shop = one_shop(ctx, shop_id, files)
     store = open_store(config)
     results, failed = [], False
     try:
@@ -62,11 +64,26 @@ def import_command(ctx: Context, files: tuple[Path, ...], shop_id: str | None, a
         raise click.exceptions.Exit(1)
 
 
-def one_shop(ctx: Context, shop_id: str | None) -> ShopConfig:
+def one_shop(ctx: Context, shop_id: str | None, files: tuple[Path, ...]) -> ShopConfig:
+    """The shop the statements belong to: --shop, the only one, or the one whose [merchant] iban they are of."""
     shops = ctx.shops(shop_id)
-    if len(shops) != 1:
-        raise click.UsageError(f"several shops are configured ({', '.join(s.id for s in shops)}): name one with --shop")
-    return shops[0]
+    if len(shops) == 1:
+        return shops[0]
+    accounts = {statement_account(path) for path in files} - {""}
+    owners = [s for s in shops if s.merchant.iban and s.merchant.iban in accounts]
+    if len(owners) == 1 and len(accounts) == 1:
+        return owners[0]
+    raise click.UsageError(f"several shops are configured ({', '.join(s.id for s in shops)}) and the statements' "
+                           f"account ({', '.join(sorted(accounts)) or 'unknown'}) is no single shop's "
+                           "[merchant] iban: name the shop with --shop")
+
+
+def statement_account(path: Path) -> str:
+    """The IBAN a statement file is of (its first credit's account), "" when it cannot be told."""
+    try:
+        return next((r.account for r in read_statement(path) if isinstance(r, IncomingPayment) and r.account), "")
+    except MahnwerkError:
+        return ""
 
 
 def print_import(ctx: Context, results: list[dict[str, Any]], matched: Reconciled) -> None:

@@ -198,3 +198,22 @@ def test_a_structured_creditor_reference_names_the_invoice(tmp_path: Path, woo, 
     rf = creditor_reference(f"RE{claim.invoice_number}")
     _, matched = bring_in(etc, [credit("RF1", str(claim.open_amount), "", creditor_ref=rf)])
     assert matched.closed == 1
+
+
+def test_with_several_shops_the_statement_account_picks_the_shop(tmp_path: Path, woo, sqlite_url: str,
+                                                                  capsys) -> None:
+    """No --shop needed when the statement's IBAN is one shop's [merchant] iban (MERCHANT: DE89 3704 ...)."""
+    other = {"shop_id": "other", "url": woo.url, "key": woo.consumer_key, "secret": woo.consumer_secret,
+             "extra": RATES + MERCHANT.replace("DE89 3704 0044 0532 0130 00", "DE02 1203 0000 0000 2020 51")}
+    etc = write_config(tmp_path / "etc", sqlite_url, [
+        {"shop_id": "acme", "url": woo.url, "key": woo.consumer_key, "secret": woo.consumer_secret,
+         "extra": RATES + MERCHANT}, other])
+    one = [StatementClaim("X-1", "1", Decimal("10.00"), customer="Erika Muster")]
+    truth = write_statement(tmp_path / "s.xml", one * 5, seed=1, start=TODAY, days=1, account="DE89370400440532013000")
+    capsys.readouterr()
+    assert main(["--config-dir", str(etc), "payments", "import", str(truth.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["shop"] == "acme"
+    elsewhere = write_statement(tmp_path / "t.xml", one * 5, seed=2, start=TODAY, days=1,
+                                account="DE75512108001245126199")
+    assert main(["--config-dir", str(etc), "payments", "import", str(elsewhere.path)]) == 2
+    assert "name the shop with --shop" in " ".join(capsys.readouterr().err.split())
