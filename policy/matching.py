@@ -114,10 +114,6 @@ def name_tokens(name: str) -> frozenset[str]:
     return frozenset(t for t in _TOKEN.findall(fold(name)) if len(t) > 1 and t not in LEGAL_FORMS)
 
 
-def _is_short(form: str) -> bool:
-    return form.isdigit() and len(form) < SHORT
-
-
 # A compact multimap: most keys name one claim, so the value is an int until a second claim shares the key.
 Ids = int | tuple[int, ...]
 
@@ -152,8 +148,11 @@ class _Found:
     claim_id: int
     position: int  # where in the text: the order to split in
     keyword: bool  # announced by a keyword ("Rechnung 42")
-    short: bool
-    key: str = ""  # the number as found
+    key: str  # the number as found
+
+    @property
+    def short(self) -> bool:
+        return self.key.isdigit() and len(self.key) < SHORT
 
 
 @dataclass
@@ -301,8 +300,7 @@ class Matcher:
                 candidate = "".join(texts[i:i + n])
                 ids = _ids(keys, candidate)
                 if ids:
-                    short = _is_short(candidate)
-                    found += [_Found(claim_id, first, keyword, short, candidate) for claim_id in ids]
+                    found += [_Found(claim_id, first, keyword, candidate) for claim_id in ids]
                     if cover:
                         covered.update(range(first, last + 1))
                     taken = n
@@ -311,7 +309,7 @@ class Matcher:
             if not taken and digits[i] and word[:1].isalpha() and not (not cover and first in covered):
                 for part in _DIGITS.findall(word):  # "RE42", "NR0042": a number glued to its word
                     for claim_id in _ids(keys, part):
-                        found.append(_Found(claim_id, first, True, _is_short(part), part))
+                        found.append(_Found(claim_id, first, True, part))
             i += taken or 1
 
     # -- rule 2 ---------------------------------------------------------------------------------------------------

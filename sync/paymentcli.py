@@ -4,7 +4,7 @@ Registered on the `mahnwerk` group by sync/cli.py."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +17,13 @@ from mahnwerk.connectors.statements import read_statement
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.matching import Share
 from mahnwerk.sync.bootstrap import open_store
-from mahnwerk.sync.casecli import by_option
-from mahnwerk.sync.casefile import claim_key
+from mahnwerk.sync.casecli import Amount, by_option
+from mahnwerk.sync.casework import open_case, require_open
 from mahnwerk.sync.cli import Context, cli, pass_context
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror import utcnow
-from mahnwerk.sync.models import Claim, ClaimState, IncomingPaymentRow, PaymentEvent, PaymentState
+from mahnwerk.sync.models import Claim, IncomingPaymentRow, PaymentEvent, PaymentState
 from mahnwerk.sync.paymentsources import import_file
-from mahnwerk.sync.planner import shop_today
 from mahnwerk.sync.reconcile import PAYMENTS, Booking, Reconciled, book, reconcile
 from mahnwerk.sync.views import plain
 
@@ -146,40 +145,37 @@ def waiting_dict(row: Any, keys: dict[int, str]) -> dict[str, Any]:
             "position": row.position}
 
 
-def amount_option(raw: str | None) -> Decimal | None:
-    try:
-        return None if raw is None else Decimal(raw)
-    except InvalidOperation:
-        raise click.BadParameter(f"not an amount: {raw!r} (like 119.00)") from None
-
-
 @payments.command("assign")
 @click.argument("payment_id", type=int)
 @click.argument("claim")
-@click.option("--amount", help="Book only this much of the payment to the claim (the rest keeps waiting).")
+@click.option("--amount", type=Amount(), help="Book only this much of the payment to the claim (the rest waits).")
 @by_option
 @pass_context
-def assign_command(ctx: Context, payment_id: int, claim: str, amount: str | None, actor: str) -> None:
+def assign_command(ctx: Context, payment_id: int, claim: str, amount: Decimal | None, actor: str) -> None:
     """Book a waiting payment (or part of it) to a claim, named SHOP:ORDER_NUMBER; the ledger records who did."""
     config = ctx.config()
     store = open_store(config)
     try:
-        with store.connection() as conn:
+        with store.session() as session:
+            conn = session.connection()
             payment = waiting_payment(conn, payment_id)
-            shop = config.shop(payment.shop_id)
-            target = find_claim(conn, shop, claim)
-            share = amount_option(amount) or payment.unallocated
-            if not 0 < share <= payment.unallocated:
-                raise click.BadParameter(f"must be more than 0 and at most the {payment.unallocated} "
-                                         f"{payment.currency} not yet booked", param_hint="--amount")
+            now = utcnow()
+            case = open_case(session, config, claim, actor=actor, now=now)
+            require_open(case)
+            shop, target = case.shop, case.claim
+            if shop.id != payment.shop_id:
+                raise click.UsageError(f"payment {payment_id} belongs to shop {payment.shop_id}, {claim} to {shop.id}")
+            share = amount or payment.unallocated
+            if share > payment.unallocated:
+                raise click.BadParameter(f"must be at most the {payment.unallocated} {payment.currency} not yet "
+                                         "booked", param_hint="--amount")
             if target.currency != payment.currency:
                 raise click.UsageError(f"{claim} is in {target.currency}, the payment in {payment.currency}")
-            now = utcnow()
             result = Reconciled(shop.id)
             book(conn, shop, [Booking(payment, (Share(target.id, share),), "manual", Decimal(1),
-                                      f"assigned by {actor}")], today=shop_today(shop, now), now=now, actor=actor,
+                                      f"assigned by {actor}")], today=case.today, now=now, actor=actor,
                  result=result)
-            conn.commit()
+            session.commit()
     finally:
         store.close()
     left = payment.unallocated - share
@@ -220,16 +216,4 @@ def waiting_payment(conn: Any, payment_id: int) -> Any:
     row = conn.execute(select(PAYMENTS).where(PAYMENTS.c.id == payment_id)).first()
     if row is None or row.state not in PaymentState.WAITING:
         raise click.UsageError(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
-    return row
-
-
-def find_claim(conn: Any, shop: ShopConfig, ref: str) -> Any:
-    shop_id, _, number = ref.rpartition(":")
-    if shop_id != shop.id or not number:
-        raise click.UsageError(f"name the claim as {shop.id}:ORDER_NUMBER (the payment belongs to shop {shop.id})")
-    row = conn.execute(select(Claim.__table__).where(Claim.shop_id == shop.id, Claim.order_number == number)).first()
-    if row is None:
-        raise click.UsageError(f"no claim {ref}")
-    if row.state != ClaimState.OPEN:
-        raise click.UsageError(f"{claim_key(shop.id, number)} is {row.state}, not open")
     return row

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select
 
 from mahnwerk.policy.engine import Assessment, assess
 from mahnwerk.policy.interest import cents
+from mahnwerk.policy.model import Event
 from mahnwerk.sync.casefile import facts, histories
 from mahnwerk.sync.claimdata import local_date
 from mahnwerk.sync.config import ShopConfig
@@ -35,21 +36,23 @@ def shop_today(shop: ShopConfig, now: datetime) -> date:
     return local_date(now, shop.timezone)
 
 
-def assessments(store: Store, shop: ShopConfig, today: date, *, chunk: int = 5000,
-                columns: Sequence[Any] = PLAN_COLUMNS) -> Iterator[tuple[Any, Assessment]]:
-    """(claims row, assessment) for every open claim of the shop, in id order, `chunk` claims per query; rows
-    carry `columns` (at least PLAN_COLUMNS)."""
+def open_chunks(store: Store, shop: ShopConfig, *, columns: Sequence[Any] = PLAN_COLUMNS, chunk: int = 5000
+                ) -> Iterator[tuple[list[Any], dict[int, list[Event]]]]:
+    """The shop's open claims in id order, `chunk` rows (with `columns`, at least PLAN_COLUMNS) per query, each
+    chunk with its claims' policy events (claims without any are absent)."""
     query = OPEN_CHUNK if columns is PLAN_COLUMNS else open_chunk(columns)
     after = 0
     with store.connection() as conn:
-        while True:
-            rows = conn.execute(query, {"shop": shop.id, "after": after, "size": chunk}).all()
-            if not rows:
-                return
-            events = histories(conn, [row.id for row in rows], shop.timezone)
-            for row in rows:
-                yield row, assess(facts(row), events.get(row.id, ()), today, shop.policy)
+        while rows := conn.execute(query, {"shop": shop.id, "after": after, "size": chunk}).all():
+            yield rows, histories(conn, [row.id for row in rows], shop.timezone)
             after = rows[-1].id
+
+
+def assessments(store: Store, shop: ShopConfig, today: date, *, chunk: int = 5000) -> Iterator[tuple[Any, Assessment]]:
+    """(claims row, assessment) for every open claim of the shop, in id order, `chunk` claims per query."""
+    for rows, events in open_chunks(store, shop, chunk=chunk):
+        for row in rows:
+            yield row, assess(facts(row), events.get(row.id, ()), today, shop.policy)
 
 
 def plan_row(shop_id: str, row: Any, result: Assessment) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror import ensure_shop
 from mahnwerk.sync.models import (Claim, ClaimState, IncomingPaymentRow, LedgerEntry, OutboxRow, OutboxState,
                                   PaymentEvent, PaymentState)
-from mahnwerk.sync.planner import PLAN_COLUMNS, open_chunk, shop_today
+from mahnwerk.sync.planner import PLAN_COLUMNS, open_chunks, shop_today
 from mahnwerk.sync.store import Store
 
 PAYMENTS, EVENTS, CLAIMS = IncomingPaymentRow.__table__, PaymentEvent.__table__, Claim.__table__
@@ -40,14 +40,12 @@ LEDGER, OUTBOX = LedgerEntry.__table__, OutboxRow.__table__
 CHUNK = 2000
 ZERO = Decimal(0)
 ACTOR = "mahnwerk"
-CLAIM_COLUMNS = (CLAIMS.c.id, CLAIMS.c.shop_id, CLAIMS.c.order_id, CLAIMS.c.order_number, CLAIMS.c.invoice_number,
-                 CLAIMS.c.currency, CLAIMS.c.open_amount, CLAIMS.c.invoice_date, CLAIMS.c.due_date, CLAIMS.c.is_b2b,
-                 CLAIMS.c.state, CLAIMS.c.customer_name, CLAIMS.c.company)
+# What matching and booking read of a claim: the policy's facts, the numbers it is known by, names, state.
+CLAIM_COLUMNS = (*PLAN_COLUMNS, CLAIMS.c.invoice_number, CLAIMS.c.customer_name, CLAIMS.c.company, CLAIMS.c.state)
 # What matching and booking read of a waiting payment (not its origin, JSON lists or timestamps: 100,000 rows).
 MATCHING = tuple(PAYMENTS.c[name] for name in (
     "id", "source", "ref", "booked_on", "currency", "unallocated", "remittance", "end_to_end_id", "creditor_ref",
     "payer_name", "order_hint", "original_amount", "original_currency"))
-MATCH_COLUMNS = (*PLAN_COLUMNS, CLAIMS.c.invoice_number, CLAIMS.c.customer_name, CLAIMS.c.company)
 CLAIMS_BY_ID = select(*CLAIM_COLUMNS).where(CLAIMS.c.id.in_(bindparam("ids", expanding=True)))
 UPDATE_PAYMENT = (update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
                   .values(state=bindparam("state"), rule=bindparam("rule"), confidence=bindparam("confidence"),
@@ -164,18 +162,14 @@ def open_claims(store: Store, shop: ShopConfig, today: date, *, chunk: int = 500
     """The shop's open claims as matching sees them, streamed. A claim with notices or payments in its ledger owes
     what the policy says today (what the last notice asked for, with fees and interest); one without owes its
     invoice's open amount, the only figure its customer has seen. Both amounts are looked for."""
-    query, after = open_chunk(MATCH_COLUMNS), 0
-    with store.connection() as conn:
-        while rows := conn.execute(query, {"shop": shop.id, "after": after, "size": chunk}).all():
-            events = histories(conn, [row.id for row in rows], shop.timezone)
-            for row in rows:
-                owed = row.open_amount
-                if row.id in events:
-                    found = balance(facts(row), events[row.id], today, shop.policy)
-                    owed = cents(found.total) if found is not None else owed
-                yield OpenClaim(row.id, row.invoice_number, row.order_number, row.order_id, row.currency, owed,
-                                (row.customer_name, row.company), row.invoice_date, also=(row.open_amount,))
-            after = rows[-1].id
+    for rows, events in open_chunks(store, shop, columns=CLAIM_COLUMNS, chunk=chunk):
+        for row in rows:
+            owed = row.open_amount
+            if row.id in events:
+                found = balance(facts(row), events[row.id], today, shop.policy)
+                owed = cents(found.total) if found is not None else owed
+            yield OpenClaim(row.id, row.invoice_number, row.order_number, row.order_id, row.currency, owed,
+                            (row.customer_name, row.company), row.invoice_date, also=(row.open_amount,))
 
 
 def credit_of(row: Any) -> Credit:
