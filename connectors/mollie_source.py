@@ -122,6 +122,10 @@ class MollieSource:
                  requests=result.requests, window_days=round((now - window_start) / timedelta(days=1)))
         return result
 
+    def probe(self) -> None:
+        """One cheap read, for `mahnwerk check`: raises the transport's error when the API or the key is wrong."""
+        self.http.get("v2/payments", params={"limit": 1})
+
     def close(self) -> None:
         """Release the HTTP session."""
         self.http.close()

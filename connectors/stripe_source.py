@@ -157,6 +157,10 @@ class StripeSource:
                  skipped=result.skipped, requests=result.requests)
         return result
 
+    def probe(self) -> None:
+        """One cheap read, for `mahnwerk check`: raises the transport's error when the API or the key is wrong."""
+        self.http.get("v1/invoices", params={"limit": 1})
+
     def close(self) -> None:
         """Release the HTTP session."""
         self.http.close()
