@@ -13,9 +13,8 @@ from mahnwerk.policy.interest import cents
 from mahnwerk.sandbox.statements import StatementClaim, write_statement
 from mahnwerk.sync import views
 from mahnwerk.sync.models import Claim, ClaimState, IncomingPaymentRow, PaymentState
-from mahnwerk.sync.paymentsources import import_file
+from mahnwerk.sync.matchrun import run
 from mahnwerk.sync.planner import assessments, shop_today
-from mahnwerk.sync.reconcile import reconcile
 
 
 def show_payments(ctx: Any, store: Any, config: Any, shop_sandbox: Any, now: datetime) -> None:
@@ -37,14 +36,13 @@ def show_payments(ctx: Any, store: Any, config: Any, shop_sandbox: Any, now: dat
                             malformed=1, account=shop.merchant.iban or "DE89370400440532013000")
     out.print(f"\n[bold]mahnwerk payments import {path.name}[/] (a camt.053 statement the demo wrote: "
               f"{truth.entries} entries for {len(paying)} open claims)")
-    imported = import_file(store, shop, path, now=now)
+    [imported], matched = run(store, shop, [path], now=now)
     out.print(views.plain(f"  {imported.new} credits imported ({truth.entries - imported.new - len(imported.problems)}"
                           f" debits, pending or reversed entries skipped), {len(imported.problems)} bad entry:"))
     for problem in imported.problems:
         out.print(views.plain(f"    {problem.position}: {problem.reason}"))
-    again = import_file(store, shop, path, now=now)
+    [again], _ = run(store, shop, [path], now=now)
     out.print(views.plain(f"  the same file again: {again.new} new, {again.duplicates} already imported"))
-    matched = reconcile(store, shop, now=now)
     out.print(views.plain(f"  matched: {matched.booked} payments booked, {matched.closed} claims paid in full, "
                           f"{matched.partial} paid in part, {matched.credit} with a credit; {matched.review} to "
                           f"review, {matched.unmatched} unmatched"))

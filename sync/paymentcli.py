@@ -23,8 +23,8 @@ from mahnwerk.sync.cli import Context, cli, pass_context
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror import utcnow
 from mahnwerk.sync.models import Claim, IncomingPaymentRow, PaymentEvent, PaymentState
-from mahnwerk.sync.paymentsources import import_file
-from mahnwerk.sync.reconcile import PAYMENTS, Booking, Reconciled, book, reconcile
+from mahnwerk.sync.matchrun import run
+from mahnwerk.sync.reconcile import PAYMENTS, Booking, Reconciled, book
 from mahnwerk.sync.views import plain
 
 
@@ -43,18 +43,11 @@ def import_command(ctx: Context, files: tuple[Path, ...], shop_id: str | None, a
     config = ctx.config()
     shop = one_shop(ctx, shop_id, files)
     store = open_store(config)
-    results, failed = [], False
     try:
-        now = utcnow()
-        for path in files:
-            try:
-                results.append(import_file(store, shop, path, now=now).as_dict())
-            except MahnwerkError as exc:
-                failed = True
-                results.append({"origin": str(path), "error": str(exc)})
-        matched = reconcile(store, shop, now=now)
+        imported, matched = run(store, shop, files, now=utcnow())
     finally:
         store.close()
+    results, failed = [i.as_dict() for i in imported], any(i.error for i in imported)
     if as_json:
         click.echo(json.dumps({"shop": shop.id, "files": results, **matched.as_dict()}, indent=2, ensure_ascii=False))
     else:

@@ -16,11 +16,11 @@ from typing import Any
 
 import structlog
 
-from mahnwerk.connectors.statements import StatementSummary, read_statement
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.models import PaymentCursor
-from mahnwerk.sync.reconcile import Imported, Reconciled, import_payments, reconcile
+from mahnwerk.sync.matchrun import run
+from mahnwerk.sync.reconcile import Imported, Reconciled, import_payments
 from mahnwerk.sync.store import Store
 
 log = structlog.get_logger("mahnwerk.payments")
@@ -46,17 +46,6 @@ class Collected:
                 **(self.reconciled.as_dict() if self.reconciled else {})}
 
 
-def import_file(store: Store, shop: ShopConfig, path: Path, *, now: datetime) -> Imported:
-    """One statement file into the shop's payments (raises StatementError for a file that is not a statement)."""
-    summary = StatementSummary()
-    imported = import_payments(store, shop, read_statement(path, summary), origin=str(path), now=now)
-    imported.skipped.update(summary.skipped)
-    for problem in imported.problems:  # positions only: the entries themselves hold customer data
-        log.warning("payments.bad_entry", shop=shop.id, file=path.name, position=problem.position,
-                    reason=problem.reason)
-    return imported
-
-
 def inbox_files(inbox: Path) -> Iterator[Path]:
     """Statement files waiting in the inbox, oldest first (sub-folders and hidden or partial files are not)."""
     if not inbox.is_dir():
@@ -78,28 +67,28 @@ def move_aside(path: Path, folder: Path) -> Path:
 
 def collect(store: Store, shop: ShopConfig, *, now: datetime, providers: list[Any] | None = None,
             match: bool = True) -> Collected:
-    """Import the inbox and poll the providers, then match every waiting payment (when anything came in, or when
-    `match` says the claims changed)."""
+    """Poll the providers and import the inbox, then match every waiting payment (when anything came in, or when
+    `match` says the claims changed). Inbox files are moved aside afterwards: a run that fails leaves them for the
+    next one, which finds what was stored already."""
     result = Collected(shop.id)
-    inbox = shop.payments.inbox
-    if inbox is not None:
-        for path in inbox_files(inbox):
-            try:
-                result.imported.append(import_file(store, shop, path, now=now))
-                move_aside(path, inbox / "processed")
-            except MahnwerkError as exc:
-                target = move_aside(path, inbox / "rejected")
-                target.with_name(target.name + ".reason.txt").write_text(f"{exc}\n", encoding="utf-8")
-                result.rejected.append((path.name, str(exc)))
-                log.error("payments.file_rejected", shop=shop.id, file=path.name, reason=str(exc))
     for provider in providers or ():
         try:
             result.imported.append(poll_provider(store, shop, provider, now=now))
         except MahnwerkError as exc:
             result.errors.append(f"{provider.source}: {exc}")
             log.error("payments.provider_failed", shop=shop.id, source=provider.source, error=str(exc))
-    if match or result.new:
-        result.reconciled = reconcile(store, shop, now=now)
+    inbox = shop.payments.inbox
+    files = list(inbox_files(inbox)) if inbox is not None else []
+    if files or match or result.new:
+        imported, result.reconciled = run(store, shop, files, now=now)
+        for path, outcome in zip(files, imported, strict=True):
+            if outcome.error:
+                target = move_aside(path, inbox / "rejected")
+                target.with_name(target.name + ".reason.txt").write_text(f"{outcome.error}\n", encoding="utf-8")
+                result.rejected.append((path.name, outcome.error))
+            else:
+                move_aside(path, inbox / "processed")
+                result.imported.append(outcome)
     return result
 
 

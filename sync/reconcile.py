@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,16 +23,16 @@ from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
 from mahnwerk.policy.account import HALF_CENT, Balance, allocate
 from mahnwerk.policy.engine import owed
 from mahnwerk.policy.interest import cents
-from mahnwerk.policy.matching import Credit, Match, Matcher, OpenClaim, Share
+from mahnwerk.policy.matching import Credit, Match, OpenClaim, Share
 from mahnwerk.policy.model import ClaimFacts, Payment, Policy
 from mahnwerk.policy.rates import MissingRate
-from mahnwerk.sync.bulk import bulk_insert
+from mahnwerk.sync.bulk import bulk_insert, execute_many
 from mahnwerk.sync.casefile import facts, histories
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror import ensure_shop
 from mahnwerk.sync.models import (Claim, ClaimState, IncomingPaymentRow, LedgerEntry, OutboxRow, OutboxState,
                                   PaymentEvent, PaymentState)
-from mahnwerk.sync.planner import PLAN_COLUMNS, open_chunks, shop_today
+from mahnwerk.sync.planner import PLAN_COLUMNS, open_chunks
 from mahnwerk.sync.store import Store
 
 PAYMENTS, EVENTS, CLAIMS = IncomingPaymentRow.__table__, PaymentEvent.__table__, Claim.__table__
@@ -62,12 +62,15 @@ class Imported:
     """What one file or provider poll brought: new payments, ones seen before, entries that were not credits."""
 
     origin: str
+    error: str = ""  # not a statement: refused as a whole
     new: int = 0
     duplicates: int = 0
     problems: list[SourceProblem] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
+        if self.error:
+            return {"origin": self.origin, "error": self.error}
         return {"origin": self.origin, "new": self.new, "duplicates": self.duplicates, "skipped": dict(self.skipped),
                 "problems": [{"position": p.position, "reason": p.reason} for p in self.problems]}
 
@@ -172,62 +175,26 @@ def open_claims(store: Store, shop: ShopConfig, today: date, *, chunk: int = 500
                             (row.customer_name, row.company), row.invoice_date, also=(row.open_amount,))
 
 
-def credit_of(row: Any) -> Credit:
-    """A payments row as matching sees it; the end-to-end id and structured reference count as text too."""
+def credit_of(row: Mapping[str, Any]) -> Credit:
+    """A payments row (stored, or about to be) as matching sees it; the end-to-end id and structured reference
+    count as text too."""
     # An ISO 11649 reference is "RF" + two check digits + the creditor's own reference: the number we printed.
-    structured = row.creditor_ref.replace(" ", "")
+    structured = row["creditor_ref"].replace(" ", "")
     rf = structured[4:] if re.fullmatch(r"RF\d\d\w+", structured) else ""
     # Fields are kept apart by a blank line: only the lines of one field may be a number the bank cut in two.
-    text = "\n\n".join(t for t in (row.remittance, row.end_to_end_id, rf or row.creditor_ref) if t)
-    return Credit(row.unallocated, row.currency, row.booked_on, text, row.payer_name, row.order_hint,
-                  row.original_amount, row.original_currency)
+    text = "\n\n".join(t for t in (row["remittance"], row["end_to_end_id"], rf or row["creditor_ref"]) if t)
+    return Credit(row["unallocated"], row["currency"], row["booked_on"], text, row["payer_name"], row["order_hint"],
+                  row["original_amount"], row["original_currency"])
 
 
-def reconcile(store: Store, shop: ShopConfig, *, now: datetime) -> Reconciled:
-    """Match every waiting payment of the shop; book the sure ones, send the guesses to review."""
-    result = Reconciled(shop.id)
-    today = shop_today(shop, now)
-    with store.connection() as conn:
-        waiting = conn.execute(select(PAYMENTS.c.id).where(
-            PAYMENTS.c.shop_id == shop.id, PAYMENTS.c.state == PaymentState.UNMATCHED).order_by(PAYMENTS.c.id)
-        ).scalars().all()
-        if not waiting:
-            return result
-    matcher = Matcher(open_claims(store, shop, today), window_days=shop.payments.name_window_days)
-    for ids in chunks(waiting, CHUNK):
-        with store.connection() as conn:
-            rows = conn.execute(select(*MATCHING).where(PAYMENTS.c.id.in_(ids)).order_by(PAYMENTS.c.id)).all()
-            bookings, waits = [], []
-            for row in rows:
-                match = matcher.match(credit_of(row))
-                if match is not None and match.shares and match.confidence >= shop.payments.min_confidence:
-                    bookings.append(Booking(row, match.shares, match.rule, match.confidence, match.reason,
-                                            match.candidates))
-                    for share in match.shares:
-                        matcher.paid(share.claim_id, share.amount)
-                else:
-                    waits.append(wait_update(row, match, now))
-            book(conn, shop, bookings, today=today, now=now, actor=ACTOR, result=result)
-            if waits:
-                conn.execute(UPDATE_PAYMENT, waits)
-                bulk_insert(conn, EVENTS, [{"payment_id": w["payment_id"], "at": now, "kind": w["state"],
-                                            "actor": ACTOR, "data": {"reason": w["reason"],
-                                                                     "candidates": w["candidates"]}}
-                                           for w in waits if w["state"] == PaymentState.REVIEW])
-            result.review += sum(w["state"] == PaymentState.REVIEW for w in waits)
-            result.unmatched += sum(w["state"] == PaymentState.UNMATCHED for w in waits)
-            conn.commit()
-    return result
-
-
-def wait_update(row: Any, match: Match | None, now: datetime) -> dict[str, Any]:
+def wait_update(payment_id: int | None, unallocated: Decimal, match: Match | None) -> dict[str, Any]:
     """A payment no rule is sure of: review when there is a guess, else it stays unmatched."""
     state = PaymentState.REVIEW if match is not None else PaymentState.UNMATCHED
     reason = (f"{match.reason} (confidence {match.confidence}, below the shop's threshold)" if match and match.shares
               else match.reason if match else "no claim names this payment's reference, order or amount")
-    return {"payment_id": row.id, "state": state, "rule": match.rule if match else "",
+    return {"payment_id": payment_id, "state": state, "rule": match.rule if match else "",
             "confidence": match.confidence if match else None, "reason": reason[:500],
-            "candidates": list(match.candidates) if match else [], "unallocated": row.unallocated,
+            "candidates": list(match.candidates) if match else [], "unallocated": unallocated,
             "decided_at": None, "decided_by": ""}
 
 
@@ -235,14 +202,16 @@ def wait_update(row: Any, match: Match | None, now: datetime) -> dict[str, Any]:
 
 
 def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: date, now: datetime, actor: str,
-         result: Reconciled) -> None:
-    """Write the bookings: ledger entries with the §367 split, closed claims, write-back rows, payment states."""
+         result: Reconciled, stored: Set[int] = frozenset()) -> None:
+    """Write the bookings: ledger entries with the §367 split, closed claims, write-back rows, payment states
+    (`stored`: payments whose row was written as booked in full already; only a share not booked changes it)."""
     if not bookings:
         return
     claim_ids = list({share.claim_id for b in bookings for share in b.shares})
     claims = {row.id: row for row in conn.execute(CLAIMS_BY_ID, {"ids": claim_ids})}
     events = histories(conn, claim_ids, shop.timezone)
-    ledger, outbox, payment_events, payments, closing = [], [], [], [], []
+    ledger, outbox, payment_events, payments = [], [], [], []
+    closing: dict[int, None] = {}  # in order
     for booking in bookings:
         p = booking.payment
         booked = ZERO
@@ -273,7 +242,7 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                 settled = before is not None and left_owing < HALF_CENT
             words = f"{cents(share.amount):,.2f} {claim.currency} by {p.source} ({p.ref}, {p.booked_on})"
             if settled:
-                closing.append(claim.id)
+                closing[claim.id] = None
                 credit = cents(surplus)
                 ledger.append({"claim_id": claim.id, "at": now, "kind": "closed", "source": "payments",
                                "actor": actor, "data": {"changes": {"state": [ClaimState.OPEN, ClaimState.PAID]},
@@ -293,22 +262,28 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                 outbox.append(writeback_row(shop, claim, "part_paid", p.id, f"Mahnwerk: payment of {words}; still "
                                             f"open: {cents(left_owing):,.2f} {claim.currency}.", today, now))
         result.booked += bool(booked)
-        left = p.unallocated - booked
-        reason = booking.reason if not left else f"{booking.reason}; {left} {p.currency} not booked yet"
-        payments.append({"payment_id": p.id, "state": PaymentState.REVIEW if left else PaymentState.MATCHED,
-                         "rule": booking.rule, "confidence": booking.confidence, "reason": reason[:500],
-                         "candidates": list(booking.candidates), "unallocated": left,
-                         "decided_at": now, "decided_by": actor})
+        if p.id not in stored or booked != sum(share.amount for share in booking.shares):
+            payments.append(decided(p.id, p.unallocated, p.currency, booking, booked, now=now, actor=actor))
         if booking.rule == "manual":  # automatic bookings are on the payment row and in each claim's ledger
             payment_events.append({"payment_id": p.id, "at": now, "kind": "assigned", "actor": actor,
                                    "data": {"shares": [{"claim": s.claim_id, "amount": str(s.amount)}
                                                        for s in booking.shares]}})
     if closing:
-        conn.execute(CLOSE_CLAIM, [{"claim_id": i, "now": now} for i in closing])
-    conn.execute(UPDATE_PAYMENT, payments)
+        execute_many(conn, CLOSE_CLAIM, [{"claim_id": i, "now": now} for i in closing])
+    execute_many(conn, UPDATE_PAYMENT, payments)
     bulk_insert(conn, LEDGER, ledger)
     bulk_insert(conn, OUTBOX, outbox)
     bulk_insert(conn, EVENTS, payment_events)
+
+
+def decided(payment_id: int | None, unallocated: Decimal, currency: str, how: Booking | Match, booked: Decimal, *,
+            now: datetime, actor: str) -> dict[str, Any]:
+    """A booked payment's row: matched, or in review with what no claim took."""
+    left = unallocated - booked
+    reason = how.reason if not left else f"{how.reason}; {left} {currency} not booked yet"
+    return {"payment_id": payment_id, "state": PaymentState.REVIEW if left else PaymentState.MATCHED,
+            "rule": how.rule, "confidence": how.confidence, "reason": reason[:500],
+            "candidates": list(how.candidates), "unallocated": left, "decided_at": now, "decided_by": actor}
 
 
 def writeback_row(shop: ShopConfig, claim: Any, stage: str, payment_id: int, note: str, today: date,

@@ -18,7 +18,8 @@ from mahnwerk.sync.cli import main
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync.models import (Claim, ClaimState, IncomingPaymentRow, LedgerEntry, OutboxRow, OutboxState,
                                   PaymentEvent, PaymentState)
-from mahnwerk.sync.reconcile import import_payments, reconcile
+from mahnwerk.sync.matchrun import reconcile
+from mahnwerk.sync.reconcile import import_payments
 from mahnwerk.sync.service import sync_one
 from tests.sync.test_run import NOW, customer_notes, query, run_at, sync_and_decide
 

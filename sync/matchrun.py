@@ -1,0 +1,288 @@
+"""One matching run for a shop: the payments waiting from earlier, then new statement files, matched against one
+index of the open claims and booked chunk by chunk (the booking itself is sync/reconcile.py's).
+
+Reading a statement and matching it is Python work on the payer's text; booking is mostly the database. For a big
+file (a quarter of a busy shop's account) the reading side gets its own process, so that the two overlap on two
+cores: the child parses, drops what was imported before, matches, and sends each chunk with its matches; this
+process stores and books it. The pipe between them holds about one chunk, so memory does not grow with the file.
+A small file, or matching the waiting payments again, runs the same code in this process, without the pipe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, func, select
+
+from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
+from mahnwerk.connectors.statements import StatementSummary, read_statement
+from mahnwerk.errors import MahnwerkError
+from mahnwerk.policy.matching import Match, Matcher
+from mahnwerk.sync.bulk import bulk_insert, execute_many
+from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.mirror import ensure_shop
+from mahnwerk.sync.models import PaymentState
+from mahnwerk.sync.planner import shop_today
+from mahnwerk.sync.reconcile import (ACTOR, CHUNK, EVENTS, MATCHING, PAYMENTS, UPDATE_PAYMENT, Booking, Imported,
+                                     Reconciled, book, chunks, credit_of, decided, open_claims, payment_row,
+                                     wait_update)
+from mahnwerk.sync.store import Store
+
+log = structlog.get_logger("mahnwerk.payments")
+APART_FROM = 2 * 2**20  # bytes of statements from which reading and matching run in a process of their own
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A stored payment as booking needs it."""
+
+    id: int
+    source: str
+    ref: str
+    booked_on: date
+    currency: str
+    unallocated: Decimal
+
+
+@dataclass(slots=True)
+class Chunk:
+    """Payments with what matching found for each (None: nothing): stored ones (`Waiting`) or new ones (a
+    payments row, not stored yet)."""
+
+    pairs: list[tuple[Waiting | dict[str, Any], Match | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Crashed:
+    """The reading process failed: what it said."""
+
+    error: str
+
+
+def sure(shop: ShopConfig, match: Match | None) -> bool:
+    """Is the match good enough to book without asking a person?"""
+    return match is not None and bool(match.shares) and match.confidence >= shop.payments.min_confidence
+
+
+def run(store: Store, shop: ShopConfig, files: Sequence[Path] = (), *, now: datetime, apart: bool | None = None
+        ) -> tuple[list[Imported], Reconciled]:
+    """Import `files` (each one's `Imported`, with `error` set for a file that is not a statement) and match every
+    waiting payment of the shop: the sure ones booked, the guesses sent to review. `apart`: read and match in a
+    child process (default: when the files are big)."""
+    today = shop_today(shop, now)
+    if files:
+        ensure_shop(store, shop, now)
+    if apart is None:
+        apart = sum(path.stat().st_size for path in files) >= APART_FROM
+    imported: list[Imported] = []
+    result = Reconciled(shop.id)
+    messages = in_child(store.url, shop, files, today, now) if apart else reading(store, shop, files, today, now)
+    try:
+        for message in messages:
+            if isinstance(message, Imported):
+                report(shop, message)
+                imported.append(message)
+                continue
+            with store.connection() as conn:
+                pairs, stored = store_new(conn, shop, message.pairs, now=now)
+                settle(conn, shop, pairs, today=today, now=now, result=result, stored=stored)
+                conn.commit()
+    finally:
+        messages.close()
+    return imported, result
+
+
+def reconcile(store: Store, shop: ShopConfig, *, now: datetime) -> Reconciled:
+    """Match the payments waiting in the store (after a provider poll, or when the claims changed)."""
+    return run(store, shop, now=now)[1]
+
+
+def report(shop: ShopConfig, imported: Imported) -> None:
+    name = Path(imported.origin).name
+    if imported.error:
+        log.error("payments.file_rejected", shop=shop.id, file=name, reason=imported.error)
+    for problem in imported.problems:  # positions only: the entries themselves hold customer data
+        log.warning("payments.bad_entry", shop=shop.id, file=name, position=problem.position, reason=problem.reason)
+
+
+# --- the reading side: runs here or in the child --------------------------------------------------------------------
+
+
+def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, now: datetime
+            ) -> Iterator[Chunk | Imported]:
+    """The waiting payments, then each file's new ones, a chunk at a time with their matches; after each file its
+    `Imported`. The index of open claims is built once, when the first payment needs it."""
+    matcher: Matcher | None = None
+
+    def matched(payment: Any) -> Match | None:
+        nonlocal matcher
+        if matcher is None:
+            matcher = Matcher(open_claims(store, shop, today), window_days=shop.payments.name_window_days)
+        match = matcher.match(credit_of(payment))
+        if sure(shop, match):  # what follows sees the claim owing less
+            for share in match.shares:
+                matcher.paid(share.claim_id, share.amount)
+        return match
+
+    with store.connection() as conn:
+        waiting = conn.execute(select(PAYMENTS.c.id).where(
+            PAYMENTS.c.shop_id == shop.id, PAYMENTS.c.state == PaymentState.UNMATCHED).order_by(PAYMENTS.c.id)
+        ).scalars().all()
+    for ids in chunks(waiting, CHUNK):
+        with store.connection() as conn:
+            rows = conn.execute(select(*MATCHING).where(PAYMENTS.c.id.in_(ids)).order_by(PAYMENTS.c.id)).all()
+        yield Chunk([(Waiting(r.id, r.source, r.ref, r.booked_on, r.currency, r.unallocated), matched(r._mapping))
+                     for r in rows])
+    for path in files:
+        imported = Imported(str(path))
+        summary = StatementSummary()
+        seen: set[tuple[str, str]] = set()  # this file's own entries: a bank that lists one twice
+        try:
+            for chunk in chunks(read_statement(path, summary), CHUNK):
+                imported.problems += [p for p in chunk if isinstance(p, SourceProblem)]
+                rows = new_rows(store, shop, [p for p in chunk if isinstance(p, IncomingPayment)], seen,
+                                origin=str(path), now=now, imported=imported)
+                if rows:
+                    yield Chunk([(row, matched(row)) for row in rows])
+        except MahnwerkError as exc:  # not a statement: nothing of it was imported
+            imported.error = str(exc)
+        imported.skipped.update(summary.skipped)
+        yield imported
+
+
+def new_rows(store: Store, shop: ShopConfig, payments: list[IncomingPayment], seen: set[tuple[str, str]], *,
+             origin: str, now: datetime, imported: Imported) -> list[dict[str, Any]]:
+    """Payments rows for the credits not stored before (same shop, source and reference)."""
+    rows = [payment_row(shop.id, p, origin, now) for p in payments]
+    if not rows:
+        return rows
+    with store.connection() as conn:
+        seen.update(conn.execute(select(PAYMENTS.c.source, PAYMENTS.c.ref).where(
+            PAYMENTS.c.shop_id == shop.id, PAYMENTS.c.ref.in_(list({r["ref"] for r in rows})))).all())
+    new = []
+    for row in rows:
+        key = (row["source"], row["ref"])
+        if key in seen:
+            imported.duplicates += 1
+        else:
+            seen.add(key)
+            new.append(row)
+    imported.new += len(new)
+    return new
+
+
+# --- the booking side ----------------------------------------------------------------------------------------------
+
+
+def store_new(conn: Connection, shop: ShopConfig, pairs: list[tuple[Waiting | dict[str, Any], Match | None]], *,
+              now: datetime) -> tuple[list[tuple[Waiting, Match | None]], set[int]]:
+    """Insert a chunk's new payments as matching left them (booked in full, in review, unmatched): every payment
+    as a `Waiting` with its id, and the ids of the new ones (whose row needs no update unless a share could not
+    be booked after all)."""
+    new = [row for row, _ in pairs if isinstance(row, dict)]
+    if not new:
+        return pairs, set()  # type: ignore[return-value]  # all stored before
+    for row, match in pairs:
+        if isinstance(row, dict):
+            outcome = decided(None, row["amount"], row["currency"], match, sum(s.amount for s in match.shares),
+                              now=now, actor=ACTOR) if sure(shop, match) else wait_update(None, row["amount"], match)
+            del outcome["payment_id"]
+            row.update(outcome)
+    bulk_insert(conn, PAYMENTS, new)
+    ids = iter(new_ids(conn, shop, new))
+    stored = [(Waiting(next(ids), row["source"], row["ref"], row["booked_on"], row["currency"], row["amount"])
+               if isinstance(row, dict) else row, match) for row, match in pairs]
+    return stored, {payment.id for (payment, _), (row, _) in zip(stored, pairs, strict=True) if isinstance(row, dict)}
+
+
+def new_ids(conn: Connection, shop: ShopConfig, rows: list[dict[str, Any]]) -> list[int]:
+    """The ids the rows just inserted got, in their order."""
+    if conn.dialect.name == "sqlite":
+        # SQLite lets one writer at a time and numbers rows one above the highest: the rows of this transaction's
+        # insert got the last len(rows) numbers.
+        last = conn.execute(select(func.max(PAYMENTS.c.id))).scalar_one()
+        return list(range(last - len(rows) + 1, last + 1))
+    ids = {(source, ref): id_ for id_, source, ref in conn.execute(
+        select(PAYMENTS.c.id, PAYMENTS.c.source, PAYMENTS.c.ref).where(
+            PAYMENTS.c.shop_id == shop.id, PAYMENTS.c.ref.in_([row["ref"] for row in rows])))}
+    return [ids[(row["source"], row["ref"])] for row in rows]
+
+
+def settle(conn: Connection, shop: ShopConfig, pairs: list[tuple[Waiting, Match | None]], *, today: date,
+           now: datetime, result: Reconciled, stored: set[int] = frozenset()) -> None:
+    """Book the sure matches, put the rest in the queue, in the current transaction (`stored`: payments whose row
+    was inserted with this outcome)."""
+    bookings, waits = [], []
+    for payment, match in pairs:
+        if sure(shop, match):
+            bookings.append(Booking(payment, match.shares, match.rule, match.confidence, match.reason,
+                                    match.candidates))
+        else:
+            waits.append(wait_update(payment.id, payment.unallocated, match))
+    book(conn, shop, bookings, today=today, now=now, actor=ACTOR, result=result, stored=stored)
+    execute_many(conn, UPDATE_PAYMENT, [w for w in waits if w["payment_id"] not in stored])
+    bulk_insert(conn, EVENTS, [{"payment_id": w["payment_id"], "at": now, "kind": w["state"], "actor": ACTOR,
+                                "data": {"reason": w["reason"], "candidates": w["candidates"]}}
+                               for w in waits if w["state"] == PaymentState.REVIEW])
+    result.review += sum(w["state"] == PaymentState.REVIEW for w in waits)
+    result.unmatched += sum(w["state"] == PaymentState.UNMATCHED for w in waits)
+
+
+# --- the child process -----------------------------------------------------------------------------------------------
+
+
+def in_child(url: str, shop: ShopConfig, files: Sequence[Path], today: date, now: datetime
+             ) -> Iterator[Chunk | Imported]:
+    """`reading()` in a child process: its messages, one chunk ahead at most. The child ends with this generator
+    (when the run finishes, fails or is interrupted)."""
+    context = multiprocessing.get_context("spawn")  # no fork: the daemon has threads
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=child_main, args=(sender, url, shop, list(files), today, now), daemon=True,
+                            name="mahnwerk-payments-reader")
+    child.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                message = receiver.recv()
+            except EOFError:
+                child.join(5)
+                raise MahnwerkError(f"the process reading the statements ended unexpectedly (exit code "
+                                    f"{child.exitcode}); what was booked before stays, import the files again "
+                                    "to go on") from None
+            if message is None:
+                return
+            if isinstance(message, Crashed):
+                raise MahnwerkError(f"reading the statements failed: {message.error}")
+            yield message
+    finally:
+        receiver.close()
+        child.join(5)
+        if child.is_alive():
+            child.terminate()
+            child.join()
+
+
+def child_main(sender: Any, url: str, shop: ShopConfig, files: list[Path], today: date, now: datetime) -> None:
+    """The child's life: read, match, send; None when done, `Crashed` when not."""
+    sys.stdout = sys.stderr  # the parent's stdout may be `--json`
+    store = Store(url, migrate=False)
+    try:
+        for message in reading(store, shop, files, today, now):
+            sender.send(message)
+        sender.send(None)
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass  # the parent is gone or stopping: nothing to tell
+    except Exception as exc:  # noqa: BLE001  # the parent reports it with the run
+        sender.send(Crashed(f"{type(exc).__name__}: {exc}"))
+    finally:
+        store.close()
+        sender.close()
