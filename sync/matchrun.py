@@ -274,8 +274,9 @@ def in_child(url: str, shop: ShopConfig, files: Sequence[Path], today: date, now
 def child_main(sender: Any, url: str, shop: ShopConfig, files: list[Path], today: date, now: datetime) -> None:
     """The child's life: read, match, send; None when done, `Crashed` when not."""
     sys.stdout = sys.stderr  # the parent's stdout may be `--json`
-    store = Store(url, migrate=False)
+    store = None
     try:
+        store = Store(url, migrate=False)
         for message in reading(store, shop, files, today, now):
             sender.send(message)
         sender.send(None)
@@ -284,5 +285,6 @@ def child_main(sender: Any, url: str, shop: ShopConfig, files: list[Path], today
     except Exception as exc:  # noqa: BLE001  # the parent reports it with the run
         sender.send(Crashed(f"{type(exc).__name__}: {exc}"))
     finally:
-        store.close()
+        if store is not None:
+            store.close()
         sender.close()

@@ -1,0 +1,54 @@
+"""Bulk writes (sync/bulk.py) store exactly what SQLAlchemy's own executemany stores: column defaults the rows
+leave out, constants of an UPDATE, JSON, money and aware datetimes repeated from row to row."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import bindparam, select, update
+
+from mahnwerk.sync.bulk import bulk_insert, execute_many
+from mahnwerk.sync.models import Claim, LedgerEntry, Shop
+from mahnwerk.sync.store import Store
+
+NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+LEDGER, CLAIMS = LedgerEntry.__table__, Claim.__table__
+
+
+def claim_row(n: int) -> dict:
+    return {"shop_id": "acme", "order_id": str(n), "order_number": str(1000 + n), "invoice_number": f"RE-{n:05}",
+            "invoice_date": NOW.date(), "due_date": NOW.date() + timedelta(days=14), "customer_name": "Jürgen Groß",
+            "email": f"c{n}@example.org", "billing_address": {"city": "Köln"}, "currency": "EUR",
+            "gross_amount": Decimal("119.00"), "open_amount": Decimal("119.00") - n, "shop_status": "on-hold",
+            "payment_method": "bacs", "ordered_at": NOW, "shop_modified_at": NOW, "first_seen_at": NOW,
+            "updated_at": NOW, "company": "", "vat_id": "", "is_b2b": False, "language": "de", "state": "open"}
+
+
+def test_bulk_writes_store_what_the_rows_say(db_url: str) -> None:
+    store = Store(db_url)
+    try:
+        with store.session() as session:
+            session.add(Shop(id="acme", kind="woocommerce", url="http://127.0.0.1:9", created_at=NOW))
+            session.commit()
+        with store.connection() as conn:
+            bulk_insert(conn, CLAIMS, [claim_row(n) for n in range(1, 4)])
+            ids = conn.execute(select(CLAIMS.c.id).order_by(CLAIMS.c.id)).scalars().all()
+            # No "actor": the column's default (""). The same `now` object in every row, JSON with umlauts.
+            bulk_insert(conn, LEDGER, [{"claim_id": i, "at": NOW, "kind": "payment", "source": "payments",
+                                        "data": {"amount": "10.00", "who": "Groß"}} for i in ids])
+            later = NOW + timedelta(hours=1)
+            execute_many(conn, update(CLAIMS).where(CLAIMS.c.id == bindparam("claim_id")).values(
+                state="paid", closed_at=bindparam("now"), updated_at=bindparam("now")),
+                [{"claim_id": ids[0], "now": later}, {"claim_id": ids[2], "now": later}])
+            conn.commit()
+            entries = conn.execute(select(LEDGER).order_by(LEDGER.c.id)).all()
+            claims = conn.execute(select(CLAIMS).order_by(CLAIMS.c.id)).all()
+        assert [(e.claim_id, e.at, e.actor, e.data) for e in entries] == [
+            (i, NOW, "", {"amount": "10.00", "who": "Groß"}) for i in ids]
+        assert [(c.state, c.closed_at, c.updated_at) for c in claims] == [
+            ("paid", later, later), ("open", None, NOW), ("paid", later, later)]
+        assert [c.open_amount for c in claims] == [Decimal("118.00"), Decimal("117.00"), Decimal("116.00")]
+        assert claims[0].billing_address == {"city": "Köln"} and claims[0].customer_name == "Jürgen Groß"
+    finally:
+        store.close()

@@ -1,0 +1,102 @@
+"""A matching run (sync/matchrun.py): statement files read and matched in a child process or in this one book the
+same, a file that is not a statement is refused while the others go in, and a child that fails says why."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from mahnwerk.errors import MahnwerkError
+from mahnwerk.sandbox.statements import write_statement
+from mahnwerk.sync.bootstrap import open_store
+from mahnwerk.sync.config import load_config
+from mahnwerk.sync.matchrun import in_child, run
+from mahnwerk.sync.models import IncomingPaymentRow, LedgerEntry, OutboxRow, PaymentState
+from tests.sync.test_payment_sources import config, open_claims, statement_claims, sync
+from tests.sync.test_payments import NOW, TODAY
+
+
+def import_files(etc: Path, files: list[Path], *, apart: bool):
+    cfg = load_config(etc)
+    store = open_store(cfg)
+    try:
+        return run(store, cfg.shops[0], files, now=NOW, apart=apart)
+    finally:
+        store.close()
+
+
+def outcome(etc: Path) -> tuple[dict, Counter, Counter]:
+    """Per payment reference its state, rule, unallocated amount and reason; the ledger's payment entries
+    (claim, amount, reference, split); the write-back rows (claim, stage, note)."""
+    store = open_store(load_config(etc))
+    try:
+        with store.session() as session:
+            payments = {(p.source, p.ref): (p.state, p.rule, p.unallocated, p.reason, sorted(p.candidates)) for p in
+                        session.execute(select(IncomingPaymentRow)).scalars()}
+            ledger = Counter((e.claim_id, e.kind, e.data.get("amount"), e.data.get("reference"),
+                              str(e.data.get("applied"))) for e in session.execute(
+                select(LedgerEntry).where(LedgerEntry.source == "payments")).scalars())
+            writebacks = Counter((r.claim_id, r.stage, r.payload["note"]) for r in session.execute(
+                select(OutboxRow).where(OutboxRow.kind == "writeback")).scalars())
+    finally:
+        store.close()
+    return payments, ledger, writebacks
+
+
+def test_reading_in_a_child_books_exactly_what_reading_here_books(tmp_path: Path, woo) -> None:
+    here, apart = (config(tmp_path / name, woo, f"sqlite:///{tmp_path / name}.db") for name in ("here", "apart"))
+    sync(here), sync(apart)
+    claims = statement_claims(open_claims(here))
+    first = write_statement(tmp_path / "day1.xml", claims, seed=5, start=TODAY, days=1, malformed=1)
+    second = write_statement(tmp_path / "day2.sta", claims, seed=6, format="mt940", start=TODAY, days=1)
+
+    done_here = import_files(here, [first.path, second.path], apart=False)
+    done_apart = import_files(apart, [first.path, second.path], apart=True)
+
+    assert [i.as_dict() for i in done_apart[0]] == [i.as_dict() for i in done_here[0]]
+    assert done_apart[1] == done_here[1] and done_apart[1].booked > 0 and done_apart[1].closed > 0
+    assert outcome(apart) == outcome(here)
+    payments, ledger, _ = outcome(apart)
+    assert sum(ledger.values()) >= done_apart[1].booked
+    assert len(payments) == done_apart[0][0].new + done_apart[0][1].new
+
+
+@pytest.mark.parametrize("apart", [True, False], ids=["apart", "here"])
+def test_a_file_that_is_no_statement_is_refused_and_the_others_go_in(tmp_path: Path, woo, db_url: str,
+                                                                    apart: bool) -> None:
+    etc = config(tmp_path, woo, db_url)
+    sync(etc)
+    claims = statement_claims(open_claims(etc))
+    good = write_statement(tmp_path / "good.xml", claims[:20], seed=3, start=TODAY, days=1, noise=0)
+    junk = tmp_path / "junk.xml"
+    junk.write_text("<Document><nothing/></Document>", encoding="utf-8")
+    late = write_statement(tmp_path / "late.sta", claims[20:], seed=4, format="mt940", start=TODAY, days=1)
+
+    files, matched = import_files(etc, [good.path, junk, late.path], apart=apart)
+    assert [f.origin for f in files] == [str(good.path), str(junk), str(late.path)]
+    assert "junk.xml: not a camt" in files[1].error  # refused by name, with the reason
+    assert files[1].as_dict() == {"origin": str(junk), "error": files[1].error}
+    assert files[0].new == len(good.credits) and files[2].new == len(late.credits)
+    assert matched.booked > 0
+
+    again, rematched = import_files(etc, [good.path, late.path], apart=apart)
+    assert [f.new for f in again] == [0, 0]
+    assert [f.duplicates for f in again] == [len(good.credits), len(late.credits)]
+    assert rematched.booked == 0  # what waits stays waiting; nothing is booked twice
+    payments, ledger, _ = outcome(etc)
+    assert len(payments) == len(good.credits) + len(late.credits)
+    assert all(state in PaymentState.WAITING or state == PaymentState.MATCHED for state, *_ in payments.values())
+
+
+def test_a_child_that_fails_says_why(tmp_path: Path, woo, sqlite_url: str) -> None:
+    etc = config(tmp_path, woo, sqlite_url)
+    shop = load_config(etc).shops[0]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    statement = write_statement(tmp_path / "s.xml", [], seed=1, start=TODAY, days=1).path
+    messages = in_child(f"sqlite:///{blocker}/below/it.db", shop, [statement], TODAY, NOW)
+    with pytest.raises(MahnwerkError, match="reading the statements failed: StoreError: .*cannot create the folder"):
+        list(messages)
