@@ -10,14 +10,15 @@ A small file, or matching the waiting payments again, runs the same code in this
 
 from __future__ import annotations
 
-import multiprocessing
+import pickle
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import structlog
 from sqlalchemy import Connection, func, select
@@ -86,12 +87,12 @@ def run(store: Store, shop: ShopConfig, files: Sequence[Path] = (), *, now: date
     result = Reconciled(shop.id)
     messages = in_child(store.url, shop, files, today, now) if apart else reading(store, shop, files, today, now)
     try:
-        for message in messages:
-            if isinstance(message, Imported):
-                report(shop, message)
-                imported.append(message)
-                continue
-            with store.connection() as conn:
+        with store.bulk_connection() as conn:
+            for message in messages:
+                if isinstance(message, Imported):
+                    report(shop, message)
+                    imported.append(message)
+                    continue
                 pairs, stored = store_new(conn, shop, message.pairs, now=now)
                 settle(conn, shop, pairs, today=today, now=now, result=result, stored=stored)
                 conn.commit()
@@ -241,50 +242,52 @@ def settle(conn: Connection, shop: ShopConfig, pairs: list[tuple[Waiting, Match 
 
 def in_child(url: str, shop: ShopConfig, files: Sequence[Path], today: date, now: datetime
              ) -> Iterator[Chunk | Imported]:
-    """`reading()` in a child process: its messages, one chunk ahead at most. The child ends with this generator
-    (when the run finishes, fails or is interrupted)."""
-    context = multiprocessing.get_context("spawn")  # no fork: the daemon has threads
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=child_main, args=(sender, url, shop, list(files), today, now), daemon=True,
-                            name="mahnwerk-payments-reader")
-    child.start()
-    sender.close()
+    """`reading()` in a child process (`python -m mahnwerk.sync.matchchild`, which imports only what reading needs):
+    its messages, pickled through its stdout, one chunk ahead at most. The child ends with this generator (when
+    the run finishes, fails or is interrupted); a parent that dies leaves it a broken pipe, and it ends too."""
+    child = subprocess.Popen([sys.executable, "-m", "mahnwerk.sync.matchchild"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
     try:
+        with child.stdin:
+            pickle.dump((url, shop, list(files), today, now), child.stdin)
         while True:
             try:
-                message = receiver.recv()
+                message = pickle.load(child.stdout)
             except EOFError:
-                child.join(5)
                 raise MahnwerkError(f"the process reading the statements ended unexpectedly (exit code "
-                                    f"{child.exitcode}); what was booked before stays, import the files again "
-                                    "to go on") from None
+                                    f"{child.wait()}); what was booked before stays, import the files again to go "
+                                    "on") from None
             if message is None:
                 return
             if isinstance(message, Crashed):
                 raise MahnwerkError(f"reading the statements failed: {message.error}")
             yield message
     finally:
-        receiver.close()
-        child.join(5)
-        if child.is_alive():
-            child.terminate()
-            child.join()
+        child.stdout.close()
+        try:
+            child.wait(5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
-def child_main(sender: Any, url: str, shop: ShopConfig, files: list[Path], today: date, now: datetime) -> None:
-    """The child's life: read, match, send; None when done, `Crashed` when not."""
-    sys.stdout = sys.stderr  # the parent's stdout may be `--json`
+def child_main(inbox: BinaryIO, outbox: BinaryIO) -> None:
+    """The child's life: its task from `inbox`, then read, match and send to `outbox`; None when done, `Crashed`
+    when not."""
     store = None
     try:
+        url, shop, files, today, now = pickle.load(inbox)
         store = Store(url, migrate=False)
         for message in reading(store, shop, files, today, now):
-            sender.send(message)
-        sender.send(None)
+            pickle.dump(message, outbox, protocol=pickle.HIGHEST_PROTOCOL)
+            outbox.flush()
+        pickle.dump(None, outbox)
+        outbox.flush()
     except (BrokenPipeError, KeyboardInterrupt):
         pass  # the parent is gone or stopping: nothing to tell
     except Exception as exc:  # noqa: BLE001  # the parent reports it with the run
-        sender.send(Crashed(f"{type(exc).__name__}: {exc}"))
+        pickle.dump(Crashed(f"{type(exc).__name__}: {exc}"), outbox)
+        outbox.flush()
     finally:
         if store is not None:
             store.close()
-        sender.close()

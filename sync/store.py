@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,26 @@ class Store:
             finally:
                 if conn.in_transaction():
                     conn.rollback()
+
+    @contextmanager
+    def bulk_connection(self) -> Iterator[Connection]:
+        """A connection for a long series of big transactions (a statement's chunks). On SQLite its commits move
+        the write-ahead log into the database file every 64 MB instead of every 4 MB (each such checkpoint waits
+        for the disk), and once more at the end; the connection goes back to the pool as it came."""
+        with self.connection() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 16384")
+            try:
+                yield conn
+            finally:
+                if sqlite:
+                    with suppress(SQLAlchemyError):  # a broken connection: the pool drops it anyway
+                        if conn.in_transaction():
+                            conn.rollback()
+                        conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 1000")
+                        conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                        conn.commit()
 
     @staticmethod
     def refetchable(conn: Connection) -> None:

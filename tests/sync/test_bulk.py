@@ -52,3 +52,26 @@ def test_bulk_writes_store_what_the_rows_say(db_url: str) -> None:
         assert claims[0].billing_address == {"city": "Köln"} and claims[0].customer_name == "Jürgen Groß"
     finally:
         store.close()
+
+
+def test_a_bulk_connection_goes_back_to_the_pool_as_it_came(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    try:
+        with store.bulk_connection() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 16384
+            raise_inside = False
+        with store.connection() as conn:  # the pool hands out the same SQLite connection
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        try:
+            with store.bulk_connection() as conn:
+                bulk_insert(conn, Shop.__table__, [{"id": "acme", "kind": "woocommerce", "url": "http://127.0.0.1:9",
+                                                    "created_at": NOW}])
+                raise_inside = True
+                raise RuntimeError("a chunk failed")
+        except RuntimeError:
+            pass
+        with store.connection() as conn:
+            assert raise_inside and conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+            assert not conn.execute(select(Shop.__table__)).all()  # not committed: rolled back
+    finally:
+        store.close()
