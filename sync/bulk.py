@@ -17,7 +17,10 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Executable, Table, insert
+from dataclasses import dataclass
+
+from sqlalchemy import JSON, ColumnElement, Connection, Executable, Table, any_, bindparam, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -92,6 +95,25 @@ def _tuples(rows: Sequence[dict[str, Any]], names: list[str], processors: list[C
             values = out
         columns.append(values)
     return list(zip(*columns, strict=True))
+
+
+@dataclass(frozen=True)
+class ForIds:
+    """One statement for a list of ids (the parameter `ids`) in two spellings: PostgreSQL gets `= ANY(:ids)`, one
+    array parameter, so its text is the same for any number of ids and psycopg prepares it once; the others get
+    `IN (:ids_1, ...)`. Call it with the connection for the one to execute."""
+
+    default: Executable
+    postgresql: Executable
+
+    def __call__(self, conn: Connection) -> Executable:
+        return self.postgresql if conn.dialect.name == "postgresql" else self.default
+
+
+def for_ids(build: Callable[[ColumnElement[bool]], Executable], column: ColumnElement[Any]) -> ForIds:
+    """`build(condition)` with `column` among the ids, both ways."""
+    return ForIds(build(column.in_(bindparam("ids", expanding=True))),
+                  build(column == any_(bindparam("ids", type_=ARRAY(column.type)))))
 
 
 def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

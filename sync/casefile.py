@@ -13,17 +13,18 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, select
 
 from mahnwerk.policy.model import ClaimFacts, Event, Hold, Instalment, Payment, PlanAgreed, Release, StageDone
+from mahnwerk.sync.bulk import for_ids
 from mahnwerk.sync.claimdata import local_date
 from mahnwerk.sync.models import LedgerEntry
 
 LEDGER = LedgerEntry.__table__
 POLICY_KINDS = ("stage", "payment", "hold", "release", "plan")
-HISTORY = (select(LEDGER.c.claim_id, LEDGER.c.at, LEDGER.c.kind, LEDGER.c.data)
-           .where(LEDGER.c.kind.in_(POLICY_KINDS), LEDGER.c.claim_id.in_(bindparam("ids", expanding=True)))
-           .order_by(LEDGER.c.claim_id, LEDGER.c.id))
+HISTORY = for_ids(lambda among: select(LEDGER.c.claim_id, LEDGER.c.at, LEDGER.c.kind, LEDGER.c.data)
+                  .where(LEDGER.c.kind.in_(POLICY_KINDS), among).order_by(LEDGER.c.claim_id, LEDGER.c.id),
+                  LEDGER.c.claim_id)
 
 
 def claim_key(shop_id: str, order_number: str) -> str:
@@ -64,6 +65,6 @@ def histories(conn: Connection, claim_ids: Iterable[int], tz: ZoneInfo) -> dict[
     ids = list(claim_ids)
     found: dict[int, list[Event]] = defaultdict(list)
     if ids:
-        for claim_id, at, kind, data in conn.execute(HISTORY, {"ids": ids}):
+        for claim_id, at, kind, data in conn.execute(HISTORY(conn), {"ids": ids}):
             found[claim_id].append(event(kind, at, data, tz))
     return found

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import structlog
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select, text
 
 from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
 from mahnwerk.connectors.statements import StatementSummary, read_statement
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.matching import Match, Matcher
-from mahnwerk.sync.bulk import bulk_insert, execute_many
+from mahnwerk.sync.bulk import bulk_insert, execute_many, for_ids
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror import ensure_shop
 from mahnwerk.sync.models import PaymentState
@@ -38,6 +38,9 @@ from mahnwerk.sync.reconcile import (ACTOR, CHUNK, EVENTS, MATCHING, PAYMENTS, U
 from mahnwerk.sync.store import Store
 
 log = structlog.get_logger("mahnwerk.payments")
+SEEN = for_ids(lambda among: select(PAYMENTS.c.source, PAYMENTS.c.ref).where(
+    PAYMENTS.c.shop_id == bindparam("shop"), among), PAYMENTS.c.ref)
+NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence('payments', 'id')) FROM generate_series(1, :n)")
 APART_FROM = 2 * 2**20  # bytes of statements from which reading and matching run in a process of their own
 
 
@@ -166,8 +169,8 @@ def new_rows(store: Store, shop: ShopConfig, payments: list[IncomingPayment], se
     if not rows:
         return rows
     with store.connection() as conn:
-        seen.update(conn.execute(select(PAYMENTS.c.source, PAYMENTS.c.ref).where(
-            PAYMENTS.c.shop_id == shop.id, PAYMENTS.c.ref.in_(list({r["ref"] for r in rows})))).all())
+        refs = list({row["ref"] for row in rows})
+        seen.update((source, ref) for source, ref in conn.execute(SEEN(conn), {"shop": shop.id, "ids": refs}))
     new = []
     for row in rows:
         key = (row["source"], row["ref"])
@@ -197,15 +200,21 @@ def store_new(conn: Connection, shop: ShopConfig, pairs: list[tuple[Waiting | di
                               now=now, actor=ACTOR) if sure(shop, match) else wait_update(None, row["amount"], match)
             del outcome["payment_id"]
             row.update(outcome)
-    bulk_insert(conn, PAYMENTS, new)
-    ids = iter(new_ids(conn, shop, new))
+    ids = iter(insert_new(conn, shop, new))
     stored = [(Waiting(next(ids), row["source"], row["ref"], row["booked_on"], row["currency"], row["amount"])
                if isinstance(row, dict) else row, match) for row, match in pairs]
     return stored, {payment.id for (payment, _), (row, _) in zip(stored, pairs, strict=True) if isinstance(row, dict)}
 
 
-def new_ids(conn: Connection, shop: ShopConfig, rows: list[dict[str, Any]]) -> list[int]:
-    """The ids the rows just inserted got, in their order."""
+def insert_new(conn: Connection, shop: ShopConfig, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert payments rows; the ids they got, in their order."""
+    if conn.dialect.name == "postgresql":  # numbers from the table's sequence first, then one COPY with them
+        ids = list(conn.execute(NEXT_IDS, {"n": len(rows)}).scalars())
+        for row, id_ in zip(rows, ids, strict=True):
+            row["id"] = id_
+        bulk_insert(conn, PAYMENTS, rows)
+        return ids
+    bulk_insert(conn, PAYMENTS, rows)
     if conn.dialect.name == "sqlite":
         # SQLite lets one writer at a time and numbers rows one above the highest: the rows of this transaction's
         # insert got the last len(rows) numbers.

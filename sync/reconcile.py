@@ -26,7 +26,7 @@ from mahnwerk.policy.interest import cents
 from mahnwerk.policy.matching import Credit, Match, OpenClaim, Share
 from mahnwerk.policy.model import ClaimFacts, Payment, Policy
 from mahnwerk.policy.rates import MissingRate
-from mahnwerk.sync.bulk import bulk_insert, execute_many
+from mahnwerk.sync.bulk import bulk_insert, execute_many, for_ids
 from mahnwerk.sync.casefile import facts, histories
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror import ensure_shop
@@ -46,15 +46,16 @@ CLAIM_COLUMNS = (*PLAN_COLUMNS, CLAIMS.c.invoice_number, CLAIMS.c.customer_name,
 MATCHING = tuple(PAYMENTS.c[name] for name in (
     "id", "source", "ref", "booked_on", "currency", "unallocated", "remittance", "end_to_end_id", "creditor_ref",
     "payer_name", "order_hint", "original_amount", "original_currency"))
-CLAIMS_BY_ID = select(*CLAIM_COLUMNS).where(CLAIMS.c.id.in_(bindparam("ids", expanding=True)))
+CLAIMS_BY_ID = for_ids(lambda among: select(*CLAIM_COLUMNS).where(among), CLAIMS.c.id)
 UPDATE_PAYMENT = (update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
                   .values(state=bindparam("state"), rule=bindparam("rule"), confidence=bindparam("confidence"),
                           reason=bindparam("reason"), candidates=bindparam("candidates"),
                           unallocated=bindparam("unallocated"), decided_at=bindparam("decided_at"),
                           decided_by=bindparam("decided_by")))
-CLOSE_CLAIM = (update(CLAIMS).where(CLAIMS.c.id == bindparam("claim_id"))
-               .values(state=ClaimState.PAID, settled_at=bindparam("now"), closed_at=bindparam("now"),
-                       updated_at=bindparam("now")))
+# One statement for all the claims a chunk closes (per row, PostgreSQL would plan each of 2,000 updates).
+CLOSE_CLAIMS = for_ids(lambda among: update(CLAIMS).where(among).values(
+    state=ClaimState.PAID, settled_at=bindparam("now"), closed_at=bindparam("now"), updated_at=bindparam("now")),
+    CLAIMS.c.id)
 
 
 @dataclass
@@ -208,7 +209,7 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
     if not bookings:
         return
     claim_ids = list({share.claim_id for b in bookings for share in b.shares})
-    claims = {row.id: row for row in conn.execute(CLAIMS_BY_ID, {"ids": claim_ids})}
+    claims = {row.id: row for row in conn.execute(CLAIMS_BY_ID(conn), {"ids": claim_ids})}
     events = histories(conn, claim_ids, shop.timezone)
     ledger, outbox, payment_events, payments = [], [], [], []
     closing: dict[int, None] = {}  # in order
@@ -269,7 +270,8 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                                    "data": {"shares": [{"claim": s.claim_id, "amount": str(s.amount)}
                                                        for s in booking.shares]}})
     if closing:
-        execute_many(conn, CLOSE_CLAIM, [{"claim_id": i, "now": now} for i in closing])
+        for ids in chunks(closing, 10_000):  # SQLite takes at most 32,766 parameters
+            conn.execute(CLOSE_CLAIMS(conn), {"ids": ids, "now": now})
     execute_many(conn, UPDATE_PAYMENT, payments)
     bulk_insert(conn, LEDGER, ledger)
     bulk_insert(conn, OUTBOX, outbox)
