@@ -17,7 +17,7 @@ timed with os.wait4 (wall, user+sys CPU, peak RSS) through bench/plan.py's launc
 
 - baseline: `python -c` that iterates `read_statement(FILE)` and counts the records: what any import must do;
 - mahnwerk: `mahnwerk --config-dir DIR payments import FILE --json` (interpreter start-up, imports, config and the
-  migrations check included): import, matching and booking. For a file of 2 MB or more the reading and matching run
+  migrations check included): import, matching and booking. For files of 10 MB or more the reading and matching run
   in a child process (sync/matchrun.py): CPU is both processes' (wait4 adds up reaped children), peak RSS the
   larger of the biggest process's and the sum over both, sampled every 50 ms (bench/plan.py's launcher).
 
