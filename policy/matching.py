@@ -97,6 +97,11 @@ def key_forms(number: str) -> list[str]:
     """The forms a printed number is searched by: compact, and compact with each digit group's leading zeros gone
     ("RE-2026-0042" -> "RE20260042", "RE202642"). The payer's text is searched as written, never stripped: a
     number the bank cut in two ("RE-00007" + "417") must not name claim RE-00000007."""
+    if number.isascii() and number.isalnum():  # most order numbers: one token, no folding to do
+        exact = number.upper()
+        if exact.isdigit():
+            stripped = exact.lstrip("0") or "0"
+            return [exact] if stripped == exact else [exact, stripped]
     tokens = _TOKEN.findall(fold(number))
     exact = "".join(tokens)
     if exact.isalpha() or not exact:

@@ -168,12 +168,14 @@ def open_claims(store: Store, shop: ShopConfig, today: date, *, chunk: int = 500
     invoice's open amount, the only figure its customer has seen. Both amounts are looked for."""
     for rows, events in open_chunks(store, shop, columns=CLAIM_COLUMNS, chunk=chunk):
         for row in rows:
-            owed = row.open_amount
-            if row.id in events:
-                found = balance(facts(row), events[row.id], today, shop.policy)
+            # Unpacked in CLAIM_COLUMNS' order: 100,000 rows, and a Row's attributes cost more than its items.
+            id_, _, order_id, order_number, currency, amount, invoiced, _, _, invoice_number, name, company, _ = row
+            owed = amount
+            if id_ in events:
+                found = balance(facts(row), events[id_], today, shop.policy)
                 owed = cents(found.total) if found is not None else owed
-            yield OpenClaim(row.id, row.invoice_number, row.order_number, row.order_id, row.currency, owed,
-                            (row.customer_name, row.company), row.invoice_date, also=(row.open_amount,))
+            yield OpenClaim(id_, invoice_number, order_number, order_id, currency, owed, (name, company), invoiced,
+                            also=(amount,))
 
 
 def credit_of(row: Mapping[str, Any]) -> Credit:
