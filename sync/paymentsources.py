@@ -1,5 +1,5 @@
 """Where payments come from for one shop: statement files (`payments import`, the shop's inbox folder) and the
-payment providers of `[payments.stripe]` / `[payments.mollie]`; then matching (sync/reconcile.py).
+payment providers of `[payments.stripe]` / `[payments.mollie]`; then a matching run (sync/matchrun.py).
 
 The sync calls `collect()` after the mirror, so a payment that arrives between planning and sending is booked
 before the executor's re-check of the claim sees it.

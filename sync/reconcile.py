@@ -2,8 +2,8 @@
 claim's ledger with its split (costs, interest, principal: §367 BGB), a claim paid in full closes, and the shop
 learns of it through the outbox (`writeback` rows, sync/writeback.py).
 
-Built for statements of 100,000 entries: imports, matching and booking go in chunks with one query per chunk for
-the claims and their ledger, and bulk inserts for what is written.
+Built for statements of 100,000 entries: booking goes in chunks with one query per chunk for the claims and their
+ledger, and bulk inserts for what is written. sync/matchrun.py runs the import and the matching around it.
 """
 
 from __future__ import annotations
