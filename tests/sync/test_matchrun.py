@@ -3,6 +3,9 @@ same, a file that is not a statement is refused while the others go in, and a ch
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from mahnwerk.errors import MahnwerkError
 from mahnwerk.sandbox.statements import write_statement
 from mahnwerk.sync.bootstrap import open_store
 from mahnwerk.sync.config import load_config
+from mahnwerk.sync import matchrun
 from mahnwerk.sync.matchrun import in_child, run
 from mahnwerk.sync.models import IncomingPaymentRow, LedgerEntry, OutboxRow, PaymentState
 from tests.sync.test_payment_sources import config, open_claims, statement_claims, sync
@@ -100,3 +104,43 @@ def test_a_child_that_fails_says_why(tmp_path: Path, woo, sqlite_url: str) -> No
     messages = in_child(f"sqlite:///{blocker}/below/it.db", shop, [statement], TODAY, NOW)
     with pytest.raises(MahnwerkError, match="reading the statements failed: StoreError: .*cannot create the folder"):
         list(messages)
+
+
+def test_the_sync_reads_a_big_inbox_file_in_a_child_and_books_it(tmp_path: Path, woo, db_url: str,
+                                                                  monkeypatch) -> None:
+    """The daemon's path: a sync finds a statement in the inbox big enough for a child (the threshold lowered),
+    books it, and moves it to processed/ only after the run."""
+    monkeypatch.setattr(matchrun, "APART_FROM", 0)
+    etc = config(tmp_path, woo, db_url, '\n[payments]\ninbox = "inbox"\n')
+    sync(etc)
+    claims = statement_claims(open_claims(etc))
+    inbox = etc / "inbox"
+    inbox.mkdir()
+    statement = write_statement(inbox / "2026-11-25.xml", claims, seed=8, start=TODAY, days=1)
+    result = sync(etc)
+    assert result.payments.new == len(statement.credits) and result.payments.reconciled.booked > 0
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["2026-11-25.xml"]
+    assert not list(inbox.glob("*.xml"))
+
+
+def test_a_child_that_dies_is_reported_and_what_was_stored_stays(tmp_path: Path, woo, sqlite_url: str) -> None:
+    etc = config(tmp_path, woo, sqlite_url)
+    sync(etc)
+    shop = load_config(etc).shops[0]
+    stuck = tmp_path / "upload.xml"
+    os.mkfifo(stuck)  # the child waits for a writer that never comes, as on a hung network share
+
+    def kill_the_child() -> None:
+        for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+            for pid in children.read_text().split():
+                if "matchchild" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
+                    os.kill(int(pid), signal.SIGKILL)
+
+    timer = threading.Timer(2.0, kill_the_child)
+    timer.start()
+    try:
+        with pytest.raises(MahnwerkError, match=r"ended unexpectedly \(exit code -9\).*import the files again"):
+            list(in_child(sqlite_url, shop, [stuck], TODAY, NOW))
+    finally:
+        timer.cancel()
+    assert len(outcome(etc)[0]) == 0  # nothing half-stored
