@@ -13,6 +13,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -150,11 +151,14 @@ def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, 
     for path in files:
         imported = Imported(str(path))
         summary = StatementSummary()
-        seen: set[tuple[str, str]] = set()  # this file's own entries: a bank that lists one twice
+        # This file's last two chunks, perhaps not committed yet when the next is read: a chunk is only read after
+        # the one before it went through the pipe, which the booking side reads only after committing the one
+        # before that. Older ones the store answers for, so memory does not grow with the file.
+        recent: deque[set[tuple[str, str]]] = deque(maxlen=2)
         try:
             for chunk in chunks(read_statement(path, summary), CHUNK):
                 imported.problems += [p for p in chunk if isinstance(p, SourceProblem)]
-                rows = new_rows(store, shop, [p for p in chunk if isinstance(p, IncomingPayment)], seen,
+                rows = new_rows(store, shop, [p for p in chunk if isinstance(p, IncomingPayment)], recent,
                                 origin=str(path), now=now, imported=imported)
                 if rows:
                     yield Chunk([(row, matched(row)) for row in rows])
@@ -164,23 +168,26 @@ def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, 
         yield imported
 
 
-def new_rows(store: Store, shop: ShopConfig, payments: list[IncomingPayment], seen: set[tuple[str, str]], *,
-             origin: str, now: datetime, imported: Imported) -> list[dict[str, Any]]:
-    """Payments rows for the credits not stored before (same shop, source and reference)."""
+def new_rows(store: Store, shop: ShopConfig, payments: list[IncomingPayment], recent: deque[set[tuple[str, str]]],
+             *, origin: str, now: datetime, imported: Imported) -> list[dict[str, Any]]:
+    """Payments rows for the credits not stored before (same shop, source and reference) nor among `recent`,
+    the keys of the chunks just before (this chunk's keys are added)."""
     rows = [payment_row(shop.id, p, origin, now) for p in payments]
-    if not rows:
-        return rows
-    with store.connection() as conn:
-        refs = list({row["ref"] for row in rows})
-        seen.update((source, ref) for source, ref in conn.execute(SEEN(conn), {"shop": shop.id, "ids": refs}))
+    mine: set[tuple[str, str]] = set()
+    stored: set[tuple[str, str]] = set()
+    if rows:
+        with store.connection() as conn:
+            refs = list({row["ref"] for row in rows})
+            stored = {(source, ref) for source, ref in conn.execute(SEEN(conn), {"shop": shop.id, "ids": refs})}
     new = []
     for row in rows:
         key = (row["source"], row["ref"])
-        if key in seen:
+        if key in stored or key in mine or any(key in chunk for chunk in recent):
             imported.duplicates += 1
         else:
-            seen.add(key)
+            mine.add(key)
             new.append(row)
+    recent.append(mine)
     imported.new += len(new)
     return new
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 
 import pytest
@@ -18,9 +18,11 @@ from mahnwerk.sync.bootstrap import open_store
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync import matchrun
 from mahnwerk.sync.matchrun import in_child, run
+from mahnwerk.sync.bulk import bulk_insert
 from mahnwerk.sync.models import IncomingPaymentRow, LedgerEntry, OutboxRow, PaymentState
+from mahnwerk.sync.reconcile import PAYMENTS, Imported, chunks
 from tests.sync.test_payment_sources import config, open_claims, statement_claims, sync
-from tests.sync.test_payments import NOW, TODAY
+from tests.sync.test_payments import NOW, TODAY, credit
 
 
 def import_files(etc: Path, files: list[Path], *, apart: bool):
@@ -144,3 +146,31 @@ def test_a_child_that_dies_is_reported_and_what_was_stored_stays(tmp_path: Path,
     finally:
         timer.cancel()
     assert len(outcome(etc)[0]) == 0  # nothing half-stored
+
+
+def test_an_entry_listed_twice_in_a_file_is_imported_once_across_chunks(tmp_path: Path, woo, sqlite_url: str,
+                                                                        monkeypatch) -> None:
+    """Read in chunks of 3 and stored a chunk late, as with the child: the second listing comes one chunk later
+    (not stored yet: the chunks just before are remembered), three and six chunks later (the store knows them)."""
+    monkeypatch.setattr(matchrun, "CHUNK", 3)
+    etc = config(tmp_path, woo, sqlite_url)
+    sync(etc)
+    cfg = load_config(etc)
+    store = open_store(cfg)
+    try:
+        entries = [credit(f"E{n}", "10.00", f"Spende {n}") for n in range(18)]
+        twice = [*entries[:4], entries[0], *entries[4:9], entries[1], *entries[9:], entries[2]]
+        recent: deque = deque(maxlen=2)
+        imported = Imported("test.xml")
+        late: list = []
+        for chunk in [*chunks(twice, 3), []]:
+            rows = matchrun.new_rows(store, cfg.shops[0], chunk, recent, origin="test.xml", now=NOW,
+                                     imported=imported)
+            with store.connection() as conn:  # the booking side, one chunk behind
+                bulk_insert(conn, PAYMENTS, late)
+                conn.commit()
+            late = rows
+        assert (imported.new, imported.duplicates) == (18, 3)
+        assert sorted(outcome(etc)[0]) == sorted(("camt.053", f"E{n}") for n in range(18))
+    finally:
+        store.close()
