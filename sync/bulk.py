@@ -121,6 +121,8 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) ->
     names = list(rows[0])
     as_json = {name for name in names if isinstance(table.c[name].type, JSON)}
     quoted = ", ".join(f'"{name}"' for name in names)
+    if not conn.in_transaction():  # COPY goes past SQLAlchemy: begin here, or the caller's commit() has nothing to do
+        conn.begin()
     with conn.connection.dbapi_connection.cursor() as cursor:  # the same connection, the same transaction
         with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
             for row in rows:

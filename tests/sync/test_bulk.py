@@ -75,3 +75,17 @@ def test_a_bulk_connection_goes_back_to_the_pool_as_it_came(sqlite_url: str) -> 
             assert not conn.execute(select(Shop.__table__)).all()  # not committed: rolled back
     finally:
         store.close()
+
+
+def test_a_bulk_insert_alone_in_its_transaction_is_committed(db_url: str) -> None:
+    """On PostgreSQL COPY goes past SQLAlchemy: without a statement before it, commit() must still save it."""
+    store = Store(db_url)
+    try:
+        with store.connection() as conn:
+            bulk_insert(conn, Shop.__table__, [{"id": "acme", "kind": "woocommerce", "url": "http://127.0.0.1:9",
+                                                "created_at": NOW}])
+            conn.commit()
+        with store.connection() as conn:
+            assert conn.execute(select(Shop.__table__.c.id)).scalars().all() == ["acme"]
+    finally:
+        store.close()
