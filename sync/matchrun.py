@@ -22,25 +22,23 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import structlog
-from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy import Connection, func, select, text
 
 from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
 from mahnwerk.connectors.statements import StatementSummary, read_statement
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.matching import Match, Matcher
-from mahnwerk.sync.bulk import bulk_insert, execute_many, for_ids
+from mahnwerk.sync.bulk import bulk_insert, execute_many
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror import ensure_shop
 from mahnwerk.sync.models import PaymentState
 from mahnwerk.sync.planner import shop_today
 from mahnwerk.sync.reconcile import (ACTOR, CHUNK, EVENTS, MATCHING, PAYMENTS, UPDATE_PAYMENT, Booking, Imported,
-                                     Reconciled, book, chunks, credit_of, decided, open_claims, payment_row,
+                                     Reconciled, book, chunks, credit_of, decided, new_rows, open_claims,
                                      wait_update)
 from mahnwerk.sync.store import Store
 
 log = structlog.get_logger("mahnwerk.payments")
-SEEN = for_ids(lambda among: select(PAYMENTS.c.source, PAYMENTS.c.ref).where(
-    PAYMENTS.c.shop_id == bindparam("shop"), among), PAYMENTS.c.ref)
 NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence('payments', 'id')) FROM generate_series(1, :n)")
 APART_FROM = 10 * 2**20  # bytes of statements from which reading and matching run in a process of their own (below,
 # starting it costs more than the overlap gains: 8,923 entries (8 MB) 3.9 s here, 4.5 s apart; 22,000 (21 MB) 13 s
@@ -107,11 +105,6 @@ def run(store: Store, shop: ShopConfig, files: Sequence[Path] = (), *, now: date
     return imported, result
 
 
-def reconcile(store: Store, shop: ShopConfig, *, now: datetime) -> Reconciled:
-    """Match the payments waiting in the store (after a provider poll, or when the claims changed)."""
-    return run(store, shop, now=now)[1]
-
-
 def report(shop: ShopConfig, imported: Imported) -> None:
     name = Path(imported.origin).name
     if imported.error:
@@ -166,30 +159,6 @@ def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, 
             imported.error = str(exc)
         imported.skipped.update(summary.skipped)
         yield imported
-
-
-def new_rows(store: Store, shop: ShopConfig, payments: list[IncomingPayment], recent: deque[set[tuple[str, str]]],
-             *, origin: str, now: datetime, imported: Imported) -> list[dict[str, Any]]:
-    """Payments rows for the credits not stored before (same shop, source and reference) nor among `recent`,
-    the keys of the chunks just before (this chunk's keys are added)."""
-    rows = [payment_row(shop.id, p, origin, now) for p in payments]
-    mine: set[tuple[str, str]] = set()
-    stored: set[tuple[str, str]] = set()
-    if rows:
-        with store.connection() as conn:
-            refs = list({row["ref"] for row in rows})
-            stored = {(source, ref) for source, ref in conn.execute(SEEN(conn), {"shop": shop.id, "ids": refs})}
-    new = []
-    for row in rows:
-        key = (row["source"], row["ref"])
-        if key in stored or key in mine or any(key in chunk for chunk in recent):
-            imported.duplicates += 1
-        else:
-            mine.add(key)
-            new.append(row)
-    recent.append(mine)
-    imported.new += len(new)
-    return new
 
 
 # --- the booking side ----------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ ledger, and bulk inserts for what is written. sync/matchrun.py runs the import a
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -46,6 +46,8 @@ CLAIM_COLUMNS = (*PLAN_COLUMNS, CLAIMS.c.invoice_number, CLAIMS.c.customer_name,
 MATCHING = tuple(PAYMENTS.c[name] for name in (
     "id", "source", "ref", "booked_on", "currency", "unallocated", "remittance", "end_to_end_id", "creditor_ref",
     "payer_name", "order_hint", "original_amount", "original_currency"))
+SEEN = for_ids(lambda among: select(PAYMENTS.c.source, PAYMENTS.c.ref).where(
+    PAYMENTS.c.shop_id == bindparam("shop"), among), PAYMENTS.c.ref)
 CLAIMS_BY_ID = for_ids(lambda among: select(*CLAIM_COLUMNS).where(among), CLAIMS.c.id)
 UPDATE_PAYMENT = (update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
                   .values(state=bindparam("state"), rule=bindparam("rule"), confidence=bindparam("confidence"),
@@ -126,25 +128,40 @@ def import_payments(store: Store, shop: ShopConfig, items: Iterable[IncomingPaym
     """Store every credit not seen before (same shop, source and reference); problems are collected, not raised."""
     ensure_shop(store, shop, now)
     result = Imported(origin)
+    recent: deque[set[tuple[str, str]]] = deque(maxlen=2)
     for chunk in chunks(items, CHUNK):
-        payments = [p for p in chunk if isinstance(p, IncomingPayment)]
         result.problems += [p for p in chunk if isinstance(p, SourceProblem)]
-        if not payments:
-            continue
-        with store.connection() as conn:
-            seen = {(source, ref) for source, ref in conn.execute(
-                select(PAYMENTS.c.source, PAYMENTS.c.ref).where(
-                    PAYMENTS.c.shop_id == shop.id, PAYMENTS.c.ref.in_(list({p.ref for p in payments}))))}
-            rows = {}
-            for p in payments:
-                if (p.source, p.ref) in seen or (p.source, p.ref) in rows:
-                    result.duplicates += 1
-                else:
-                    rows[(p.source, p.ref)] = payment_row(shop.id, p, origin, now)
-            bulk_insert(conn, PAYMENTS, list(rows.values()))
-            conn.commit()
-            result.new += len(rows)
+        rows = new_rows(store, shop, [p for p in chunk if isinstance(p, IncomingPayment)], recent, origin=origin,
+                        now=now, imported=result)
+        if rows:
+            with store.connection() as conn:
+                bulk_insert(conn, PAYMENTS, rows)
+                conn.commit()
     return result
+
+
+def new_rows(store: Store, shop: ShopConfig, payments: list[IncomingPayment], recent: deque[set[tuple[str, str]]],
+             *, origin: str, now: datetime, imported: Imported) -> list[dict[str, Any]]:
+    """Payments rows for the credits not stored before (same shop, source and reference) nor among `recent`,
+    the keys of the chunks just before (this chunk's keys are added)."""
+    rows = [payment_row(shop.id, p, origin, now) for p in payments]
+    mine: set[tuple[str, str]] = set()
+    stored: set[tuple[str, str]] = set()
+    if rows:
+        with store.connection() as conn:
+            refs = list({row["ref"] for row in rows})
+            stored = {(source, ref) for source, ref in conn.execute(SEEN(conn), {"shop": shop.id, "ids": refs})}
+    new = []
+    for row in rows:
+        key = (row["source"], row["ref"])
+        if key in stored or key in mine or any(key in chunk for chunk in recent):
+            imported.duplicates += 1
+        else:
+            mine.add(key)
+            new.append(row)
+    recent.append(mine)
+    imported.new += len(new)
+    return new
 
 
 def payment_row(shop_id: str, p: IncomingPayment, origin: str, now: datetime) -> dict[str, Any]:

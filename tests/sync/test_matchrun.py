@@ -20,7 +20,7 @@ from mahnwerk.sync import matchrun
 from mahnwerk.sync.matchrun import in_child, run
 from mahnwerk.sync.bulk import bulk_insert
 from mahnwerk.sync.models import IncomingPaymentRow, LedgerEntry, OutboxRow, PaymentState
-from mahnwerk.sync.reconcile import PAYMENTS, Imported, chunks
+from mahnwerk.sync.reconcile import PAYMENTS, Imported, chunks, new_rows
 from tests.sync.test_payment_sources import config, open_claims, statement_claims, sync
 from tests.sync.test_payments import NOW, TODAY, credit
 
@@ -164,7 +164,7 @@ def test_an_entry_listed_twice_in_a_file_is_imported_once_across_chunks(tmp_path
         imported = Imported("test.xml")
         late: list = []
         for chunk in [*chunks(twice, 3), []]:
-            rows = matchrun.new_rows(store, cfg.shops[0], chunk, recent, origin="test.xml", now=NOW,
+            rows = new_rows(store, cfg.shops[0], chunk, recent, origin="test.xml", now=NOW,
                                      imported=imported)
             with store.connection() as conn:  # the booking side, one chunk behind
                 bulk_insert(conn, PAYMENTS, late)

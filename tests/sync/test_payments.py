@@ -18,7 +18,7 @@ from mahnwerk.sync.cli import main
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync.models import (Claim, ClaimState, IncomingPaymentRow, LedgerEntry, OutboxRow, OutboxState,
                                   PaymentEvent, PaymentState)
-from mahnwerk.sync.matchrun import reconcile
+from mahnwerk.sync.matchrun import run
 from mahnwerk.sync.reconcile import import_payments
 from mahnwerk.sync.service import sync_one
 from tests.sync.test_run import NOW, customer_notes, query, run_at, sync_and_decide
@@ -63,7 +63,7 @@ def bring_in(etc: Path, items: list) -> tuple:
     store = open_store(config)
     try:
         imported = import_payments(store, config.shops[0], items, origin="test.xml", now=NOW)
-        return imported, reconcile(store, config.shops[0], now=NOW)
+        return imported, run(store, config.shops[0], now=NOW)[1]
     finally:
         store.close()
 
