@@ -25,7 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import accumulate
+from itertools import accumulate, groupby
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -498,14 +499,8 @@ class _CamtWriter:
             (f"<GrpHdr><MsgId>MW{first:%Y%m%d}{self.rng.randrange(10**6):06d}</MsgId>"
              f"<CreDtTm>{first:%Y-%m-%d}T06:00:00</CreDtTm>"
              "<MsgPgntn><PgNb>1</PgNb><LastPgInd>true</LastPgInd></MsgPgntn></GrpHdr>")])
-        day_entries: list[_Entry] = []
-        for entry in entries:
-            if day_entries and entry.day != day_entries[0].day:
-                self._report(day_entries)
-                day_entries = []
-            day_entries.append(entry)
-        if day_entries:
-            self._report(day_entries)
+        for _, day_entries in groupby(entries, key=attrgetter("day")):  # one report per booking day
+            self._report(list(day_entries))
         self._emit([f"</{self.message}>", "</Document>"])
 
     def _emit(self, lines: list[str]) -> None:
@@ -652,14 +647,8 @@ class _Mt940Writer:
         self.statements = 0
 
     def write(self, entries: list[_Entry]) -> None:
-        day_entries: list[_Entry] = []
-        for entry in entries:
-            if day_entries and entry.day != day_entries[0].day:
-                self._statement(day_entries)
-                day_entries = []
-            day_entries.append(entry)
-        if day_entries:
-            self._statement(day_entries)
+        for _, day_entries in groupby(entries, key=attrgetter("day")):  # one report per booking day
+            self._statement(list(day_entries))
 
     def _statement(self, entries: list[_Entry]) -> None:
         day = entries[0].day
