@@ -31,12 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import date, datetime
@@ -47,13 +42,11 @@ BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))  # bench/plan.py, which puts the repository on the path for tests.support
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from mahnwerk.sandbox.statements import ExpectedCredit, StatementClaim, StatementTruth, write_statement
 from mahnwerk.sync.models import Claim, IncomingPaymentRow, LedgerEntry
-from mahnwerk.sync.store import Store
-from plan import BASE_RATE, PG, ROOT, SHOP, TZ, cpu_model, fill, pg_schema, run_child, settle
-from tests.support import write_config
+from plan import SHOP, TZ, bench_store, run_child, run_header
 
 CLAIMS, LEDGER, PAYMENTS = Claim.__table__, LedgerEntry.__table__, IncomingPaymentRow.__table__
 FORMATS = {"camt.053": "camt.053.001.02", "camt.053.001.08": "camt.053.001.08", "mt940": "mt940"}
@@ -151,65 +144,47 @@ def accuracy(truth: StatementTruth, booked: dict[str, Counter], states: dict[str
 
 
 def bench(claims: int, args: argparse.Namespace, today: date) -> None:
-    schema = None
-    with tempfile.TemporaryDirectory(prefix="mahnwerk-bench-payments-") as tmp:
-        try:
-            if args.db == "sqlite":
-                url = f"sqlite:///{tmp}/bench.db"
-            else:
-                schema, url = pg_schema()
-            config_dir = write_config(Path(tmp) / "etc", url, [{
-                "shop_id": SHOP, "url": "http://127.0.0.1:9", "key": "ck_bench", "secret": "cs_bench",
-                "extra": BASE_RATE}])
-            begun = time.perf_counter()
-            store = Store(url)
-            ledger = fill(store, claims, args.history_share, today)
-            settle(store)
-            filled = time.perf_counter() - begun
-            statement = Path(tmp) / ("statement.sta" if args.format == "mt940" else "statement.xml")
-            begun = time.perf_counter()
-            truth = write_statement(statement, statement_claims(url), seed=args.seed, format=FORMATS[args.format],
-                                    start=today, days=1, noise=0.15)
-            written = time.perf_counter() - begun
-            kinds = Counter(c.kind for c in truth.credits)
-            print(f"setup:     {claims:>9,} claims (ledger {dict(ledger)}) in {filled:.1f} s; {truth.source} "
-                  f"{truth.entries:,} entries, {len(truth.credits):,} credits, skipped {dict(truth.skipped)}, "
-                  f"{statement.stat().st_size / 2**20:.0f} MB, in {written:.1f} s", flush=True)
-            print(f"           credits by kind {dict(kinds.most_common())}", flush=True)
+    with bench_store(args.db, claims, args.history_share, today, prefix="mahnwerk-bench-payments-") as store:
+        statement = store.folder / ("statement.sta" if args.format == "mt940" else "statement.xml")
+        begun = time.perf_counter()
+        truth = write_statement(statement, statement_claims(store.url), seed=args.seed, format=FORMATS[args.format],
+                                start=today, days=1, noise=0.15)
+        written = time.perf_counter() - begun
+        kinds = Counter(c.kind for c in truth.credits)
+        print(f"setup:     {claims:>9,} claims (ledger {dict(store.ledger)}) in {store.seconds:.1f} s; {truth.source} "
+              f"{truth.entries:,} entries, {len(truth.credits):,} credits, skipped {dict(truth.skipped)}, "
+              f"{statement.stat().st_size / 2**20:.0f} MB, in {written:.1f} s", flush=True)
+        print(f"           credits by kind {dict(kinds.most_common())}", flush=True)
 
-            base = run_child([sys.executable, "-c", BASELINE, str(statement)])
-            _, credits, _ = map(int, base[3].split()[-3:])  # records, credits, unreadable
-            if credits != len(truth.credits):
-                raise SystemExit(f"baseline read {credits} credits, the generator wrote {len(truth.credits)}")
-            out = Path(tmp) / "import.json"
-            mine = run_child(mahnwerk_command(config_dir, statement, out))
-            outcome = json.loads(out.read_text(encoding="utf-8"))
-            [imported] = outcome["files"]
-            if imported.get("new") != len(truth.credits):
-                raise SystemExit(f"mahnwerk imported {imported}, the generator wrote {len(truth.credits)} credits")
-            for name, (wall, cpu, rss, _) in (("baseline", base), ("mahnwerk", mine)):
-                print(f"{name}:  {truth.entries:>9,} entries {claims:>9,} claims  {wall:7.2f} s wall  {cpu:7.2f} s CPU"
-                      f"  {rss:6.0f} MB peak RSS  {wall / base[0]:5.2f} x baseline", flush=True)
-            print(f"import:    {imported['new']:,} new, {imported['duplicates']} duplicates, skipped "
-                  f"{imported['skipped']}, {len(imported['problems'])} unreadable; matched: "
-                  + ", ".join(f"{k} {outcome[k]:,}" for k in ("booked", "closed", "partial", "credit", "review",
-                                                             "unmatched")), flush=True)
-            verdicts, by_kind = accuracy(truth, *bookings(url), examples=args.examples)
-            paying = sum(1 for c in truth.credits if c.pays)
-            print(f"accuracy:  {paying:,} credits pay claims: exact {verdicts['exact']:,}, right claims other amount "
-                  f"{verdicts['right']:,}, some of its claims {verdicts['part']:,}, WRONG claim {verdicts['wrong']:,}, "
-                  f"review {verdicts['review']:,}, unmatched {verdicts['unmatched']:,}; "
-                  f"{len(truth.credits) - paying:,} pay none: left {verdicts['other_left']:,}, "
-                  f"booked {verdicts['other_wrong']:,}; refs unknown to the truth {verdicts['unknown_refs']}",
-                  flush=True)
-            for verdict in ("right", "part", "wrong", "review", "unmatched", "other_wrong"):
-                kinds = {kind: n for (v, kind), n in by_kind.most_common() if v == verdict}
-                if kinds:
-                    print(f"           {verdict} by kind {kinds}", flush=True)
-        finally:
-            if schema:
-                with create_engine(PG).begin() as connection:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        base = run_child([sys.executable, "-c", BASELINE, str(statement)])
+        _, credits, _ = map(int, base[3].split()[-3:])  # records, credits, unreadable
+        if credits != len(truth.credits):
+            raise SystemExit(f"baseline read {credits} credits, the generator wrote {len(truth.credits)}")
+        out = store.folder / "import.json"
+        mine = run_child(mahnwerk_command(store.config_dir, statement, out))
+        outcome = json.loads(out.read_text(encoding="utf-8"))
+        [imported] = outcome["files"]
+        if imported.get("new") != len(truth.credits):
+            raise SystemExit(f"mahnwerk imported {imported}, the generator wrote {len(truth.credits)} credits")
+        for name, (wall, cpu, rss, _) in (("baseline", base), ("mahnwerk", mine)):
+            print(f"{name}:  {truth.entries:>9,} entries {claims:>9,} claims  {wall:7.2f} s wall  {cpu:7.2f} s CPU"
+                  f"  {rss:6.0f} MB peak RSS  {wall / base[0]:5.2f} x baseline", flush=True)
+        print(f"import:    {imported['new']:,} new, {imported['duplicates']} duplicates, skipped "
+              f"{imported['skipped']}, {len(imported['problems'])} unreadable; matched: "
+              + ", ".join(f"{k} {outcome[k]:,}" for k in ("booked", "closed", "partial", "credit", "review",
+                                                         "unmatched")), flush=True)
+        verdicts, by_kind = accuracy(truth, *bookings(store.url), examples=args.examples)
+        paying = sum(1 for c in truth.credits if c.pays)
+        print(f"accuracy:  {paying:,} credits pay claims: exact {verdicts['exact']:,}, right claims other amount "
+              f"{verdicts['right']:,}, some of its claims {verdicts['part']:,}, WRONG claim {verdicts['wrong']:,}, "
+              f"review {verdicts['review']:,}, unmatched {verdicts['unmatched']:,}; "
+              f"{len(truth.credits) - paying:,} pay none: left {verdicts['other_left']:,}, "
+              f"booked {verdicts['other_wrong']:,}; refs unknown to the truth {verdicts['unknown_refs']}",
+              flush=True)
+        for verdict in ("right", "part", "wrong", "review", "unmatched", "other_wrong"):
+            kinds = {kind: n for (v, kind), n in by_kind.most_common() if v == verdict}
+            if kinds:
+                print(f"           {verdict} by kind {kinds}", flush=True)
 
 
 def main() -> None:
@@ -226,15 +201,8 @@ def main() -> None:
                         help="print the first K credits booked to a claim the payer did not mean")
     args = parser.parse_args()
     today = datetime.now(TZ).date()  # the shop's today: the statement's day, and what booking takes as today
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, check=False).stdout.strip() or "?"
-    dbversion = sqlite3.sqlite_version
-    if args.db == "postgresql":
-        with create_engine(PG).connect() as connection:
-            dbversion = connection.execute(text("SHOW server_version")).scalar()
-    print(f"date={today.isoformat()} commit={commit} machine={platform.node()} cpu={cpu_model()!r} "
-          f"cpus={os.cpu_count()} python={platform.python_version()} db={args.db} {dbversion} format={args.format} "
-          f"seed={args.seed} history_share={args.history_share}", flush=True)
+    print(run_header(today, args.db, format=args.format, seed=args.seed, history_share=args.history_share),
+          flush=True)
     for claims in args.entries:
         bench(claims, args, today)
 

@@ -30,6 +30,9 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
@@ -262,6 +265,57 @@ def settle(store: Store) -> None:
     store.close()
 
 
+@dataclass(frozen=True)
+class BenchStore:
+    """A filled store in a temporary folder: its URL (and PostgreSQL schema), a config dir for it, what fill wrote
+    and how long filling took."""
+
+    folder: Path
+    url: str
+    schema: str | None
+    config_dir: Path
+    ledger: Counter
+    seconds: float
+
+
+@contextmanager
+def bench_store(db: str, claims: int, history_share: float, today: date, *, prefix: str) -> Iterator[BenchStore]:
+    """A fresh store with `claims` open claims of SHOP (`fill`, then `settle`): an SQLite file in a temporary folder,
+    or a schema of its own on the test PostgreSQL server, dropped afterwards; the shop's config beside it."""
+    schema = None
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        try:
+            if db == "sqlite":
+                url = f"sqlite:///{tmp}/bench.db"
+            else:
+                schema, url = pg_schema()
+            config_dir = write_config(Path(tmp) / "etc", url, [{
+                "shop_id": SHOP, "url": "http://127.0.0.1:9", "key": "ck_bench", "secret": "cs_bench",
+                "extra": BASE_RATE}])
+            begun = time.perf_counter()
+            store = Store(url)
+            ledger = fill(store, claims, history_share, today)
+            settle(store)
+            yield BenchStore(Path(tmp), url, schema, config_dir, ledger, time.perf_counter() - begun)
+        finally:
+            if schema:
+                with create_engine(PG).begin() as connection:
+                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def run_header(today: date, db: str, **settings: object) -> str:
+    """The first line of a bench run: day, commit, machine, CPU, Python, the database and its version, settings."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, check=False).stdout.strip() or "?"
+    version = sqlite3.sqlite_version
+    if db == "postgresql":
+        with create_engine(PG).connect() as connection:
+            version = connection.execute(text("SHOW server_version")).scalar()
+    return (f"date={today.isoformat()} commit={commit} machine={platform.node()} cpu={cpu_model()!r} "
+            f"cpus={os.cpu_count()} python={platform.python_version()} db={db} {version} "
+            + " ".join(f"{name}={value}" for name, value in settings.items()))
+
+
 def verify(config_dir: Path) -> Counter:
     """Run plan once more and count its rows by status (write_json_stream writes one row per line)."""
     proc = subprocess.Popen(mahnwerk_command(config_dir), stdout=subprocess.PIPE, text=True)
@@ -277,37 +331,19 @@ def verify(config_dir: Path) -> Counter:
 
 
 def bench(claims: int, args: argparse.Namespace, today: date) -> None:
-    schema = None
-    with tempfile.TemporaryDirectory(prefix="mahnwerk-bench-plan-") as tmp:
-        try:
-            if args.db == "sqlite":
-                database = f"{tmp}/bench.db"
-                url = f"sqlite:///{database}"
-            else:
-                schema, url = pg_schema()
-                database = PG.replace("postgresql+psycopg://", "postgresql://")
-            config_dir = write_config(Path(tmp) / "etc", url, [{
-                "shop_id": SHOP, "url": "http://127.0.0.1:9", "key": "ck_bench", "secret": "cs_bench",
-                "extra": BASE_RATE}])
-            begun = time.perf_counter()
-            store = Store(url)
-            ledger = fill(store, claims, args.history_share, today)
-            settle(store)
-            setup = time.perf_counter() - begun
-            print(f"setup:     {claims:>9,} claims, ledger {dict(ledger)} in {setup:.1f} s", flush=True)
-            base = run_child([sys.executable, "-c", BASELINE, args.db, database, schema or ""])
-            if int(base[3].strip()) != claims:
-                raise SystemExit(f"baseline streamed {base[3].strip()} claims, expected {claims}")
-            mine = run_child(mahnwerk_command(config_dir))
-            for name, (wall, cpu, rss, _) in (("baseline", base), ("mahnwerk", mine)):
-                print(f"{name}:  {claims:>9,} claims  {wall:7.2f} s wall  {cpu:7.2f} s CPU  {rss:6.0f} MB peak RSS"
-                      f"  {wall / base[0]:5.2f} x baseline", flush=True)
-            if args.verify:
-                print(f"verify:    statuses {dict(verify(config_dir).most_common())}", flush=True)
-        finally:
-            if schema:
-                with create_engine(PG).begin() as connection:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with bench_store(args.db, claims, args.history_share, today, prefix="mahnwerk-bench-plan-") as filled:
+        print(f"setup:     {claims:>9,} claims, ledger {dict(filled.ledger)} in {filled.seconds:.1f} s", flush=True)
+        database = (str(filled.folder / "bench.db") if args.db == "sqlite"
+                    else PG.replace("postgresql+psycopg://", "postgresql://"))
+        base = run_child([sys.executable, "-c", BASELINE, args.db, database, filled.schema or ""])
+        if int(base[3].strip()) != claims:
+            raise SystemExit(f"baseline streamed {base[3].strip()} claims, expected {claims}")
+        mine = run_child(mahnwerk_command(filled.config_dir))
+        for name, (wall, cpu, rss, _) in (("baseline", base), ("mahnwerk", mine)):
+            print(f"{name}:  {claims:>9,} claims  {wall:7.2f} s wall  {cpu:7.2f} s CPU  {rss:6.0f} MB peak RSS"
+                  f"  {wall / base[0]:5.2f} x baseline", flush=True)
+        if args.verify:
+            print(f"verify:    statuses {dict(verify(filled.config_dir).most_common())}", flush=True)
 
 
 def cpu_model() -> str:
@@ -327,11 +363,7 @@ def main() -> None:
     parser.add_argument("--verify", action="store_true", help="run plan once more and count rows by status")
     args = parser.parse_args()
     today = datetime.now(TZ).date()  # what plan takes as today (the shop's timezone)
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, check=False).stdout.strip() or "?"
-    print(f"date={today.isoformat()} commit={commit} machine={platform.node()} cpu={cpu_model()!r} "
-          f"cpus={os.cpu_count()} python={platform.python_version()} sqlite={sqlite3.sqlite_version} db={args.db} "
-          f"history_share={args.history_share}", flush=True)
+    print(run_header(today, args.db, history_share=args.history_share), flush=True)
     for claims in args.claims:
         bench(claims, args, today)
 
