@@ -63,7 +63,7 @@ def _positional(conn: Connection, statement: Executable, keys: list[str]
             return None
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if name not in keys:  # a column default, or a constant of the statement (`.values(state="paid")`)
-            column = table.c.get(name) if table is not None and is_insert(statement) else None
+            column = table.c.get(name) if table is not None and statement.is_insert else None
             default = column.default if column is not None else None
             if default is not None and default.is_scalar:
                 value = default.arg
@@ -75,10 +75,6 @@ def _positional(conn: Connection, statement: Executable, keys: list[str]
             process = (lambda _none, value=value: value)
         processors.append(process)
     return str(compiled), names, processors
-
-
-def is_insert(statement: Executable) -> bool:
-    return getattr(statement, "is_insert", False)
 
 
 def _tuples(rows: Sequence[dict[str, Any]], names: list[str], processors: list[Callable[[Any], Any] | None]
