@@ -45,7 +45,7 @@ if str(BENCH) not in sys.path:
 from sqlalchemy import create_engine, select
 
 from mahnwerk.sandbox.statements import ExpectedCredit, StatementClaim, StatementTruth, write_statement
-from mahnwerk.sync.models import Claim, IncomingPaymentRow, LedgerEntry
+from mahnwerk.sync.store.models import Claim, IncomingPaymentRow, LedgerEntry
 from plan import SHOP, TZ, bench_store, run_child, run_header
 
 CLAIMS, LEDGER, PAYMENTS = Claim.__table__, LedgerEntry.__table__, IncomingPaymentRow.__table__

@@ -44,9 +44,9 @@ from sqlalchemy import create_engine, insert, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from mahnwerk.sync.bulk import bulk_insert
-from mahnwerk.sync.models import Claim, LedgerEntry, Shop
-from mahnwerk.sync.store import Store
+from mahnwerk.sync.store.bulk import bulk_insert
+from mahnwerk.sync.store.models import Claim, LedgerEntry, Shop
+from mahnwerk.sync.store.engine import Store
 
 from tests.support import write_config
 

@@ -1,5 +1,5 @@
 """`python -m mahnwerk` runs the command line."""
 
-from mahnwerk.sync.cli import main
+from mahnwerk.sync.cli.main import main
 
 raise SystemExit(main())

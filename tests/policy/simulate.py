@@ -17,7 +17,7 @@ from functools import cache
 from mahnwerk.policy.engine import Action, Assessment, assess
 from mahnwerk.policy.model import ClaimFacts, Event, Policy, StageDone
 from mahnwerk.policy.rates import RateRow
-from mahnwerk.sync.policyconfig import calendar
+from mahnwerk.sync.config.policy import calendar
 
 ONE_DAY = timedelta(days=1)
 STAGE_KINDS_OF_ACTION = ("send", "task", "handover")

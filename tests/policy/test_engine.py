@@ -13,7 +13,7 @@ from mahnwerk.policy.engine import assess, decide
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.model import ClaimFacts, Hold, Instalment, Payment, PlanAgreed, Release, StageDone
 from mahnwerk.policy.presets import PRESETS
-from mahnwerk.sync.policyconfig import calendar
+from mahnwerk.sync.config.policy import calendar
 
 BY = calendar("DE-BY")
 DE = replace(PRESETS["de-b2c"], calendar=BY)

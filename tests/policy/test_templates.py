@@ -1,6 +1,6 @@
 """Customer message templates (policy/templates/<lang>/<name>.txt.j2): they render in a sandbox from a plain dict.
 
-The samples are written as mahnwerk.sync.messages formats them: long dates, Babel's no-break space (NBSP) before
+The samples are written as mahnwerk.sync.outbox.templates formats them: long dates, Babel's no-break space (NBSP) before
 "€" and "%" in German.
 """
 

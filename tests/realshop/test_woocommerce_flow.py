@@ -24,11 +24,11 @@ import pytest
 from sqlalchemy import select
 
 from mahnwerk.connectors.woocommerce_actions import same_text
-from mahnwerk.sync.bootstrap import build_actions, open_store
-from mahnwerk.sync.channels import ShopNote
-from mahnwerk.sync.config import load_config
-from mahnwerk.sync.messages import day, money
-from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState
+from mahnwerk.sync.service.bootstrap import build_actions, open_store
+from mahnwerk.sync.outbox.channels import ShopNote
+from mahnwerk.sync.config.shop import load_config
+from mahnwerk.sync.outbox.templates import day, money
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState
 
 from tests.realshop.config import DUE_KEY, INVOICE_METHODS, write_realshop_config
 from tests.realshop.conftest import RealShop

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mahnwerk.sync.cli import main
+from mahnwerk.sync.cli.main import main
 from tests.support import write_config
 
 PLAN_KEYS = {"shop", "order_id", "action", "due_on", "fee", "interest", "reason"}

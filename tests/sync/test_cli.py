@@ -6,7 +6,7 @@ import json
 import socket
 from pathlib import Path
 
-from mahnwerk.sync.cli import main
+from mahnwerk.sync.cli.main import main
 from tests.support import write_config
 
 CLAIM_KEYS = {"shop", "order_id", "order_number", "state", "open_amount", "currency", "due_date", "days_overdue"}

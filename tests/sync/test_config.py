@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mahnwerk.errors import ConfigError
-from mahnwerk.sync.deliveryconfig import (AgencyConfig, DeliveryConfig, LettersConfig, SmtpConfig,
+from mahnwerk.sync.config.delivery import (AgencyConfig, DeliveryConfig, LettersConfig, SmtpConfig,
                                            missing_for_sending)
-from mahnwerk.sync.config import (
+from mahnwerk.sync.config.shop import (
     Config,
     DatabaseConfig,
     HttpConfig,
@@ -27,8 +27,8 @@ from mahnwerk.sync.config import (
     load_config,
     parse_duration,
 )
-from mahnwerk.sync.secrets import Secret, mask_url
-from mahnwerk.sync.tomlpos import format_key, key_lines
+from mahnwerk.sync.config.secrets import Secret, mask_url
+from mahnwerk.sync.config.tomlpos import format_key, key_lines
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 ENV = {"ACME_WC_KEY": "ck_live_4711", "ACME_WC_SECRET": "cs_live_0815"}

@@ -17,8 +17,8 @@ from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.model import Offer, Payment
 from mahnwerk.policy.notice import Addressee, Merchant, Notice, notice_for
 from mahnwerk.policy.rates import AT_BASE_RATE, DE_BASE_RATE
-from mahnwerk.sync.languages import language_for
-from mahnwerk.sync.messages import (SHIPPED, Templates, check_templates, context, day, group_iban,
+from mahnwerk.policy.languages import language_for
+from mahnwerk.sync.outbox.templates import (SHIPPED, Templates, check_templates, context, day, group_iban,
                                     interest_words, money, percent_text, sample_notice)
 
 NBSP = "\u00a0"  # Babel puts a no-break space between number and "€" or "%"

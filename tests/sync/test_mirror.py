@@ -9,10 +9,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from mahnwerk.sync.config import ShopConfig, load_config
-from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry, Quarantine, SyncCursor
-from mahnwerk.sync.service import sync_one
-from mahnwerk.sync.store import Store
+from mahnwerk.sync.config.shop import ShopConfig, load_config
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, Quarantine, SyncCursor
+from mahnwerk.sync.service.syncing import sync_one
+from mahnwerk.sync.store.engine import Store
 from tests.support import write_config
 
 INVOICE_METHODS = {"bacs", "cheque", "invoice"}
@@ -190,7 +190,7 @@ def test_wrong_secret_stops_that_shop_only(tmp_path, woo, store) -> None:
     """A rejected secret fails its shop with a clear message; a second shop syncs regardless."""
     bad = shop_config(tmp_path / "bad", woo, store.url, shop_id="bad", secret="cs_" + "0" * 40)
     good = shop_config(tmp_path / "good", woo, store.url, shop_id="good")
-    from mahnwerk.sync.service import sync_shops
+    from mahnwerk.sync.service.syncing import sync_shops
 
     results = sync_shops(store, [bad, good])
     assert [r.ok for r in results] == [False, True]
@@ -273,7 +273,7 @@ def test_orders_modified_while_paging_do_not_hide_others(tmp_path, woo, store) -
             for order_id in sorted(claims(store, ClaimState.OPEN))[:2]:
                 woo.update_order(int(order_id), customer_note=f"edited after page {counts.pages}")
 
-    from mahnwerk.sync.service import sync_one as sync
+    from mahnwerk.sync.service.syncing import sync_one as sync
 
     result = sync(store, shop, on_page=meanwhile)
     assert result.ok and len(seen_pages) > 5

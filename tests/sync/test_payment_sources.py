@@ -14,11 +14,11 @@ from sqlalchemy import select
 from mahnwerk.sandbox.mollie_server import MollieSandbox, MollieServer
 from mahnwerk.sandbox.statements import StatementClaim, write_statement
 from mahnwerk.sandbox.stripe_server import StripeSandbox, StripeServer
-from mahnwerk.sync.bootstrap import open_store
-from mahnwerk.sync.cli import main
-from mahnwerk.sync.config import load_config
-from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry
-from mahnwerk.sync.service import sync_one
+from mahnwerk.sync.service.bootstrap import open_store
+from mahnwerk.sync.cli.main import main
+from mahnwerk.sync.config.shop import load_config
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry
+from mahnwerk.sync.service.syncing import sync_one
 from tests.support import write_config
 from tests.sync.test_payments import TODAY, fresh
 from tests.sync.test_run import MERCHANT, RATES, query

@@ -12,15 +12,15 @@ import pytest
 from sqlalchemy import select
 
 from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
-from mahnwerk.sync.bootstrap import open_store
-from mahnwerk.sync.casework import Case
-from mahnwerk.sync.cli import main
-from mahnwerk.sync.config import load_config
-from mahnwerk.sync.models import (Claim, ClaimState, IncomingPaymentRow, LedgerEntry, OutboxRow, OutboxState,
+from mahnwerk.sync.service.bootstrap import open_store
+from mahnwerk.sync.casework.case import Case
+from mahnwerk.sync.cli.main import main
+from mahnwerk.sync.config.shop import load_config
+from mahnwerk.sync.store.models import (Claim, ClaimState, IncomingPaymentRow, LedgerEntry, OutboxRow, OutboxState,
                                   PaymentEvent, PaymentState)
-from mahnwerk.sync.matchrun import run
-from mahnwerk.sync.reconcile import import_payments
-from mahnwerk.sync.service import sync_one
+from mahnwerk.sync.payments.matchrun import run
+from mahnwerk.sync.payments.reconcile import import_payments
+from mahnwerk.sync.service.syncing import sync_one
 from tests.sync.test_run import NOW, customer_notes, query, run_at, sync_and_decide
 
 D = Decimal

@@ -11,14 +11,14 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from mahnwerk.sync.bootstrap import open_store
-from mahnwerk.sync.config import load_config
-from mahnwerk.sync.cli import main
-from mahnwerk.sync.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Task
-from mahnwerk.sync.outbox import decide_shop
-from mahnwerk.sync.planner import shop_today
-from mahnwerk.sync.runner import run_shops
-from mahnwerk.sync.service import sync_one
+from mahnwerk.sync.service.bootstrap import open_store
+from mahnwerk.sync.config.shop import load_config
+from mahnwerk.sync.cli.main import main
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Task
+from mahnwerk.sync.outbox.decide import decide_shop
+from mahnwerk.sync.casework.planner import shop_today
+from mahnwerk.sync.service.running import run_shops
+from mahnwerk.sync.service.syncing import sync_one
 from tests.support import write_config
 from tests.sync.test_casework_cli import RATES
 

@@ -13,8 +13,8 @@ from sqlalchemy import insert, select, text
 from sqlmodel import SQLModel
 
 from mahnwerk.errors import StoreError
-from mahnwerk.sync.models import Claim, LedgerEntry, Shop
-from mahnwerk.sync.store import SCHEMA_REVISION, Store
+from mahnwerk.sync.store.models import Claim, LedgerEntry, Shop
+from mahnwerk.sync.store.engine import SCHEMA_REVISION, Store
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 

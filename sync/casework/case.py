@@ -1,0 +1,199 @@
+"""Case management: holds, releases, payment plans, payments recorded by hand, notes and manual tasks.
+
+Each change is one ledger entry naming who made it and when, written in one transaction with any claim update it
+causes; the policy reads those entries back as events (sync/casefile.py). A claim is addressed as SHOP:ORDER_NUMBER.
+"""
+
+from __future__ import annotations
+
+import calendar as months
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from mahnwerk.errors import MahnwerkError
+from mahnwerk.policy.engine import Assessment, assess
+from mahnwerk.policy.interest import cents
+from mahnwerk.policy.model import HOLD_KINDS
+from mahnwerk.sync.casework.casefile import POLICY_KINDS, event, facts
+from mahnwerk.sync.mirror.claimdata import local_date
+from mahnwerk.sync.config.shop import Config, ShopConfig
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry
+from mahnwerk.sync.config.schema import did_you_mean
+
+CENT = Decimal("0.01")
+
+
+class CaseError(MahnwerkError):
+    """A casework command that cannot be done as asked (unknown claim, not on hold, ...): exit code 2."""
+
+    exit_code = 2
+
+
+@dataclass
+class Case:
+    """A claim loaded for casework, with its shop and its policy events, in an open session."""
+
+    session: Session
+    shop: ShopConfig
+    claim: Claim
+    actor: str
+    now: datetime
+
+    @property
+    def today(self) -> date:
+        return local_date(self.now, self.shop.timezone)
+
+    def history(self) -> list[Any]:
+        entries = self.session.execute(select(LedgerEntry).where(
+            LedgerEntry.claim_id == self.claim.id, LedgerEntry.kind.in_(POLICY_KINDS)).order_by(LedgerEntry.id))
+        return [event(e.kind, e.at, e.data, self.shop.timezone) for e in entries.scalars()]
+
+    def assess(self, on: date | None = None) -> Assessment:
+        return assess(facts(self.claim), self.history(), on or self.today, self.shop.policy)
+
+    def record(self, kind: str, data: dict[str, Any]) -> LedgerEntry:
+        entry = LedgerEntry(claim_id=self.claim.id, at=self.now, kind=kind, source="cli", actor=self.actor, data=data)
+        self.session.add(entry)
+        self.session.flush()
+        return entry
+
+
+def parse_claim_ref(ref: str) -> tuple[str, str]:
+    """"acme:1042" -> ("acme", "1042")."""
+    shop_id, sep, number = ref.partition(":")
+    if not sep or not shop_id or not number:
+        raise CaseError(f'a claim is written SHOP:ORDER_NUMBER, like "acme:1042" (got "{ref}")')
+    return shop_id, number
+
+
+def open_case(session: Session, config: Config, ref: str, *, actor: str, now: datetime) -> Case:
+    """The claim named by `ref`, or a CaseError naming what was not found."""
+    shop_id, number = parse_claim_ref(ref)
+    shop = config.shop(shop_id)
+    claim = session.execute(select(Claim).where(Claim.shop_id == shop_id, Claim.order_number == number)
+                            .order_by(Claim.id)).scalars().first()
+    if claim is None:
+        nearby = session.execute(select(Claim.order_number).where(Claim.shop_id == shop_id,
+                                                                  Claim.order_number.like(f"{number[:2]}%"))
+                                 .limit(200)).scalars().all()
+        raise CaseError(f"no claim {ref} in the store{did_you_mean(number, nearby)}; `mahnwerk claims` lists them")
+    return Case(session, shop, claim, actor, now)
+
+
+def require_open(case: Case) -> None:
+    if case.claim.state != ClaimState.OPEN:
+        raise CaseError(f"{facts(case.claim).key} is {case.claim.state}, not open")
+
+
+def hold(case: Case, kind: str, *, note: str = "", until: date | None = None) -> LedgerEntry:
+    """Pause all dunning for the claim; a dispute also stops default interest until released."""
+    require_open(case)
+    if kind not in HOLD_KINDS:
+        raise CaseError(f'unknown hold reason "{kind}"; one of {", ".join(HOLD_KINDS)}')
+    if until is not None and until <= case.today:
+        raise CaseError(f"--until {until} is not in the future")
+    return case.record("hold", {"kind": kind, "reason": note, "until": until.isoformat() if until else None})
+
+
+def release(case: Case, *, note: str = "") -> LedgerEntry:
+    """End a hold or a payment plan; dunning resumes with a fresh deadline."""
+    result = case.assess()
+    if result.status not in ("on_hold", "in_plan"):
+        raise CaseError(f"{result.claim.key} is not on hold and has no running payment plan ({result.reason})")
+    return case.record("release", {"reason": note})
+
+
+def add_period(start: date, every: str, times: int) -> date:
+    """`start` moved on `times` periods of `every` ("1m", "2w", "14d"); month ends clamp (Jan 31 + 1m = Feb 28)."""
+    match = re.fullmatch(r"(\d+)([dwm])", every.strip())
+    if not match or int(match[1]) == 0:
+        raise CaseError(f'--every takes a period like "1m", "2w" or "14d" (got "{every}")')
+    count, unit = int(match[1]) * times, match[2]
+    if unit == "d":
+        return start + timedelta(days=count)
+    if unit == "w":
+        return start + timedelta(weeks=count)
+    month = start.month - 1 + count
+    year, month = start.year + month // 12, month % 12 + 1
+    return date(year, month, min(start.day, months.monthrange(year, month)[1]))
+
+
+def split(total: Decimal, count: int) -> list[Decimal]:
+    """`total` in `count` instalments of whole cents; the first instalment takes the remainder cents."""
+    base = (total / count).quantize(CENT, rounding=ROUND_DOWN)
+    return [total - base * (count - 1)] + [base] * (count - 1)
+
+
+def instalments(case: Case, count: int, first: date, every: str) -> LedgerEntry:
+    """Agree a payment plan over what is owed today; dunning waits while the instalments come in."""
+    require_open(case)
+    if not 2 <= count <= 60:
+        raise CaseError("--count must be between 2 and 60")
+    if first < case.today:
+        raise CaseError(f"--first {first} lies in the past")
+    result = case.assess()
+    if result.balance is None:
+        raise CaseError(f"cannot compute what {result.claim.key} owes: {result.problem}")
+    total = cents(result.balance.total)
+    plan = [{"due": add_period(first, every, n).isoformat(), "amount": str(amount)}
+            for n, amount in enumerate(split(total, count))]
+    return case.record("plan", {"instalments": plan, "total": str(total), "currency": case.claim.currency})
+
+
+def mark_paid(case: Case, amount: Decimal | None, *, on: date | None = None, note: str = "") -> dict[str, Any]:
+    """Record a payment (default: everything owed today); a claim paid in full closes, a surplus is a credit."""
+    require_open(case)
+    on = on or case.today
+    if on > case.today:
+        raise CaseError(f"--on {on} lies in the future")
+    owed = case.assess(on)
+    if amount is None:
+        if owed.balance is None:
+            raise CaseError(f"cannot compute what {owed.claim.key} owes: {owed.problem}; give --amount")
+        amount = cents(owed.balance.total)
+    if amount <= 0:
+        raise CaseError("--amount must be positive")
+    case.record("payment", {"amount": str(amount), "currency": case.claim.currency, "on": on.isoformat(),
+                            "source": "manual", "note": note})
+    after = case.assess()
+    outcome = {"claim": after.claim.key, "paid": str(amount), "currency": case.claim.currency, "closed": False,
+               "credit": "0.00", "open_amount": str(cents(after.balance.total)) if after.balance else None}
+    if after.status == "settled" and after.balance is not None:
+        credit = cents(after.balance.credit)
+        if credit > 0:
+            case.record("credit", {"amount": str(credit), "currency": case.claim.currency,
+                                   "reason": "paid beyond what was owed"})
+        settle(case, "paid in full (payments recorded in Mahnwerk)")
+        outcome.update(closed=True, credit=str(credit), open_amount="0.00")
+    return outcome
+
+
+def settle(case: Case, reason: str) -> None:
+    """Close an open claim as paid by payments recorded here; the shop may still say on-hold (`settled_at`)."""
+    case.claim.state, case.claim.settled_at = ClaimState.PAID, case.claim.settled_at or case.now
+    case.claim.closed_at, case.claim.updated_at = case.now, case.now
+    case.session.add(case.claim)
+    case.record("closed", {"changes": {"state": [ClaimState.OPEN, ClaimState.PAID]}, "reason": reason})
+
+
+def note(case: Case, text: str) -> LedgerEntry:
+    """A free-text note in the claim's history."""
+    if not text.strip():
+        raise CaseError("the note is empty")
+    return case.record("note", {"text": text})
+
+
+def finish_task(case: Case, *, skipped: bool, note: str = "") -> LedgerEntry:
+    """Mark the claim's due manual task done (or skipped); the ladder goes on from it."""
+    result = case.assess()
+    action = result.next
+    if action is None or action.kind != "task" or result.status != "due":
+        raise CaseError(f"{result.claim.key} has no task due ({result.reason})")
+    return case.record("stage", {"stage": action.stage, "kind": "task", "deadline": action.deadline.isoformat()
+                                 if action.deadline else None, "fee": "0", "skipped": skipped, "note": note})

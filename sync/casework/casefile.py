@@ -1,0 +1,70 @@
+"""A claim's case file for the policy: its facts and its ledger entries as policy events.
+
+The ledger is the only source: a stage sent, a payment, a hold, a release, a payment plan are each one entry, so
+every amount the policy computes can be recomputed from the ledger alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select
+
+from mahnwerk.policy.model import ClaimFacts, Event, Hold, Instalment, Payment, PlanAgreed, Release, StageDone
+from mahnwerk.sync.store.bulk import for_ids
+from mahnwerk.sync.mirror.claimdata import local_date
+from mahnwerk.sync.store.models import LedgerEntry
+
+LEDGER = LedgerEntry.__table__
+POLICY_KINDS = ("stage", "payment", "hold", "release", "plan")
+HISTORY = for_ids(lambda among: select(LEDGER.c.claim_id, LEDGER.c.at, LEDGER.c.kind, LEDGER.c.data)
+                  .where(LEDGER.c.kind.in_(POLICY_KINDS), among).order_by(LEDGER.c.claim_id, LEDGER.c.id),
+                  LEDGER.c.claim_id)
+
+
+def claim_key(shop_id: str, order_number: str) -> str:
+    """How a merchant names a claim on the command line: SHOP:ORDER_NUMBER."""
+    return f"{shop_id}:{order_number}"
+
+
+def facts(row: Any) -> ClaimFacts:
+    """The policy's view of a claims row (a Claim, or a Core row with the same columns)."""
+    return ClaimFacts(claim_key(row.shop_id, row.order_number), row.currency, row.open_amount, row.invoice_date,
+                      row.due_date, bool(row.is_b2b))
+
+
+def _day(data: dict[str, Any], key: str) -> date | None:
+    return date.fromisoformat(data[key]) if data.get(key) else None
+
+
+def event(kind: str, at: datetime, data: dict[str, Any], tz: ZoneInfo) -> Event:
+    """One ledger entry as a policy event; its day is the shop's calendar day unless the entry names one ("on")."""
+    on = _day(data, "on") or local_date(at, tz)
+    if kind == "stage":
+        return StageDone(on, data["stage"], _day(data, "deadline"), Decimal(data.get("fee", "0")),
+                         bool(data.get("skipped")))
+    if kind == "payment":
+        return Payment(on, Decimal(data["amount"]), data.get("source", ""))
+    if kind == "hold":
+        return Hold(on, data["kind"], data.get("reason", ""), _day(data, "until"))
+    if kind == "release":
+        return Release(on)
+    if kind == "plan":
+        return PlanAgreed(on, tuple(Instalment(date.fromisoformat(i["due"]), Decimal(i["amount"]))
+                                    for i in data["instalments"]))
+    raise ValueError(f"not a policy event: {kind}")
+
+
+def histories(conn: Connection, claim_ids: Iterable[int], tz: ZoneInfo) -> dict[int, list[Event]]:
+    """The policy events of many claims in one query, in ledger order; claims without any are absent."""
+    ids = list(claim_ids)
+    found: dict[int, list[Event]] = defaultdict(list)
+    if ids:
+        for claim_id, at, kind, data in conn.execute(HISTORY(conn), {"ids": ids}):
+            found[claim_id].append(event(kind, at, data, tz))
+    return found

@@ -1,0 +1,89 @@
+"""The dry run: every open claim through the policy for one day, streamed in chunks so a million claims fit in
+a small, constant amount of memory. Rows are plain JSON-ready dicts; the CLI prints them as a table or JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from mahnwerk.policy.engine import Assessment, assess
+from mahnwerk.policy.interest import cents
+from mahnwerk.policy.model import Event
+from mahnwerk.sync.casework.casefile import facts, histories
+from mahnwerk.sync.mirror.claimdata import local_date
+from mahnwerk.sync.config.shop import ShopConfig
+from mahnwerk.sync.store.models import Claim, ClaimState
+from mahnwerk.sync.store.engine import Store
+
+CLAIMS = Claim.__table__
+PLAN_COLUMNS = (CLAIMS.c.id, CLAIMS.c.shop_id, CLAIMS.c.order_id, CLAIMS.c.order_number, CLAIMS.c.currency,
+                CLAIMS.c.open_amount, CLAIMS.c.invoice_date, CLAIMS.c.due_date, CLAIMS.c.is_b2b)
+def open_chunk(columns: Sequence[Any]) -> Any:
+    """The next `size` open claims of a shop after id `after`, with `columns`."""
+    return (select(*columns).where(CLAIMS.c.shop_id == bindparam("shop"), CLAIMS.c.state == ClaimState.OPEN,
+                                   CLAIMS.c.id > bindparam("after"))
+            .order_by(CLAIMS.c.id).limit(bindparam("size")))
+
+
+OPEN_CHUNK = open_chunk(PLAN_COLUMNS)
+
+
+def shop_today(shop: ShopConfig, now: datetime) -> date:
+    """The calendar day it is in the shop's timezone."""
+    return local_date(now, shop.timezone)
+
+
+def open_chunks(store: Store, shop: ShopConfig, *, columns: Sequence[Any] = PLAN_COLUMNS, chunk: int = 5000
+                ) -> Iterator[tuple[list[Any], dict[int, list[Event]]]]:
+    """The shop's open claims in id order, `chunk` rows (with `columns`, at least PLAN_COLUMNS) per query, each
+    chunk with its claims' policy events (claims without any are absent)."""
+    query = OPEN_CHUNK if columns is PLAN_COLUMNS else open_chunk(columns)
+    after = 0
+    with store.connection() as conn:
+        while rows := conn.execute(query, {"shop": shop.id, "after": after, "size": chunk}).all():
+            yield rows, histories(conn, [row.id for row in rows], shop.timezone)
+            after = rows[-1].id
+
+
+def assessments(store: Store, shop: ShopConfig, today: date, *, chunk: int = 5000) -> Iterator[tuple[Any, Assessment]]:
+    """(claims row, assessment) for every open claim of the shop, in id order, `chunk` claims per query."""
+    for rows, events in open_chunks(store, shop, chunk=chunk):
+        for row in rows:
+            yield row, assess(facts(row), events.get(row.id, ()), today, shop.policy)
+
+
+def plan_row(shop_id: str, row: Any, result: Assessment) -> dict[str, Any]:
+    """One line of `mahnwerk plan --json`: the claim's next action, its date, fee, interest and the reason."""
+    action = result.next
+    balance = result.next_balance  # interest and amount owed on the action's day
+    return {
+        "shop": shop_id,
+        "order_id": row.order_id,
+        "order_number": row.order_number,
+        "claim": result.claim.key,
+        "action": action.stage or action.kind if action else "none",
+        "kind": action.kind if action else None,
+        "due_on": action.on.isoformat() if action else None,
+        "deadline": action.deadline.isoformat() if action and action.deadline else None,
+        "fee": str(cents(action.fee)) if action else "0.00",
+        "interest": str(cents(balance.interest)) if balance else None,
+        "open_amount": str(cents(balance.total)) if balance else None,
+        "currency": row.currency,
+        "status": result.status,
+        "code": result.code,
+        "reason": result.reason,
+        "default_since": result.default_on.isoformat() if result.default_on else None,
+        "problem": result.problem or None,
+    }
+
+
+def plan_rows(store: Store, shops: Sequence[ShopConfig], *, on: date | None, now: datetime,
+              chunk: int = 5000) -> Iterator[dict[str, Any]]:
+    """Plan rows for every open claim of the shops on `on` (default: today in each shop's timezone)."""
+    for shop in shops:
+        today = on or shop_today(shop, now)
+        for row, result in assessments(store, shop, today, chunk=chunk):
+            yield plan_row(shop.id, row, result)

@@ -1,0 +1,261 @@
+"""Commands around the policy: `plan`, `explain`, `tasks`, and the casework that writes the ledger (`hold`,
+`release`, `instalments`, `mark-paid`, `note`). Registered on the `mahnwerk` group by sync/cli.py."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import click
+
+from mahnwerk.policy.model import HOLD_KINDS
+from mahnwerk.sync.cli import views
+from mahnwerk.sync.service.bootstrap import open_store
+from mahnwerk.sync.casework.case import (Case, finish_task, hold, instalments, mark_paid, note, open_case,
+                                    release)
+from mahnwerk.sync.cli.main import Context, cli, pass_context
+from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.casework.planner import assessments, plan_row, plan_rows, shop_today
+from mahnwerk.sync.casework.timeline import explain as explain_case
+
+
+def default_actor() -> str:
+    """Who is at the keyboard: the sudo caller if any, else the login name."""
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+class Amount(click.ParamType):
+    name = "amount"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Decimal:
+        try:
+            amount = Decimal(str(value).replace(",", ".")) if not isinstance(value, Decimal) else value
+        except InvalidOperation:
+            self.fail(f'"{value}" is not an amount like 49.90', param, ctx)
+        if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+            self.fail(f'"{value}" is not a positive amount with at most two decimals', param, ctx)
+        return amount
+
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+by_option = click.option("--by", "actor", default=default_actor, show_default="your login name",
+                         help="Who makes this change (recorded in the ledger).")
+
+
+def as_date(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+def write_json_stream(rows: Iterable[dict[str, Any]]) -> None:
+    """A JSON array written row by row, so a million rows never sit in memory at once."""
+    out = sys.stdout
+    out.write("[")
+    for number, row in enumerate(rows):
+        out.write(("," if number else "") + "\n  " + json.dumps(row, ensure_ascii=False))
+    out.write("\n]\n")
+
+
+@cli.command()
+@click.option("--shop", "shop_id", help="Only this shop.")
+@click.option("--date", "on", type=DATE, help="Plan for this day (default: today in each shop's timezone).")
+@click.option("--due", is_flag=True, help="Only claims with an action due on that day.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one object per open claim).")
+@pass_context
+def plan(ctx: Context, shop_id: str | None, on: datetime | None, due: bool, as_json: bool) -> None:
+    """Dry run: for each open claim, the next action, its date, fee, interest and why. Sends nothing."""
+    shops = ctx.shops(shop_id)
+    store = open_store(ctx.config())
+    try:
+        rows = plan_rows(store, shops, on=as_date(on), now=utcnow())
+        if due:
+            rows = (r for r in rows if r["status"] == "due")
+        if as_json:
+            write_json_stream(rows)
+        else:
+            counts = views.print_plan(ctx.out, rows)
+            ctx.out.print(views.plan_summary(counts) if counts else "No open claims.")
+    finally:
+        store.close()
+
+
+@cli.command()
+@click.argument("claim")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline and assessment as JSON.")
+@pass_context
+def explain(ctx: Context, claim: str, as_json: bool) -> None:
+    """A claim's whole story (synced changes, notices, payments, holds) and what happens next, and why."""
+    report = with_case(ctx, claim, None, explain_case, write=False)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        views.print_explanation(ctx.out, report)
+
+
+def with_case(ctx: Context, ref: str, actor: str | None, work: Callable[[Case], Any], *, write: bool = True) -> Any:
+    """Open the store and the claim, do `work`, commit if it writes."""
+    config = ctx.config()
+    store = open_store(config)
+    try:
+        with store.session() as session:
+            case = open_case(session, config, ref, actor=actor or "", now=utcnow())
+            result = work(case)
+            if write:
+                session.commit()
+            return result
+    finally:
+        store.close()
+
+
+@cli.command("hold")
+@click.argument("claim")
+@click.option("--reason", type=click.Choice(HOLD_KINDS), required=True, help="Why dunning pauses.")
+@click.option("--until", type=DATE, help="The hold ends by itself on this day (default: until released).")
+@click.option("--note", default="", help="Free text for the ledger, e.g. what the customer disputes.")
+@by_option
+@pass_context
+def hold_command(ctx: Context, claim: str, reason: str, until: datetime | None, note: str, actor: str) -> None:
+    """Pause dunning for a claim (a dispute also stops default interest)."""
+    with_case(ctx, claim, actor, lambda case: hold(case, reason, note=note, until=as_date(until)))
+    ctx.out.print(f"{claim}: on hold ({reason})" + (f" until {as_date(until)}" if until else " until released"))
+
+
+@cli.command("release")
+@click.argument("claim")
+@click.option("--note", default="", help="Free text for the ledger.")
+@by_option
+@pass_context
+def release_command(ctx: Context, claim: str, note: str, actor: str) -> None:
+    """End a hold or a payment plan; dunning resumes with a fresh deadline."""
+    with_case(ctx, claim, actor, lambda case: release(case, note=note))
+    ctx.out.print(f"{claim}: released; `mahnwerk explain {claim}` shows what comes next")
+
+
+@cli.command("instalments")
+@click.argument("claim")
+@click.option("--count", type=click.IntRange(2, 60), required=True, help="Number of instalments.")
+@click.option("--first", type=DATE, required=True, help="Due date of the first instalment.")
+@click.option("--every", default="1m", show_default=True, help='Spacing: "1m" (months), "2w" (weeks), "14d" (days).')
+@by_option
+@pass_context
+def instalments_command(ctx: Context, claim: str, count: int, first: datetime, every: str, actor: str) -> None:
+    """Agree a payment plan over what the claim owes today; dunning waits while instalments come in."""
+    entry = with_case(ctx, claim, actor, lambda case: instalments(case, count, first.date(), every))
+    ctx.out.print(f"{claim}: payment plan over {entry.data['total']} {entry.data['currency']}")
+    for number, item in enumerate(entry.data["instalments"], 1):
+        ctx.out.print(f"  {number}. {item['due']}  {item['amount']}")
+
+
+@cli.command("mark-paid")
+@click.argument("claim")
+@click.option("--amount", type=Amount(), help="The amount received (default: everything owed today).")
+@click.option("--on", "paid_on", type=DATE, help="The day it was received (default: today).")
+@click.option("--note", default="", help="Free text for the ledger, e.g. the bank reference.")
+@click.option("--json", "as_json", is_flag=True)
+@by_option
+@pass_context
+def mark_paid_command(ctx: Context, claim: str, amount: Decimal | None, paid_on: datetime | None, note: str,
+                      as_json: bool, actor: str) -> None:
+    """Record a payment; a claim paid in full closes (a surplus is recorded as a credit)."""
+    outcome = with_case(ctx, claim, actor, lambda case: mark_paid(case, amount, on=as_date(paid_on), note=note))
+    if as_json:
+        click.echo(json.dumps(outcome, indent=2))
+        return
+    ctx.out.print(f"{claim}: payment of {outcome['paid']} {outcome['currency']} recorded; " + (
+        "paid in full, claim closed" + (f", credit {outcome['credit']}" if outcome["credit"] != "0.00" else "")
+        if outcome["closed"] else f"still open: {outcome['open_amount']} {outcome['currency']}"))
+
+
+@cli.command("note")
+@click.argument("claim")
+@click.argument("text")
+@by_option
+@pass_context
+def note_command(ctx: Context, claim: str, text: str, actor: str) -> None:
+    """Add a note to a claim's history."""
+    with_case(ctx, claim, actor, lambda case: note(case, text))
+    ctx.out.print(f"{claim}: note added")
+
+
+@cli.group("tasks", invoke_without_command=True)
+@click.option("--shop", "shop_id", help="Only this shop.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def tasks(click_ctx: click.Context, shop_id: str | None, as_json: bool) -> None:
+    """Open manual tasks (e.g. "call the customer"); `tasks done CLAIM` or `tasks skip CLAIM` when handled."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx: Context = click_ctx.obj
+    shops = ctx.shops(shop_id)
+    store = open_store(ctx.config())
+    try:
+        rows = [plan_row(shop.id, row, result) for shop in shops
+                for row, result in assessments(store, shop, shop_today(shop, utcnow()))
+                if result.status == "due" and result.next is not None and result.next.kind == "task"]
+        rows += open_work(store, [shop.id for shop in shops])
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        ctx.out.print(views.tasks_table(rows) if rows else "No open tasks.")
+
+
+def task_command(verb: str, summary: str, note_help: str) -> None:
+    """`tasks done` and `tasks skip`: the same command but for the word in the ledger."""
+
+    @tasks.command(verb, help=summary)
+    @click.argument("claim")
+    @click.option("--note", default="", help=note_help)
+    @by_option
+    @pass_context
+    def finish(ctx: Context, claim: str, note: str, actor: str) -> None:
+        def work(case: Case) -> str:
+            closed = close_work(case, note=note, skipped=verb == "skip")
+            if closed:
+                return ", ".join(closed)
+            return finish_task(case, skipped=verb == "skip", note=note).data["stage"]
+
+        what = with_case(ctx, claim, actor, work)
+        ctx.out.print(f"{claim}: task {what} {'skipped' if verb == 'skip' else 'done'}")
+
+
+task_command("done", "Mark the claim's due task as done; the ladder goes on.", "What came of it, for the ledger.")
+task_command("skip", "Skip the claim's due task; the ladder goes on.", "Why, for the ledger.")
+
+
+
+def open_work(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
+    """Tasks the executor opened for a person (a letter to post for a customer without e-mail, an upload that
+    failed), in the shape of plan rows."""
+    from sqlalchemy import select
+
+    from mahnwerk.sync.casework.casefile import claim_key
+    from mahnwerk.sync.store.models import Claim, Task
+
+    with store.session() as session:
+        found = session.execute(select(Task, Claim).join(Claim, Claim.id == Task.claim_id).where(
+            Claim.shop_id.in_(shop_ids), Task.done_at.is_(None)).order_by(Task.id)).all()
+        return [{"claim": claim_key(c.shop_id, c.order_number), "action": t.kind, "kind": "task",
+                 "due_on": t.created_at.date().isoformat(), "open_amount": str(c.open_amount), "currency": c.currency,
+                 "reason": t.text} for t, c in found]
+
+
+def close_work(case: Case, *, note: str, skipped: bool) -> list[str]:
+    """Close the claim's open executor tasks (with a ledger entry each); their kinds, or [] if it has none."""
+    from sqlalchemy import select
+
+    from mahnwerk.sync.store.models import Task
+
+    open_tasks = case.session.execute(select(Task).where(Task.claim_id == case.claim.id,
+                                                         Task.done_at.is_(None))).scalars().all()
+    for task in open_tasks:
+        task.done_at, task.done_by = case.now, case.actor
+        case.session.add(task)
+        case.record("task", {"task": task.kind, "text": task.text, "skipped": skipped, "note": note})
+    return [t.kind for t in open_tasks]

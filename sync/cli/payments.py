@@ -1,0 +1,212 @@
+"""`mahnwerk payments`: import statement files, list the payments waiting for a person, assign or ignore them.
+Registered on the `mahnwerk` group by sync/cli.py."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+from sqlalchemy import select
+
+from mahnwerk.connectors.payment_records import IncomingPayment
+from mahnwerk.connectors.statements import read_statement
+from mahnwerk.errors import MahnwerkError
+from mahnwerk.policy.matching import Share
+from mahnwerk.sync.service.bootstrap import open_store
+from mahnwerk.sync.cli.cases import Amount, by_option
+from mahnwerk.sync.casework.case import open_case, require_open
+from mahnwerk.sync.cli.main import Context, cli, pass_context
+from mahnwerk.sync.config.shop import ShopConfig
+from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.store.models import Claim, IncomingPaymentRow, PaymentEvent, PaymentState
+from mahnwerk.sync.payments.matchrun import run
+from mahnwerk.sync.payments.reconcile import PAYMENTS, Booking, Reconciled, book
+from mahnwerk.sync.cli.views import plain
+
+
+@cli.group("payments")
+def payments() -> None:
+    """Incoming payments: import bank statements, see what waits for you, assign or ignore a payment."""
+
+
+@payments.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--shop", "shop_id", help="The shop whose account the statements are of (needed with several shops).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was imported and matched as JSON.")
+@pass_context
+def import_command(ctx: Context, files: tuple[Path, ...], shop_id: str | None, as_json: bool) -> None:
+    """Import camt.052/053/054 or MT940 files; the same entry imported twice counts once. Then match."""
+    config = ctx.config()
+    shop = one_shop(ctx, shop_id, files)
+    store = open_store(config)
+    try:
+        imported, matched = run(store, shop, files, now=utcnow())
+    finally:
+        store.close()
+    results, failed = [i.as_dict() for i in imported], any(i.error for i in imported)
+    if as_json:
+        click.echo(json.dumps({"shop": shop.id, "files": results, **matched.as_dict()}, indent=2, ensure_ascii=False))
+    else:
+        print_import(ctx, results, matched)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def one_shop(ctx: Context, shop_id: str | None, files: tuple[Path, ...]) -> ShopConfig:
+    """The shop the statements belong to: --shop, the only one, or the one whose [merchant] iban they are of."""
+    shops = ctx.shops(shop_id)
+    if len(shops) == 1:
+        return shops[0]
+    accounts = {statement_account(path) for path in files} - {""}
+    owners = [s for s in shops if s.merchant.iban and s.merchant.iban in accounts]
+    if len(owners) == 1 and len(accounts) == 1:
+        return owners[0]
+    raise click.UsageError(f"several shops are configured ({', '.join(s.id for s in shops)}) and the statements' "
+                           f"account ({', '.join(sorted(accounts)) or 'unknown'}) is no single shop's "
+                           "[merchant] iban: name the shop with --shop")
+
+
+def statement_account(path: Path) -> str:
+    """The IBAN a statement file is of (its first credit's account), "" when it cannot be told."""
+    try:
+        return next((r.account for r in read_statement(path) if isinstance(r, IncomingPayment) and r.account), "")
+    except MahnwerkError:
+        return ""
+
+
+def print_import(ctx: Context, results: list[dict[str, Any]], matched: Reconciled) -> None:
+    for r in results:
+        if "error" in r:
+            ctx.out.print(plain(f"{r['origin']}: REJECTED: {r['error']}"))
+            continue
+        skipped = ", ".join(f"{n} {why}" for why, n in r["skipped"].items())
+        ctx.out.print(plain(f"{r['origin']}: {r['new']} new, {r['duplicates']} already imported"
+                            + (f", skipped: {skipped}" if skipped else "")
+                            + (f", {len(r['problems'])} bad entries:" if r["problems"] else "")))
+        for problem in r["problems"]:
+            ctx.out.print(plain(f"  {problem['position']}: {problem['reason']}"))
+    ctx.out.print(plain(f"{matched.shop}: {matched.booked} payments booked, {matched.closed} claims paid in full, "
+                        f"{matched.partial} paid in part, {matched.credit} with a credit; {matched.review} to review, "
+                        f"{matched.unmatched} unmatched (mahnwerk payments unmatched)"))
+
+
+@payments.command("unmatched")
+@click.option("--shop", "shop_id", help="Only this shop.")
+@click.option("--json", "as_json", is_flag=True, help="Print the queue as JSON.")
+@pass_context
+def unmatched_command(ctx: Context, shop_id: str | None, as_json: bool) -> None:
+    """Payments waiting for a person: no claim found, or a guess below the shop's confidence threshold."""
+    config = ctx.config()
+    store = open_store(config)
+    try:
+        with store.connection() as conn:
+            rows = conn.execute(select(PAYMENTS).where(
+                PAYMENTS.c.shop_id.in_([s.id for s in ctx.shops(shop_id)]),
+                PAYMENTS.c.state.in_(PaymentState.WAITING)).order_by(PAYMENTS.c.booked_on, PAYMENTS.c.id)).all()
+            keys = dict(conn.execute(select(Claim.id, Claim.shop_id + ":" + Claim.order_number).where(
+                Claim.id.in_({c for r in rows for c in r.candidates}))).all()) if rows else {}
+    finally:
+        store.close()
+    queue = [waiting_dict(r, keys) for r in rows]
+    if as_json:
+        click.echo(json.dumps(queue, indent=2, ensure_ascii=False))
+        return
+    if not queue:
+        ctx.out.print("no payments are waiting")
+        return
+    table = Table(title="Payments waiting for you (assign: mahnwerk payments assign ID SHOP:ORDER)",
+                  title_justify="left")
+    for name in ("id", "booked", "amount", "payer", "text", "state", "suggested", "why"):
+        table.add_column(name, overflow="fold", justify="right" if name in ("id", "amount") else "left")
+    for p in queue:
+        table.add_row(str(p["id"]), p["booked_on"], f"{p['unallocated']} {p['currency']}", plain(p["payer_name"]),
+                      plain(p["remittance"][:60]), p["state"], plain(", ".join(p["candidates"])), plain(p["reason"]))
+    ctx.out.print(table)
+
+
+def waiting_dict(row: Any, keys: dict[int, str]) -> dict[str, Any]:
+    return {"id": row.id, "shop": row.shop_id, "source": row.source, "ref": row.ref, "booked_on":
+            row.booked_on.isoformat(), "amount": str(row.amount), "unallocated": str(row.unallocated),
+            "currency": row.currency, "payer_name": row.payer_name, "payer_account": row.payer_account,
+            "remittance": row.remittance, "state": row.state, "rule": row.rule,
+            "confidence": str(row.confidence) if row.confidence is not None else None, "reason": row.reason,
+            "candidates": [keys[c] for c in row.candidates if c in keys], "origin": row.origin,
+            "position": row.position}
+
+
+@payments.command("assign")
+@click.argument("payment_id", type=int)
+@click.argument("claim")
+@click.option("--amount", type=Amount(), help="Book only this much of the payment to the claim (the rest waits).")
+@by_option
+@pass_context
+def assign_command(ctx: Context, payment_id: int, claim: str, amount: Decimal | None, actor: str) -> None:
+    """Book a waiting payment (or part of it) to a claim, named SHOP:ORDER_NUMBER; the ledger records who did."""
+    config = ctx.config()
+    store = open_store(config)
+    try:
+        with store.session() as session:
+            conn = session.connection()
+            payment = waiting_payment(conn, payment_id)
+            now = utcnow()
+            case = open_case(session, config, claim, actor=actor, now=now)
+            require_open(case)
+            shop, target = case.shop, case.claim
+            if shop.id != payment.shop_id:
+                raise click.UsageError(f"payment {payment_id} belongs to shop {payment.shop_id}, {claim} to {shop.id}")
+            share = amount or payment.unallocated
+            if share > payment.unallocated:
+                raise click.BadParameter(f"must be at most the {payment.unallocated} {payment.currency} not yet "
+                                         "booked", param_hint="--amount")
+            if target.currency != payment.currency:
+                raise click.UsageError(f"{claim} is in {target.currency}, the payment in {payment.currency}")
+            result = Reconciled(shop.id)
+            book(conn, shop, [Booking(payment, (Share(target.id, share),), "manual", Decimal(1),
+                                      f"assigned by {actor}")], today=case.today, now=now, actor=actor,
+                 result=result)
+            session.commit()
+    finally:
+        store.close()
+    left = payment.unallocated - share
+    ctx.out.print(plain(f"payment {payment_id}: {share} {payment.currency} booked to {claim}"
+                        + (" (paid in full, closed)" if result.closed else "")
+                        + (f"; {left} {payment.currency} still waiting" if left else "")))
+
+
+@payments.command("ignore")
+@click.argument("payment_id", type=int)
+@click.option("--reason", required=True, help="Why this is not a customer's payment (kept with it).")
+@by_option
+@pass_context
+def ignore_command(ctx: Context, payment_id: int, reason: str, actor: str) -> None:
+    """Take a payment out of the queue for good: not a customer's (a refund from a supplier, a transfer...)."""
+    if not reason.strip():
+        raise click.BadParameter("say why", param_hint="--reason")
+    config = ctx.config()
+    store = open_store(config)
+    try:
+        with store.session() as session:
+            payment = session.get(IncomingPaymentRow, payment_id)
+            if payment is None or payment.state not in PaymentState.WAITING:
+                raise click.UsageError(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
+            now = utcnow()
+            payment.state, payment.reason, payment.decided_at, payment.decided_by = (
+                PaymentState.IGNORED, reason[:500], now, actor)
+            session.add(payment)
+            session.add(PaymentEvent(payment_id=payment_id, at=now, kind="ignored", actor=actor,
+                                     data={"reason": reason}))
+            session.commit()
+    finally:
+        store.close()
+    ctx.out.print(plain(f"payment {payment_id}: ignored ({reason})"))
+
+
+def waiting_payment(conn: Any, payment_id: int) -> Any:
+    row = conn.execute(select(PAYMENTS).where(PAYMENTS.c.id == payment_id)).first()
+    if row is None or row.state not in PaymentState.WAITING:
+        raise click.UsageError(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
+    return row

@@ -1,0 +1,199 @@
+"""Commands that act: `run` (sync → decide → execute), `status` (what is waiting, what failed), and `outbox`
+(the rows themselves; retry or settle a dead letter by hand). Registered on the `mahnwerk` group by sync/cli.py."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.table import Table
+from sqlalchemy import func, select
+
+from mahnwerk.sync.service.bootstrap import open_store
+from mahnwerk.sync.cli.cases import by_option
+from mahnwerk.sync.casework.case import Case
+from mahnwerk.sync.cli.main import Context, cli, pass_context
+from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.store.models import (Claim, ClaimState, IncomingPaymentRow, OutboxRow, OutboxState, PaymentState, SyncRun,
+                                  Task)
+from mahnwerk.sync.outbox.decide import counts_by_state
+from mahnwerk.sync.service.running import run_shops
+from mahnwerk.sync.cli.views import plain
+
+SUMMARY = ("decided", "sent", "letters", "recovered", "exports", "closed", "written_back", "skipped_paid", "skipped",
+           "retrying", "dead", "tasks")
+
+
+@cli.command("run")
+@click.option("--shop", "shop_id", help="Run only this shop.")
+@click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing (no sync, no sends).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_context
+def run(ctx: Context, shop_id: str | None, dry_run: bool, as_json: bool) -> None:
+    """Sync, decide what each claim needs today, and do it: notes, mails, letters, agency exports."""
+    config = ctx.config()
+    shops = ctx.shops(shop_id)
+    store = open_store(config)
+    try:
+        results = run_shops(store, config, shops, dry_run=dry_run)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in results], indent=2, ensure_ascii=False))
+    else:
+        for r in results:
+            print_run(ctx, r.as_dict(), dry_run=dry_run)
+    if not all(r.ok for r in results):
+        raise click.exceptions.Exit(1)
+
+
+def print_run(ctx: Context, r: dict[str, Any], *, dry_run: bool) -> None:
+    if dry_run:
+        table = Table(title=f"{r['shop']}: what a run would do now (nothing was changed)", title_justify="left")
+        for name in ("claim", "stage", "kind", "channel", "state"):
+            table.add_column(name, overflow="fold")
+        for w in r.get("would", []):
+            table.add_row(*(plain(str(w[k])) for k in ("claim", "stage", "kind", "channel", "state")))
+        ctx.out.print(table if r.get("would") else f"{r['shop']}: nothing to do today")
+    else:
+        ctx.out.print(plain(f"{r['shop']}: " + ", ".join(f"{r.get(k, 0)} {k.replace('_', ' ')}" for k in SUMMARY)))
+    for error in r["errors"]:
+        click.echo(f"error: {error}", err=True)
+
+
+@cli.command("status")
+@click.option("--shop", "shop_id", help="Only this shop.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def status(ctx: Context, shop_id: str | None, as_json: bool) -> None:
+    """Per shop: the last sync, open claims, the outbox (pending, dead letters) and open tasks."""
+    shops = ctx.shops(shop_id)
+    store = open_store(ctx.config())
+    try:
+        report = status_report(store, [s.id for s in shops])
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+        return
+    for s in report:
+        ctx.out.print(plain(f"{s['shop']}: last sync {s['last_sync'] or 'never'} ({s['last_sync_outcome'] or '-'}); "
+                            f"{s['open_claims']} open, {s['in_collection']} with the agency; outbox "
+                            + ", ".join(f"{n} {state}" for state, n in s["outbox"].items()) + f"; {s['open_tasks']} open tasks"
+                            + f"; {s['payments_waiting']} payments waiting (mahnwerk payments unmatched)"))
+        for dead in s["dead_letters"]:
+            ctx.out.print(plain(f"  dead letter {dead['id']} {dead['key']}: {dead['error']}"))
+
+
+def status_report(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
+    outbox = counts_by_state(store, shop_ids)
+    report = []
+    with store.session() as session:
+        for shop_id in shop_ids:
+            last = session.execute(select(SyncRun).where(SyncRun.shop_id == shop_id)
+                                   .order_by(SyncRun.id.desc()).limit(1)).scalars().first()
+            states = dict(session.execute(select(Claim.state, func.count()).where(Claim.shop_id == shop_id)
+                                          .group_by(Claim.state)).all())
+            dead = session.execute(select(OutboxRow).where(OutboxRow.shop_id == shop_id,
+                                                           OutboxRow.state == OutboxState.DEAD)
+                                   .order_by(OutboxRow.id)).scalars().all()
+            tasks = session.execute(select(func.count()).select_from(Task).join(Claim, Claim.id == Task.claim_id)
+                                    .where(Claim.shop_id == shop_id, Task.done_at.is_(None))).scalar_one()
+            waiting = session.execute(select(func.count()).select_from(IncomingPaymentRow).where(
+                IncomingPaymentRow.shop_id == shop_id, IncomingPaymentRow.state.in_(PaymentState.WAITING))).scalar_one()
+            report.append({
+                "shop": shop_id, "last_sync": last.started_at.isoformat() if last else None,
+                "last_sync_outcome": last.outcome if last else None,
+                "open_claims": states.get(ClaimState.OPEN, 0), "in_collection": states.get(ClaimState.IN_COLLECTION, 0),
+                "outbox": {state: outbox[shop_id].get(state, 0) for state in
+                           (OutboxState.PENDING, OutboxState.SENDING, OutboxState.DONE, OutboxState.SKIPPED,
+                            OutboxState.DEAD)},
+                "dead_letters": [{"id": d.id, "key": d.key, "stage": d.stage, "attempts": d.attempts,
+                                  "error": d.last_error} for d in dead],
+                "open_tasks": tasks,
+                "payments_waiting": waiting,
+            })
+    return report
+
+
+@cli.group("outbox", invoke_without_command=True)
+@click.option("--shop", "shop_id", help="Only this shop.")
+@click.option("--state", type=click.Choice(["pending", "sending", "done", "skipped", "dead", "all"]), default="all")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def outbox(click_ctx: click.Context, shop_id: str | None, state: str, limit: int, as_json: bool) -> None:
+    """Outbox rows, newest first; `outbox retry ID` or `outbox done ID` settles a dead letter."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx: Context = click_ctx.obj
+    shops = [s.id for s in ctx.shops(shop_id)]
+    store = open_store(ctx.config())
+    try:
+        with store.session() as session:
+            query = select(OutboxRow).where(OutboxRow.shop_id.in_(shops)).order_by(OutboxRow.id.desc()).limit(limit)
+            if state != "all":
+                query = query.where(OutboxRow.state == state)
+            rows = [{"id": r.id, "key": r.key, "kind": r.kind, "stage": r.stage,
+                     "channel": r.payload.get("channel_used", r.channel), "planned_on": r.planned_on.isoformat(),
+                     "state": r.state, "attempts": r.attempts, "reference": r.reference, "error": r.last_error}
+                    for r in session.execute(query).scalars()]
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title="Outbox", title_justify="left")
+    for name in ("id", "key", "channel", "planned_on", "state", "attempts", "reference / error"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(*(plain(str(v)) for v in (r["id"], r["key"], r["channel"], r["planned_on"], r["state"],
+                                                r["attempts"], r["reference"] or r["error"])))
+    ctx.out.print(table if rows else "The outbox is empty.")
+
+
+def settle_command(verb: str, summary: str) -> None:
+    """`outbox retry`, `outbox done` and `outbox skip`: a person's decision about a dead letter. Done and skip
+    write the stage into the ledger (as sent, or as skipped) so the ladder goes on from it."""
+
+    @outbox.command(verb, help=summary)
+    @click.argument("row_id", type=int)
+    @click.option("--note", default="", help="Why, for the ledger.")
+    @by_option
+    @pass_context
+    def settle(ctx: Context, row_id: int, note: str, actor: str) -> None:
+        config = ctx.config()
+        store = open_store(config)
+        try:
+            with store.session() as session:
+                row = session.get(OutboxRow, row_id)
+                if row is None or row.state != OutboxState.DEAD:
+                    raise click.UsageError(f"outbox row {row_id} is not a dead letter (see mahnwerk outbox --state dead)")
+                now = utcnow()
+                if verb == "retry":
+                    row.state, row.attempts, row.next_attempt_at, row.reference = OutboxState.PENDING, 0, now, ""
+                elif row.kind in ("writeback", "agency_update"):  # no stage: only the row is settled
+                    row.state, row.done_at = OutboxState.DONE if verb == "done" else OutboxState.SKIPPED, now
+                else:
+                    claim = session.get(Claim, row.claim_id)
+                    Case(session, config.shop(row.shop_id), claim, actor, now).record("stage", {
+                        "stage": row.stage, "kind": row.kind, "deadline": row.payload.get("deadline"),
+                        "fee": row.payload.get("fee", "0") if verb == "done" else "0", "skipped": verb == "skip",
+                        "channel": row.payload.get("channel_used", row.channel), "key": row.key,
+                        "note": note or f"outbox row {row.id} settled by hand"})
+                    row.state, row.done_at = OutboxState.DONE if verb == "done" else OutboxState.SKIPPED, now
+                row.last_error = f"{verb} by {actor} at {now.isoformat(timespec='seconds')}: {row.last_error}"[:2000]
+                row.updated_at = now
+                session.add(row)
+                session.commit()
+        finally:
+            store.close()
+        ctx.out.print(f"outbox row {row_id}: " + {"retry": "queued for the next run",
+                                                   "done": "recorded as sent; the ladder goes on",
+                                                   "skip": "recorded as skipped; the ladder goes on"}[verb])
+
+
+settle_command("retry", "Queue a dead letter again (after fixing its cause).")
+settle_command("done", "The dead letter did reach the customer (e.g. the mail server's log shows it): record it.")
+settle_command("skip", "Do not send this stage at all; the ladder goes on with the next one.")

@@ -1,0 +1,177 @@
+"""How people see the plain data of sync/reports.py: rich tables and a progress bar. Scripts get JSON instead."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from mahnwerk.policy.aging import AgingLine
+from mahnwerk.sync.mirror.mirror import SyncCounts
+from mahnwerk.sync.service.syncing import ShopSyncResult
+
+
+def plain(value: Any) -> Text:
+    """Shop data as inert text: rich markup in a customer's name is shown, never interpreted."""
+    return Text("" if value is None else str(value))
+
+
+def claims_table(rows: Sequence[dict[str, Any]], *, title: str) -> Table:
+    """Who owes what since when."""
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("shop", "left"), ("order", "right"), ("invoice", "left"), ("customer", "left"),
+                          ("state", "left"), ("open", "right"), ("due", "left"), ("overdue", "right"),
+                          ("aging", "left")):
+        wrap = name == "customer"  # names may be long; the figures must stay readable on one line
+        table.add_column(name, justify=justify, overflow="fold" if wrap else "ellipsis",  # type: ignore[arg-type]
+                         no_wrap=not wrap, max_width=40 if wrap else None)
+    for r in rows:
+        customer = r["customer"] + (f" ({r['company']})" if r["company"] and r["company"] != r["customer"] else "")
+        table.add_row(plain(r["shop"]), plain(r["order_number"]), plain(r["invoice_number"]), plain(customer),
+                      plain(r["state"]), plain(f"{r['open_amount']} {r['currency']}"), plain(r["due_date"]),
+                      plain(r["days_overdue"] if r["state"] == "open" else ""), plain(r["aging"] or ""))
+    return table
+
+
+def aging_table(lines: Sequence[AgingLine]) -> Table:
+    """Open amounts per currency and aging bucket."""
+    table = Table(title="Open claims by age", title_justify="left")
+    for name, justify in (("currency", "left"), ("aging", "left"), ("claims", "right"), ("open amount", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for line in lines:
+        table.add_row(line.currency, line.bucket, str(line.count), f"{line.amount} {line.currency}")
+    return table
+
+
+def quarantine_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """Records the mirror could not read, with the reason."""
+    table = Table(title="Quarantined records", title_justify="left")
+    for name in ("shop", "order id", "field", "reason", "seen", "last seen"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(plain(r["shop"]), plain(r["order_id"]), plain(r["field"]), plain(r["reason"]),
+                      plain(r["times_seen"]), plain(r["last_seen"][:19]))
+    return table
+
+
+def sync_table(results: Sequence[ShopSyncResult]) -> Table:
+    """One line per shop: what the sync did."""
+    table = Table(title="Sync", title_justify="left")
+    for name in ("shop", "result", "new", "updated", "closed", "quarantined", "requests", "seconds"):
+        table.add_column(name, justify="left" if name in ("shop", "result") else "right")
+    for res in results:
+        c = res.counts
+        table.add_row(plain(c.shop), Text("ok", style="green") if res.ok else Text("FAILED", style="bold red"),
+                      str(c.new), str(c.updated), str(c.closed), str(c.quarantined), str(c.requests),
+                      f"{c.seconds:.2f}")
+    return table
+
+
+@contextmanager
+def sync_progress(console: Console, *, enabled: bool) -> Iterator[Callable[[SyncCounts], None] | None]:
+    """A progress bar per shop on a terminal; nothing otherwise (the structured log tells the story there)."""
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("orders"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_page(counts: SyncCounts) -> None:
+            if counts.shop not in tasks:
+                tasks[counts.shop] = progress.add_task(f"sync {counts.shop}", total=counts.orders_expected)
+            task = tasks[counts.shop]
+            total = max(counts.orders_expected or 0, counts.orders_seen)
+            progress.update(task, completed=counts.orders_seen, total=total or None)
+
+        yield on_page
+
+
+PLAN_HEADER = f"{'claim':<22} {'action':<14} {'on':<10} {'fee':>8} {'interest':>9} {'owed':>12}  reason"
+
+
+def print_plan(console: Console, rows: Iterator[dict[str, Any]] | Sequence[dict[str, Any]], *,
+               limit: int | None = None) -> Counter[str]:
+    """One line per claim as the rows stream in (a table would hold them all), at most `limit` lines; then each
+    distinct problem once. Returns the count per action."""
+    counts: Counter[str] = Counter()
+    problems: Counter[str] = Counter()
+    total = 0
+    for total, r in enumerate(rows, 1):
+        if total == 1:
+            console.print(Text(PLAN_HEADER, style="bold"))
+        counts[r["action"]] += 1
+        if r.get("problem"):
+            problems[r["problem"]] += 1
+        if limit is not None and total > limit:
+            continue
+        owed = f"{r['open_amount']} {r['currency']}" if r["open_amount"] is not None else "?"
+        line = (f"{r['claim'][:22]:<22} {r['action'][:14]:<14} {r['due_on'] or '':<10} {r['fee']:>8} "
+                f"{r['interest'] if r['interest'] is not None else '?':>9} {owed:>12}  {r['reason']}")
+        console.print(plain(line), soft_wrap=True)
+    if limit is not None and total > limit:
+        console.print(plain(f"... and {total - limit} more (mahnwerk plan lists them all)"))
+    for problem, count in problems.items():
+        console.print(Text(f"blocked ({count} claims): {problem}", style="yellow"), soft_wrap=True)
+    return counts
+
+
+def plan_summary(counts: Counter[str]) -> Table:
+    """How many claims get which next action."""
+    table = Table(title="Next actions", title_justify="left")
+    table.add_column("action")
+    table.add_column("claims", justify="right")
+    for action, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        table.add_row(plain(action), str(count))
+    return table
+
+
+def tasks_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """Manual tasks due: which claim, which task, since when."""
+    table = Table(title="Open tasks", title_justify="left")
+    for name in ("claim", "task", "due", "owed", "reason"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(plain(r["claim"]), plain(r["action"]), plain(r["due_on"]),
+                      plain(f"{r['open_amount']} {r['currency']}"), plain(r["reason"]))
+    return table
+
+
+def print_explanation(console: Console, report: dict[str, Any]) -> None:
+    """`explain` for people: the claim, its timeline, its balance and what comes next."""
+    r = report
+    console.print(Text(f"{r['claim']}  invoice {r['invoice_number']} of {r['invoice_date']}, due {r['due_date']}, "
+                       f"{r['gross_amount']} {r['currency']}, {'business' if r['b2b'] else 'consumer'}, "
+                       f"state {r['state']}", style="bold"))
+    console.print(plain(f"policy {r['policy']}; interest: {r['interest_rule']}"))
+    table = Table(title="Timeline", title_justify="left")
+    for name in ("day", "what", "by"):
+        table.add_column(name, overflow="fold")
+    for item in r["timeline"]:
+        table.add_row(plain(item["day"]), plain(item["what"]), plain(item["actor"] or item["source"]))
+    console.print(table)
+    if (b := r["balance"]) is not None:
+        console.print(plain(f"owed on {b['on']}: principal {b['principal']}, fees {b['fees']}, flat fee "
+                            f"{b['flat_fee']}, interest {b['interest']}, paid {b['paid']} → total {b['total']} "
+                            f"{r['currency']}" + (f" (credit {b['credit']})" if b["credit"] != "0.00" else "")))
+        for p in b["interest_periods"]:
+            console.print(plain(f"  interest {p['from']} to {p['to']} (excl.): {p['days']} days × {p['annual_rate']} % "
+                                f"on {p['principal']} = {Decimal(p['amount']):.4f}"))
+    if r["default_since"]:
+        console.print(plain(f"in default since {r['default_since']}"))
+    nxt = r["next"]
+    what = (f"next: {nxt['action']} on {nxt['on']}" + (f", deadline {nxt['deadline']}" if nxt["deadline"] else "")
+            + (f", fee {nxt['fee']}" if nxt["fee"] != "0.00" else "")) if nxt else "next: nothing"
+    later = r.get("next_balance")
+    if nxt and later and b is not None and later["on"] != b["on"]:
+        what += f", owed by then {later['total']} {r['currency']} (interest {later['interest']})"
+    console.print(Text(f"{what} ({r['status']})", style="bold"))
+    console.print(plain(f"why: {r['reason']}"))

@@ -1,0 +1,304 @@
+"""A shop's `[policy]` table: a preset, overridden key by key and stage by stage, built into a policy.Policy.
+
+    [policy]
+    preset = "de-b2c"
+    region = "DE-BY"                 # public holidays for deadlines
+    [policy.stages.dunning_2]        # override a preset stage
+    fee = "1.50"
+    [policy.stages.call_customer]    # a new stage, placed after another
+    kind = "task"
+    after = "dunning_1"
+    after_days = 3
+    deadline_days = 7
+    [[policy.base_rates]]            # a base-rate row the shipped table lacks
+    table = "de"
+    valid_from = 2026-07-01
+    rate = "1.27"
+
+Every problem is reported with its key and line; fees above €2.50 per letter are a warning, not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterator
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import holidays
+
+import mahnwerk.policy
+from mahnwerk.policy.calendar import BusinessCalendar
+from mahnwerk.policy.model import LETTER_KINDS, STAGE_KINDS, Offer, Policy, Stage
+from mahnwerk.policy.presets import PRESETS
+from mahnwerk.policy.rates import TABLES, RateRow
+from mahnwerk.sync.config.schema import (Context, Invalid, a_date, boolean, cross_check, did_you_mean, expect, integer,
+                                  one_of, read_table, setting, show, text)
+from mahnwerk.sync.config.tomlpos import KeyPath, Problems
+
+LANGUAGES = ("de", "en")
+CHANNELS = {"letter": ("shop", "email", "letter"), "task": ("none",), "agency": ("agency",)}
+SHIPPED_TEMPLATES = Path(mahnwerk.policy.__file__).resolve().parent / "templates"
+CUSTOMARY_LETTER_FEE = Decimal("2.50")  # courts allowed about €1.20–€2.50 of material costs per letter (LAW.md)
+
+
+def decimal(raw: Any, example: str) -> Decimal:
+    """A TOML string or integer as a Decimal; floats are refused because TOML floats are binary."""
+    expect(isinstance(raw, (str, int)) and not isinstance(raw, bool), f'a number like "{example}"', raw)
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise Invalid(f'expected a number like "{example}", got {show(raw)}') from None
+    if not value.is_finite():
+        raise Invalid(f"expected a finite number, got {show(raw)}")
+    return value
+
+
+def money(raw: Any, ctx: Context) -> Decimal:
+    """An amount like "2.50": not negative, whole cents."""
+    value = decimal(raw, "2.50")
+    if value < 0 or value != value.quantize(Decimal("0.01")):
+        raise Invalid(f"expected a non-negative amount with at most two decimals, got {show(raw)}")
+    return value
+
+
+def percent(raw: Any, ctx: Context) -> Decimal:
+    """A percentage like "1.27" (base rates may be negative)."""
+    value = decimal(raw, "1.27")
+    if abs(value) >= 100:
+        raise Invalid(f"expected a percentage between -100 and 100, got {show(raw)}")
+    return value
+
+
+def region(raw: Any, ctx: Context) -> str:
+    """A country ("DE") or country and subdivision ("DE-BY") that the holidays library knows."""
+    expect(isinstance(raw, str), 'a region like "DE" or "DE-BY"', raw)
+    supported = holidays.list_supported_countries()
+    country, _, subdivision = raw.partition("-")
+    if country not in supported:
+        raise Invalid(f"unknown country {show(country)}{did_you_mean(country, supported)}")
+    if subdivision and subdivision not in supported[country]:
+        choices = ", ".join(supported[country][:20])
+        raise Invalid(f"unknown subdivision {show(subdivision)} of {country}; known: {choices}")
+    return raw
+
+
+@dataclass(frozen=True)
+class OfferConfig:
+    kind: str = setting(one_of("discount", "deferral"), "")
+    discount_percent: Decimal = setting(percent, Decimal(0))
+    extra_days: int = setting(integer(0, 365), 0)
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """Keys of `[policy.stages.NAME]`; a key left out keeps the preset's value (required for new stages)."""
+
+    kind: str | None = setting(one_of(*STAGE_KINDS), None)
+    after: str | None = setting(text(), None)  # place this stage right after the named one
+    after_days: int | None = setting(integer(-3650, 3650), None)
+    deadline_days: int | None = setting(integer(0, 365), None)
+    fee: Decimal | None = setting(money, None)
+    template: str | None = setting(text(r"[a-z0-9_]+", 'a template name like "dunning_1"'), None)
+    channel: str | None = setting(one_of("shop", "email", "letter", "none", "agency"), None)
+    customers: str | None = setting(one_of("all", "b2b", "b2c"), None)
+    min_open_amount: Decimal | None = setting(money, None)
+    enabled: bool = setting(boolean, True)
+    offer: OfferConfig = OfferConfig()
+
+
+@dataclass(frozen=True)
+class BaseRateConfig:
+    table: str = setting(one_of(*TABLES))
+    valid_from: date = setting(a_date)
+    rate: Decimal = setting(percent)
+
+
+@cross_check(BaseRateConfig)
+def _half_year_start(values: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    start = values["valid_from"]
+    if (start.month, start.day) not in ((1, 1), (7, 1)):
+        yield ("valid_from",), f"base rates change on 1 January and 1 July only (got {start})"
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Keys of `[policy]`; None means: as the preset says."""
+
+    preset: str = setting(one_of(*PRESETS), "de-b2c")
+    region: str | None = setting(region, None)
+    language: str | None = setting(one_of(*LANGUAGES), None)  # for customers whose language the shop doesn't say
+    go_live: date | None = setting(a_date, None)
+    min_amount: Decimal | None = setting(money, None)
+    fee_cap_per_claim: Decimal | None = setting(money, None)
+    b2b_flat_fee: Decimal | None = setting(money, None)
+    fees_allowed_by_terms: bool | None = setting(boolean, None)
+    invoice_states_default: bool | None = setting(boolean, None)
+    due_date_agreed: bool | None = setting(boolean, None)
+    plan_grace_days: int | None = setting(integer(0, 90), None)
+    plan_resume_stage: str | None = setting(text(), None)
+
+
+def read_policy(raw: Any, sink: Problems, ctx: Context) -> Policy | None:
+    """The shop's Policy from its `[policy]` table (absent: the default preset); None if anything is wrong."""
+    path: KeyPath = ("policy",)
+    before = len(sink.found)
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        sink.add(path, f"expected a table, got {show(raw)}")
+        return None
+    values = read_table(PolicyConfig, raw, path, sink, ctx, tables=False, extra=("stages", "base_rates"))
+    conf = PolicyConfig(**(values or {}))  # stages are checked against the preset even if a key is wrong
+    stages = _stages(PRESETS[conf.preset].stages, raw.get("stages", {}), path + ("stages",), sink, ctx)
+    rates = _base_rates(raw.get("base_rates", []), path + ("base_rates",), sink, ctx)
+    if values is None or stages is None or rates is None:
+        return None
+    policy = _build(conf, stages, rates)
+    _check(policy, conf, path, sink, ctx)
+    return policy if len(sink.found) == before else None
+
+
+def _stages(preset: tuple[Stage, ...], raw: Any, path: KeyPath, sink: Problems, ctx: Context) -> list[Stage] | None:
+    if not isinstance(raw, dict):
+        sink.add(path, f"expected a table of stages like [policy.stages.dunning_1], got {show(raw)}")
+        return None
+    stages = list(preset)
+    ok = True
+    for name, table in raw.items():
+        where = path + (name,)
+        values = read_table(StageConfig, table, where, sink, ctx)
+        if values is None:
+            ok = False
+            continue
+        conf = StageConfig(**values)
+        names = [s.name for s in stages]
+        if not conf.enabled:
+            stages = [s for s in stages if s.name != name]
+            continue
+        changes = {k: v for k, v in values.items() if v is not None and k not in ("after", "enabled", "offer")}
+        if conf.offer.kind:
+            changes["offer"] = Offer(conf.offer.kind, conf.offer.discount_percent, conf.offer.extra_days)
+        if name in names:
+            stage = replace(stages[names.index(name)], **changes)
+            stages.remove(stages[names.index(name)])
+        else:
+            missing = [k for k in ("kind", "after_days", "deadline_days") if k not in changes]
+            if missing:
+                sink.add(where, f'new stage "{name}" needs {", ".join(missing)} (or did you mean an existing stage'
+                                f'{did_you_mean(name, names)[2:-1] or ": " + ", ".join(names)}?)')
+                ok = False
+                continue
+            kind = changes["kind"]
+            fresh = {"template": "" if kind == "task" else name, "channel": CHANNELS[channel_family(kind)][0]}
+            stage = Stage(name=name, **(fresh | changes))
+        remaining = [s.name for s in stages]
+        if conf.after is None:
+            stages.insert(names.index(name) if name in names else len(stages), stage)
+        elif conf.after in remaining:
+            stages.insert(remaining.index(conf.after) + 1, stage)
+        else:
+            sink.add(where + ("after",), f'no stage "{conf.after}"{did_you_mean(conf.after, names)}')
+            ok = False
+    return stages if ok else None
+
+
+def channel_family(kind: str) -> str:
+    """Which CHANNELS entry a stage kind uses: all letters share one; tasks and the agency have their own."""
+    return "letter" if kind in LETTER_KINDS else kind
+
+
+def _base_rates(raw: Any, path: KeyPath, sink: Problems, ctx: Context) -> dict[str, list[RateRow]] | None:
+    if not isinstance(raw, list):
+        sink.add(path, "expected [[policy.base_rates]] entries with table, valid_from and rate")
+        return None
+    rows: dict[str, list[RateRow]] = {}
+    for index, table in enumerate(raw):
+        values = read_table(BaseRateConfig, table, path + (index,), sink, ctx)
+        if values is None:
+            return None
+        rows.setdefault(values["table"], []).append(RateRow(values["valid_from"], values["rate"]))
+    return rows
+
+
+def _build(conf: PolicyConfig, stages: list[Stage], rates: dict[str, list[RateRow]]) -> Policy:
+    preset = PRESETS[conf.preset]
+    rules = {}
+    for attr in ("interest_b2c", "interest_b2b"):
+        rule = getattr(preset, attr)
+        if rule.table is not None and rule.table.key in rates:
+            rule = replace(rule, table=rule.table.extended(rates[rule.table.key]))
+        rules[attr] = rule
+    overrides = {
+        "go_live": conf.go_live, "min_amount": conf.min_amount, "claim_fee_cap": conf.fee_cap_per_claim,
+        "b2b_flat_fee": conf.b2b_flat_fee, "fees_allowed": conf.fees_allowed_by_terms,
+        "invoice_states_default": conf.invoice_states_default, "due_date_agreed": conf.due_date_agreed,
+        "plan_grace_days": conf.plan_grace_days, "plan_resume_stage": conf.plan_resume_stage,
+        "language": conf.language,
+    }
+    code = conf.region or preset.calendar.region
+    return replace(preset, stages=tuple(stages), calendar=calendar(code), **rules,
+                   **{k: v for k, v in overrides.items() if v is not None})
+
+
+def calendar(code: str) -> BusinessCalendar:
+    """Weekends and the public holidays of a region ("DE", "DE-BY"); weekends only for an empty code."""
+    days: Container[date] = frozenset()
+    if code:
+        country, _, subdivision = code.partition("-")
+        days = holidays.country_holidays(country, subdiv=subdivision or None)  # fills in years as asked
+    return BusinessCalendar(code, days)  # type: ignore[arg-type]
+
+
+def template_file(config_dir: Path, language: str, name: str) -> Path | None:
+    """The merchant's `templates/<lang>/<name>.txt.j2` if present, else the shipped one; None if neither exists."""
+    for folder in (config_dir / "templates", SHIPPED_TEMPLATES):
+        if (path := folder / language / f"{name}.txt.j2").is_file():
+            return path
+    return None
+
+
+def _check(policy: Policy, conf: PolicyConfig, path: KeyPath, sink: Problems, ctx: Context) -> None:
+    names = [s.name for s in policy.stages]
+    if not policy.stages:
+        sink.add(path, "the policy has no stages left: enable at least one")
+    for number, stage in enumerate(policy.stages):
+        where = path + ("stages", stage.name)
+        family = channel_family(stage.kind)
+        if stage.channel not in CHANNELS[family]:
+            sink.add(where + ("channel",), f'a {stage.kind} stage goes by {" or ".join(map(show, CHANNELS[family]))}, '
+                                           f"not {show(stage.channel)}")
+        if number == 0 and stage.after_days < 0:
+            sink.add(where + ("after_days",), "the first stage cannot come before the due date")
+        if number > 0 and stage.after_days < 1:
+            sink.add(where + ("after_days",), f"stages must follow each other: {stage.name} has to come at least one "
+                                              f"day after the deadline of {names[number - 1]} (got {stage.after_days})")
+        if stage.kind == "agency" and number != len(policy.stages) - 1:
+            sink.add(where, f"nothing can follow the hand-over to the agency, but {names[number + 1]} does")
+        if stage.kind in LETTER_KINDS and stage.deadline_days < 1:
+            sink.add(where + ("deadline_days",), "a letter must give the customer at least one day to pay")
+        if stage.fee > 0 and stage.kind not in LETTER_KINDS:
+            sink.add(where + ("fee",), f"only letters carry a fee; a {stage.kind} stage cannot")
+        elif stage.fee > policy.claim_fee_cap:
+            sink.add(where + ("fee",), f"fee {stage.fee} is above the per-claim cap {policy.claim_fee_cap} "
+                                       "(policy.fee_cap_per_claim)")
+        elif stage.fee > CUSTOMARY_LETTER_FEE:
+            sink.warn(where + ("fee",), f"fee {stage.fee} per letter is above the €2.50 of material costs courts have "
+                                        "allowed; only real costs are recoverable")
+        missing = [lang for lang in LANGUAGES if stage.kind != "task"
+                   and template_file(ctx.config_dir, lang, stage.template) is None]
+        if missing:
+            files = " and ".join(f"templates/{lang}/{stage.template}.txt.j2" for lang in missing)
+            sink.add(where + ("template",), f'template "{stage.template}" does not exist: add {files} to the config '
+                                            f"folder{did_you_mean(stage.template, shipped_templates())}")
+    if conf.plan_resume_stage is not None and conf.plan_resume_stage not in names:
+        sink.add(path + ("plan_resume_stage",), f'no stage "{conf.plan_resume_stage}"'
+                                                f"{did_you_mean(conf.plan_resume_stage, names)}")
+    if policy.fees_allowed is False and any(s.fee > 0 for s in policy.stages) and conf.preset == "ch":
+        sink.warn(path + ("fees_allowed_by_terms",), "stages have fees, but they are charged only when the shop's "
+                                                     "terms allow them (fees_allowed_by_terms = true)")
+
+
+def shipped_templates() -> list[str]:
+    return sorted(p.name.removesuffix(".txt.j2") for p in (SHIPPED_TEMPLATES / "de").glob("*.txt.j2"))

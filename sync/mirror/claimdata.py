@@ -1,0 +1,88 @@
+"""How a shop order becomes a claim: the pure mapping from a `ShopOrder` and the shop's settings to claim fields."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from functools import lru_cache
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from mahnwerk.connectors.records import BillingAddress, ShopOrder
+from mahnwerk.sync.config.shop import ShopConfig, StatusMapping
+from mahnwerk.policy.languages import language_for
+from mahnwerk.sync.store.models import ClaimState
+
+ADDRESS_FIELDS = tuple(f.name for f in fields(BillingAddress))
+# Fields whose change is worth a ledger entry; timestamps of our own are not.
+TRACKED = ("order_number", "invoice_number", "invoice_date", "due_date", "customer_name", "email", "company",
+           "vat_id", "is_b2b", "billing_address", "language", "currency", "gross_amount", "open_amount", "state",
+           "shop_status", "payment_method")
+
+
+def claim_state(order: ShopOrder, shop: ShopConfig) -> str | None:
+    """The claim state the shop's word means, None for a status the mapping does not name."""
+    if order.status == "trash":
+        return ClaimState.TRASHED
+    if order.refunded > 0 and order.open_amount == 0:
+        return ClaimState.REFUNDED
+    return states_by_status(shop.statuses).get(order.status)
+
+
+@lru_cache(maxsize=64)
+def states_by_status(statuses: StatusMapping) -> dict[str, str]:
+    """Shop status -> claim state, from the shop's mapping (looked up for every order of a backfill)."""
+    state = {"open": ClaimState.OPEN, "paid": ClaimState.PAID, "cancelled": ClaimState.CANCELLED,
+             "refunded": ClaimState.REFUNDED}
+    return {status: state[meaning] for meaning in state for status in getattr(statuses, meaning)}
+
+
+def local_date(moment: datetime, tz: ZoneInfo) -> date:
+    """The calendar day `moment` falls on in the shop's timezone."""
+    return moment.astimezone(tz).date()
+
+
+def is_new_claim(order: ShopOrder, shop: ShopConfig) -> bool:
+    """Does this order, not seen before, owe money on invoice? (open, invoice method, in the mirrored period)"""
+    return (order.payment_method in shop.invoice.payment_methods
+            and claim_state(order, shop) == ClaimState.OPEN
+            and order.open_amount > 0
+            and (shop.sync.since is None or local_date(order.created_at, shop.timezone) >= shop.sync.since))
+
+
+def claim_fields(order: ShopOrder, shop: ShopConfig, *, state: str) -> dict[str, Any]:
+    """The claim columns for `order`; due date = invoice date + payment term unless the shop gives one."""
+    invoice_date = order.invoice_date or local_date(order.created_at, shop.timezone)
+    billing = order.billing
+    return {
+        "order_id": order.order_id,
+        "order_number": order.number,
+        "invoice_number": order.invoice_number or order.number,
+        "invoice_date": invoice_date,
+        "due_date": order.due_date or invoice_date + timedelta(days=shop.invoice.payment_term_days),
+        "customer_name": billing.name,
+        "email": billing.email,
+        "company": billing.company,
+        "vat_id": order.vat_id,
+        "is_b2b": bool(billing.company.strip() or order.vat_id),
+        "billing_address": {name: getattr(billing, name) for name in ADDRESS_FIELDS},
+        "language": language_for(billing.country, shop.delivery.language),
+        "currency": order.currency,
+        "gross_amount": order.total,
+        "open_amount": order.open_amount,
+        "state": state,
+        "shop_status": order.status,
+        "payment_method": order.payment_method,
+        "ordered_at": order.created_at,
+        "shop_modified_at": order.modified_at,
+    }
+
+
+def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+    """The tracked fields that differ, as {field: [old, new]}, JSON-ready."""
+    return {name: [jsonable(old[name]), jsonable(new[name])] for name in TRACKED if old[name] != new[name]}
+
+
+def jsonable(value: Any) -> Any:
+    """Decimal and dates as strings, so the ledger's JSON keeps them exact."""
+    return value if isinstance(value, (str, int, bool, float, dict, list, type(None))) else str(value)

@@ -1,0 +1,152 @@
+"""The mirror: a shop's changed orders into claims, a page per transaction, the cursor moving with the page.
+
+A page and the cursor that covers it are committed together, so a process killed between pages resumes from
+the last committed page and re-reads at most one page (re-seen orders are idempotent upserts). Connectors read
+the next page ahead while this one is written (connectors/readahead.py); the order of commits does not change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time as dtime
+from typing import Protocol
+
+import structlog
+from sqlalchemy import Connection, select
+
+from mahnwerk.connectors.records import Page, ShopOrder
+from mahnwerk.sync.config.shop import ShopConfig
+from mahnwerk.sync.store.models import Claim, ClaimState, Shop
+from mahnwerk.sync.mirror.pagewriter import PageWriter, read_cursor, unresolved_quarantine, write_cursor
+from mahnwerk.sync.store.engine import Store
+
+log = structlog.get_logger("mahnwerk.mirror")
+ORDERS_STREAM, REREAD_STREAM = "orders", "reread"
+
+
+class OrderSource(Protocol):
+    """What the mirror needs from a shop connector."""
+
+    requests_made: int
+
+    def changed_pages(self, since: datetime | None) -> Iterator[Page[ShopOrder]]: ...
+
+    def orders_by_id(self, ids: Sequence[str]) -> Iterator[Page[ShopOrder]]: ...
+
+
+@dataclass
+class SyncCounts:
+    """What one sync did, for the summary line, the sync_runs table and monitoring."""
+
+    shop: str
+    new: int = 0
+    updated: int = 0
+    closed: int = 0
+    quarantined: int = 0
+    pages: int = 0
+    orders_seen: int = 0
+    orders_expected: int | None = None
+    requests: int = 0
+    seconds: float = 0.0
+    reread: bool = False
+    quarantined_ids: set[str] = field(default_factory=set, repr=False)
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def ensure_shop(store: Store, shop: ShopConfig, now: datetime) -> None:
+    """Create or refresh the shop's row, which claims and runs refer to."""
+    with store.session() as session:
+        row = session.get(Shop, shop.id)
+        if row is None:
+            session.add(Shop(id=shop.id, kind=shop.kind, url=shop.url, created_at=now))
+        elif (row.kind, row.url) != (shop.kind, shop.url):
+            row.kind, row.url = shop.kind, shop.url
+        session.commit()
+
+
+class Mirror:
+    """Mirrors one shop into the store."""
+
+    def __init__(self, store: Store, shop: ShopConfig, source: OrderSource, *,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.store, self.shop, self.source, self.clock = store, shop, source, clock
+
+    def run(self, *, reread: bool | None = None, on_page: Callable[[SyncCounts], None] | None = None) -> SyncCounts:
+        """One sync: changed orders since the cursor, then (when due or asked) a re-read of all open claims."""
+        started, begun = self.clock(), time.monotonic()
+        counts = SyncCounts(shop=self.shop.id)
+        requests_before = self.source.requests_made
+        ensure_shop(self.store, self.shop, started)
+        with self.store.connection() as conn:  # one connection for the run, a transaction per page
+            cursor, last_reread = (read_cursor(conn, self.shop.id, s) for s in (ORDERS_STREAM, REREAD_STREAM))
+            writer = PageWriter(self.shop, now=started, unresolved=unresolved_quarantine(conn, self.shop.id))
+            conn.rollback()
+            since = cursor - self.shop.sync.overlap if cursor else self._backfill_start()
+            log.info("mirror.start", shop=self.shop.id, since=since.isoformat() if since else None)
+            for page in self.source.changed_pages(since):
+                if counts.orders_expected is None:
+                    counts.orders_expected = page.total
+                # Capped at the run's start: one order with a date in the future must not carry the cursor past
+                # everything that changes until then.
+                self._apply(conn, writer, page, counts, advance_to=min(page.newest or started, started))
+                self._progress(counts, requests_before, on_page)
+            # No page, no cursor: the orders cursor holds the shop's own timestamps only, never our clock, which
+            # may run ahead of the shop's (an empty shop is asked for everything again, which is one request).
+            if reread is None:
+                reread = last_reread is not None and started - last_reread >= self.shop.sync.reread_interval
+            if reread:
+                self._reread(conn, writer, counts, requests_before, on_page)
+            if reread or last_reread is None:  # a fresh backfill has just read everything
+                write_cursor(conn, self.shop.id, REREAD_STREAM, started, now=started)
+                conn.commit()
+        counts.requests = self.source.requests_made - requests_before
+        counts.seconds = time.monotonic() - begun
+        log.info("mirror.done", shop=self.shop.id, new=counts.new, updated=counts.updated, closed=counts.closed,
+                 quarantined=counts.quarantined, requests=counts.requests, seconds=round(counts.seconds, 3))
+        return counts
+
+    def _reread(self, conn: Connection, writer: PageWriter, counts: SyncCounts, requests_before: int,
+                on_page: Callable[[SyncCounts], None] | None) -> None:
+        """Re-read every open claim by id: catches deletions and changes that did not move date_modified."""
+        counts.reread = True
+        ids = list(conn.execute(select(Claim.__table__.c.order_id).where(
+            Claim.__table__.c.shop_id == self.shop.id, Claim.__table__.c.state == ClaimState.OPEN)).scalars())
+        conn.rollback()
+        for page in self.source.orders_by_id(ids):
+            self._apply(conn, writer, page, counts, advance_to=None)
+            self._progress(counts, requests_before, on_page)
+
+    def _apply(self, conn: Connection, writer: PageWriter, page: Page[ShopOrder], counts: SyncCounts, *,
+               advance_to: datetime | None) -> None:
+        """Write one page and move the cursor in one transaction, then count what it did."""
+        self.store.refetchable(conn)
+        result = writer.apply(conn, page)
+        if advance_to is not None:
+            write_cursor(conn, self.shop.id, ORDERS_STREAM, advance_to, now=writer.now, only_forward=True)
+        conn.commit()
+        counts.new += result.new
+        counts.updated += result.updated
+        counts.closed += result.closed
+        counts.quarantined_ids |= result.quarantined
+        counts.quarantined = len(counts.quarantined_ids)  # overlapping pages may show a bad record twice
+        counts.orders_seen += len(page.records) + len(page.rejected)
+        log.info("mirror.page", shop=self.shop.id, orders=len(page.records), rejected=len(page.rejected),
+                 new=result.new, updated=result.updated, closed=result.closed)
+
+    def _progress(self, counts: SyncCounts, requests_before: int,
+                  on_page: Callable[[SyncCounts], None] | None) -> None:
+        counts.pages += 1
+        counts.requests = self.source.requests_made - requests_before
+        if on_page:
+            on_page(counts)
+
+    def _backfill_start(self) -> datetime | None:
+        """Midnight of `sync.since` in the shop's timezone, or None to read every order."""
+        since = self.shop.sync.since
+        return datetime.combine(since, dtime(0), self.shop.timezone).astimezone(UTC) if since else None

@@ -1,0 +1,317 @@
+"""Incoming payments into the store, matched to claims and booked: every booking is a `payment` entry in the
+claim's ledger with its split (costs, interest, principal: §367 BGB), a claim paid in full closes, and the shop
+learns of it through the outbox (`writeback` rows, sync/writeback.py).
+
+Built for statements of 100,000 entries: booking goes in chunks with one query per chunk for the claims and their
+ledger, and bulk inserts for what is written. sync/matchrun.py runs the import and the matching around it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping, Set
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
+from mahnwerk.policy.account import HALF_CENT, Balance, allocate
+from mahnwerk.policy.engine import owed
+from mahnwerk.policy.interest import cents
+from mahnwerk.policy.matching import Credit, Match, OpenClaim, Share
+from mahnwerk.policy.model import ClaimFacts, Payment, Policy
+from mahnwerk.policy.rates import MissingRate
+from mahnwerk.sync.store.bulk import bulk_insert, execute_many, for_ids
+from mahnwerk.sync.casework.casefile import facts, histories
+from mahnwerk.sync.config.shop import ShopConfig
+from mahnwerk.sync.mirror.mirror import ensure_shop
+from mahnwerk.sync.store.models import (Claim, ClaimState, IncomingPaymentRow, LedgerEntry, OutboxRow, OutboxState,
+                                  PaymentEvent, PaymentState)
+from mahnwerk.sync.casework.planner import PLAN_COLUMNS, open_chunks
+from mahnwerk.sync.store.engine import Store
+
+PAYMENTS, EVENTS, CLAIMS = IncomingPaymentRow.__table__, PaymentEvent.__table__, Claim.__table__
+LEDGER, OUTBOX = LedgerEntry.__table__, OutboxRow.__table__
+CHUNK = 2000
+ZERO = Decimal(0)
+ACTOR = "mahnwerk"
+# What matching and booking read of a claim: the policy's facts, the numbers it is known by, names, state.
+CLAIM_COLUMNS = (*PLAN_COLUMNS, CLAIMS.c.invoice_number, CLAIMS.c.customer_name, CLAIMS.c.company, CLAIMS.c.state)
+# What matching and booking read of a waiting payment (not its origin, JSON lists or timestamps: 100,000 rows).
+MATCHING = tuple(PAYMENTS.c[name] for name in (
+    "id", "source", "ref", "booked_on", "currency", "unallocated", "remittance", "end_to_end_id", "creditor_ref",
+    "payer_name", "order_hint", "original_amount", "original_currency"))
+SEEN = for_ids(lambda among: select(PAYMENTS.c.source, PAYMENTS.c.ref).where(
+    PAYMENTS.c.shop_id == bindparam("shop"), among), PAYMENTS.c.ref)
+CLAIMS_BY_ID = for_ids(lambda among: select(*CLAIM_COLUMNS).where(among), CLAIMS.c.id)
+UPDATE_PAYMENT = (update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
+                  .values(state=bindparam("state"), rule=bindparam("rule"), confidence=bindparam("confidence"),
+                          reason=bindparam("reason"), candidates=bindparam("candidates"),
+                          unallocated=bindparam("unallocated"), decided_at=bindparam("decided_at"),
+                          decided_by=bindparam("decided_by")))
+# One statement for all the claims a chunk closes (per row, PostgreSQL would plan each of 2,000 updates).
+CLOSE_CLAIMS = for_ids(lambda among: update(CLAIMS).where(among).values(
+    state=ClaimState.PAID, settled_at=bindparam("now"), closed_at=bindparam("now"), updated_at=bindparam("now")),
+    CLAIMS.c.id)
+
+
+@dataclass
+class Imported:
+    """What one file or provider poll brought: new payments, ones seen before, entries that were not credits."""
+
+    origin: str
+    error: str = ""  # not a statement: refused as a whole
+    new: int = 0
+    duplicates: int = 0
+    problems: list[SourceProblem] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.error:
+            return {"origin": self.origin, "error": self.error}
+        return {"origin": self.origin, "new": self.new, "duplicates": self.duplicates, "skipped": dict(self.skipped),
+                "problems": [{"position": p.position, "reason": p.reason} for p in self.problems]}
+
+
+@dataclass
+class Reconciled:
+    """What matching did with the waiting payments of one shop."""
+
+    shop: str
+    booked: int = 0  # payments booked to claims
+    closed: int = 0  # claims paid in full
+    partial: int = 0  # claims paid in part
+    credit: int = 0  # claims paid beyond what they owed
+    review: int = 0  # a guess a person must confirm
+    unmatched: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """A decision to book one payment: the shares per claim and how it was decided."""
+
+    payment: Any  # a payments row
+    shares: tuple[Share, ...]
+    rule: str
+    confidence: Decimal
+    reason: str
+    candidates: tuple[int, ...] = ()
+
+
+def balance(claim: ClaimFacts, history: list, day: date, policy: Policy) -> Balance | None:
+    """What the claim owes on `day`, None when a base rate is missing (then only its principal is known)."""
+    try:
+        return owed(claim, history, day, policy)
+    except MissingRate:
+        return None
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+# --- import ------------------------------------------------------------------------------------------------------
+
+
+def import_payments(store: Store, shop: ShopConfig, items: Iterable[IncomingPayment | SourceProblem], *,
+                    origin: str, now: datetime) -> Imported:
+    """Store every credit not seen before (same shop, source and reference); problems are collected, not raised."""
+    ensure_shop(store, shop, now)
+    result = Imported(origin)
+    recent: deque[set[tuple[str, str]]] = deque(maxlen=2)
+    for chunk in chunks(items, CHUNK):
+        result.problems += [p for p in chunk if isinstance(p, SourceProblem)]
+        rows = new_rows(store, shop, [p for p in chunk if isinstance(p, IncomingPayment)], recent, origin=origin,
+                        now=now, imported=result)
+        if rows:
+            with store.connection() as conn:
+                bulk_insert(conn, PAYMENTS, rows)
+                conn.commit()
+    return result
+
+
+def new_rows(store: Store, shop: ShopConfig, payments: list[IncomingPayment], recent: deque[set[tuple[str, str]]],
+             *, origin: str, now: datetime, imported: Imported) -> list[dict[str, Any]]:
+    """Payments rows for the credits not stored before (same shop, source and reference) nor among `recent`,
+    the keys of the chunks just before (this chunk's keys are added)."""
+    rows = [payment_row(shop.id, p, origin, now) for p in payments]
+    mine: set[tuple[str, str]] = set()
+    stored: set[tuple[str, str]] = set()
+    if rows:
+        with store.connection() as conn:
+            refs = list({row["ref"] for row in rows})
+            stored = {(source, ref) for source, ref in conn.execute(SEEN(conn), {"shop": shop.id, "ids": refs})}
+    new = []
+    for row in rows:
+        key = (row["source"], row["ref"])
+        if key in stored or key in mine or any(key in chunk for chunk in recent):
+            imported.duplicates += 1
+        else:
+            mine.add(key)
+            new.append(row)
+    recent.append(mine)
+    imported.new += len(new)
+    return new
+
+
+def payment_row(shop_id: str, p: IncomingPayment, origin: str, now: datetime) -> dict[str, Any]:
+    return {"shop_id": shop_id, "source": p.source, "ref": p.ref[:140], "origin": origin[:500],
+            "position": p.position[:200], "account": p.account[:64], "booked_on": p.booked_on, "amount": p.amount,
+            "currency": p.currency, "charges": p.charges, "original_amount": p.original_amount,
+            "original_currency": p.original_currency, "payer_name": p.payer_name[:300],
+            "payer_account": p.payer_account[:64], "remittance": p.remittance[:2000],
+            "end_to_end_id": p.end_to_end_id[:140], "creditor_ref": p.creditor_ref[:140],
+            "order_hint": p.order_hint[:64], "provider_ids": list(p.provider_ids), "state": PaymentState.UNMATCHED,
+            "rule": "", "confidence": None, "reason": "", "candidates": [], "unallocated": p.amount,
+            "imported_at": now, "decided_at": None, "decided_by": ""}
+
+
+# --- matching ----------------------------------------------------------------------------------------------------
+
+
+def open_claims(store: Store, shop: ShopConfig, today: date, *, chunk: int = 5000) -> Iterator[OpenClaim]:
+    """The shop's open claims as matching sees them, streamed. A claim with notices or payments in its ledger owes
+    what the policy says today (what the last notice asked for, with fees and interest); one without owes its
+    invoice's open amount, the only figure its customer has seen. Both amounts are looked for."""
+    for rows, events in open_chunks(store, shop, columns=CLAIM_COLUMNS, chunk=chunk):
+        for row in rows:
+            # Unpacked in CLAIM_COLUMNS' order: 100,000 rows, and a Row's attributes cost more than its items.
+            id_, _, order_id, order_number, currency, amount, invoiced, _, _, invoice_number, name, company, _ = row
+            owed = amount
+            if id_ in events:
+                found = balance(facts(row), events[id_], today, shop.policy)
+                owed = cents(found.total) if found is not None else owed
+            yield OpenClaim(id_, invoice_number, order_number, order_id, currency, owed, (name, company), invoiced,
+                            also=(amount,))
+
+
+def credit_of(row: Mapping[str, Any]) -> Credit:
+    """A payments row (stored, or about to be) as matching sees it; the end-to-end id and structured reference
+    count as text too."""
+    # An ISO 11649 reference is "RF" + two check digits + the creditor's own reference: the number we printed.
+    structured = row["creditor_ref"].replace(" ", "")
+    rf = structured[4:] if re.fullmatch(r"RF\d\d\w+", structured) else ""
+    # Fields are kept apart by a blank line: only the lines of one field may be a number the bank cut in two.
+    text = "\n\n".join(t for t in (row["remittance"], row["end_to_end_id"], rf or row["creditor_ref"]) if t)
+    return Credit(row["unallocated"], row["currency"], row["booked_on"], text, row["payer_name"], row["order_hint"],
+                  row["original_amount"], row["original_currency"])
+
+
+def wait_update(payment_id: int | None, unallocated: Decimal, match: Match | None) -> dict[str, Any]:
+    """A payment no rule is sure of: review when there is a guess, else it stays unmatched."""
+    state = PaymentState.REVIEW if match is not None else PaymentState.UNMATCHED
+    reason = (f"{match.reason} (confidence {match.confidence}, below the shop's threshold)" if match and match.shares
+              else match.reason if match else "no claim names this payment's reference, order or amount")
+    return {"payment_id": payment_id, "state": state, "rule": match.rule if match else "",
+            "confidence": match.confidence if match else None, "reason": reason[:500],
+            "candidates": list(match.candidates) if match else [], "unallocated": unallocated,
+            "decided_at": None, "decided_by": ""}
+
+
+# --- booking -----------------------------------------------------------------------------------------------------
+
+
+def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: date, now: datetime, actor: str,
+         result: Reconciled, stored: Set[int] = frozenset()) -> None:
+    """Write the bookings: ledger entries with the §367 split, closed claims, write-back rows, payment states
+    (`stored`: payments whose row was written as booked in full already; only a share not booked changes it)."""
+    if not bookings:
+        return
+    claim_ids = list({share.claim_id for b in bookings for share in b.shares})
+    claims = {row.id: row for row in conn.execute(CLAIMS_BY_ID(conn), {"ids": claim_ids})}
+    events = histories(conn, claim_ids, shop.timezone)
+    ledger, outbox, payment_events, payments = [], [], [], []
+    closing: dict[int, None] = {}  # in order
+    for booking in bookings:
+        p = booking.payment
+        booked = ZERO
+        for share in booking.shares:
+            claim = claims[share.claim_id]
+            if claim.state != ClaimState.OPEN or claim.id in closing:
+                continue  # closed meanwhile: that share stays unallocated, a person decides
+            history = events.setdefault(claim.id, [])
+            before = balance(facts(claim), history, p.booked_on, shop.policy)
+            owed = (before.fees, before.flat_fee, before.interest, before.principal) if before else \
+                (ZERO, ZERO, ZERO, claim.open_amount)
+            (fees, flat, interest, principal), surplus = allocate(share.amount, owed)
+            applied = {"fees": owed[0] - fees, "flat_fee": owed[1] - flat, "interest": owed[2] - interest,
+                       "principal": owed[3] - principal, "credit": surplus}
+            history.append(Payment(p.booked_on, share.amount, p.source))
+            ledger.append({"claim_id": claim.id, "at": now, "kind": "payment", "source": "payments", "actor": actor,
+                           "data": {"amount": str(share.amount), "currency": claim.currency,
+                                    "on": p.booked_on.isoformat(), "source": p.source, "payment": p.id,
+                                    "reference": p.ref, "rule": booking.rule, "confidence": str(booking.confidence),
+                                    "applied": {k: str(cents(v)) for k, v in applied.items()}}})
+            booked += share.amount
+            left_owing = fees + flat + interest + principal
+            if any(e.on > p.booked_on for e in history):  # later notices or payments: ask the policy for today
+                after = balance(facts(claim), history, today, shop.policy)
+                settled = after is not None and after.settled
+                left_owing, surplus = (after.total, after.credit) if after else (left_owing, surplus)
+            else:  # nothing after the payment: what the split leaves is what is owed
+                settled = before is not None and left_owing < HALF_CENT
+            words = f"{cents(share.amount):,.2f} {claim.currency} by {p.source} ({p.ref}, {p.booked_on})"
+            if settled:
+                closing[claim.id] = None
+                credit = cents(surplus)
+                ledger.append({"claim_id": claim.id, "at": now, "kind": "closed", "source": "payments",
+                               "actor": actor, "data": {"changes": {"state": [ClaimState.OPEN, ClaimState.PAID]},
+                                                        "reason": f"paid in full: {words}"}})
+                if credit > 0:
+                    result.credit += 1
+                    ledger.append({"claim_id": claim.id, "at": now, "kind": "credit", "source": "payments",
+                                   "actor": actor, "data": {"amount": str(credit), "currency": claim.currency,
+                                                            "reason": "paid beyond what was owed"}})
+                result.closed += 1
+                note = f"Mahnwerk: paid in full, {words}." + (
+                    f" Credit: {credit:,.2f} {claim.currency}." if credit > 0 else "")
+                outbox.append(writeback_row(shop, claim, "paid", p.id, note, today, now,
+                                            status=shop.payments.paid_status if shop.payments.mark_paid else ""))
+            else:
+                result.partial += 1
+                outbox.append(writeback_row(shop, claim, "part_paid", p.id, f"Mahnwerk: payment of {words}; still "
+                                            f"open: {cents(left_owing):,.2f} {claim.currency}.", today, now))
+        result.booked += bool(booked)
+        if p.id not in stored or booked != sum(share.amount for share in booking.shares):
+            payments.append(decided(p.id, p.unallocated, p.currency, booking, booked, now=now, actor=actor))
+        if booking.rule == "manual":  # automatic bookings are on the payment row and in each claim's ledger
+            payment_events.append({"payment_id": p.id, "at": now, "kind": "assigned", "actor": actor,
+                                   "data": {"shares": [{"claim": s.claim_id, "amount": str(s.amount)}
+                                                       for s in booking.shares]}})
+    if closing:
+        for ids in chunks(closing, 10_000):  # SQLite takes at most 32,766 parameters
+            conn.execute(CLOSE_CLAIMS(conn), {"ids": ids, "now": now})
+    execute_many(conn, UPDATE_PAYMENT, payments)
+    bulk_insert(conn, LEDGER, ledger)
+    bulk_insert(conn, OUTBOX, outbox)
+    bulk_insert(conn, EVENTS, payment_events)
+
+
+def decided(payment_id: int | None, unallocated: Decimal, currency: str, how: Booking | Match, booked: Decimal, *,
+            now: datetime, actor: str) -> dict[str, Any]:
+    """A booked payment's row: matched, or in review with what no claim took."""
+    left = unallocated - booked
+    reason = how.reason if not left else f"{how.reason}; {left} {currency} not booked yet"
+    return {"payment_id": payment_id, "state": PaymentState.REVIEW if left else PaymentState.MATCHED,
+            "rule": how.rule, "confidence": how.confidence, "reason": reason[:500],
+            "candidates": list(how.candidates), "unallocated": left, "decided_at": now, "decided_by": actor}
+
+
+def writeback_row(shop: ShopConfig, claim: Any, stage: str, payment_id: int, note: str, today: date,
+                  now: datetime, *, status: str = "") -> dict[str, Any]:
+    """An outbox row that tells the shop: a private note, and for a claim paid in full the paid status."""
+    return {"key": f"{shop.id}/{claim.order_id}/{stage}/p{payment_id}", "shop_id": shop.id, "claim_id": claim.id,
+            "kind": "writeback", "stage": stage, "channel": "shop", "planned_on": today,
+            "state": OutboxState.PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
+            "payload": {"note": note, "status": status, "payment": payment_id}, "reference": "",
+            "created_at": now, "updated_at": now, "done_at": None}

@@ -1,0 +1,107 @@
+"""Where payments come from for one shop: statement files (`payments import`, the shop's inbox folder) and the
+payment providers of `[payments.stripe]` / `[payments.mollie]`; then a matching run (sync/matchrun.py).
+
+The sync calls `collect()` after the mirror, so a payment that arrives between planning and sending is booked
+before the executor's re-check of the claim sees it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from mahnwerk.errors import MahnwerkError
+from mahnwerk.sync.config.shop import ShopConfig
+from mahnwerk.sync.store.models import PaymentCursor
+from mahnwerk.sync.payments.matchrun import run
+from mahnwerk.sync.payments.reconcile import Imported, Reconciled, import_payments
+from mahnwerk.sync.store.engine import Store
+
+log = structlog.get_logger("mahnwerk.payments")
+
+
+@dataclass
+class Collected:
+    """One shop's payment round: what each file or provider brought, what was rejected, what matching did."""
+
+    shop: str
+    imported: list[Imported] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    errors: list[str] = field(default_factory=list)
+    reconciled: Reconciled | None = None
+
+    @property
+    def new(self) -> int:
+        return sum(i.new for i in self.imported)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"shop": self.shop, "new": self.new, "imported": [i.as_dict() for i in self.imported],
+                "rejected": [{"file": f, "reason": r} for f, r in self.rejected], "errors": self.errors,
+                **(self.reconciled.as_dict() if self.reconciled else {})}
+
+
+def inbox_files(inbox: Path) -> Iterator[Path]:
+    """Statement files waiting in the inbox, oldest first (sub-folders and hidden or partial files are not)."""
+    if not inbox.is_dir():
+        return iter(())
+    files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".") and not p.name.endswith(
+        (".part", ".tmp", ".reason.txt"))]
+    return iter(sorted(files, key=lambda p: (p.stat().st_mtime, p.name)))
+
+
+def move_aside(path: Path, folder: Path) -> Path:
+    """Move a processed or rejected file into `folder`, never overwriting an earlier one of the same name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target, n = folder / path.name, 1
+    while target.exists():
+        target, n = folder / f"{path.stem}.{n}{path.suffix}", n + 1
+    shutil.move(str(path), target)
+    return target
+
+
+def collect(store: Store, shop: ShopConfig, *, now: datetime, providers: list[Any] | None = None,
+            match: bool = True) -> Collected:
+    """Poll the providers and import the inbox, then match every waiting payment (when anything came in, or when
+    `match` says the claims changed). Inbox files are moved aside afterwards: a run that fails leaves them for the
+    next one, which finds what was stored already."""
+    result = Collected(shop.id)
+    for provider in providers or ():
+        try:
+            result.imported.append(poll_provider(store, shop, provider, now=now))
+        except MahnwerkError as exc:
+            result.errors.append(f"{provider.source}: {exc}")
+            log.error("payments.provider_failed", shop=shop.id, source=provider.source, error=str(exc))
+    inbox = shop.payments.inbox
+    files = list(inbox_files(inbox)) if inbox is not None else []
+    if files or match or result.new:
+        imported, result.reconciled = run(store, shop, files, now=now)
+        for path, outcome in zip(files, imported, strict=True):
+            if outcome.error:
+                target = move_aside(path, inbox / "rejected")
+                target.with_name(target.name + ".reason.txt").write_text(f"{outcome.error}\n", encoding="utf-8")
+                result.rejected.append((path.name, outcome.error))
+            else:
+                move_aside(path, inbox / "processed")
+                result.imported.append(outcome)
+    return result
+
+
+def poll_provider(store: Store, shop: ShopConfig, provider: Any, *, now: datetime) -> Imported:
+    """New payments from one provider since its cursor; the cursor moves only after they are stored."""
+    with store.session() as session:
+        cursor = session.get(PaymentCursor, (shop.id, provider.source))
+        polled = provider.poll(cursor.value if cursor else None)
+    imported = import_payments(store, shop, [*polled.payments, *polled.problems], origin=provider.source, now=now)
+    with store.session() as session:
+        row = session.get(PaymentCursor, (shop.id, provider.source)) or PaymentCursor(
+            shop_id=shop.id, source=provider.source, value="", updated_at=now)
+        row.value, row.updated_at = polled.cursor, now
+        session.add(row)
+        session.commit()
+    return imported

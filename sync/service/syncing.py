@@ -1,0 +1,107 @@
+"""Use cases that the CLI and the scheduler call: sync shops, each in isolation, with a record of every run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from mahnwerk.errors import MahnwerkError, ShopAuthFailed
+from mahnwerk.sync.service.bootstrap import build_payment_sources, build_source
+from mahnwerk.sync.config.shop import ShopConfig
+from mahnwerk.sync.mirror.mirror import Mirror, SyncCounts, ensure_shop, utcnow
+from mahnwerk.sync.store.models import SyncRun
+from mahnwerk.sync.payments.sources import Collected, collect
+from mahnwerk.sync.store.engine import Store
+
+log = structlog.get_logger("mahnwerk.sync")
+
+
+@dataclass(frozen=True, slots=True)
+class ShopSyncResult:
+    """The outcome of syncing one shop: its counts, and the error that stopped it, if any."""
+
+    counts: SyncCounts
+    error: str = ""
+    auth_failed: bool = False
+    payments: Collected | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the shop synced without error."""
+        return not self.error
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready summary for `sync --json` and monitoring."""
+        c = self.counts
+        return {"shop": c.shop, "ok": self.ok, "error": self.error, "new": c.new, "updated": c.updated,
+                "closed": c.closed, "quarantined": c.quarantined, "requests": c.requests, "pages": c.pages,
+                "orders_seen": c.orders_seen, "reread": c.reread, "seconds": round(c.seconds, 3),
+                "payments": self.payments.as_dict() if self.payments else None}
+
+
+def sync_shops(store: Store, shops: Sequence[ShopConfig], *, reread: bool | None = None,
+               on_page: Callable[[SyncCounts], None] | None = None) -> list[ShopSyncResult]:
+    """Sync each shop in turn; a shop that fails (auth, outage, bad answers) does not stop the others."""
+    return [sync_one(store, shop, reread=reread, on_page=on_page) for shop in shops]
+
+
+def sync_one(store: Store, shop: ShopConfig, *, reread: bool | None = None,
+             on_page: Callable[[SyncCounts], None] | None = None) -> ShopSyncResult:
+    """Sync one shop and record the run in `sync_runs`."""
+    run_id = _start_run(store, shop)
+    source = build_source(shop)
+    counts, error, auth_failed = SyncCounts(shop=shop.id), "", False
+    try:
+        counts = Mirror(store, shop, source).run(reread=reread, on_page=on_page)
+    except ShopAuthFailed as exc:
+        error, auth_failed = f"{exc} (check the consumer key and secret in {shop.source.name})", True
+    except MahnwerkError as exc:
+        error = str(exc)
+    except (IntegrityError, OperationalError) as exc:  # environmental, not a bug: say so, keep the run record
+        error = (f"database error while syncing shop '{shop.id}': {exc.orig} (is another sync of this shop "
+                 "running, e.g. the daemon? Committed pages are kept; the next sync continues from them)")
+    finally:
+        counts.requests = counts.requests or source.requests_made
+        source.close()
+    if error:
+        log.error("sync.failed", shop=shop.id, error=error)
+    _finish_run(store, run_id, counts, error)
+    changed = counts.new + counts.updated > 0  # a new claim may be what a waiting payment pays
+    return ShopSyncResult(counts, error, auth_failed, collect_payments(store, shop, claims_changed=changed))
+
+
+def collect_payments(store: Store, shop: ShopConfig, *, claims_changed: bool) -> Collected:
+    """The shop's inbox and payment providers, then matching (when payments came in or claims changed).
+    Independent of the shop's API: a shop that is down still gets its payments booked."""
+    sources = build_payment_sources(shop)
+    try:
+        return collect(store, shop, now=utcnow(), providers=sources, match=claims_changed)
+    except MahnwerkError as exc:
+        log.error("payments.failed", shop=shop.id, error=str(exc))
+        return Collected(shop.id, errors=[str(exc)])
+    finally:
+        for source in sources:
+            source.close()
+
+
+def _start_run(store: Store, shop: ShopConfig) -> int:
+    ensure_shop(store, shop, utcnow())
+    with store.session() as session:
+        run = SyncRun(shop_id=shop.id, started_at=utcnow())
+        session.add(run)
+        session.commit()
+        assert run.id is not None
+        return run.id
+
+
+def _finish_run(store: Store, run_id: int, counts: SyncCounts, error: str) -> None:
+    with store.session() as session:
+        run = session.get(SyncRun, run_id)
+        assert run is not None
+        run.finished_at, run.outcome, run.error = utcnow(), "failed" if error else "ok", error[:2000]
+        run.new, run.updated, run.closed = counts.new, counts.updated, counts.closed
+        run.quarantined, run.requests = counts.quarantined, counts.requests
+        session.commit()

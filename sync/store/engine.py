@@ -1,0 +1,165 @@
+"""The local store: engine set-up (SQLite in WAL mode or PostgreSQL), migrations on start, units of work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlmodel import Session
+
+from mahnwerk.errors import StoreError
+from mahnwerk.sync.config.secrets import mask_url
+
+log = structlog.get_logger("mahnwerk.store")
+MIGRATIONS = str(Path(__file__).with_name("migrations"))
+# The newest migration shipped (tests check it against Alembic's head). Every command starts by comparing the
+# database with it; Alembic, slow to import, is loaded only when there is something to migrate.
+SCHEMA_REVISION = "0005"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets `claims` read while the daemon writes; busy_timeout waits out a concurrent writer.
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; creates the SQLite file's folder. Raises StoreError with the masked URL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"database.url: not a database URL ({mask_url(url)}): {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            folder = Path(parsed.database).expanduser().resolve().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"database.url: cannot create the folder {folder} for the SQLite file: "
+                                 f"{exc.strerror}") from None
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except (ImportError, ModuleNotFoundError) as exc:
+        raise StoreError(f"database.url: no driver for {parsed.drivername} ({exc}); for PostgreSQL install "
+                         "'mahnwerk[postgresql]'") from None
+    if parsed.get_backend_name() == "postgresql":
+        event.listen(engine, "connect", _postgres_settings)
+    return engine
+
+
+def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
+    # psycopg prepares statements it sees often (cheaper parsing), but PostgreSQL may then keep a generic plan
+    # made while the tables were still empty: a sequential scan for the whole backfill. Custom plans always.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET plan_cache_mode = force_custom_plan")
+    cursor.close()
+    dbapi_connection.commit()
+
+
+class Store:
+    """The database behind Mahnwerk: migrated on open, used through short units of work."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        if migrate:
+            self.migrate()
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to `revision`; safe to call on every start."""
+        try:
+            if revision == "head" and self.revision() == SCHEMA_REVISION:
+                return
+            from alembic import command
+            from alembic.config import Config as AlembicConfig
+
+            with self.engine.begin() as connection:
+                cfg = AlembicConfig()
+                cfg.set_main_option("script_location", MIGRATIONS)
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, revision)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the database {mask_url(self.url)}: {exc.orig}") from None
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot migrate the database {mask_url(self.url)}: {exc}") from exc
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None for an empty database)."""
+        with self.engine.connect() as connection:
+            if not self.engine.dialect.has_table(connection, "alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    @staticmethod
+    def head() -> str | None:
+        """The newest revision among the shipped migration scripts, as Alembic sees it."""
+        from alembic.config import Config as AlembicConfig
+        from alembic.script import ScriptDirectory
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", MIGRATIONS)
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: nothing is saved without an explicit `commit()`; leaving rolls back the rest."""
+        session = Session(self.engine, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.close()  # rolls back what was not committed; loaded objects stay readable
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection; each transaction is saved only by `conn.commit()`, the last one rolled back
+        unless committed."""
+        with self.engine.connect() as conn:
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction():
+                    conn.rollback()
+
+    @contextmanager
+    def bulk_connection(self) -> Iterator[Connection]:
+        """A connection for a long series of big transactions (a statement's chunks). On SQLite its commits move
+        the write-ahead log into the database file every 64 MB instead of every 4 MB (each such checkpoint waits
+        for the disk), and once more at the end; the connection goes back to the pool as it came."""
+        with self.connection() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 16384")
+            try:
+                yield conn
+            finally:
+                if sqlite:
+                    with suppress(SQLAlchemyError):  # a broken connection: the pool drops it anyway
+                        if conn.in_transaction():
+                            conn.rollback()
+                        conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 1000")
+                        conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                        conn.commit()
+
+    @staticmethod
+    def refetchable(conn: Connection) -> None:
+        """Mark the current transaction as work that can be fetched again, such as a mirrored page with its
+        cursor: PostgreSQL then does not wait for the disk on commit. A crash may lose the last such commits,
+        page and cursor together, never one without the other, and the next sync reads them again (SQLite in
+        WAL mode with synchronous=NORMAL behaves the same way). Anything sent to a customer stays durable."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL synchronous_commit = off"))
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
