@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from mahnwerk.connectors.woocommerce import ORDER_FIELDS  # noqa: E402
+from mahnwerk.connectors.woocommerce.orders import ORDER_FIELDS  # noqa: E402
 from tests.support import write_config  # noqa: E402
 
 PG = os.environ.get("MAHNWERK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -42,11 +42,11 @@ BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))  # bench/plan.py, which puts the repository on the path for tests.support
 
+from plan import SHOP, TZ, bench_store, run_child, run_header
 from sqlalchemy import create_engine, select
 
 from mahnwerk.sandbox.statements import ExpectedCredit, StatementClaim, StatementTruth, write_statement
 from mahnwerk.sync.store.models import Claim, IncomingPaymentRow, LedgerEntry
-from plan import SHOP, TZ, bench_store, run_child, run_header
 
 CLAIMS, LEDGER, PAYMENTS = Claim.__table__, LedgerEntry.__table__, IncomingPaymentRow.__table__
 FORMATS = {"camt.053": "camt.053.001.02", "camt.053.001.08": "camt.053.001.08", "mt940": "mt940"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,9 +19,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
-import urllib3
 import structlog
 import tenacity
+import urllib3
 
 from mahnwerk import __version__
 from mahnwerk.errors import ShopAuthFailed, ShopError, ShopRejected, ShopUnavailable
@@ -162,16 +163,23 @@ class ShopHttp:
         sleep: Callable[[float], None] = time.sleep,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        """`headers` are sent with every request (an API version pin, say); credentials belong in `auth`."""
+        """`headers` are sent with every request (an API version pin, say); credentials belong in `auth`.
+
+        Each thread gets its own `requests.Session` (a read-ahead thread and its consumer never share one), all
+        closed by `close()`; credentials are read per request, so switching them (`use_query_auth`) is one
+        assignment that every thread sees whole.
+        """
         self.shop, self.base_url = shop, base_url.rstrip("/") + "/"
         self.timeout = (min(10.0, timeout), timeout)  # connect, read
-        self.session = requests.Session()
-        self.session.auth = auth
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})})
-        if ca_bundle:
-            self.session.verify = ca_bundle
-        self.query_auth: dict[str, str] = {}  # credentials sent as query parameters instead of a header
-        self.requests_made = 0
+        self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        self._verify: str | bool = ca_bundle or True
+        # (header auth, credentials as query parameters): replaced whole, never changed in place
+        self._header_auth = auth
+        self._credentials: tuple[requests.auth.AuthBase | tuple[str, str] | None, dict[str, str]] = (auth, {})
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+        self._requests = 0
         self._retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(ShopUnavailable),
             wait=wait_retry_after_or_exponential(max_s=max_backoff),
@@ -181,30 +189,68 @@ class ShopHttp:
             reraise=True,
         )
 
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests sent so far by every thread (retries included)."""
+        return self._requests
+
+    @property
+    def auth(self) -> requests.auth.AuthBase | tuple[str, str] | None:
+        """The credentials sent in the Authorization header (None once they travel in the query)."""
+        return self._credentials[0]
+
+    @property
+    def query_auth(self) -> dict[str, str]:
+        """Credentials sent as query parameters instead of a header (some hosts strip Authorization)."""
+        return dict(self._credentials[1])
+
+    def use_query_auth(self, params: Mapping[str, str] | None) -> None:
+        """Send `params` in the query instead of the header auth from now on; None goes back to `auth`."""
+        self._credentials = (self._header_auth, {}) if params is None else (None, dict(params))
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session (made on first use)."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(self._headers)
+            session.verify = self._verify
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json_body: Any = None, retry: bool = True) -> ShopResponse:
         """Send one request and return the parsed JSON answer. It is retried on ShopUnavailable unless `retry` is
         False: a POST that timed out may have been applied, so the caller must look before it sends again."""
         if not retry:
             return self._once(method, path, params or {}, json_body)
-        return self._retrying(self._once, method, path, params or {}, json_body)
+        return self._retrying.copy()(self._once, method, path, params or {}, json_body)
 
     def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> ShopResponse:
         """GET `path` (relative to the API base) with query `params`."""
         return self.request("GET", path, params=params)
 
     def close(self) -> None:
-        """Release pooled connections."""
-        self.session.close()
+        """Release the pooled connections of every thread's session."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+        self._local = threading.local()
 
     def _once(self, method: str, path: str, params: Mapping[str, Any], json_body: Any) -> ShopResponse:
         url = self.base_url + path.lstrip("/")
-        query = {**params, **self.query_auth}
+        auth, query_auth = self._credentials
+        query = {**params, **query_auth}
         shown = redact_url(url + ("?" + urlencode(query, safe=",[]") if query else ""))
-        self.requests_made += 1
+        with self._lock:
+            self._requests += 1
         try:
             response = self.session.request(method, url, params=query, json=json_body, timeout=self.timeout,
-                                            stream=True)
+                                            auth=auth, stream=True)
             response._content = read_body(response)
             response._content_consumed = True
             response.close()  # back to the pool: the body is read whole

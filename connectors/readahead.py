@@ -32,7 +32,7 @@ def read_ahead(items: Iterator[T], *, depth: int = 2) -> Iterator[T]:
                 if not put((item, None)):
                     return
             put((_DONE, None))
-        except BaseException as exc:  # noqa: BLE001  (handed to the consumer, which re-raises it)
+        except BaseException as exc:
             put((_DONE, exc))
 
     worker = threading.Thread(target=produce, name="mahnwerk-read-ahead", daemon=True)

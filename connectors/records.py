@@ -1,13 +1,24 @@
-"""Plain, typed records that connectors hand to sync/: no raw JSON leaves connectors/."""
+"""Plain, typed records that connectors hand to sync/ and take from it: no raw JSON leaves connectors/, and no
+kind's own words (a status, a meta key, a path) reach sync/ except as data the merchant configured."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+class PaidState(StrEnum):
+    """What an order's status means for the money, as the merchant's `[statuses]` mapping says."""
+
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +63,8 @@ class ShopOrder:
     invoice_date: date | None = None
     due_date: date | None = None
     marker: str = ""  # the idempotency key of the last action Mahnwerk completed on this order (shop-side)
+    deleted: bool = False  # in the shop's bin (still readable, no longer an order anyone collects on)
+    paid_state: PaidState | None = None  # what `status` means; None: a status the mapping does not name
 
     @property
     def open_amount(self) -> Decimal:
@@ -66,7 +79,8 @@ class Rejected:
     record_id: str
     field: str
     message: str
-    raw: dict[str, Any]
+    raw: dict[str, Any]  # kept for the quarantine table, for people; sync/ never reads it
+    payment_method: str = ""  # as far as it could be read: whether the record matters (an invoice order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +102,58 @@ class ShopProbe:
     authenticated: bool
     payment_methods: dict[str, bool]  # gateway id -> enabled
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message (the notice as a PDF letter)."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "application/pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMessage:
+    """A notice for the customer, ready to go through the shop's own customer channel.
+
+    `key` is the outbox row's idempotency key: a kind that can store it with the message finds the message again by
+    it; the others compare the text. `text` is plain text, `html` the same message laid out (already escaped).
+    """
+
+    key: str
+    to: str
+    to_name: str
+    subject: str
+    text: str
+    html: str
+    language: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where dunning stands, recorded on the order for the merchant's admin view; `marker` is the key of the last
+    action completed (read back as `ShopOrder.marker` after a crash)."""
+
+    stage: str
+    next_action: str
+    next_on: date | None
+    marker: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    """One line of what the order consists of (a product, shipping, a fee), gross."""
+
+    name: str
+    quantity: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LineItems:
+    """An order's lines, and the lines that could not be read (each with its reason)."""
+
+    items: list[LineItem] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)

@@ -29,6 +29,7 @@ from types import MappingProxyType
 
 import structlog
 
+from mahnwerk.connectors.records import Attachment
 from mahnwerk.errors import MahnwerkError
 
 log = structlog.get_logger("mahnwerk.smtp")
@@ -87,15 +88,6 @@ class SmtpSettings:
     def __post_init__(self) -> None:
         if self.security not in SECURITY_MODES:
             raise ValueError(f"security must be one of {', '.join(SECURITY_MODES)} (got {self.security!r})")
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file attached to a message, e.g. the dunning letter as PDF."""
-
-    filename: str
-    content: bytes
-    mime_type: str = "application/pdf"
 
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from mahnwerk.policy.interest import cents
 from mahnwerk.sandbox.statements import StatementClaim, write_statement
-from mahnwerk.sync.cli import views
-from mahnwerk.sync.store.models import Claim, ClaimState, IncomingPaymentRow, PaymentState
-from mahnwerk.sync.payments.matchrun import run
 from mahnwerk.sync.casework.planner import assessments, shop_today
+from mahnwerk.sync.cli import views
+from mahnwerk.sync.payments.matchrun import run
+from mahnwerk.sync.store.models import Claim, ClaimState, IncomingPaymentRow, PaymentState
 
 
 def show_payments(ctx: Any, store: Any, config: Any, shop_sandbox: Any, now: datetime) -> None:
@@ -33,7 +33,7 @@ def show_payments(ctx: Any, store: Any, config: Any, shop_sandbox: Any, now: dat
                   for c in claims if c.state == ClaimState.OPEN]
     path = config.config_dir / "statement-camt053.xml"
     truth = write_statement(path, paying, seed=2026, start=shop_today(shop, now), days=1,
-                            malformed=1, account=shop.merchant.iban or "DE89370400440532013000")
+                            malformed=1, account=shop.merchant.iban or "DE14370400441234567890")
     out.print(f"\n[bold]mahnwerk payments import {path.name}[/] (a camt.053 statement the demo wrote: "
               f"{truth.entries} entries for {len(paying)} open claims)")
     [imported], matched = run(store, shop, [path], now=now)

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mahnwerk.sandbox import SandboxServer, WooSandbox, malformed_orders
-from mahnwerk.sync.cli import views
 from mahnwerk.demo.payments import show_payments
-from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sandbox import SandboxServer, WooSandbox, malformed_orders
 from mahnwerk.sync.casework.timeline import explain
+from mahnwerk.sync.cli import views
+from mahnwerk.sync.mirror.mirror import utcnow
 
 DEMO_SHOP = """\
 # Written by `mahnwerk demo`: a shop file as a merchant would write one (see config.example.toml).
@@ -57,9 +57,9 @@ name = "Gartenglück GmbH"
 street = "Hauptstraße 1"
 postcode = "10115"
 city = "Berlin"
-email = "buchhaltung@gartenglueck.example"
+email = "buchhaltung@gartenglueck.test"
 phone = "+49 30 1234567"
-iban = "DE89 3704 0044 0532 0130 00"
+iban = "DE14 3704 0044 1234 5678 90"
 bic = "COBADEFFXXX"
 bank_name = "Commerzbank"
 
@@ -87,8 +87,8 @@ def write_demo_config(folder: Path, *, url: str, key: str, secret: str) -> Path:
 def seed_story(store: Any, config: Any) -> list[str]:
     """Give three of the oldest claims a history, as casework would: a reminder sent 25 days ago, a dispute, and
     a payment plan. Returns their SHOP:ORDER_NUMBER."""
-    from mahnwerk.sync.casework.casefile import claim_key
     from mahnwerk.sync.casework.case import hold, instalments, open_case
+    from mahnwerk.sync.casework.casefile import claim_key
 
     shop = config.shops[0]
     refs = [claim_key(shop.id, number) for number in oldest_consumer_claims(store, shop)]
@@ -129,9 +129,9 @@ def with_session_case(store: Any, config: Any, ref: str, work: Any) -> Any:
 
 def run_demo(ctx: Any, *, orders: int, keep: Path | None) -> None:
     """Start the sandbox, write a config for it, sync, and print the claims with aging and the quarantine."""
-    from mahnwerk.sync.service.bootstrap import open_store
-    from mahnwerk.sync.cli.main import run_sync, show_claims
     from mahnwerk.sync.casework.planner import plan_rows
+    from mahnwerk.sync.cli.main import run_sync, show_claims
+    from mahnwerk.sync.service.bootstrap import open_store
 
     with ExitStack() as stack:
         folder = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mahnwerk-demo-")))

@@ -13,4 +13,4 @@ from mahnwerk.sandbox.orders import generate_orders, malformed_orders
 from mahnwerk.sandbox.server import SandboxServer
 from mahnwerk.sandbox.shop import RecordedRequest, WooSandbox
 
-__all__ = ["WooSandbox", "SandboxServer", "generate_orders", "RecordedRequest", "malformed_orders"]
+__all__ = ["RecordedRequest", "SandboxServer", "WooSandbox", "generate_orders", "malformed_orders"]

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from mahnwerk.sandbox.provider_common import ProviderRequest, ProviderServer, ProviderSandbox, Reply, bearer_token
+from mahnwerk.sandbox.provider_common import ProviderRequest, ProviderSandbox, ProviderServer, Reply, bearer_token
 
 HAL = "application/hal+json"
 ZERO_DECIMALS = frozenset({"JPY", "ISK"})

@@ -89,7 +89,7 @@ def remaining(order: dict) -> int:
 def below_zero(amount: str) -> bool:
     """PHP 8's `0 > $amount`: numeric strings compare as numbers, others as strings (so "" is below zero)."""
     number = php_number(amount)
-    return number < 0 if number is not None else "0" > amount
+    return number < 0 if number is not None else amount < "0"
 
 
 def _above(amount: str, left: int) -> bool:

@@ -23,8 +23,14 @@ from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mahnwerk.sandbox.provider_common import (ProviderRequest, ProviderServer, ProviderSandbox, Reply, bearer_token,
-                                               header)
+from mahnwerk.sandbox.provider_common import (
+    ProviderRequest,
+    ProviderSandbox,
+    ProviderServer,
+    Reply,
+    bearer_token,
+    header,
+)
 
 ACCOUNT_VERSION = "2024-06-20"
 BASIL = "2025-03-31"  # versions from this one on render invoices without paid/paid_out_of_band/payment_intent/charge

@@ -21,10 +21,10 @@ from mahnwerk.policy.engine import Assessment, assess
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.model import HOLD_KINDS
 from mahnwerk.sync.casework.casefile import POLICY_KINDS, event, facts
-from mahnwerk.sync.mirror.claimdata import local_date
-from mahnwerk.sync.config.shop import Config, ShopConfig
-from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry
+from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.config.schema import did_you_mean
+from mahnwerk.sync.mirror.claimdata import local_date
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry
 
 CENT = Decimal("0.01")
 
@@ -44,6 +44,7 @@ class Case:
     claim: Claim
     actor: str
     now: datetime
+    source: str = "cli"  # where the ledger says a change came from: cli, executor, payments, web
 
     @property
     def today(self) -> date:
@@ -58,7 +59,8 @@ class Case:
         return assess(facts(self.claim), self.history(), on or self.today, self.shop.policy)
 
     def record(self, kind: str, data: dict[str, Any]) -> LedgerEntry:
-        entry = LedgerEntry(claim_id=self.claim.id, at=self.now, kind=kind, source="cli", actor=self.actor, data=data)
+        entry = LedgerEntry(claim_id=self.claim.id, at=self.now, kind=kind, source=self.source, actor=self.actor,
+                            data=data)
         self.session.add(entry)
         self.session.flush()
         return entry

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select
 
 from mahnwerk.policy.model import ClaimFacts, Event, Hold, Instalment, Payment, PlanAgreed, Release, StageDone
-from mahnwerk.sync.store.bulk import for_ids
 from mahnwerk.sync.mirror.claimdata import local_date
+from mahnwerk.sync.store.bulk import for_ids
 from mahnwerk.sync.store.models import LedgerEntry
 
 LEDGER = LedgerEntry.__table__

@@ -13,10 +13,10 @@ from mahnwerk.policy.engine import Assessment, assess
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.model import Event
 from mahnwerk.sync.casework.casefile import facts, histories
+from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.claimdata import local_date
-from mahnwerk.sync.config.shop import ShopConfig
-from mahnwerk.sync.store.models import Claim, ClaimState
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import Claim, ClaimState
 
 CLAIMS = Claim.__table__
 PLAN_COLUMNS = (CLAIMS.c.id, CLAIMS.c.shop_id, CLAIMS.c.order_id, CLAIMS.c.order_number, CLAIMS.c.currency,

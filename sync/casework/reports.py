@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 
 from mahnwerk.policy.aging import AgingLine, aging_totals, bucket, days_overdue
+from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.claimdata import local_date
-from mahnwerk.sync.config.shop import ShopConfig
-from mahnwerk.sync.store.models import Claim, ClaimState, Quarantine
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import Claim, ClaimState, Quarantine
 
 STATES = ("open", "in_collection", "closed", "all")
 

@@ -15,14 +15,13 @@ from typing import Any
 import click
 
 from mahnwerk.policy.model import HOLD_KINDS
-from mahnwerk.sync.cli import views
-from mahnwerk.sync.service.bootstrap import open_store
-from mahnwerk.sync.casework.case import (Case, finish_task, hold, instalments, mark_paid, note, open_case,
-                                    release)
-from mahnwerk.sync.cli.main import Context, cli, pass_context
-from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.casework.case import Case, finish_task, hold, instalments, mark_paid, note, open_case, release
 from mahnwerk.sync.casework.planner import assessments, plan_row, plan_rows, shop_today
 from mahnwerk.sync.casework.timeline import explain as explain_case
+from mahnwerk.sync.cli import views
+from mahnwerk.sync.cli.main import Context, cli, pass_context
+from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.service.bootstrap import open_store
 
 
 def default_actor() -> str:

@@ -16,13 +16,13 @@ from rich.console import Console
 
 from mahnwerk import __version__
 from mahnwerk.errors import MahnwerkError
+from mahnwerk.sync.casework.reports import aging, claim_rows, quarantine_rows
 from mahnwerk.sync.cli import views
+from mahnwerk.sync.cli.logs import configure_logging
+from mahnwerk.sync.config import DEFAULT_CONFIG_DIR, Config, ShopConfig, load_config
+from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.checks import check_shops, check_store
-from mahnwerk.sync.config.shop import DEFAULT_CONFIG_DIR, Config, ShopConfig, load_config
-from mahnwerk.sync.cli.logs import configure_logging
-from mahnwerk.sync.mirror.mirror import utcnow
-from mahnwerk.sync.casework.reports import aging, claim_rows, quarantine_rows
 from mahnwerk.sync.service.syncing import sync_shops
 
 

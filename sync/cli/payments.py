@@ -16,16 +16,16 @@ from mahnwerk.connectors.payment_records import IncomingPayment
 from mahnwerk.connectors.statements import read_statement
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.matching import Share
-from mahnwerk.sync.service.bootstrap import open_store
-from mahnwerk.sync.cli.cases import Amount, by_option
 from mahnwerk.sync.casework.case import open_case, require_open
+from mahnwerk.sync.cli.cases import Amount, by_option
 from mahnwerk.sync.cli.main import Context, cli, pass_context
-from mahnwerk.sync.config.shop import ShopConfig
+from mahnwerk.sync.cli.views import plain
+from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.mirror import utcnow
-from mahnwerk.sync.store.models import Claim, IncomingPaymentRow, PaymentEvent, PaymentState
 from mahnwerk.sync.payments.matchrun import run
 from mahnwerk.sync.payments.reconcile import PAYMENTS, Booking, Reconciled, book
-from mahnwerk.sync.cli.views import plain
+from mahnwerk.sync.service.bootstrap import open_store
+from mahnwerk.sync.store.models import Claim, IncomingPaymentRow, PaymentEvent, PaymentState
 
 
 @cli.group("payments")

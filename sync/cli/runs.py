@@ -10,16 +10,24 @@ import click
 from rich.table import Table
 from sqlalchemy import func, select
 
-from mahnwerk.sync.service.bootstrap import open_store
-from mahnwerk.sync.cli.cases import by_option
 from mahnwerk.sync.casework.case import Case
+from mahnwerk.sync.cli.cases import by_option
 from mahnwerk.sync.cli.main import Context, cli, pass_context
-from mahnwerk.sync.mirror.mirror import utcnow
-from mahnwerk.sync.store.models import (Claim, ClaimState, IncomingPaymentRow, OutboxRow, OutboxState, PaymentState, SyncRun,
-                                  Task)
-from mahnwerk.sync.outbox.decide import counts_by_state
-from mahnwerk.sync.service.running import run_shops
 from mahnwerk.sync.cli.views import plain
+from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.outbox.rows import counts_by_state
+from mahnwerk.sync.service.bootstrap import open_store
+from mahnwerk.sync.service.running import run_shops
+from mahnwerk.sync.store.models import (
+    Claim,
+    ClaimState,
+    IncomingPaymentRow,
+    OutboxRow,
+    OutboxState,
+    PaymentState,
+    SyncRun,
+    Task,
+)
 
 SUMMARY = ("decided", "sent", "letters", "recovered", "exports", "closed", "written_back", "skipped_paid", "skipped",
            "retrying", "dead", "tasks")

@@ -19,8 +19,21 @@ from schwifty.exceptions import SchwiftyException
 
 from mahnwerk.connectors.agency_export import COLUMNS, unknown_columns
 from mahnwerk.connectors.smtp import valid_email
-from mahnwerk.sync.config.schema import (Context, Invalid, boolean, cross_check, duration, existing_file, expect, integer,
-                                  one_of, setting, show, strings, text)
+from mahnwerk.sync.config.schema import (
+    Context,
+    Invalid,
+    boolean,
+    cross_check,
+    duration,
+    existing_file,
+    expect,
+    integer,
+    one_of,
+    setting,
+    show,
+    strings,
+    text,
+)
 from mahnwerk.sync.config.secrets import Secret
 from mahnwerk.sync.config.tomlpos import KeyPath
 
@@ -91,6 +104,34 @@ def missing_for_sending(merchant: MerchantConfig) -> list[str]:
     """The [merchant] keys a notice cannot do without (sender, contact for disputes, where to pay)."""
     return [name for name in ("name", "email", "street", "postcode", "city", "iban")
             if not getattr(merchant, name)]
+
+
+EXAMPLE_IBAN = "DE89370400440532013000"  # the account every IBAN example shows, config.example.toml's too
+_EXAMPLE_DOMAIN = re.compile(r"(^|[.@/])(example(\.(com|net|org))?|[^.@/]+\.example)(:\d+)?(/|$)", re.IGNORECASE)
+_ACME = re.compile(r"\bacme\b", re.IGNORECASE)
+
+
+def example_values(merchant: MerchantConfig) -> list[str]:
+    """[merchant] keys that still hold made-up values (config.example.toml's company "Acme", the documentation's
+    IBAN, an address at an example domain): a customer must never be asked to pay to those."""
+    found = []
+    if _ACME.search(merchant.name) or _ACME.search(merchant.account_holder):
+        found.append(f"name ({merchant.name!r} is the example's company)")
+    if merchant.iban == EXAMPLE_IBAN:
+        found.append("iban (DE89 3704 0044 0532 0130 00 is the documentation's example account)")
+    for key in ("email", "website"):
+        value = getattr(merchant, key)
+        if value and _EXAMPLE_DOMAIN.search(value.rpartition("@")[2] if key == "email" else value):
+            found.append(f"{key} ({value!r} is at an example domain)")
+    return found
+
+
+def sending_refusal(merchant: MerchantConfig, file: str) -> str:
+    """Why no notice may go out with this [merchant] table, or "" when it may."""
+    missing, examples = missing_for_sending(merchant), example_values(merchant)
+    reasons = ([f"lacks {', '.join(missing)} (every notice names the sender and where to pay)"] if missing else []) \
+        + ([f"still holds example values: {'; '.join(examples)}"] if examples else [])
+    return f"[merchant] in {file} " + " and ".join(reasons) if reasons else ""
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from mahnwerk.sync.config.delivery import folder
-from mahnwerk.sync.config.schema import (Context, Invalid, boolean, cross_check, expect, integer, setting, shop_url, show,
-                                  text)
+from mahnwerk.sync.config.schema import (
+    Context,
+    Invalid,
+    boolean,
+    cross_check,
+    expect,
+    integer,
+    setting,
+    shop_url,
+    show,
+    text,
+)
 from mahnwerk.sync.config.secrets import Secret
 from mahnwerk.sync.config.tomlpos import KeyPath
 
@@ -50,7 +60,7 @@ class MollieConfig:
 def _key_kind(prefixes: tuple[str, ...], what: str) -> Callable[[dict[str, Any]], Iterator[tuple[KeyPath, str]]]:
     def check(values: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
         key = values["api_key"]
-        if key is not None and not key.reveal().startswith(prefixes):
+        if key is not None and key.problem is None and not key.reveal().startswith(prefixes):
             yield ("api_key",), f"expected {what} (starting {' or '.join(prefixes)})"
     return check
 
@@ -67,7 +77,7 @@ class PaymentsConfig:
     name_window_days: int = setting(integer(1, 730), 120)  # amount + name: invoiced at most this long before
     inbox: Path | None = setting(folder, None)  # statement files dropped here are imported by every sync
     mark_paid: bool = setting(boolean, True)  # a claim paid in full gets the shop's paid status and a note
-    paid_status: str = setting(text(r"[a-z0-9_-]{1,40}", 'a shop status like "processing"'), "processing")
+    paid_status: str = setting(text(r"[a-z0-9_-]{1,40}", 'a shop status like "processing"'), "")  # "": the kind's
     stripe: StripeConfig = StripeConfig()
     mollie: MollieConfig = MollieConfig()
 

@@ -34,8 +34,21 @@ from mahnwerk.policy.calendar import BusinessCalendar
 from mahnwerk.policy.model import LETTER_KINDS, STAGE_KINDS, Offer, Policy, Stage
 from mahnwerk.policy.presets import PRESETS
 from mahnwerk.policy.rates import TABLES, RateRow
-from mahnwerk.sync.config.schema import (Context, Invalid, a_date, boolean, cross_check, did_you_mean, expect, integer,
-                                  one_of, read_table, setting, show, text)
+from mahnwerk.sync.config.schema import (
+    Context,
+    Invalid,
+    a_date,
+    boolean,
+    cross_check,
+    did_you_mean,
+    expect,
+    integer,
+    one_of,
+    read_table,
+    setting,
+    show,
+    text,
+)
 from mahnwerk.sync.config.tomlpos import KeyPath, Problems
 
 LANGUAGES = ("de", "en")

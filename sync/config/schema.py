@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from mahnwerk.sync.config.secrets import Secret, SecretError, mask_url, resolve_secret
+from mahnwerk.sync.config.secrets import Secret, SecretError, SecretUnavailable, mask_url, resolve_secret
 from mahnwerk.sync.config.tomlpos import KeyPath, Problems
 
 CrossCheck = Callable[[dict[str, Any]], Iterator[tuple[KeyPath, str]]]
@@ -51,8 +51,13 @@ Parser = Callable[[Any, Context], Any]
 
 
 def setting(parse: Parser | None = None, default: Any = MISSING, *, secret: bool = False) -> Any:
-    """A dataclass field that is a TOML key read by `parse`; a secret key also takes `<name>_file` and `${VAR}`."""
-    return field(default=default, metadata={"parse": parse or (lambda raw, ctx: raw), "secret": secret})
+    """A dataclass field that is a TOML key read by `parse`; a secret key also takes `<name>_file` and `${VAR}`.
+    A secret without a parser may stay unread until it is used (see `Secret.problem`)."""
+    return field(default=default, metadata={"parse": parse or _as_is, "secret": secret})
+
+
+def _as_is(raw: Any, ctx: Context) -> Any:
+    return raw
 
 
 def show(raw: Any) -> str:
@@ -217,7 +222,12 @@ def _take(raw: dict[str, Any], spec: Field[Any], path: KeyPath, sink: Problems, 
     """The parsed value of one key; MISSING if it is absent or wrong (and then reported)."""
     try:
         if spec.metadata["secret"]:
-            value = resolve_secret(raw, spec.name, base_dir=ctx.config_dir, environ=ctx.environ)
+            try:
+                value = resolve_secret(raw, spec.name, base_dir=ctx.config_dir, environ=ctx.environ)
+            except SecretUnavailable as exc:
+                if spec.metadata["parse"] is not _as_is:
+                    raise  # its value is needed now (the database URL)
+                return Secret("", problem=sink.problem(path + (exc.key,), str(exc)))
         else:
             value = raw.get(spec.name)
         if value is None and spec.default is MISSING:

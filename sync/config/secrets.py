@@ -8,20 +8,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mahnwerk.errors import ConfigError, ConfigProblem
+
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class Secret:
-    """A credential; repr/str never show it."""
+    """A credential; repr/str never show it. One that could not be read when the configuration was loaded (an unset
+    ${VAR}, a missing file) carries the `problem` instead, and `reveal()` raises it: only what needs the credential
+    fails, and it names the file, line and key."""
 
-    __slots__ = ("_value", "source")
+    __slots__ = ("_value", "problem", "source")
 
-    def __init__(self, value: str, *, source: str = "") -> None:
+    def __init__(self, value: str, *, source: str = "", problem: ConfigProblem | None = None) -> None:
         self._value = value
         self.source = source  # where it came from, e.g. "env ACME_WC_KEY" or "file /run/credentials/acme"
+        self.problem = problem
 
     def reveal(self) -> str:
         """The value itself: call this only where the credential is handed to the shop."""
+        if self.problem is not None:
+            raise ConfigError([self.problem])
         return self._value
 
     def __repr__(self) -> str:
@@ -48,6 +55,10 @@ class SecretError(ValueError):
     def __init__(self, key: str, message: str) -> None:
         self.key = key
         super().__init__(message)
+
+
+class SecretUnavailable(SecretError):
+    """Raised when a well-formed secret cannot be read now: its environment variable or file is missing or empty."""
 
 
 def mask_url(url: str) -> str:
@@ -90,7 +101,7 @@ def resolve_secret(
     try:
         value, names = expand_env(raw, environ)
     except ValueError as exc:
-        raise SecretError(name, str(exc)) from None
+        raise SecretUnavailable(name, str(exc)) from None
     if not value:
         raise SecretError(name, "must not be empty")
     return Secret(value, source=f"env {', '.join(names)}" if names else "inline")
@@ -102,15 +113,15 @@ def _from_file(raw: Any, key: str, *, base_dir: Path, environ: Mapping[str, str]
     try:
         path = base_dir / expand_env(raw, environ)[0]  # ${CREDENTIALS_DIRECTORY} works, as systemd sets it
     except ValueError as exc:
-        raise SecretError(key, str(exc)) from None
+        raise SecretUnavailable(key, str(exc)) from None
     try:
         value = path.read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as exc:
-        raise SecretError(key, f'cannot read "{path}": {exc.strerror or exc}') from None
+        raise SecretUnavailable(key, f'cannot read "{path}": {exc.strerror or exc}') from None
     except UnicodeDecodeError:
         raise SecretError(key, f'"{path}" is not UTF-8 text') from None
     if not value:
-        raise SecretError(key, f'"{path}" is empty')
+        raise SecretUnavailable(key, f'"{path}" is empty')
     return Secret(value, source=f"file {path}")
 
 

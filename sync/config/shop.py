@@ -1,4 +1,5 @@
-"""The configuration: `mahnwerk.toml` and `shops/*.toml`, parsed once into frozen dataclasses or one ConfigError.
+"""The configuration's shape: `Config` (mahnwerk.toml and the shops) and `ShopConfig` (one shop file) with their
+tables, as frozen dataclasses; config/load.py reads the files into them.
 
 Each dataclass is its own schema: a field made with `setting(parser, default)` is a TOML key, and a field whose
 default is another config dataclass is a TOML table of that name. A new `[policy]` or `[smtp]` table is one
@@ -8,7 +9,6 @@ dataclass plus one field; `read_table` validates it, reports unknown keys and fi
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
@@ -17,24 +17,46 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from mahnwerk.connectors.kinds import ShopKind
+from mahnwerk.connectors.kinds import kind as registered_kind
+from mahnwerk.connectors.records import PaidState
 from mahnwerk.errors import ConfigError, ConfigProblem
 from mahnwerk.policy.model import Policy
 from mahnwerk.policy.presets import PRESETS
-from mahnwerk.sync.config.schema import (Context, a_date, boolean, cross_check, database_url, did_you_mean, duration,
-                                  existing_file, integer, one_of, parse_duration, read_table, setting, shop_url, show,
-                                  strings, text, timezone)
-from mahnwerk.sync.config.delivery import (AgencyConfig, DeliveryConfig, LettersConfig, MerchantConfig,
-                                           SmtpConfig)
+from mahnwerk.sync.config.delivery import AgencyConfig, DeliveryConfig, LettersConfig, MerchantConfig, SmtpConfig
 from mahnwerk.sync.config.payments import PaymentsConfig
-from mahnwerk.sync.config.policy import read_policy
+from mahnwerk.sync.config.schema import (
+    Context,
+    a_date,
+    boolean,
+    cross_check,
+    database_url,
+    did_you_mean,
+    duration,
+    existing_file,
+    integer,
+    one_of,
+    parse_duration,
+    setting,
+    shop_url,
+    show,
+    strings,
+    text,
+    timezone,
+)
 from mahnwerk.sync.config.secrets import Secret, mask_url
-from mahnwerk.sync.config.tomlpos import KeyPath, Problems, parse_toml
+from mahnwerk.sync.config.tomlpos import KeyPath
 
 DEFAULT_CONFIG_DIR = Path("/etc/mahnwerk")
 NO_CONFIG_DIR = (
     "configuration directory not found; create it with a shops/ folder holding one <shop>.toml per shop "
     "(see config.example.toml), or point --config-dir or MAHNWERK_CONFIG_DIR at the right directory"
 )
+
+
+def shop_kind(raw: Any, ctx: Context) -> str:
+    """A kind's name; whether this version knows it is `check`'s question (the other shops go on meanwhile)."""
+    return text(r"[a-z0-9_]{1,20}", 'a shop kind like "woocommerce" or "shopware6"')(raw, ctx)
 
 
 @dataclass(frozen=True, repr=False)
@@ -52,26 +74,22 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
-class WooCommerceAuth:
-    consumer_key: Secret = setting(secret=True)
-    consumer_secret: Secret = setting(secret=True)
+class ShopAuth:
+    """`[shop.auth]`: the secrets the shop's kind asks for (connectors/kinds.py), by key; never shown."""
 
+    secrets: Mapping[str, Secret]
 
-@dataclass(frozen=True)
-class ShopwareAuth:
-    client_id: Secret = setting(secret=True)
-    client_secret: Secret = setting(secret=True)
+    def revealed(self) -> dict[str, str]:
+        """Every credential in clear, for connecting; ConfigError when one could not be read (an unset ${VAR})."""
+        return {key: secret.reveal() for key, secret in self.secrets.items()}
 
-
-AUTH_BY_KIND: dict[str, type[WooCommerceAuth | ShopwareAuth]] = {
-    "woocommerce": WooCommerceAuth,
-    "shopware6": ShopwareAuth,
-}
+    def __repr__(self) -> str:
+        return f"ShopAuth({', '.join(f'{key}=***' for key in self.secrets)})"
 
 
 @dataclass(frozen=True)
 class InvoiceConfig:
-    payment_methods: tuple[str, ...] = setting(strings(non_empty=True), ("bacs", "cheque", "invoice"))
+    payment_methods: tuple[str, ...] = setting(strings(non_empty=True), ())  # (): the kind's invoice methods
     payment_term_days: int = setting(integer(0, 365), 14)  # due = invoice date + this, if the shop has no due date
     number_meta_key: str | None = setting(text(), None)  # None: the order number is the invoice number
     date_meta_key: str | None = setting(text(), None)  # None: the order's creation date
@@ -80,14 +98,25 @@ class InvoiceConfig:
 
 @dataclass(frozen=True)
 class StatusMapping:
-    open: tuple[str, ...] = setting(strings(non_empty=True), ("on-hold",))
-    paid: tuple[str, ...] = setting(strings(non_empty=True), ("processing", "completed"))
-    cancelled: tuple[str, ...] = setting(strings(), ("cancelled", "failed"))
-    refunded: tuple[str, ...] = setting(strings(), ("refunded",))
+    """What the shop's own status words mean; a key left out takes the kind's default (connectors/kinds.py)."""
+
+    open: tuple[str, ...] | None = setting(strings(non_empty=True), None)
+    paid: tuple[str, ...] | None = setting(strings(non_empty=True), None)
+    cancelled: tuple[str, ...] | None = setting(strings(), None)
+    refunded: tuple[str, ...] | None = setting(strings(), None)
 
     def meaning(self, status: str) -> str | None:
         """Which list holds `status`: "open", "paid", "cancelled", "refunded", or None if none does."""
-        return next((f.name for f in fields(self) if status in getattr(self, f.name)), None)
+        return next((f.name for f in fields(self) if status in (getattr(self, f.name) or ())), None)
+
+    def by_status(self) -> dict[str, PaidState]:
+        """Each status word with what it means (after `for_kind`, every list is set)."""
+        return {status: PaidState(f.name) for f in fields(self) for status in getattr(self, f.name) or ()}
+
+    def for_kind(self, kind: ShopKind) -> StatusMapping:
+        """The lists the file left out filled in from the kind's defaults."""
+        return StatusMapping(**{f.name: getattr(self, f.name) if getattr(self, f.name) is not None
+                                else kind.defaults(f.name) for f in fields(self)})
 
 
 @dataclass(frozen=True)
@@ -95,7 +124,7 @@ class SyncConfig:
     interval: timedelta = setting(duration("30s", "1d"), timedelta(minutes=5))
     since: date | None = setting(a_date, None)  # None: orders of any age
     overlap: timedelta = setting(duration("1s", "1h"), timedelta(seconds=10))  # re-read window behind the cursor
-    page_size: int = setting(integer(1, 100), 100)  # 100 is WooCommerce's maximum per_page
+    page_size: int = setting(integer(1, 10_000), 0)  # 0: the largest page the kind allows
     reread_interval: timedelta = setting(duration("5m", "7d"), timedelta(hours=6))
 
 
@@ -112,10 +141,10 @@ class ShopConfig:
     """One shop file: `[shop]` with `[shop.auth]`, and a top-level table per config dataclass field."""
 
     id: str = setting(text(r"[a-z0-9][a-z0-9_-]{0,39}", 'an id of a-z, 0-9, "-", "_" (at most 40) like "acme"'))
-    kind: str = setting(one_of(*AUTH_BY_KIND))
+    kind: str = setting(shop_kind)
     url: str = setting(shop_url)
     timezone: ZoneInfo = setting(timezone)
-    auth: WooCommerceAuth | ShopwareAuth  # [shop.auth]; which keys it needs depends on kind, see _read_shop
+    auth: ShopAuth  # [shop.auth]; which keys depends on the kind
     source: Path  # the file it came from
     allow_insecure_http: bool = setting(boolean, False)
     invoice: InvoiceConfig = InvoiceConfig()
@@ -128,7 +157,12 @@ class ShopConfig:
     letters: LettersConfig = LettersConfig()
     agency: AgencyConfig = AgencyConfig()
     payments: PaymentsConfig = PaymentsConfig()
-    policy: Policy = field(default=PRESETS["de-b2c"], metadata={"table": False})  # [policy]: sync/policyconfig.py
+    policy: Policy = field(default=PRESETS["de-b2c"], metadata={"table": False})  # [policy]: config/policy.py
+
+    @property
+    def shop_kind(self) -> ShopKind | None:
+        """The registered kind, None when this version does not know it (`check` says so)."""
+        return registered_kind(self.kind)
 
 
 @dataclass(frozen=True)
@@ -171,55 +205,5 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@cross_check(StatusMapping)
-def _status_twice(values: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-    first: dict[str, str] = {}
-    for meaning, statuses in values.items():
-        for index, status in enumerate(statuses):
-            if first.setdefault(status, meaning) != meaning:
-                yield (meaning, index), f'"{status}" is also listed in statuses.{first[status]}'
-
-
-def load_config(config_dir: Path, *, environ: Mapping[str, str] | None = None) -> Config:
-    """Read `mahnwerk.toml` and `shops/*.toml` in `config_dir`; raise one ConfigError listing every problem."""
-    config_dir = Path(config_dir).absolute()
-    if not config_dir.is_dir():
-        raise ConfigError([ConfigProblem(str(config_dir), None, "", NO_CONFIG_DIR)])
-    ctx = Context(config_dir, os.environ if environ is None else environ)
-    problems: list[ConfigProblem] = []
-    warnings: list[ConfigProblem] = []
-    settings: dict[str, Any] = {}
-    if (config_dir / "mahnwerk.toml").exists() and (parsed := parse_toml(config_dir, "mahnwerk.toml", problems)):
-        settings = read_table(Config, parsed[0], (), parsed[1], ctx) or {}
-        problems += parsed[1].in_order()
-    shops: dict[str, ShopConfig] = {}
-    for path in sorted(config_dir.glob("shops/*.toml")):
-        if (parsed := parse_toml(config_dir, path.relative_to(config_dir).as_posix(), problems)) is None:
-            continue
-        if (shop := _read_shop(*parsed, ctx, path)) and (first := shops.setdefault(shop.id, shop)) is not shop:
-            where = first.source.relative_to(config_dir).as_posix()
-            parsed[1].add(("shop", "id"), f'shop id "{shop.id}" is already used by {where}')
-        problems += parsed[1].in_order()
-        warnings += parsed[1].warnings
-    if problems:
-        raise ConfigError(problems)
-    return Config(config_dir, shops=tuple(shops.values()), warnings=tuple(warnings), **settings)
-
-
-def _read_shop(doc: dict[str, Any], sink: Problems, ctx: Context, source: Path) -> ShopConfig | None:
-    # [shop] holds ShopConfig's own keys; its tables ([sync], [http], ...) sit at the top of the file.
-    tables = read_table(ShopConfig, doc, (), sink, ctx, keys=False, extra=("shop", "policy"))
-    policy = read_policy(doc.get("policy"), sink, ctx)
-    shop = doc.get("shop", {})
-    values = read_table(ShopConfig, shop, ("shop",), sink, ctx, tables=False, extra=("auth",))
-    kind = shop.get("kind") if isinstance(shop, dict) else None
-    auth_cls = AUTH_BY_KIND.get(kind) if isinstance(kind, str) else None  # a bad kind is reported already
-    auth = read_table(auth_cls, shop.get("auth", {}), ("shop", "auth"), sink, ctx) if auth_cls else None
-    if tables is None or values is None or auth_cls is None or auth is None or policy is None:
-        return None
-    return ShopConfig(**values, **tables, auth=auth_cls(**auth), source=source, policy=policy)
-
-
 __all__ = ["DEFAULT_CONFIG_DIR", "Config", "DatabaseConfig", "HttpConfig", "InvoiceConfig", "LoggingConfig",
-           "ShopConfig", "ShopwareAuth", "StatusMapping", "SyncConfig", "WooCommerceAuth", "load_config",
-           "parse_duration"]
+           "ShopAuth", "ShopConfig", "StatusMapping", "SyncConfig", "parse_duration"]

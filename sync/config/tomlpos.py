@@ -66,10 +66,14 @@ class Problems:
         return key_lines(self.text)  # only once there is a problem: a valid file is never scanned
 
     def add(self, path: KeyPath, message: str) -> None:
+        self.found.append(self.problem(path, message))
+
+    def problem(self, path: KeyPath, message: str) -> ConfigProblem:
+        """A problem at `path`'s line, not added (a secret that cannot be read now is kept with the secret)."""
         key = path
         while key and isinstance(key[-1], int):
             key = key[:-1]  # a list item is reported under the list's key, at the item's own line
-        self.found.append(ConfigProblem(self.file, locate(self.lines, path), format_key(key), message))
+        return ConfigProblem(self.file, locate(self.lines, path), format_key(key), message)
 
     def warn(self, path: KeyPath, message: str) -> None:
         self.warnings.append(ConfigProblem(self.file, locate(self.lines, path), format_key(path), message))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from functools import lru_cache
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mahnwerk.connectors.records import BillingAddress, ShopOrder
-from mahnwerk.sync.config.shop import ShopConfig, StatusMapping
+from mahnwerk.connectors.records import BillingAddress, PaidState, ShopOrder
 from mahnwerk.policy.languages import language_for
+from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.store.models import ClaimState
 
 ADDRESS_FIELDS = tuple(f.name for f in fields(BillingAddress))
@@ -20,21 +19,17 @@ TRACKED = ("order_number", "invoice_number", "invoice_date", "due_date", "custom
            "shop_status", "payment_method")
 
 
-def claim_state(order: ShopOrder, shop: ShopConfig) -> str | None:
-    """The claim state the shop's word means, None for a status the mapping does not name."""
-    if order.status == "trash":
+STATE_OF = {PaidState.OPEN: ClaimState.OPEN, PaidState.PAID: ClaimState.PAID,
+            PaidState.CANCELLED: ClaimState.CANCELLED, PaidState.REFUNDED: ClaimState.REFUNDED}
+
+
+def claim_state(order: ShopOrder) -> str | None:
+    """The claim state of an order as the shop reports it, None for a status the mapping does not name."""
+    if order.deleted:
         return ClaimState.TRASHED
     if order.refunded > 0 and order.open_amount == 0:
         return ClaimState.REFUNDED
-    return states_by_status(shop.statuses).get(order.status)
-
-
-@lru_cache(maxsize=64)
-def states_by_status(statuses: StatusMapping) -> dict[str, str]:
-    """Shop status -> claim state, from the shop's mapping (looked up for every order of a backfill)."""
-    state = {"open": ClaimState.OPEN, "paid": ClaimState.PAID, "cancelled": ClaimState.CANCELLED,
-             "refunded": ClaimState.REFUNDED}
-    return {status: state[meaning] for meaning in state for status in getattr(statuses, meaning)}
+    return STATE_OF.get(order.paid_state) if order.paid_state is not None else None
 
 
 def local_date(moment: datetime, tz: ZoneInfo) -> date:
@@ -45,7 +40,7 @@ def local_date(moment: datetime, tz: ZoneInfo) -> date:
 def is_new_claim(order: ShopOrder, shop: ShopConfig) -> bool:
     """Does this order, not seen before, owe money on invoice? (open, invoice method, in the mirrored period)"""
     return (order.payment_method in shop.invoice.payment_methods
-            and claim_state(order, shop) == ClaimState.OPEN
+            and claim_state(order) == ClaimState.OPEN
             and order.open_amount > 0
             and (shop.sync.since is None or local_date(order.created_at, shop.timezone) >= shop.sync.since))
 

@@ -8,32 +8,26 @@ the next page ahead while this one is written (connectors/readahead.py); the ord
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time as dtime
-from typing import Protocol
+from datetime import UTC, datetime
+from datetime import time as dtime
 
 import structlog
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from mahnwerk.connectors.records import Page, ShopOrder
-from mahnwerk.sync.config.shop import ShopConfig
-from mahnwerk.sync.store.models import Claim, ClaimState, Shop
-from mahnwerk.sync.mirror.pagewriter import PageWriter, read_cursor, unresolved_quarantine, write_cursor
+from mahnwerk.connectors.shop import OrderReader
+from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.mirror.cursors import read_cursor, write_cursor
+from mahnwerk.sync.mirror.pagewriter import PageWriter, unresolved_quarantine
+from mahnwerk.sync.store.bulk import insert_new
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import Claim, ClaimState, Shop
 
 log = structlog.get_logger("mahnwerk.mirror")
+SHOPS = Shop.__table__
 ORDERS_STREAM, REREAD_STREAM = "orders", "reread"
-
-
-class OrderSource(Protocol):
-    """What the mirror needs from a shop connector."""
-
-    requests_made: int
-
-    def changed_pages(self, since: datetime | None) -> Iterator[Page[ShopOrder]]: ...
-
-    def orders_by_id(self, ids: Sequence[str]) -> Iterator[Page[ShopOrder]]: ...
 
 
 @dataclass
@@ -60,20 +54,18 @@ def utcnow() -> datetime:
 
 
 def ensure_shop(store: Store, shop: ShopConfig, now: datetime) -> None:
-    """Create or refresh the shop's row, which claims and runs refer to."""
-    with store.session() as session:
-        row = session.get(Shop, shop.id)
-        if row is None:
-            session.add(Shop(id=shop.id, kind=shop.kind, url=shop.url, created_at=now))
-        elif (row.kind, row.url) != (shop.kind, shop.url):
-            row.kind, row.url = shop.kind, shop.url
-        session.commit()
+    """Create or refresh the shop's row, which claims and runs refer to (a row another process made is kept)."""
+    with store.connection() as conn:
+        insert_new(conn, SHOPS, [{"id": shop.id, "kind": shop.kind, "url": shop.url, "created_at": now}], key="id")
+        conn.execute(update(SHOPS).where(SHOPS.c.id == shop.id, (SHOPS.c.kind != shop.kind) | (SHOPS.c.url != shop.url))
+                     .values(kind=shop.kind, url=shop.url))
+        conn.commit()
 
 
 class Mirror:
     """Mirrors one shop into the store."""
 
-    def __init__(self, store: Store, shop: ShopConfig, source: OrderSource, *,
+    def __init__(self, store: Store, shop: ShopConfig, source: OrderReader, *,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.store, self.shop, self.source, self.clock = store, shop, source, clock
 

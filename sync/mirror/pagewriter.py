@@ -14,24 +14,18 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.sql.expression import bindparam
 
 from mahnwerk.connectors.records import Page, Rejected, ShopOrder
-from mahnwerk.sync.store.bulk import bulk_insert
+from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.claimdata import changes, claim_fields, claim_state, is_new_claim
-from mahnwerk.sync.config.shop import ShopConfig
-from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Quarantine, SyncCursor
+from mahnwerk.sync.store.bulk import bulk_insert, insert_new
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Quarantine
 
 CLAIMS, LEDGER = Claim.__table__, LedgerEntry.__table__
-QUARANTINE, CURSORS = Quarantine.__table__, SyncCursor.__table__
+QUARANTINE = Quarantine.__table__
 OUTBOX = OutboxRow.__table__
 # Built once: constructing a statement and its cache key on every page costs more than running it.
 UPDATE_CLAIM = update(CLAIMS).where(CLAIMS.c.id == bindparam("claim_id"))
 KNOWN_CLAIMS = select(CLAIMS).where(CLAIMS.c.shop_id == bindparam("shop"),
                                     CLAIMS.c.order_id.in_(bindparam("ids", expanding=True)))
-CLAIM_IDS = select(CLAIMS.c.order_id, CLAIMS.c.id).where(CLAIMS.c.shop_id == bindparam("shop"),
-                                                       CLAIMS.c.order_id.in_(bindparam("ids", expanding=True)))
-CURSOR_AT = (CURSORS.c.shop_id == bindparam("cursor_shop")) & (CURSORS.c.stream == bindparam("cursor_stream"))
-READ_CURSOR = select(CURSORS.c.value).where(CURSOR_AT)
-MOVE_CURSOR = update(CURSORS).where(CURSOR_AT).values(value=bindparam("new_value"), updated_at=bindparam("now"))
-MOVE_CURSOR_FORWARD = MOVE_CURSOR.where(CURSORS.c.value < bindparam("new_value"))
 
 
 @dataclass
@@ -76,7 +70,7 @@ class PageWriter:
                     inserts.append(claim_fields(order, self.shop, state=ClaimState.OPEN)
                                    | {"shop_id": self.shop.id, "first_seen_at": self.now, "updated_at": self.now})
                 continue
-            state = claim_state(order, self.shop) or old["state"]  # an unmapped status keeps the claim as it is
+            state = claim_state(order) or old["state"]  # an unmapped status keeps the claim as it is
             if old["settled_at"] is not None and state == ClaimState.OPEN:
                 state = old["state"]  # paid in full by payments recorded here; the shop has not caught up yet
             if old["state"] == ClaimState.IN_COLLECTION and state == ClaimState.OPEN:
@@ -94,18 +88,19 @@ class PageWriter:
             updates.append(new | {"claim_id": old["id"], "updated_at": self.now, "closed_at": closed_at})
             entries.append(self._entry(old["id"], kind, {"changes": diff, "shop_status": order.status}))
         if inserts:
-            # A bulk insert and one SELECT for the new ids: cheaper than INSERT ... RETURNING row by row.
-            bulk_insert(conn, CLAIMS, inserts)
-            ids = dict(conn.execute(CLAIM_IDS, {"shop": self.shop.id, "ids": [row["order_id"] for row in inserts]}).all())
-            entries += [self._entry(ids[row["order_id"]], "opened", opened_data(row)) for row in inserts]
+            # A claim another process mirrored first is left to it (its "opened" entry is its own).
+            ids = dict(insert_new(conn, CLAIMS, inserts, key=("shop_id", "order_id"), returning=("order_id", "id")))
+            entries += [self._entry(ids[row["order_id"]], "opened", opened_data(row)) for row in inserts
+                        if row["order_id"] in ids]
+            result.new = len(ids)
         if updates:
             conn.execute(UPDATE_CLAIM, updates)
-        for update_row in agency_updates:  # the agency learns of it with the next export (sync/handover.py)
-            entries.append(self._entry(update_row["claim_id"], "agency_update", update_row["payload"]))
-            if conn.execute(select(OUTBOX.c.id).where(OUTBOX.c.key == update_row["key"])).first() is None:
-                conn.execute(insert(OUTBOX).values(update_row))
+        written = set(insert_new(conn, OUTBOX, [u for u in agency_updates], key="key"))
+        for update_row in agency_updates:  # the agency learns of it with the next export (outbox/handover.py)
+            if update_row["key"] in written:
+                entries.append(self._entry(update_row["claim_id"], "agency_update", update_row["payload"]))
         bulk_insert(conn, LEDGER, entries)
-        result.new, result.updated = len(inserts), len(updates)
+        result.updated = len(updates)
         return result
 
     def _mark_deleted(self, conn: Connection, claims: list[dict[str, Any]]) -> int:
@@ -122,15 +117,16 @@ class PageWriter:
     def _quarantine(self, conn: Connection, rejected: list[Rejected], known: dict[str, dict[str, Any]]) -> set[str]:
         """Keep bad records that matter (invoice orders, or orders already mirrored) with their reason."""
         relevant = [r for r in rejected
-                    if r.record_id in known or r.raw.get("payment_method") in self.shop.invoice.payment_methods]
+                    if r.record_id in known or r.payment_method in self.shop.invoice.payment_methods]
         for r in relevant:
             values = {"field": r.field, "reason": r.message[:1000], "raw": r.raw, "last_seen_at": self.now,
                       "resolved_at": None}
             where = (QUARANTINE.c.shop_id == self.shop.id) & (QUARANTINE.c.record_id == r.record_id)
             if conn.execute(update(QUARANTINE).where(where).values(values | {
                     "times_seen": QUARANTINE.c.times_seen + 1})).rowcount == 0:
-                conn.execute(insert(QUARANTINE).values(values | {
-                    "shop_id": self.shop.id, "record_id": r.record_id, "first_seen_at": self.now, "times_seen": 1}))
+                insert_new(conn, QUARANTINE, [values | {"shop_id": self.shop.id, "record_id": r.record_id,
+                                                        "first_seen_at": self.now, "times_seen": 1}],
+                           key=("shop_id", "record_id"))
             self.unresolved.add(r.record_id)
         return {r.record_id for r in relevant}
 
@@ -176,17 +172,3 @@ def unresolved_quarantine(conn: Connection, shop_id: str) -> set[str]:
     """Ids of the shop's records still in quarantine."""
     return set(conn.execute(select(QUARANTINE.c.record_id).where(
         QUARANTINE.c.shop_id == shop_id, QUARANTINE.c.resolved_at.is_(None))).scalars())
-
-
-def read_cursor(conn: Connection, shop_id: str, stream: str) -> datetime | None:
-    """Where a stream of a shop stands, None before its first page."""
-    return conn.execute(READ_CURSOR, {"cursor_shop": shop_id, "cursor_stream": stream}).scalar()
-
-
-def write_cursor(conn: Connection, shop_id: str, stream: str, value: datetime, *, now: datetime,
-                 only_forward: bool = False) -> None:
-    """Set a cursor (never backwards when `only_forward`), in the caller's transaction."""
-    params = {"cursor_shop": shop_id, "cursor_stream": stream, "new_value": value, "now": now}
-    if conn.execute(MOVE_CURSOR_FORWARD if only_forward else MOVE_CURSOR, params).rowcount == 0:
-        if read_cursor(conn, shop_id, stream) is None:
-            conn.execute(insert(CURSORS).values(shop_id=shop_id, stream=stream, value=value, updated_at=now))

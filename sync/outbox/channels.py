@@ -1,82 +1,99 @@
-"""How a notice reaches the customer: the shop's customer note, an e-mail, or a PDF letter in the print folder.
+"""How a notice reaches the customer: through the shop's own customer channel, by e-mail, or as a PDF letter in the
+print folder.
 
 Each channel can `deliver` a prepared message and, after an interrupted attempt, `find` what that attempt left
 behind: a reference when it arrived, None when it surely did not, UNKNOWN when nobody can tell (SMTP has no
-read-back), which the executor dead-letters for a person to decide instead of risking a second mail.
+read-back, some shops neither), which the executor dead-letters for a person to decide instead of risking a second
+message.
 """
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mahnwerk.connectors.letter import LetterContent, write_letter
-from mahnwerk.connectors.smtp import Attachment, SmtpSettings, build_message, message_id_for, send
-from mahnwerk.connectors.woocommerce_actions import WooActions, same_text
+from mahnwerk.connectors.letter import LetterContent, find_font, render_letter, write_letter
+from mahnwerk.connectors.records import Attachment, CustomerMessage
+from mahnwerk.connectors.shop import UNKNOWN, ShopActions
+from mahnwerk.connectors.smtp import SmtpSettings, build_message, message_id_for, send
 
-UNKNOWN = "?unknown"
+__all__ = ["UNKNOWN", "Channel", "Email", "Letter", "Prepared", "ShopChannel", "message_of"]
 
 
 @dataclass
 class Prepared:
-    """One message ready to go: texts for mail and note, the letter's content and its file, the recipient."""
+    """One message ready to go: subject and texts, the letter's content and its file, the recipient."""
 
+    key: str
     subject: str
     text: str
     html: str
-    note: str
     to: str
     to_name: str
+    language: str
     letter: LetterContent | None = None
     letter_path: Path | None = None
+
+    def message(self) -> CustomerMessage:
+        return CustomerMessage(self.key, self.to, self.to_name, self.subject, self.text, self.html, self.language)
+
+
+def message_of(key: str, payload: dict[str, Any]) -> CustomerMessage:
+    """The message an earlier attempt stored in its row (for looking it up after a crash)."""
+    text = payload.get("text")
+    if text is None and payload.get("note"):  # a row from before 0.2, which stored the shop's escaped note
+        text = html.unescape(payload["note"]).partition("\n\n")[2]
+    return CustomerMessage(key, payload.get("to", ""), "", payload.get("subject", ""), text or "", "",
+                           payload.get("language", ""))
 
 
 class Channel(Protocol):
     name: str
 
-    def find(self, order_id: str, payload: dict[str, Any]) -> str | None: ...
+    def find(self, order_id: str, key: str, payload: dict[str, Any]) -> str | None: ...
 
-    def deliver(self, order_id: str, key: str, message: Prepared) -> str: ...
+    def deliver(self, order_id: str, message: Prepared) -> str: ...
 
 
-class ShopNote:
-    """WooCommerce customer note: the shop mails it through its own mailer. Shopware's mail service slots in here."""
+class ShopChannel:
+    """The shop's own customer channel (a customer note the shop mails, or the shop's mailer)."""
 
     name = "shop"
 
-    def __init__(self, actions: WooActions) -> None:
+    def __init__(self, actions: ShopActions) -> None:
         self.actions = actions
 
-    def find(self, order_id: str, payload: dict[str, Any]) -> str | None:
-        note = payload.get("note")
-        if not note:
-            return None
-        return next((n.id for n in self.actions.notes(order_id) if n.customer and same_text(note, n.text)), None)
+    def find(self, order_id: str, key: str, payload: dict[str, Any]) -> str | None:
+        if not payload.get("subject"):
+            return None  # the attempt stopped before its message was stored: nothing went out
+        return self.actions.find_message(order_id, message_of(key, payload))
 
-    def deliver(self, order_id: str, key: str, message: Prepared) -> str:
-        return f"note {self.actions.send_customer_message(order_id, message.note)}"
+    def deliver(self, order_id: str, message: Prepared) -> str:
+        return self.actions.send_message(order_id, message.message())
 
 
 class Email:
-    """SMTP, with the notice attached as a PDF letter when configured."""
+    """SMTP, with the notice attached as a PDF letter when configured (made in memory: the print folder holds only
+    letters to post)."""
 
     name = "email"
 
     def __init__(self, settings: SmtpSettings, *, attach_letter: bool, domain: str, font: Path | None) -> None:
         self.settings, self.attach_letter, self.domain, self.font = settings, attach_letter, domain, font
 
-    def find(self, order_id: str, payload: dict[str, Any]) -> str | None:
-        return UNKNOWN if payload.get("note") else None
+    def find(self, order_id: str, key: str, payload: dict[str, Any]) -> str | None:
+        return UNKNOWN if payload.get("subject") else None
 
-    def deliver(self, order_id: str, key: str, message: Prepared) -> str:
+    def deliver(self, order_id: str, message: Prepared) -> str:
         attachments = []
         if self.attach_letter and message.letter is not None and message.letter_path is not None:
-            path = write_letter(message.letter, message.letter_path, font=self.font)
-            attachments.append(Attachment(path.name, path.read_bytes()))
+            pdf = render_letter(message.letter, font=self.font or find_font())
+            attachments.append(Attachment(message.letter_path.name, pdf))
         mail = build_message(settings=self.settings, to=message.to, to_name=message.to_name, subject=message.subject,
                              text=message.text, html=message.html, attachments=attachments,
-                             message_id=message_id_for(key, self.domain))
+                             message_id=message_id_for(message.key, self.domain))
         return f"mail {send(self.settings, mail)}"
 
 
@@ -88,10 +105,10 @@ class Letter:
     def __init__(self, font: Path | None) -> None:
         self.font = font
 
-    def find(self, order_id: str, payload: dict[str, Any]) -> str | None:
+    def find(self, order_id: str, key: str, payload: dict[str, Any]) -> str | None:
         path = payload.get("letter_path")
         return f"letter {path}" if path and Path(path).is_file() else None
 
-    def deliver(self, order_id: str, key: str, message: Prepared) -> str:
+    def deliver(self, order_id: str, message: Prepared) -> str:
         assert message.letter is not None and message.letter_path is not None
         return f"letter {write_letter(message.letter, message.letter_path, font=self.font)}"

@@ -1,39 +1,24 @@
-"""The outbox: each decided action becomes a row with a deterministic idempotency key before anything is executed,
-and moves pending → sending → done (or skipped, or dead) in its own committed steps. A restart resumes from here.
-
-The key is SHOP/ORDER_ID/STAGE/N, N counting how often the claim's ledger already holds that stage (a plan that
-breaks may send the final notice a second time, on purpose); the same decision on a later day finds the same key.
-"""
+"""Deciding: every action due today for a shop's open claims becomes an outbox row, all in one transaction. A row
+already there (an earlier run, a retry pending, another process just now) is kept, never doubled."""
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Row, select
 from sqlmodel import Session
 
 from mahnwerk.policy.engine import Action, Assessment
-from mahnwerk.sync.config.shop import ShopConfig
-from mahnwerk.sync.store.models import LedgerEntry, OutboxRow, OutboxState
 from mahnwerk.sync.casework.planner import assessments
+from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.outbox.rows import EXECUTED_KINDS, OUTBOX, outbox_key
+from mahnwerk.sync.store.bulk import chunked, insert_new
 from mahnwerk.sync.store.engine import Store
-
-OUTBOX = OutboxRow.__table__
-EXECUTED_KINDS = ("send", "handover", "close")  # a policy task waits for a person (`mahnwerk tasks`)
-# every kind of row the executor, the agency batch and the payment write-back work off
-ROW_KINDS = (*EXECUTED_KINDS, "agency_update", "writeback")
-
-
-def outbox_key(shop_id: str, order_id: str, stage: str, occurrence: int) -> str:
-    return f"{shop_id}/{order_id}/{stage}/{occurrence}"
+from mahnwerk.sync.store.models import LedgerEntry
 
 
 def action_payload(action: Action, result: Assessment) -> dict[str, Any]:
@@ -50,7 +35,7 @@ class Decided:
     existing: int = 0  # due actions that already have their row (an earlier run, a retry pending)
 
 
-def due_actions(store: Store, shop: ShopConfig, today: date) -> Iterator[tuple[Any, Assessment, Action]]:
+def due_actions(store: Store, shop: ShopConfig, today: date) -> Iterator[tuple[Row[Any], Assessment, Action]]:
     """(claims row, assessment, action) for every claim with an action the executor carries out today."""
     for row, result in assessments(store, shop, today):
         for action in result.actions:
@@ -64,20 +49,27 @@ def decide_shop(store: Store, shop: ShopConfig, today: date, *, now: datetime, d
     decided = Decided()
     with store.session() as session:
         sent = stage_counts(session, [row.id for row, _, _ in due])
+        rows = []
         for row, result, action in due:
             stage = action.stage or action.kind
-            key = outbox_key(shop.id, row.order_id, stage, sent[(row.id, stage)] + 1)
-            if session.execute(select(OUTBOX.c.id).where(OUTBOX.c.key == key)).first() is not None:
-                decided.existing += 1
-                continue
-            values = {"key": key, "shop_id": shop.id, "claim_id": row.id, "kind": action.kind, "stage": stage,
-                      "channel": action.channel or ("none" if action.kind == "close" else "shop"),
-                      "planned_on": today, "payload": action_payload(action, result)}
-            decided.new.append(values | {"order_number": row.order_number})
-            if not dry_run:
-                session.add(OutboxRow(**values, next_attempt_at=now, created_at=now, updated_at=now))
+            rows.append({"key": outbox_key(shop.id, row.order_id, stage, sent[(row.id, stage)] + 1),
+                         "shop_id": shop.id, "claim_id": row.id, "kind": action.kind, "stage": stage,
+                         "channel": action.channel or ("none" if action.kind == "close" else "shop"),
+                         "planned_on": today, "payload": action_payload(action, result),
+                         "order_number": row.order_number})
+        known: set[str] = set()
+        for keys in chunked([r["key"] for r in rows], 10_000):
+            known.update(session.execute(select(OUTBOX.c.key).where(OUTBOX.c.key.in_(keys))).scalars())
+        fresh = [r for r in rows if r["key"] not in known]
         if not dry_run:
+            written = insert_new(session.connection(), OUTBOX, [
+                {k: v for k, v in r.items() if k != "order_number"} | {
+                    "state": "pending", "attempts": 0, "next_attempt_at": now, "last_error": "", "reference": "",
+                    "created_at": now, "updated_at": now, "done_at": None} for r in fresh], key="key")
             session.commit()
+            fresh = [r for r in fresh if r["key"] in set(written)]  # another process may have written some just now
+        decided.new = fresh
+        decided.existing = len(rows) - len(fresh)
     return decided
 
 
@@ -90,62 +82,3 @@ def stage_counts(session: Session, claim_ids: Sequence[int]) -> Counter[tuple[in
         for claim_id, data in entries:
             counts[(claim_id, data.get("stage", ""))] += 1
     return counts
-
-
-def ready_rows(store: Store, shop_id: str, now: datetime, *, kinds: Sequence[str]) -> list[int]:
-    """Ids of the shop's rows that are due for an attempt, oldest first."""
-    with store.connection() as conn:
-        return list(conn.execute(select(OUTBOX.c.id).where(
-            OUTBOX.c.shop_id == shop_id, OUTBOX.c.state.in_((OutboxState.PENDING, OutboxState.SENDING)),
-            OUTBOX.c.kind.in_(kinds), OUTBOX.c.next_attempt_at <= now).order_by(OUTBOX.c.id)).scalars())
-
-
-@contextmanager
-def executor_lock(store: Store, shop_id: str) -> Iterator[bool]:
-    """One executor per shop at a time, across processes: yields False when another one holds the shop.
-
-    The lock dies with its process (a PostgreSQL session's advisory lock, a file lock next to a SQLite database),
-    so an executor killed mid-row never blocks the one restarted after it.
-    """
-    if store.engine.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"mahnwerk-executor:{shop_id}".encode()).digest()[:8], "big", signed=True)
-        with store.engine.connect() as conn:
-            held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
-            conn.commit()
-            try:
-                yield held
-            finally:
-                if held:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                    conn.commit()
-        return
-    database = store.engine.url.database
-    path = Path(database + f".{shop_id}.lock") if database and database != ":memory:" else None
-    if path is None:
-        yield True
-        return
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def backoff(row: OutboxRow, base: timedelta) -> timedelta:
-    """Wait before the next attempt: base, doubled per attempt, at most a day."""
-    return min(base * (2 ** max(0, row.attempts - 1)), timedelta(days=1))
-
-
-def counts_by_state(store: Store, shop_ids: Sequence[str]) -> dict[str, Counter[str]]:
-    """{shop: {state: rows}} for `status`."""
-    found: dict[str, Counter[str]] = {shop_id: Counter() for shop_id in shop_ids}
-    with store.connection() as conn:
-        for shop_id, state, n in conn.execute(select(OUTBOX.c.shop_id, OUTBOX.c.state, func.count()).where(
-                OUTBOX.c.shop_id.in_(list(shop_ids))).group_by(OUTBOX.c.shop_id, OUTBOX.c.state)):
-            found[shop_id][state] = n
-    return found

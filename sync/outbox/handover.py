@@ -12,21 +12,34 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import select
+from sqlmodel import Session
 
-from mahnwerk.connectors.agency_export import (ExportError, ExportFormat, ExportItem, ExportRecord, HistoryLine,
-                                               exported_claims, run_hook, write_batch)
+from mahnwerk.connectors.agency_export import (
+    Batch,
+    ExportError,
+    ExportFormat,
+    ExportItem,
+    ExportRecord,
+    HistoryLine,
+    exported_claims,
+    run_hook,
+    write_batch,
+)
+from mahnwerk.connectors.records import LineItems, Progress
 from mahnwerk.errors import ShopAuthFailed, ShopError, ShopUnavailable
+from mahnwerk.policy.account import Balance
 from mahnwerk.policy.interest import cents
-from mahnwerk.sync.casework.casefile import claim_key
 from mahnwerk.sync.casework.case import Case
-from mahnwerk.sync.config.shop import ShopConfig
-from mahnwerk.sync.outbox.executor import ACTOR, Executor
-from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Task
-from mahnwerk.sync.outbox.decide import ready_rows
-from mahnwerk.connectors.woocommerce_actions import NEXT_DATE_KEY, NEXT_KEY, STAGE_KEY
+from mahnwerk.sync.casework.casefile import claim_key
+from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.outbox.rows import ready_rows
+from mahnwerk.sync.outbox.work import ACTOR, SOURCE, RowWork
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState
 
 ZERO = Decimal("0.00")
+log = structlog.get_logger("mahnwerk.handover")
 
 
 def export_folder(shop: ShopConfig, database_dir: Path) -> Path:
@@ -45,24 +58,24 @@ def export_format(shop: ShopConfig) -> ExportFormat:
 class Handover:
     """One export batch for one shop, run after the executor's sends."""
 
-    def __init__(self, executor: Executor, folder: Path) -> None:
-        self.x, self.folder = executor, folder
-        self.shop: ShopConfig = executor.shop
+    def __init__(self, work: RowWork, folder: Path) -> None:
+        self.work, self.folder = work, folder
+        self.shop: ShopConfig = work.shop
         self._manifests: dict[str, str] | None = None
 
     def run(self) -> None:
-        now = self.x.now()
-        ids = ready_rows(self.x.store, self.shop.id, now, kinds=("handover", "agency_update"))
+        now = self.work.now()
+        ids = ready_rows(self.work.store, self.shop.id, now, kinds=("handover", "agency_update"))
         if not ids:
             return
         batch_id = f"{self.shop.id}-{now.strftime('%Y%m%dT%H%M%S')}-{ids[0]}"
-        with self.x.store.session() as session:
+        with self.work.store.session() as session:
             records, rows, fresh = [], [], []
             for row_id in ids:
                 try:
                     prepared = self._prepare(session, row_id)
                 except ShopAuthFailed as exc:
-                    self.x.outcome.errors.append(str(exc))
+                    self.work.login_refused(exc)
                     return
                 if prepared is not None:
                     rows.append(prepared[0])
@@ -78,17 +91,19 @@ class Handover:
                 try:
                     batch = write_batch(self.folder, records, export_format(self.shop), batch_id=batch_id,
                                         created_at=now)
-                except ExportError as exc:
-                    for row in rows:
-                        self.x.failed(session, row, str(exc), retry=True)
-                    return
-                self._hook(session, rows[0].claim_id, batch)
+                except ExportError as exc:  # only the rows of this batch failed; earlier batches hold the others
+                    for row in fresh:
+                        self.work.failed(session, row, str(exc), retry=True)
+                    rows = [row for row in rows if row not in fresh]
+                    fresh, records = [], []
+                if records:
+                    self._hook(session, fresh[0].claim_id, batch)
             for row in rows:
                 self._finish(session, row)
 
-    def _prepare(self, session: Any, row_id: int) -> tuple[OutboxRow, ExportRecord | None] | None:
+    def _prepare(self, session: Session, row_id: int) -> tuple[OutboxRow, ExportRecord | None] | None:
         """The row with its export record (None: exported by an interrupted run already); None to leave it."""
-        row, claim = self.x.load(session, row_id)
+        row, claim = self.work.load(session, row_id)
         what = row.payload.get("update", "handover")
         if row.state == OutboxState.SENDING:
             earlier = self._exported().get(f"{claim_key(self.shop.id, claim.order_number)}/{what}")
@@ -98,25 +113,29 @@ class Handover:
         if row.kind == "agency_update":
             return row, self._record(session, claim, what, amount=cents(Decimal(row.payload["amount"])))
         try:
-            order = self.x.reread(session, claim)
-            items = self.x.actions.items(claim.order_id) if order is not None else []
+            order = self.work.reread(session, claim)
+            lines = self.work.actions.line_items(claim.order_id) if order is not None else LineItems()
         except ShopAuthFailed:
             raise
         except ShopError as exc:
-            self.x.failed(session, row, str(exc), retry=isinstance(exc, ShopUnavailable))
+            self.work.failed(session, row, str(exc), retry=isinstance(exc, ShopUnavailable))
             return None
         if claim.state != ClaimState.OPEN:
-            self.x.skip(session, row, f"the order is {claim.state} in the shop", paid=claim.state == ClaimState.PAID)
+            self.work.skip(session, row, f"the order is {claim.state} in the shop", paid=claim.state == ClaimState.PAID)
             return None
-        result = Case(session, self.shop, claim, ACTOR, self.x.now()).assess()
+        result = Case(session, self.shop, claim, ACTOR, self.work.now(), source=SOURCE).assess()
         if result.status != "due" or result.next is None or result.next.stage != row.stage or result.balance is None:
-            self.x.skip(session, row, f"no longer due: {result.reason}")
+            self.work.skip(session, row, f"no longer due: {result.reason}")
             return None
         balance = result.balance
         row.payload = {**row.payload, "total": str(cents(balance.total)), "currency": claim.currency}
         record = self._record(session, claim, "handover", amount=cents(balance.total), balance=balance,
                               default_since=result.default_on,
-                              items=tuple(ExportItem(i.name, i.quantity, i.total) for i in items))
+                              items=tuple(ExportItem(i.name, i.quantity, i.total) for i in lines.items))
+        for problem in lines.problems:  # the export goes out without that line; a person adds it if needed
+            self.work.outcome.errors.append(f"{claim_key(self.shop.id, claim.order_number)}: a line item left out of "
+                                            f"the agency export: {problem}")
+            log.warning("handover.line_item_unreadable", shop=self.shop.id, order=claim.order_id, problem=problem)
         return row, record
 
     def _exported(self) -> dict[str, str]:
@@ -125,7 +144,7 @@ class Handover:
             self._manifests = exported_claims(self.folder) if self.folder.is_dir() else {}
         return self._manifests
 
-    def _record(self, session: Any, claim: Claim, kind: str, *, amount: Any, balance: Any = None,
+    def _record(self, session: Session, claim: Claim, kind: str, *, amount: Decimal, balance: Balance | None = None,
                 default_since: date | None = None, items: tuple[ExportItem, ...] = ()) -> ExportRecord:
         address = claim.billing_address or {}
         history = tuple(HistoryLine(e.at.date(), e.data.get("stage", e.kind), e.data.get("channel", ""))
@@ -142,46 +161,43 @@ class Handover:
             street=" ".join(p for p in (address.get("address_1", ""), address.get("address_2", "")) if p),
             postcode=address.get("postcode", ""), city=address.get("city", ""), country=address.get("country", ""),
             email=claim.email, phone=address.get("phone", ""), default_since=default_since,
-            handed_over_on=self.x.now().date(), items=items, history=history)
+            handed_over_on=self.work.now().date(), items=items, history=history)
 
-    def _hook(self, session: Any, claim_id: int, batch: Any) -> None:
+    def _hook(self, session: Session, claim_id: int, batch: Batch) -> None:
         command = self.shop.agency.command
         if not command:
             return
         try:
             run_hook(command, batch, timeout=self.shop.agency.command_timeout.total_seconds())
         except ExportError as exc:  # the file is written and the claims are with the agency's folder: a person uploads
-            session.add(Task(claim_id=claim_id, kind="upload_export",
-                             text=f"export {batch.file} was written but the upload command failed: {exc}",
-                             created_at=self.x.now()))
+            self.work.task(session, claim_id, "upload_export",
+                           f"export {batch.file} was written but the upload command failed: {exc}")
             session.commit()
-            self.x.outcome.tasks += 1
-            self.x.outcome.errors.append(f"agency export {batch.file}: {exc}")
+            self.work.outcome.errors.append(f"agency export {batch.file}: {exc}")
 
-    def _finish(self, session: Any, row: OutboxRow) -> None:
+    def _finish(self, session: Session, row: OutboxRow) -> None:
         """The claim is with the agency: no more dunning, the ledger and the shop say so."""
         claim = session.get(Claim, row.claim_id)
-        case = Case(session, self.shop, claim, ACTOR, self.x.now())
+        case = Case(session, self.shop, claim, ACTOR, self.work.now(), source=SOURCE)
         batch = row.payload.get("batch", "")
         if row.kind == "handover":
             case.record("stage", {"stage": row.stage, "kind": "agency", "deadline": None, "fee": "0",
                                   "channel": "agency", "reference": batch, "key": row.key})
-            claim.state, claim.updated_at = ClaimState.IN_COLLECTION, self.x.now()
+            claim.state, claim.updated_at = ClaimState.IN_COLLECTION, self.work.now()
             session.add(claim)
             note = (f"Mahnwerk: handed over to {self.shop.agency.name or 'the collection agency'} in export "
                     f"{batch} ({row.payload.get('total', '?')} {row.payload.get('currency', '')}); dunning stops. "
                     f"Key {row.key}")
             try:
-                self.x.actions.add_private_note(claim.order_id, note)
-                self.x.actions.mark(claim.order_id, {STAGE_KEY: row.stage, NEXT_KEY: "", NEXT_DATE_KEY: "",
-                                                     self.x.actions.marker_key: row.key})
+                self.work.actions.add_private_note(claim.order_id, note)
+                self.work.actions.record_progress(claim.order_id, Progress(row.stage, "", None, row.key))
             except ShopError as exc:  # the export holds it; the admin's note is a courtesy
-                self.x.outcome.errors.append(f"{claim_key(self.shop.id, claim.order_number)}: handed over, but "
+                self.work.outcome.errors.append(f"{claim_key(self.shop.id, claim.order_number)}: handed over, but "
                                              f"the shop's note failed: {exc}")
-            self.x.outcome.exports += 1
+            self.work.outcome.exports += 1
         else:
             case.record("agency_reported", {"update": row.payload.get("update"), "amount": row.payload.get("amount"),
                                             "batch": batch})
-        row.state, row.reference, row.done_at, row.updated_at = OutboxState.DONE, batch, self.x.now(), self.x.now()
+        row.state, row.reference, row.done_at, row.updated_at = OutboxState.DONE, batch, self.work.now(), self.work.now()
         session.add(row)
         session.commit()

@@ -11,7 +11,7 @@ from pathlib import Path
 from mahnwerk.connectors.girocode import GiroCodeError, epc_payload
 from mahnwerk.connectors.letter import LetterContent
 from mahnwerk.policy.notice import Notice
-from mahnwerk.sync.config.shop import ShopConfig
+from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.outbox.templates import Rendered, day, group_iban, money
 
 LABELS = {

@@ -2,14 +2,13 @@
 
 Templates render in a Jinja2 sandbox from plain data (the contract is policy/templates/README.md). Customer data is
 only ever a value in that data, never template source, so a customer called "{{7*7}}" is greeted as written. The
-HTML part of a mail is the text message poured into an autoescaping layout; the WooCommerce note is the text,
-HTML-escaped, because WooCommerce puts note content into its HTML mail as it is.
+HTML part of a mail is the text message poured into an autoescaping layout (a shop kind that needs the text in
+another form, escaped for a customer note say, makes it in its connector).
 """
 
 from __future__ import annotations
 
 import difflib
-import html
 import re
 import traceback
 from collections.abc import Callable, Iterable
@@ -131,12 +130,11 @@ def _offer(offer: OfferTerms, language: str, discounted_total: str | None) -> di
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """One rendered message: subject, plain text body, HTML part, WooCommerce note, and the template file used."""
+    """One rendered message: subject, plain text body, HTML part, and the template file used."""
 
     subject: str
     text: str
     html: str
-    note: str
     template_file: str
 
 
@@ -174,9 +172,7 @@ class Templates:
         values = context(notice, letter=letter)
         template = self._template(f"{notice.language}/{notice.template}.txt.j2")
         subject, text = _split(self._run(template, values), template.filename or "")
-        # WooCommerce puts a note into its HTML mail unescaped (wpautop, no kses): escape it, keep the newlines.
-        note = html.escape(f"{subject}\n\n{text}".rstrip("\n"), quote=False)
-        return Rendered(subject, text, self.html(subject, text, notice), note, template.filename or "")
+        return Rendered(subject, text, self.html(subject, text, notice), template.filename or "")
 
     def html(self, subject: str, text: str, notice: Notice) -> str:
         """The HTML part of a mail: the text body in the autoescaping layout mail.html.j2."""

@@ -28,15 +28,30 @@ from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
 from mahnwerk.connectors.statements import StatementSummary, read_statement
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.matching import Match, Matcher
-from mahnwerk.sync.store.bulk import bulk_insert, execute_many
-from mahnwerk.sync.config.shop import ShopConfig
-from mahnwerk.sync.mirror.mirror import ensure_shop
-from mahnwerk.sync.store.models import PaymentState
 from mahnwerk.sync.casework.planner import shop_today
-from mahnwerk.sync.payments.reconcile import (ACTOR, CHUNK, EVENTS, MATCHING, PAYMENTS, UPDATE_PAYMENT, Booking, Imported,
-                                     Reconciled, book, chunks, credit_of, decided, new_rows, open_claims,
-                                     wait_update)
+from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.mirror.mirror import ensure_shop
+from mahnwerk.sync.payments.reconcile import (
+    ACTOR,
+    CHUNK,
+    EVENTS,
+    MATCHING,
+    PAYMENTS,
+    UPDATE_PAYMENT,
+    Booking,
+    Imported,
+    Reconciled,
+    book,
+    chunks,
+    credit_of,
+    decided,
+    new_rows,
+    open_claims,
+    wait_update,
+)
+from mahnwerk.sync.store.bulk import bulk_insert, execute_many
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import PaymentState
 
 log = structlog.get_logger("mahnwerk.payments")
 NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence('payments', 'id')) FROM generate_series(1, :n)")
@@ -272,7 +287,7 @@ def child_main(inbox: BinaryIO, outbox: BinaryIO) -> None:
         outbox.flush()
     except (BrokenPipeError, KeyboardInterrupt):
         pass  # the parent is gone or stopping: nothing to tell
-    except Exception as exc:  # noqa: BLE001  # the parent reports it with the run
+    except Exception as exc:  # the parent reports it with the run
         pickle.dump(Crashed(f"{type(exc).__name__}: {exc}"), outbox)
         outbox.flush()
     finally:

@@ -26,14 +26,22 @@ from mahnwerk.policy.interest import cents
 from mahnwerk.policy.matching import Credit, Match, OpenClaim, Share
 from mahnwerk.policy.model import ClaimFacts, Payment, Policy
 from mahnwerk.policy.rates import MissingRate
-from mahnwerk.sync.store.bulk import bulk_insert, execute_many, for_ids
 from mahnwerk.sync.casework.casefile import facts, histories
-from mahnwerk.sync.config.shop import ShopConfig
-from mahnwerk.sync.mirror.mirror import ensure_shop
-from mahnwerk.sync.store.models import (Claim, ClaimState, IncomingPaymentRow, LedgerEntry, OutboxRow, OutboxState,
-                                  PaymentEvent, PaymentState)
 from mahnwerk.sync.casework.planner import PLAN_COLUMNS, open_chunks
+from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.mirror.mirror import ensure_shop
+from mahnwerk.sync.store.bulk import bulk_insert, execute_many, for_ids
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import (
+    Claim,
+    ClaimState,
+    IncomingPaymentRow,
+    LedgerEntry,
+    OutboxRow,
+    OutboxState,
+    PaymentEvent,
+    PaymentState,
+)
 
 PAYMENTS, EVENTS, CLAIMS = IncomingPaymentRow.__table__, PaymentEvent.__table__, Claim.__table__
 LEDGER, OUTBOX = LedgerEntry.__table__, OutboxRow.__table__
@@ -275,12 +283,12 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                 result.closed += 1
                 note = f"Mahnwerk: paid in full, {words}." + (
                     f" Credit: {credit:,.2f} {claim.currency}." if credit > 0 else "")
-                outbox.append(writeback_row(shop, claim, "paid", p.id, note, today, now,
-                                            status=shop.payments.paid_status if shop.payments.mark_paid else ""))
+                outbox.append(writeback_row(shop, claim, "paid", p.id, note, today, now, paid="full"))
             else:
                 result.partial += 1
                 outbox.append(writeback_row(shop, claim, "part_paid", p.id, f"Mahnwerk: payment of {words}; still "
-                                            f"open: {cents(left_owing):,.2f} {claim.currency}.", today, now))
+                                            f"open: {cents(left_owing):,.2f} {claim.currency}.", today, now,
+                                            paid="part"))
         result.booked += bool(booked)
         if p.id not in stored or booked != sum(share.amount for share in booking.shares):
             payments.append(decided(p.id, p.unallocated, p.currency, booking, booked, now=now, actor=actor))
@@ -308,10 +316,10 @@ def decided(payment_id: int | None, unallocated: Decimal, currency: str, how: Bo
 
 
 def writeback_row(shop: ShopConfig, claim: Any, stage: str, payment_id: int, note: str, today: date,
-                  now: datetime, *, status: str = "") -> dict[str, Any]:
-    """An outbox row that tells the shop: a private note, and for a claim paid in full the paid status."""
+                  now: datetime, *, paid: str) -> dict[str, Any]:
+    """An outbox row that tells the shop: a private note, and the paid state ("full" or "part")."""
     return {"key": f"{shop.id}/{claim.order_id}/{stage}/p{payment_id}", "shop_id": shop.id, "claim_id": claim.id,
             "kind": "writeback", "stage": stage, "channel": "shop", "planned_on": today,
             "state": OutboxState.PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
-            "payload": {"note": note, "status": status, "payment": payment_id}, "reference": "",
+            "payload": {"note": note, "paid": paid, "payment": payment_id}, "reference": "",
             "created_at": now, "updated_at": now, "done_at": None}

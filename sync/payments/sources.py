@@ -17,11 +17,11 @@ from typing import Any
 import structlog
 
 from mahnwerk.errors import MahnwerkError
-from mahnwerk.sync.config.shop import ShopConfig
-from mahnwerk.sync.store.models import PaymentCursor
+from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.payments.matchrun import run
 from mahnwerk.sync.payments.reconcile import Imported, Reconciled, import_payments
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import PaymentCursor
 
 log = structlog.get_logger("mahnwerk.payments")
 

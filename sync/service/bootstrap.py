@@ -1,16 +1,19 @@
-"""The composition root: configuration in, store and shop connectors out. Everything else gets its parts here."""
+"""The composition root: configuration in, store, shop connections and payment sources out. Everything else gets
+its parts here; which kind a shop is matters only in this module's one look-up in the registry."""
 
 from __future__ import annotations
 
-from mahnwerk.connectors.http import ShopHttp
+from mahnwerk.connectors.kinds import ShopSettings, not_supported
 from mahnwerk.connectors.mollie_source import MollieSource, mollie_http
+from mahnwerk.connectors.shop import ShopConnection
 from mahnwerk.connectors.stripe_source import StripeSource, stripe_http
-from mahnwerk.connectors.woocommerce import WooCommerce
-from mahnwerk.connectors.woocommerce_actions import WooActions
-from mahnwerk.connectors.woocommerce_parse import MetaKeys
 from mahnwerk.errors import MahnwerkError
-from mahnwerk.sync.config.shop import Config, ShopConfig, WooCommerceAuth
+from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.store.engine import Store
+
+
+class UnsupportedKind(MahnwerkError):
+    """Raised when a shop's kind is unknown to this version or cannot be connected to yet: that shop only fails."""
 
 
 def open_store(config: Config) -> Store:
@@ -18,25 +21,41 @@ def open_store(config: Config) -> Store:
     return Store(config.database.url)
 
 
-def build_source(shop: ShopConfig) -> WooCommerce:
-    """The connector for one shop, with its own HTTP session and retry policy."""
-    if shop.kind != "woocommerce" or not isinstance(shop.auth, WooCommerceAuth):
-        raise MahnwerkError(f"shop '{shop.id}': kind '{shop.kind}' is not supported yet by this version "
-                            "(WooCommerce is; Shopware 6 follows)")
-    http = ShopHttp(
-        shop=shop.id,
-        base_url=f"{shop.url}/wp-json/wc/v3/",
-        auth=(shop.auth.consumer_key.reveal(), shop.auth.consumer_secret.reveal()),
-        timeout=shop.http.timeout.total_seconds(),
-        max_attempts=shop.http.max_attempts,
+def shop_settings(shop: ShopConfig) -> ShopSettings:
+    """The neutral settings a kind connects with (credentials revealed: ConfigError names one that cannot be read)."""
+    fields = {name: value for name, value in (("invoice_number", shop.invoice.number_meta_key),
+                                              ("invoice_date", shop.invoice.date_meta_key),
+                                              ("due_date", shop.invoice.due_date_meta_key)) if value}
+    return ShopSettings(
+        shop_id=shop.id, url=shop.url, credentials=shop.auth.revealed(), statuses=shop.statuses.by_status(),
+        invoice_methods=shop.invoice.payment_methods, page_size=shop.sync.page_size,
+        timeout=shop.http.timeout.total_seconds(), max_attempts=shop.http.max_attempts,
         max_backoff=shop.http.max_backoff.total_seconds(),
-        ca_bundle=str(shop.http.ca_bundle) if shop.http.ca_bundle else None,
-    )
-    meta = MetaKeys(invoice_number=shop.invoice.number_meta_key, invoice_date=shop.invoice.date_meta_key,
-                    due_date=shop.invoice.due_date_meta_key)
-    statuses = shop.statuses
-    return WooCommerce(http, meta_keys=meta, page_size=shop.sync.page_size,
-                       statuses=(*statuses.open, *statuses.paid, *statuses.cancelled, *statuses.refunded))
+        ca_bundle=str(shop.http.ca_bundle) if shop.http.ca_bundle else None, fields=fields,
+        mark_paid=shop.payments.mark_paid, paid_status=shop.payments.paid_status)
+
+
+def connect_shop(shop: ShopConfig) -> ShopConnection:
+    """A connection to one shop with its own HTTP sessions and retry policy (close it after use); UnsupportedKind
+    for a kind this version cannot connect to."""
+    kind = shop.shop_kind
+    if kind is None:
+        from mahnwerk.connectors.kinds import kinds
+        from mahnwerk.sync.config.schema import did_you_mean
+
+        known = ", ".join(kinds())
+        raise UnsupportedKind(f"shop '{shop.id}': unknown kind '{shop.kind}' in {shop.source.name}"
+                              f"{did_you_mean(shop.kind, kinds()) or f'; known kinds: {known}'}")
+    if kind.connect is None:
+        raise UnsupportedKind(f"shop '{shop.id}': {not_supported(kind)}")
+    return kind.connect(shop_settings(shop))
+
+
+def auth_hint(shop: ShopConfig) -> str:
+    """What to check when the shop refuses the credentials, naming the shop file."""
+    kind = shop.shop_kind
+    hint = kind.auth_hint if kind and kind.auth_hint else "check the credentials in [shop.auth]"
+    return f"{hint} ({shop.source.name})"
 
 
 def build_payment_sources(shop: ShopConfig) -> list[StripeSource | MollieSource]:
@@ -50,8 +69,3 @@ def build_payment_sources(shop: ShopConfig) -> list[StripeSource | MollieSource]
     if mollie.api_key is not None:
         sources.append(MollieSource(mollie_http(mollie.api_key.reveal(), url=mollie.url, **http)))
     return sources
-
-
-def build_actions(shop: ShopConfig) -> WooActions:
-    """The shop's customer channel and order marker (its own session, separate from the mirror's)."""
-    return WooActions(build_source(shop))

@@ -10,14 +10,14 @@ from typing import Any
 from mahnwerk.connectors.letter import font_in_use
 from mahnwerk.connectors.smtp import probe as smtp_probe
 from mahnwerk.errors import MahnwerkError
-from mahnwerk.sync.service.bootstrap import build_payment_sources, build_source, open_store
-from mahnwerk.sync.mirror.claimdata import local_date
-from mahnwerk.sync.config.shop import Config, ShopConfig
-from mahnwerk.sync.config.delivery import missing_for_sending
-from mahnwerk.sync.outbox.executor import smtp_settings
-from mahnwerk.sync.outbox.templates import check_templates
-from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.config import Config, ShopConfig, unresolved_secrets
+from mahnwerk.sync.config.delivery import example_values, missing_for_sending
 from mahnwerk.sync.config.secrets import mask_url
+from mahnwerk.sync.mirror.claimdata import local_date
+from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.outbox.notices import smtp_settings
+from mahnwerk.sync.outbox.templates import check_templates
+from mahnwerk.sync.service.bootstrap import build_payment_sources, connect_shop, open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,24 +59,19 @@ class ShopVerdict:
 
 def check_shop(shop: ShopConfig) -> ShopVerdict:
     """Probe one shop and judge it against its configuration."""
+    unreadable = unresolved_secrets(shop)
+    if unreadable:
+        return ShopVerdict(shop.id, shop.url, problem="; ".join(f"cannot read {p}" for p in unreadable))
     try:
-        source = build_source(shop)
+        source = connect_shop(shop)
     except MahnwerkError as exc:
         return ShopVerdict(shop.id, shop.url, problem=str(exc))
     try:
         probe = source.probe()
     finally:
         source.close()
-    if not probe.authenticated:
-        hint = ""
-        if "404" in probe.detail:
-            hint = (" (is shop.url the shop's base address, and are WordPress permalinks set to anything but "
-                    "'Plain'? The REST API lives under /wp-json/)")
-        elif " 401" in probe.detail or " 403" in probe.detail:
-            hint = " (check consumer_key/consumer_secret and that the key has read access)"
-        elif "rest_invalid_param" in probe.detail and "status" in probe.detail:
-            hint = " (every status in [statuses] must be one the shop has registered)"
-        return ShopVerdict(shop.id, shop.url, reachable=probe.reachable, problem=probe.detail + hint)
+    if not probe.authenticated:  # the kind's probe says why, with its own hint
+        return ShopVerdict(shop.id, shop.url, reachable=probe.reachable, problem=probe.detail)
     configured = shop.invoice.payment_methods
     found = {m: probe.payment_methods[m] for m in configured if m in probe.payment_methods}
     missing = tuple(m for m in configured if m not in probe.payment_methods)
@@ -128,6 +123,10 @@ def delivery_checks(shop: ShopConfig) -> tuple[list[str], list[str]]:
     if missing:
         warnings.append(f"`run` will not send for this shop until [merchant] in {shop.source.name} has "
                         f"{', '.join(missing)} (every notice names the sender and where to pay)")
+    examples = example_values(shop.merchant)
+    if examples:
+        problems.append(f"[merchant] in {shop.source.name} still holds example values, so `run` sends nothing: "
+                        + "; ".join(examples))
     channels = {stage.channel for stage in shop.policy.stages}
     if "email" in channels and not shop.smtp.configured:
         problems.append(f"a stage sends by e-mail but [smtp] in {shop.source.name} has no host and sender")

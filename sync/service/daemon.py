@@ -1,77 +1,95 @@
-"""`mahnwerk daemon`: the long-running process under systemd. Each shop is synced every `sync.interval`, and
-once a day at `delivery.run_at` (shop time) it runs: sync, decide, execute (sync/runner.py). Retries of outbox rows
-that failed go out with the next sync tick.
+"""`mahnwerk daemon`: the long-running process under systemd.
 
-Jobs are one-line calls into sync/service.py, configured here only (one instance per shop at a time, missed runs
-coalesced). SIGTERM or SIGINT stops the scheduler; a sync in progress finishes its page and ends, and because
-every page commits with its cursor, even a SIGKILL loses nothing.
+One job per shop, every `sync.interval`: under the shop's lock it syncs (orders, then payments and matching), and
+then either does the day's run (decide and execute, as `mahnwerk run`) when it is due, or retries the outbox rows
+whose time has come. The day's run is due from `delivery.run_at` (shop time) until it is done that day, so a run
+missed because the database or the shop was down happens at the next tick after it answers again. Shops run in
+parallel in a bounded pool; a shop held by another process (a command typed by hand) is skipped for this tick.
+
+SIGTERM or SIGINT stops the scheduler; a job in progress finishes its page and ends, and because every page
+commits with its cursor, even a SIGKILL loses nothing.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 
-from mahnwerk.sync.config.shop import Config, ShopConfig
+from mahnwerk.sync.config import Config, ShopConfig
+from mahnwerk.sync.mirror.claimdata import local_date
+from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.service.dailyrun import daily_run_due, record_daily_run
 from mahnwerk.sync.service.running import run_shop
 from mahnwerk.sync.service.syncing import sync_one
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.locks import ShopBusy, shop_lock
 
 log = structlog.get_logger("mahnwerk.daemon")
+DEFAULT_WORKERS = 8
 
 
-def build_scheduler(store: Store, shops: Sequence[ShopConfig], config: Config | None = None) -> BackgroundScheduler:
-    """A scheduler with one sync job per shop, the first run right away, and (given the config) the daily run."""
+def build_scheduler(store: Store, shops: Sequence[ShopConfig], config: Config | None = None, *,
+                    workers: int = DEFAULT_WORKERS, now: Callable[[], datetime] = utcnow) -> BackgroundScheduler:
+    """A scheduler with one job per shop, the first run right away, at most `workers` shops at a time."""
     scheduler = BackgroundScheduler(
         timezone=UTC,
-        executors={"default": ThreadPoolExecutor(max_workers=max(1, min(4, len(shops))))},
+        executors={"default": ThreadPoolExecutor(max_workers=max(1, min(workers, len(shops))))},
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
     for shop in shops:
-        scheduler.add_job(sync_job, "interval", args=[store, shop, config], id=f"sync:{shop.id}", name=f"sync {shop.id}",
-                          seconds=shop.sync.interval.total_seconds(), next_run_time=datetime.now(UTC))
-        if config is not None:
-            scheduler.add_job(run_job, CronTrigger(hour=shop.delivery.run_at.hour, minute=shop.delivery.run_at.minute,
-                                                   timezone=shop.timezone),
-                              args=[store, config, shop], id=f"run:{shop.id}", name=f"run {shop.id}")
+        scheduler.add_job(shop_job, "interval", args=[store, shop, config], kwargs={"now": now}, id=f"shop:{shop.id}",
+                          name=f"shop {shop.id}", seconds=shop.sync.interval.total_seconds(),
+                          next_run_time=datetime.now(UTC))
     return scheduler
 
 
-def run_job(store: Store, config: Config, shop: ShopConfig) -> None:
-    """The daily run: sync, decide, execute. Failures are logged; rows left for retry go with the sync ticks."""
-    result = run_shop(store, config, shop)
-    log.info("daemon.ran", shop=shop.id, **{k: v for k, v in result.as_dict().items() if isinstance(v, int)})
-    for error in result.as_dict()["errors"]:
-        log.error("daemon.run_failed", shop=shop.id, error=error)
+def shop_job(store: Store, shop: ShopConfig, config: Config | None = None, *,
+             now: Callable[[], datetime] = utcnow) -> None:
+    """One tick for one shop: sync → payments → the day's run or the due retries, in that order, under its lock.
+    Failures are logged; the next tick comes at its time."""
+    try:
+        with shop_lock(store, shop.id, command="daemon", wait=0):
+            _tick(store, shop, config, now)
+    except ShopBusy as exc:
+        log.info("daemon.shop_busy", shop=shop.id, holder=exc.holder)
+    except Exception:
+        log.exception("daemon.job_failed", shop=shop.id)
 
 
-def sync_job(store: Store, shop: ShopConfig, config: Config | None = None) -> None:
-    """One scheduled sync, then the outbox rows whose retry is due; failures are logged, the next run comes at its
-    time."""
-    result = sync_one(store, shop)
-    if config is not None and result.ok:
-        run_shop(store, config, shop, sync=False, decide=False)
+def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[], datetime]) -> None:
+    result = sync_one(store, shop, command="daemon")
     if result.ok:
         log.info("daemon.synced", shop=shop.id, new=result.counts.new, updated=result.counts.updated,
                  closed=result.counts.closed, requests=result.counts.requests)
+    if config is None:
+        return
+    moment = now()
+    if daily_run_due(store, shop, moment):
+        ran = run_shop(store, config, shop, sync=False, now=now, command="daemon")
+        log.info("daemon.ran", shop=shop.id, **{k: v for k, v in ran.as_dict().items() if isinstance(v, int)})
+        for error in ran.as_dict()["errors"]:
+            log.error("daemon.run_failed", shop=shop.id, error=error)
+        record_daily_run(store, shop, moment, ok=ran.ok)
+    elif result.ok:
+        run_shop(store, config, shop, sync=False, decide=False, now=now, command="daemon")
 
 
 def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | None = None,
-               stop: threading.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or until `stop` is set), then wait for running syncs to end."""
+               stop: threading.Event | None = None, workers: int = DEFAULT_WORKERS) -> None:
+    """Run until SIGTERM/SIGINT (or until `stop` is set), then wait for running jobs to end."""
     stop = stop or threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    scheduler = build_scheduler(store, shops, config)
+    scheduler = build_scheduler(store, shops, config, workers=workers)
     scheduler.start()
-    log.info("daemon.started", shops=[s.id for s in shops],
-             intervals={s.id: int(s.sync.interval.total_seconds()) for s in shops})
+    log.info("daemon.started", shops=[s.id for s in shops], workers=workers,
+             intervals={s.id: int(s.sync.interval.total_seconds()) for s in shops},
+             today={s.id: local_date(utcnow(), s.timezone).isoformat() for s in shops[:20]})
     try:
         while not stop.wait(1.0):
             pass

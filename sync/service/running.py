@@ -12,19 +12,23 @@ from sqlalchemy import select
 
 from mahnwerk.connectors.smtp import valid_email
 from mahnwerk.errors import MahnwerkError
-from mahnwerk.sync.service.bootstrap import build_actions
-from mahnwerk.sync.config.shop import Config, ShopConfig
-from mahnwerk.sync.outbox.executor import Executor, Outcome
+from mahnwerk.sync.casework.planner import shop_today
+from mahnwerk.sync.config import Config, ShopConfig
+from mahnwerk.sync.config.delivery import sending_refusal
+from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.outbox.decide import decide_shop
+from mahnwerk.sync.outbox.executor import Executor
 from mahnwerk.sync.outbox.handover import Handover, export_folder
 from mahnwerk.sync.outbox.letters import letters_folder
+from mahnwerk.sync.outbox.rows import ROW_KINDS, ready_rows
 from mahnwerk.sync.outbox.templates import Templates
-from mahnwerk.sync.mirror.mirror import utcnow
-from mahnwerk.sync.store.models import Claim, OutboxRow, OutboxState
-from mahnwerk.sync.outbox.decide import ROW_KINDS, decide_shop, executor_lock, ready_rows
-from mahnwerk.sync.casework.planner import shop_today
+from mahnwerk.sync.outbox.work import Outcome, RowWork
+from mahnwerk.sync.outbox.writeback import WriteBack
+from mahnwerk.sync.service.bootstrap import auth_hint, connect_shop
 from mahnwerk.sync.service.syncing import sync_one
 from mahnwerk.sync.store.engine import Store
-from mahnwerk.sync.outbox.writeback import WriteBack
+from mahnwerk.sync.store.locks import ShopBusy, shop_lock
+from mahnwerk.sync.store.models import Claim, OutboxRow, OutboxState
 
 
 @dataclass
@@ -37,6 +41,8 @@ class RunResult:
     outcome: Outcome | None = None
     would: list[dict[str, Any]] = field(default_factory=list)  # --dry-run: what would be done
     error: str = ""
+    busy: bool = False  # another process had the shop longer than we would wait: nothing was done
+    refused: bool = False  # the configuration forbids sending (an incomplete [merchant]): exit code 2
 
     @property
     def ok(self) -> bool:
@@ -45,7 +51,7 @@ class RunResult:
     def as_dict(self) -> dict[str, Any]:
         done = self.outcome.as_dict() if self.outcome else {}
         errors = ([self.error] if self.error else []) + done.pop("errors", [])
-        return {"shop": self.shop, "ok": self.ok, "synced": self.synced, "decided": self.decided,
+        return {"shop": self.shop, "ok": self.ok, "busy": self.busy, "synced": self.synced, "decided": self.decided,
                 **{k: v for k, v in done.items() if k != "shop"}, "errors": errors,
                 **({"would": self.would} if self.would or not self.outcome else {})}
 
@@ -60,53 +66,66 @@ def data_dir(config: Config) -> Path:
 
 def run_shops(store: Store, config: Config, shops: Sequence[ShopConfig], *, dry_run: bool = False,
               sync: bool = True, now: Callable[[], datetime] = utcnow,
-              sleep: Callable[[float], None] | None = None) -> list[RunResult]:
-    """Each shop in turn; one shop's failure does not stop the others."""
-    return [run_shop(store, config, shop, dry_run=dry_run, sync=sync, now=now, sleep=sleep) for shop in shops]
+              sleep: Callable[[float], None] | None = None, wait: float = 30.0) -> list[RunResult]:
+    """Each shop in turn; one shop's failure (or another process holding it) does not stop the others."""
+    return [run_shop(store, config, shop, dry_run=dry_run, sync=sync, now=now, sleep=sleep, wait=wait)
+            for shop in shops]
 
 
 def run_shop(store: Store, config: Config, shop: ShopConfig, *, dry_run: bool = False, sync: bool = True,
              decide: bool = True, now: Callable[[], datetime] = utcnow,
-             sleep: Callable[[float], None] | None = None) -> RunResult:
-    """Sync, decide (write today's outbox rows), execute every due row. `decide=False` only works off the rows
-    already waiting (the daemon's retries between daily runs)."""
+             sleep: Callable[[float], None] | None = None, wait: float = 30.0, command: str = "run") -> RunResult:
+    """Sync, decide (write today's outbox rows), execute every due row, under the shop's lock (a dry run changes
+    nothing and takes no lock). `decide=False` only works off the rows already waiting (retries between daily
+    runs)."""
+    if dry_run:
+        decided = decide_shop(store, shop, shop_today(shop, now()), now=now(), dry_run=True)
+        return RunResult(shop.id, decided=len(decided.new), would=would_do(store, shop, decided.new))
+    try:
+        with shop_lock(store, shop.id, command=command, wait=wait):
+            return _run_locked(store, config, shop, sync=sync, decide=decide, now=now, sleep=sleep)
+    except ShopBusy as exc:
+        return RunResult(shop.id, synced=False, error=str(exc), busy=True)
+
+
+def _run_locked(store: Store, config: Config, shop: ShopConfig, *, sync: bool, decide: bool,
+                now: Callable[[], datetime], sleep: Callable[[float], None] | None) -> RunResult:
     result = RunResult(shop.id)
-    if sync and not dry_run:
+    if decide:
+        refusal = sending_refusal(shop.merchant, shop.source.name)
+        if refusal:  # refuse before anything is written: no outbox rows to dead-letter by the hundred
+            result.error, result.refused = f"shop '{shop.id}': `run` sends nothing: {refusal}", True
+            return result
+    if sync:
         synced = sync_one(store, shop)
         result.synced = synced.ok
         if synced.auth_failed:  # nothing can be sent either
             result.error = synced.error
             return result
     if decide:
-        decided = decide_shop(store, shop, shop_today(shop, now()), now=now(), dry_run=dry_run)
-        result.decided, new = len(decided.new), decided.new
-    else:
-        new = []
-    if dry_run:
-        result.would = would_do(store, shop, new)
-        return result
-    if not decide and not ready_rows(store, shop.id, now(), kinds=ROW_KINDS):
-        return result  # the daemon's tick between daily runs: no session, templates or lock for nothing
-    with executor_lock(store, shop.id) as mine:
-        if not mine:
-            result.error = (f"shop '{shop.id}': another mahnwerk process is executing its outbox (the daemon?); "
-                            "its rows are left to it")
-            return result
-        execute(store, config, shop, result, now=now, sleep=sleep)
+        result.decided = len(decide_shop(store, shop, shop_today(shop, now()), now=now()).new)
+    elif not ready_rows(store, shop.id, now(), kinds=ROW_KINDS):
+        return result  # between daily runs with nothing to retry: no connection, templates or letters for nothing
+    execute(store, config, shop, result, now=now, sleep=sleep)
     return result
 
 
 def execute(store: Store, config: Config, shop: ShopConfig, result: RunResult, *, now: Callable[[], datetime],
             sleep: Callable[[float], None] | None) -> None:
-    """The executor's sends, then the agency batch, under the shop's executor lock."""
-    actions = build_actions(shop)
+    """The executor's sends, then the agency batch, then the payment write-back, with one shop connection."""
     try:
-        executor = Executor(store, shop, actions, templates=Templates(config.config_dir / "templates"),
-                            letters_dir=letters_folder(shop, data_dir(config)), now=now,
-                            **({"sleep": sleep} if sleep else {}))
-        result.outcome = executor.run()
-        Handover(executor, export_folder(shop, data_dir(config))).run()
-        WriteBack(executor).run()
+        actions = connect_shop(shop)
+    except MahnwerkError as exc:
+        result.error = str(exc)
+        return
+    try:
+        work = RowWork(store, shop, actions, now=now, auth_hint=auth_hint(shop))
+        result.outcome = work.outcome
+        executor = Executor(work, templates=Templates(config.config_dir / "templates"),
+                            letters_dir=letters_folder(shop, data_dir(config)), **({"sleep": sleep} if sleep else {}))
+        executor.run()
+        Handover(work, export_folder(shop, data_dir(config))).run()
+        WriteBack(work).run()
     except MahnwerkError as exc:
         result.error = str(exc)
     finally:

@@ -1,4 +1,5 @@
-"""Use cases that the CLI and the scheduler call: sync shops, each in isolation, with a record of every run."""
+"""Syncing: each shop in isolation, under its lock, with a record of every run; then its payments (inbox and
+providers) and matching. The CLI's `sync`, `run` and the daemon call the same function."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from mahnwerk.connectors.mollie_source import MollieSource
+from mahnwerk.connectors.stripe_source import StripeSource
 from mahnwerk.errors import MahnwerkError, ShopAuthFailed
-from mahnwerk.sync.service.bootstrap import build_payment_sources, build_source
-from mahnwerk.sync.config.shop import ShopConfig
+from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.mirror import Mirror, SyncCounts, ensure_shop, utcnow
-from mahnwerk.sync.store.models import SyncRun
 from mahnwerk.sync.payments.sources import Collected, collect
+from mahnwerk.sync.service.bootstrap import auth_hint, build_payment_sources, connect_shop
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.locks import ShopBusy, shop_lock
+from mahnwerk.sync.store.models import SyncRun
 
 log = structlog.get_logger("mahnwerk.sync")
 
@@ -27,6 +31,7 @@ class ShopSyncResult:
     error: str = ""
     auth_failed: bool = False
     payments: Collected | None = None
+    busy: bool = False  # another process had the shop longer than we would wait: nothing was done
 
     @property
     def ok(self) -> bool:
@@ -36,36 +41,55 @@ class ShopSyncResult:
     def as_dict(self) -> dict[str, object]:
         """JSON-ready summary for `sync --json` and monitoring."""
         c = self.counts
-        return {"shop": c.shop, "ok": self.ok, "error": self.error, "new": c.new, "updated": c.updated,
+        return {"shop": c.shop, "ok": self.ok, "busy": self.busy, "error": self.error, "new": c.new, "updated": c.updated,
                 "closed": c.closed, "quarantined": c.quarantined, "requests": c.requests, "pages": c.pages,
                 "orders_seen": c.orders_seen, "reread": c.reread, "seconds": round(c.seconds, 3),
                 "payments": self.payments.as_dict() if self.payments else None}
 
 
 def sync_shops(store: Store, shops: Sequence[ShopConfig], *, reread: bool | None = None,
-               on_page: Callable[[SyncCounts], None] | None = None) -> list[ShopSyncResult]:
-    """Sync each shop in turn; a shop that fails (auth, outage, bad answers) does not stop the others."""
-    return [sync_one(store, shop, reread=reread, on_page=on_page) for shop in shops]
+               on_page: Callable[[SyncCounts], None] | None = None, wait: float = 30.0) -> list[ShopSyncResult]:
+    """Sync each shop in turn; a shop that fails (auth, outage, bad answers) or is busy does not stop the others."""
+    return [sync_one(store, shop, reread=reread, on_page=on_page, wait=wait) for shop in shops]
 
 
 def sync_one(store: Store, shop: ShopConfig, *, reread: bool | None = None,
-             on_page: Callable[[SyncCounts], None] | None = None) -> ShopSyncResult:
-    """Sync one shop and record the run in `sync_runs`."""
-    run_id = _start_run(store, shop)
-    source = build_source(shop)
-    counts, error, auth_failed = SyncCounts(shop=shop.id), "", False
+             on_page: Callable[[SyncCounts], None] | None = None, wait: float = 30.0,
+             command: str = "sync") -> ShopSyncResult:
+    """Sync one shop under its lock (waiting up to `wait` seconds for it) and record the run in `sync_runs`."""
     try:
-        counts = Mirror(store, shop, source).run(reread=reread, on_page=on_page)
-    except ShopAuthFailed as exc:
-        error, auth_failed = f"{exc} (check the consumer key and secret in {shop.source.name})", True
-    except MahnwerkError as exc:
-        error = str(exc)
-    except (IntegrityError, OperationalError) as exc:  # environmental, not a bug: say so, keep the run record
-        error = (f"database error while syncing shop '{shop.id}': {exc.orig} (is another sync of this shop "
-                 "running, e.g. the daemon? Committed pages are kept; the next sync continues from them)")
-    finally:
-        counts.requests = counts.requests or source.requests_made
-        source.close()
+        with shop_lock(store, shop.id, command=command, wait=wait):
+            return _sync_locked(store, shop, reread=reread, on_page=on_page)
+    except ShopBusy as exc:
+        log.warning("sync.busy", shop=shop.id, holder=exc.holder)
+        return ShopSyncResult(SyncCounts(shop=shop.id), str(exc), busy=True)
+
+
+def _sync_locked(store: Store, shop: ShopConfig, *, reread: bool | None,
+                 on_page: Callable[[SyncCounts], None] | None) -> ShopSyncResult:
+    run_id = _start_run(store, shop)
+    counts, error, auth_failed, requests = SyncCounts(shop=shop.id), "", False, 0
+    try:
+        source = connect_shop(shop)
+    except MahnwerkError as exc:  # a kind this version cannot connect to, a secret that cannot be read
+        source, error = None, str(exc)
+    if source is not None:
+        try:
+            counts = Mirror(store, shop, source).run(reread=reread, on_page=on_page)
+        except ShopAuthFailed as exc:
+            error, auth_failed = f"{exc} ({auth_hint(shop)})", True
+        except MahnwerkError as exc:
+            error = str(exc)
+        except (IntegrityError, OperationalError) as exc:  # environmental, not a bug: say so, keep the run record
+            error = (f"database error while syncing shop '{shop.id}': {exc.orig} (committed pages are kept; the "
+                     "next sync continues from them)")
+        except BaseException as exc:  # a bug or an interrupt: the run is recorded as failed, the traceback stays
+            _finish_run(store, run_id, counts, f"interrupted: {type(exc).__name__}: {exc}")
+            raise
+        finally:
+            requests = source.requests_made
+            source.close()
+    counts.requests = counts.requests or requests
     if error:
         log.error("sync.failed", shop=shop.id, error=error)
     _finish_run(store, run_id, counts, error)
@@ -76,8 +100,9 @@ def sync_one(store: Store, shop: ShopConfig, *, reread: bool | None = None,
 def collect_payments(store: Store, shop: ShopConfig, *, claims_changed: bool) -> Collected:
     """The shop's inbox and payment providers, then matching (when payments came in or claims changed).
     Independent of the shop's API: a shop that is down still gets its payments booked."""
-    sources = build_payment_sources(shop)
+    sources: list[StripeSource | MollieSource] = []
     try:
+        sources = build_payment_sources(shop)
         return collect(store, shop, now=utcnow(), providers=sources, match=claims_changed)
     except MahnwerkError as exc:
         log.error("payments.failed", shop=shop.id, error=str(exc))

@@ -14,13 +14,46 @@ row before (the `now` of every row) only once, and hands the driver plain tuples
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from typing import Any
-
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, ColumnElement, Connection, Executable, Table, any_, bindparam, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+
+T = TypeVar("T")
+SQLITE_MAX_PARAMETERS = 32_766
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of at most `size`."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, key: str | tuple[str, ...],
+               returning: tuple[str, ...] = ()) -> list[Any]:
+    """Insert the rows whose `key` (a unique column, or the columns of a unique constraint) is not taken yet, in the
+    current transaction; for each row written, its key (or the `returning` columns, as a tuple). A row another
+    process wrote first is left as it is: a lost race is a no-op, never an IntegrityError."""
+    if not rows:
+        return []
+    dialect = conn.dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        raise RuntimeError(f"insert_new: no ON CONFLICT for {dialect}")
+    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    keys = (key,) if isinstance(key, str) else key
+    back = [table.c[name] for name in returning] or [table.c[keys[0]]]
+    statement = build(table).on_conflict_do_nothing(index_elements=list(keys)).returning(*back)
+    written: list[Any] = []
+    per_chunk = max(1, min(1000, SQLITE_MAX_PARAMETERS // max(1, len(rows[0]))))
+    for chunk in chunked(rows, per_chunk):
+        result = conn.execute(statement, list(chunk))
+        written += result.all() if returning else result.scalars().all()
+    return written
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

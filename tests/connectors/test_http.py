@@ -90,7 +90,7 @@ def test_secrets_in_query_never_reach_the_error() -> None:
     """Query-string credentials are redacted in error messages."""
     responses.get(BASE + "orders", status=404, json={"code": "rest_no_route"})
     http, _ = a_client()
-    http.query_auth = {"consumer_key": "ck_secretkey", "consumer_secret": "cs_secretvalue"}
+    http.use_query_auth({"consumer_key": "ck_secretkey", "consumer_secret": "cs_secretvalue"})
     with pytest.raises(ShopRejected) as err:
         http.get("orders", params={"page": 2})
     assert "cs_secretvalue" not in str(err.value) and "ck_secretkey" not in str(err.value)
@@ -112,7 +112,7 @@ def test_retry_after_forms(header: str | None, seconds: float | None) -> None:
 @responses.activate
 def test_woocommerce_falls_back_to_query_keys_when_the_host_strips_authorization() -> None:
     """A 401 cannot_view to Basic auth is retried once with the keys in the query, which then stick."""
-    from mahnwerk.connectors.woocommerce import WooCommerce
+    from mahnwerk.connectors.woocommerce.orders import WooOrders
 
     responses.get(BASE + "orders", status=401, json={"code": "woocommerce_rest_cannot_view", "message": "Sorry."},
                   match=[responses.matchers.header_matcher({"Authorization": "Basic Y2tfeDpjc195"})])
@@ -121,6 +121,6 @@ def test_woocommerce_falls_back_to_query_keys_when_the_host_strips_authorization
          "consumer_key": "ck_x", "consumer_secret": "cs_y"})])
     responses.get(BASE + "payment_gateways", json=[{"id": "bacs", "enabled": True}])
     http, _ = a_client()
-    probe = WooCommerce(http).probe()
+    probe = WooOrders(http).probe()
     assert probe.authenticated and probe.payment_methods == {"bacs": True}
-    assert http.query_auth == {"consumer_key": "ck_x", "consumer_secret": "cs_y"} and http.session.auth is None
+    assert http.query_auth == {"consumer_key": "ck_x", "consumer_secret": "cs_y"} and http.auth is None

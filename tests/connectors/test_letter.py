@@ -17,7 +17,12 @@ from PIL import Image
 
 from mahnwerk.connectors.girocode import epc_payload
 from mahnwerk.connectors.letter import (
-    LetterContent, LetterError, find_font, font_in_use, render_letter, write_letter,
+    LetterContent,
+    LetterError,
+    find_font,
+    font_in_use,
+    render_letter,
+    write_letter,
 )
 
 HOSTILE = ("{{7*7}}", "<script>alert(1)</script>", "=cmd|'/c calc'!A1", "**bold** _x_ {nb}")

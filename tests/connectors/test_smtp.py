@@ -19,8 +19,17 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from mahnwerk.connectors.smtp import (
-    Attachment, SmtpAuthFailed, SmtpRecipientRefused, SmtpRejected, SmtpSettings, SmtpUnavailable,
-    build_message, message_id_for, probe, send, valid_email,
+    Attachment,
+    SmtpAuthFailed,
+    SmtpRecipientRefused,
+    SmtpRejected,
+    SmtpSettings,
+    SmtpUnavailable,
+    build_message,
+    message_id_for,
+    probe,
+    send,
+    valid_email,
 )
 
 PASSWORD = "s3cret-Passw0rd"

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from mahnwerk.connectors.woocommerce_parse import MetaKeys, parse_order, parse_page
+from mahnwerk.connectors.records import PaidState
+from mahnwerk.connectors.woocommerce.parse import MetaKeys, Reading, parse_order, parse_page
 from mahnwerk.errors import BadRecord
 
 # The constructed example of shared/reference/woocommerce.md §3, plus the fields the real shop also sends.
@@ -34,7 +35,7 @@ def a_raw(**changes: object) -> dict:
 
 def test_reference_sample_parses() -> None:
     """The documented order becomes a typed record: Decimal money, aware UTC datetimes, meta invoice number."""
-    order = parse_order(SAMPLE, MetaKeys(invoice_number="_some_plugin_invoice_number"))
+    order = parse_order(SAMPLE, Reading(MetaKeys(invoice_number="_some_plugin_invoice_number")))
     assert order.order_id == "4711" and order.status == "on-hold" and order.payment_method == "invoice"
     assert order.total == Decimal("119.00") and order.open_amount == Decimal("119.00")
     assert order.created_at == datetime(2026, 3, 1, 9, 15, tzinfo=UTC)
@@ -64,7 +65,7 @@ def test_invoice_dates_from_pdf_plugin_meta() -> None:
     """Invoice and due dates may come from meta as Unix timestamps or ISO dates."""
     raw = a_raw(meta_data=[{"id": 1, "key": "_wcpdf_invoice_date", "value": "1772323200"},
                            {"id": 2, "key": "due", "value": "2026-03-20"}])
-    order = parse_order(raw, MetaKeys(invoice_date="_wcpdf_invoice_date", due_date="due"))
+    order = parse_order(raw, Reading(MetaKeys(invoice_date="_wcpdf_invoice_date", due_date="due")))
     assert (order.invoice_date, order.due_date) == (date(2026, 3, 1), date(2026, 3, 20))
 
 
@@ -99,3 +100,19 @@ def test_page_keeps_good_records_and_rejects_bad_ones() -> None:
     assert [o.order_id for o in page.records] == ["4711"]
     assert [(r.record_id, r.field) for r in page.rejected] == [("4712", "total"), ("?", "order")]
     assert page.newest == datetime(2026, 3, 3, tzinfo=UTC)
+
+
+def test_status_words_become_neutral_facts() -> None:
+    """The merchant's mapping says what a status means; the bin is `deleted`; a status nobody mapped means nothing."""
+    reading = Reading(statuses={"on-hold": PaidState.OPEN, "completed": PaidState.PAID})
+    assert parse_order(SAMPLE, reading).paid_state is PaidState.OPEN
+    assert parse_order(a_raw(status="completed"), reading).paid_state is PaidState.PAID
+    trashed = parse_order(a_raw(status="trash"), reading)
+    assert trashed.deleted and trashed.paid_state is None
+    assert parse_order(a_raw(status="wc-invoiced"), reading).paid_state is None
+
+
+def test_a_rejected_record_says_its_payment_method() -> None:
+    """Whether a bad record matters (an invoice order) is told without sync/ reading the raw JSON."""
+    page = parse_page([a_raw(total="x", payment_method="bacs")])
+    assert page.rejected[0].payment_method == "bacs" and page.rejected[0].field == "total"

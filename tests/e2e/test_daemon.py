@@ -10,8 +10,8 @@ import time
 from sqlalchemy import select
 
 from mahnwerk.sandbox import SandboxServer, WooSandbox, generate_orders
-from mahnwerk.sync.store.models import SyncRun
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import SyncRun
 from tests.support import write_config
 
 

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import select
 
 from mahnwerk.sandbox import SandboxServer, WooSandbox, generate_orders
+from mahnwerk.sync.config import load_config
 from mahnwerk.sync.service.bootstrap import open_store
-from mahnwerk.sync.config.shop import load_config
 from mahnwerk.sync.store.models import Claim, LedgerEntry, OutboxRow
 from tests.support import write_config
-from tests.sync.test_run import MERCHANT
 from tests.sync.test_casework_cli import RATES
+from tests.sync.test_run import MERCHANT
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from mahnwerk.sandbox import SandboxServer, WooSandbox, generate_orders
-from mahnwerk.sync.store.models import Claim, LedgerEntry
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import Claim, LedgerEntry
 from tests.support import write_config
 from tests.sync.test_mirror import unpaid_invoice_ids
 

@@ -28,7 +28,7 @@ def test_the_reminder_comes_a_week_after_the_due_date_and_its_deadline_skips_chr
     c = claim(date(2025, 12, 8))  # a Monday
     waiting = assess(c, [], date(2025, 12, 14), DE)
     assert (waiting.status, waiting.next.stage, waiting.next.on) == ("waiting", "reminder", date(2025, 12, 15))
-    assert "due 2025-12-08 → reminder on 2025-12-15" == waiting.reason
+    assert waiting.reason == "due 2025-12-08 → reminder on 2025-12-15"
     [action] = decide(c, [], date(2025, 12, 15), DE)
     # 15 Dec + 10 days = Thu 25 Dec (Christmas), Fri 26 Dec (holiday), weekend: the deadline is Mon 29 Dec.
     assert (action.kind, action.stage, action.fee, action.deadline) == ("send", "reminder", 0, date(2025, 12, 29))

@@ -35,8 +35,22 @@ from hypothesis import strategies as st
 from mahnwerk.policy.account import Balance, account
 from mahnwerk.policy.engine import Assessment, assess, decide, default_date
 from mahnwerk.policy.interest import InterestRule
-from mahnwerk.policy.model import (HOLD_KINDS, LETTER_KINDS, ZERO, ClaimFacts, Event, Hold, Instalment, Offer,
-                                   Payment, PlanAgreed, Policy, Release, Stage, StageDone)
+from mahnwerk.policy.model import (
+    HOLD_KINDS,
+    LETTER_KINDS,
+    ZERO,
+    ClaimFacts,
+    Event,
+    Hold,
+    Instalment,
+    Offer,
+    Payment,
+    PlanAgreed,
+    Policy,
+    Release,
+    Stage,
+    StageDone,
+)
 from mahnwerk.policy.presets import PRESETS
 from tests.policy.simulate import Run, region_calendar, simulate, stage_index, with_wide_rates
 

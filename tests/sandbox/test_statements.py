@@ -17,8 +17,16 @@ from schwifty import IBAN
 from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
 from mahnwerk.connectors.statements import StatementSummary, detect_format, read_statement
 from mahnwerk.errors import StatementError
-from mahnwerk.sandbox.statements import (FORMATS, KINDS, StatementClaim, StatementTruth, creditor_reference,
-                                         german_iban, sample_claims, write_statement)
+from mahnwerk.sandbox.statements import (
+    FORMATS,
+    KINDS,
+    StatementClaim,
+    StatementTruth,
+    creditor_reference,
+    german_iban,
+    sample_claims,
+    write_statement,
+)
 
 COMPARED = [f.name for f in fields(IncomingPayment) if f.name not in ("source", "ref", "account", "order_hint",
                                                                      "provider_ids")]

@@ -9,8 +9,8 @@ from decimal import Decimal
 from sqlalchemy import bindparam, select, update
 
 from mahnwerk.sync.store.bulk import bulk_insert, execute_many
-from mahnwerk.sync.store.models import Claim, LedgerEntry, Shop
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import Claim, LedgerEntry, Shop
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 LEDGER, CLAIMS = LedgerEntry.__table__, Claim.__table__

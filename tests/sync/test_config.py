@@ -12,21 +12,22 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mahnwerk.errors import ConfigError
-from mahnwerk.sync.config.delivery import (AgencyConfig, DeliveryConfig, LettersConfig, SmtpConfig,
-                                           missing_for_sending)
-from mahnwerk.sync.config.shop import (
+from mahnwerk.sync.config import (
     Config,
     DatabaseConfig,
     HttpConfig,
     InvoiceConfig,
     LoggingConfig,
-    ShopwareAuth,
+    ShopAuth,
     StatusMapping,
     SyncConfig,
-    WooCommerceAuth,
+    unresolved_secrets,
     load_config,
     parse_duration,
 )
+from mahnwerk.connectors.woocommerce import KIND as WOOCOMMERCE
+from mahnwerk.sync.config.delivery import (AgencyConfig, DeliveryConfig, LettersConfig, SmtpConfig, example_values,
+                                           missing_for_sending)
 from mahnwerk.sync.config.secrets import Secret, mask_url
 from mahnwerk.sync.config.tomlpos import format_key, key_lines
 
@@ -69,9 +70,9 @@ def test_minimal_shop_file_loads(tmp_path: Path) -> None:
     shop = load(tmp_path).shop("acme")
     assert (shop.id, shop.kind, shop.url) == ("acme", "woocommerce", "https://shop.example.com")
     assert shop.timezone == ZoneInfo("Europe/Berlin")
-    assert shop.auth == WooCommerceAuth(Secret("ck_live_4711"), Secret("cs_live_0815"))
+    assert shop.auth == ShopAuth({"consumer_key": Secret("ck_live_4711"), "consumer_secret": Secret("cs_live_0815")})
     assert missing_for_sending(shop.merchant) == ["name", "email", "street", "postcode", "city", "iban"]
-    assert shop.auth.consumer_key.source == "env ACME_WC_KEY"
+    assert shop.auth.secrets["consumer_key"].source == "env ACME_WC_KEY"
     assert shop.source == source.absolute() and shop.allow_insecure_http is False
 
 
@@ -81,10 +82,47 @@ def test_left_out_keys_take_the_dataclass_defaults(tmp_path: Path) -> None:
     config = load(tmp_path)
     shop = config.shops[0]
     assert (config.database, config.logging) == (DatabaseConfig(), LoggingConfig())
-    assert (shop.invoice, shop.statuses, shop.sync, shop.http) == (
-        InvoiceConfig(), StatusMapping(), SyncConfig(), HttpConfig())
-    assert shop.sync.interval == timedelta(minutes=5) and shop.sync.page_size == 100
-    assert shop.invoice.payment_methods == ("bacs", "cheque", "invoice") and shop.invoice.number_meta_key is None
+    assert shop.http == HttpConfig() and shop.sync.interval == SyncConfig().interval == timedelta(minutes=5)
+    assert shop.invoice.number_meta_key is None and shop.invoice.payment_term_days == InvoiceConfig().payment_term_days
+
+
+def test_the_shop_kind_fills_in_what_the_file_leaves_out(tmp_path: Path) -> None:
+    """Invoice methods, what the statuses mean, the page size and the paid status come from the kind's registry
+    entry unless the file names them; a list the file gives replaces the kind's."""
+    write(tmp_path, "shops/acme.toml", SHOP)
+    shop = load(tmp_path).shops[0]
+    assert shop.sync.page_size == 100 and shop.payments.paid_status == "processing"
+    assert shop.invoice.payment_methods == ("bacs", "cheque", "invoice")
+    assert shop.statuses == StatusMapping(open=("on-hold",), paid=("processing", "completed"),
+                                          cancelled=("cancelled", "failed"), refunded=("refunded",))
+    write(tmp_path, "shops/acme.toml", SHOP + '[statuses]\nopen = ["on-hold", "completed"]\npaid = ["processing"]\n')
+    assert load(tmp_path).shops[0].statuses.open == ("on-hold", "completed")
+    write(tmp_path, "shops/sw.toml", SHOP.replace('"acme"', '"sw"').replace('"woocommerce"', '"shopware6"')
+          .replace("consumer_key", "client_id").replace("consumer_secret", "client_secret"))
+    sw = load(tmp_path).shop("sw")
+    assert sw.invoice.payment_methods == ("payment_invoicepayment",) and sw.sync.page_size == 500
+    assert sw.statuses.open == ("open", "reminded", "paid_partially") and sw.statuses.paid == ("paid",)
+
+
+def test_a_status_the_kind_means_otherwise_is_named_with_its_default(tmp_path: Path) -> None:
+    """Moving "completed" to open without taking it out of paid: the problem says paid is the kind's default."""
+    write(tmp_path, "shops/acme.toml", SHOP + '[statuses]\nopen = ["on-hold", "completed"]\n')
+    assert problems(tmp_path) == ['shops/acme.toml:11: statuses.open: "completed" is also in WooCommerce\'s default '
+                                  "statuses.paid; set statuses.paid without it"]
+
+
+def test_a_page_size_above_the_kinds_limit_is_refused(tmp_path: Path) -> None:
+    """WooCommerce answers per_page above 100 with a 400: the config says so first."""
+    write(tmp_path, "shops/acme.toml", SHOP + "[sync]\npage_size = 250\n")
+    assert problems(tmp_path) == ["shops/acme.toml:11: sync.page_size: must be at most 100 for WooCommerce (got 250)"]
+
+
+def test_an_unknown_kind_loads_and_is_left_to_check(tmp_path: Path) -> None:
+    """A kind this version does not know is that shop's problem, not the whole configuration's."""
+    write(tmp_path, "shops/acme.toml", SHOP.replace('"woocommerce"', '"magento"'))
+    shop = load(tmp_path).shops[0]
+    assert shop.kind == "magento" and shop.shop_kind is None
+    assert set(shop.auth.secrets) == {"consumer_key", "consumer_secret"}
 
 
 def test_global_file_sets_database_and_logging(tmp_path: Path) -> None:
@@ -118,7 +156,7 @@ def test_since_also_accepts_a_date_string(tmp_path: Path) -> None:
 APPENDED = [  # (text appended to SHOP at line 10, the one problem expected)
     ('[invoice]\npayment_term_days = "14"', '11: invoice.payment_term_days: expected an integer, got "14"'),
     ("[sync]\npage_size = true", "11: sync.page_size: expected an integer, got true"),
-    ("[sync]\npage_size = 500", "11: sync.page_size: must be between 1 and 100, got 500"),
+    ("[sync]\npage_size = 500", "11: sync.page_size: must be at most 100 for WooCommerce (got 500)"),
     ('[sync]\ninterval = "often"', '11: sync.interval: expected a duration like "5m", got "often"'),
     ("[sync]\ninterval = 300", '11: sync.interval: expected a duration like "5m", got 300'),
     ('[sync]\ninterval = "10s"', '11: sync.interval: must be between "30s" and "1d", got "10s"'),
@@ -129,7 +167,7 @@ APPENDED = [  # (text appended to SHOP at line 10, the one problem expected)
     ('[invoice]\npayment_methods = [\n  "bacs",\n  3,\n]',
      "13: invoice.payment_methods: expected a list of non-empty strings, got 3 in it"),
     ('[statuses]\npaid = [\n  "processing",\n  "on-hold",  # ]\n]',
-     '13: statuses.paid: "on-hold" is also listed in statuses.open'),
+     '13: statuses.paid: "on-hold" is also in WooCommerce\'s default statuses.open; set statuses.open without it'),
     ('[http]\nca_bundle = "/nonexistent/ca.pem"', '11: http.ca_bundle: file not found: "/nonexistent/ca.pem"'),
     ('[http]\n"timeout" = """\n1m\n"""\nmax_backoff = "1h"',
      '14: http.max_backoff: must be between "1s" and "10m", got "1h"'),
@@ -144,7 +182,8 @@ def test_a_wrong_value_is_reported_with_file_line_and_key(tmp_path: Path, append
 
 
 REPLACED = [  # (text in SHOP, its replacement, the one problem expected)
-    ('"woocommerce"', '"magento"', '3: shop.kind: expected one of "woocommerce", "shopware6", got "magento"'),
+    ('"woocommerce"', '"Woo Commerce"', '3: shop.kind: expected a shop kind like "woocommerce" or "shopware6", '
+                                        'got "Woo Commerce"'),
     ('"Europe/Berlin"', '"Europe/Berln"',
      '5: shop.timezone: unknown timezone "Europe/Berln"; did you mean "Europe/Berlin"?'),
     ('"https://shop.example.com/"', '"http://shop.example.com"',
@@ -212,7 +251,7 @@ def test_all_problems_in_all_files_are_reported_at_once(tmp_path: Path) -> None:
     assert problems(tmp_path) == [
         'mahnwerk.toml:2: logging.level: expected one of "debug", "info", "warning", "error", got "verbose"',
         'shops/acme.toml:5: shop.timezone: unknown timezone "Europe/Berln"; did you mean "Europe/Berlin"?',
-        "shops/acme.toml:11: sync.page_size: must be between 1 and 100, got 0",
+        "shops/acme.toml:11: sync.page_size: must be between 1 and 10000, got 0",
         'shops/acme.toml:13: http.timout: unknown key "timout"; did you mean "timeout"?',
     ]
 
@@ -228,13 +267,14 @@ def test_shopware_shop_needs_client_credentials(tmp_path: Path) -> None:
     ]
     write(tmp_path, "shops/sw.toml", SHOP.replace('"woocommerce"', '"shopware6"').replace("consumer_", "client_")
           .replace("client_key", "client_id"))
-    assert load(tmp_path).shops[0].auth == ShopwareAuth(Secret("ck_live_4711"), Secret("cs_live_0815"))
+    assert load(tmp_path).shops[0].auth == ShopAuth({"client_id": Secret("ck_live_4711"),
+                                                     "client_secret": Secret("cs_live_0815")})
 
 
 def test_secret_may_combine_several_environment_variables(tmp_path: Path) -> None:
     """Each ${VAR} in a secret is replaced, wherever it stands."""
     write(tmp_path, "shops/acme.toml", SHOP.replace("${ACME_WC_KEY}", "ck_${A}_${B}"))
-    secret = load(tmp_path, {**ENV, "A": "live", "B": "4711"}).shops[0].auth.consumer_key
+    secret = load(tmp_path, {**ENV, "A": "live", "B": "4711"}).shops[0].auth.secrets["consumer_key"]
     assert secret.reveal() == "ck_live_4711" and secret.source == "env A, B"
 
 
@@ -243,7 +283,7 @@ def test_secret_file_is_read_relative_to_the_config_dir_without_trailing_newline
     write(tmp_path, "secrets/acme-secret", "cs_from_file\n")
     write(tmp_path, "shops/acme.toml", SHOP.replace('consumer_secret = "${ACME_WC_SECRET}"',
                                                     'consumer_secret_file = "secrets/acme-secret"'))
-    secret = load(tmp_path).shops[0].auth.consumer_secret
+    secret = load(tmp_path).shops[0].auth.secrets["consumer_secret"]
     assert secret.reveal() == "cs_from_file" and secret.source == f"file {tmp_path / 'secrets/acme-secret'}"
 
 
@@ -253,14 +293,10 @@ def test_secret_file_path_may_use_environment_variables(tmp_path: Path) -> None:
     write(tmp_path, "shops/acme.toml", SHOP.replace('consumer_key = "${ACME_WC_KEY}"',
                                                     'consumer_key_file = "${CREDENTIALS_DIRECTORY}/key"'))
     config = load(tmp_path, {**ENV, "CREDENTIALS_DIRECTORY": str(tmp_path / "creds")})
-    assert config.shops[0].auth.consumer_key.reveal() == "ck_systemd"
+    assert config.shops[0].auth.secrets["consumer_key"].reveal() == "ck_systemd"
 
 
 @pytest.mark.parametrize(("key_line", "expected"), [
-    ('consumer_key = "${ACME_WC_KEY}"', "8: shop.auth.consumer_key: environment variable ACME_WC_KEY is not set"),
-    ('consumer_key_file = "nokey"',
-     '8: shop.auth.consumer_key_file: cannot read "{dir}/nokey": No such file or directory'),
-    ('consumer_key_file = "empty"', '8: shop.auth.consumer_key_file: "{dir}/empty" is empty'),
     ('consumer_key = ""', "8: shop.auth.consumer_key: must not be empty"),
     ('consumer_key = "x"\nconsumer_key_file = "empty"',
      "8: shop.auth.consumer_key: give either consumer_key or consumer_key_file, not both"),
@@ -271,6 +307,25 @@ def test_unusable_secret_is_reported_by_key_variable_or_path(tmp_path: Path, key
     write(tmp_path, "shops/acme.toml", SHOP.replace('consumer_key = "${ACME_WC_KEY}"', key_line))
     assert problems(tmp_path, {"ACME_WC_SECRET": "cs_live_0815"}) == [
         "shops/acme.toml:" + expected.format(dir=tmp_path)]
+
+
+@pytest.mark.parametrize(("key_line", "expected"), [
+    ('consumer_key = "${ACME_WC_KEY}"', "8: shop.auth.consumer_key: environment variable ACME_WC_KEY is not set"),
+    ('consumer_key_file = "nokey"',
+     '8: shop.auth.consumer_key_file: cannot read "{dir}/nokey": No such file or directory'),
+    ('consumer_key_file = "empty"', '8: shop.auth.consumer_key_file: "{dir}/empty" is empty'),
+])
+def test_a_secret_that_cannot_be_read_now_fails_only_what_needs_it(tmp_path: Path, key_line: str,
+                                                                  expected: str) -> None:
+    """An unset variable or a missing file does not stop the configuration from loading (`claims` and `plan` need
+    no shop secret); revealing the secret raises the problem with file, line and key, and `check` lists it."""
+    write(tmp_path, "empty", "\n")
+    write(tmp_path, "shops/acme.toml", SHOP.replace('consumer_key = "${ACME_WC_KEY}"', key_line))
+    shop = load(tmp_path, {"ACME_WC_SECRET": "cs_live_0815"}).shops[0]
+    assert [str(p) for p in unresolved_secrets(shop)] == ["shops/acme.toml:" + expected.format(dir=tmp_path)]
+    with pytest.raises(ConfigError) as caught:
+        shop.auth.revealed()
+    assert str(caught.value) == "shops/acme.toml:" + expected.format(dir=tmp_path)
 
 
 def test_secret_values_never_appear_in_errors_or_reprs(tmp_path: Path) -> None:
@@ -288,7 +343,7 @@ def test_secret_values_never_appear_in_errors_or_reprs(tmp_path: Path) -> None:
     assert "mw:***@db" in str(caught.value)
     for value in ("ck_live_4711", "cs_live_0815", "hunter2", "cs_literal_9999"):
         assert value not in shown
-    assert "Secret('***')" in shown
+    assert "ShopAuth(consumer_key=***, consumer_secret=***)" in shown
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://127.1.2.3/shop", "http://localhost",
@@ -363,11 +418,14 @@ def test_example_config_loads_and_shows_the_defaults(tmp_path: Path) -> None:
     shop = config.shop("acme")
     assert (config.database, config.logging) == (DatabaseConfig(), LoggingConfig())
     assert (shop.invoice, shop.statuses, shop.sync, shop.http) == (
-        InvoiceConfig(), StatusMapping(), SyncConfig(), HttpConfig())
-    assert shop.auth == WooCommerceAuth(Secret("ck_live_4711"), Secret("cs_live_0815"))
+        InvoiceConfig(payment_methods=WOOCOMMERCE.default_invoice_methods), StatusMapping().for_kind(WOOCOMMERCE),
+        SyncConfig(page_size=WOOCOMMERCE.max_page_size), HttpConfig())
+    assert shop.auth == ShopAuth({"consumer_key": Secret("ck_live_4711"), "consumer_secret": Secret("cs_live_0815")})
     assert (shop.delivery, shop.smtp, shop.letters, shop.agency) == (
         DeliveryConfig(), SmtpConfig(), LettersConfig(), AgencyConfig())
     assert shop.merchant.iban == "DE89370400440532013000" and missing_for_sending(shop.merchant) == []
+    # complete, but made up: nothing may be sent with it (`check` and `run` refuse, naming each key)
+    assert [v.split(" ")[0] for v in example_values(shop.merchant)] == ["name", "iban", "email"]
 
 
 def test_example_config_keeps_the_lines_of_the_product_spec() -> None:
@@ -401,7 +459,7 @@ def test_parse_duration_rejects_anything_else(text: str) -> None:
 
 def test_status_mapping_says_what_a_status_means() -> None:
     """Each listed status has its list's meaning; others have none."""
-    statuses = StatusMapping()
+    statuses = StatusMapping().for_kind(WOOCOMMERCE)
     assert [statuses.meaning(s) for s in ("on-hold", "completed", "failed", "refunded", "pending")] == [
         "open", "paid", "cancelled", "refunded", None]
 

@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.sandbox.statements import write_statement
-from mahnwerk.sync.service.bootstrap import open_store
-from mahnwerk.sync.config.shop import load_config
+from mahnwerk.sync.config import load_config
 from mahnwerk.sync.payments import matchrun
 from mahnwerk.sync.payments.matchrun import in_child, run
+from mahnwerk.sync.payments.reconcile import PAYMENTS, Imported, chunks, new_rows
+from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.store.bulk import bulk_insert
 from mahnwerk.sync.store.models import IncomingPaymentRow, LedgerEntry, OutboxRow, PaymentState
-from mahnwerk.sync.payments.reconcile import PAYMENTS, Imported, chunks, new_rows
 from tests.sync.test_payment_sources import config, open_claims, statement_claims, sync
 from tests.sync.test_payments import NOW, TODAY, credit
 

@@ -10,16 +10,28 @@ from pathlib import Path
 
 import pytest
 
+from mahnwerk.connectors.records import CustomerMessage
+from mahnwerk.connectors.woocommerce.actions import note_text
 from mahnwerk.errors import ConfigError
 from mahnwerk.policy.account import Balance
 from mahnwerk.policy.engine import Action
 from mahnwerk.policy.interest import InterestRule
+from mahnwerk.policy.languages import language_for
 from mahnwerk.policy.model import Offer, Payment
 from mahnwerk.policy.notice import Addressee, Merchant, Notice, notice_for
 from mahnwerk.policy.rates import AT_BASE_RATE, DE_BASE_RATE
-from mahnwerk.policy.languages import language_for
-from mahnwerk.sync.outbox.templates import (SHIPPED, Templates, check_templates, context, day, group_iban,
-                                    interest_words, money, percent_text, sample_notice)
+from mahnwerk.sync.outbox.templates import (
+    SHIPPED,
+    Templates,
+    check_templates,
+    context,
+    day,
+    group_iban,
+    interest_words,
+    money,
+    percent_text,
+    sample_notice,
+)
 
 NBSP = "\u00a0"  # Babel puts a no-break space between number and "€" or "%"
 NAMES = ("reminder", "dunning_1", "dunning_2", "final_notice", "agency_handover", "payment_plan", "plan_broken")
@@ -127,6 +139,11 @@ def test_sample_notice_sets_every_optional_part() -> None:
     assert notice.customer.name == HOSTILE
 
 
+def woo_note(rendered: Rendered) -> str:
+    """The customer note WooCommerce gets for a rendered message (connectors/woocommerce/actions.py)."""
+    return note_text(CustomerMessage("k", "", "", rendered.subject, rendered.text, rendered.html, "de"))
+
+
 def stage_notice(stage: str, language: str) -> Notice:
     """A notice as the engine builds it: invoice 1,234.50, 100.00 paid, interest accrued, this stage's fee."""
     action = Action("send", stage, date(2026, 3, 13), "due", "due", fee=Decimal("2.50"), deadline=date(2026, 3, 27),
@@ -148,12 +165,13 @@ def stage_notice(stage: str, language: str) -> Notice:
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("letter", [False, True])
 def test_every_stage_renders_from_the_engines_notice(stage: str, language: str, letter: bool) -> None:
-    """Subject, text, HTML and note come from the shipped templates; the total includes this stage's fee."""
+    """Subject, text and HTML (and WooCommerce's note of them) come from the shipped templates; the total
+    includes this stage's fee."""
     rendered = Templates(None).render(stage_notice(stage, language), letter=letter)
     total = f"1.140,21{NBSP}€" if language == "de" else "€1,140.21"
     assert "RE-2026-0815" in rendered.subject and not rendered.subject.startswith("Subject")
     assert rendered.text.startswith(("Guten Tag Erika Mustermann,", "Dear Erika Mustermann,"))
-    assert total in rendered.text and total in rendered.html and total in rendered.note
+    assert total in rendered.text and total in rendered.html and total in woo_note(rendered)
     assert "None" not in rendered.text and rendered.text.endswith("Gartenglück GmbH\n")
     assert rendered.template_file == str(SHIPPED / language / f"{stage}.txt.j2")
     assert ("IBAN: DE89 3704 0044 0532 0130 00" in rendered.text) is (not letter and stage != "agency_handover")
@@ -166,7 +184,7 @@ def test_every_shipped_template_renders_from_the_sample(name: str, language: str
     rendered = Templates(None).render(replace(sample_notice(language), template=name))
     assert rendered.subject and rendered.text.endswith("Gartenglück GmbH\n")
     assert rendered.html.startswith("<!DOCTYPE html>") and f'<html lang="{language}">' in rendered.html
-    assert rendered.note.startswith(f"{rendered.subject}\n\n")
+    assert woo_note(rendered).startswith(f"{rendered.subject}\n\n")
 
 
 def test_the_instalment_table_keeps_its_columns_in_html() -> None:
@@ -208,19 +226,19 @@ def test_customer_data_is_never_template_code() -> None:
     rendered = Templates(None).render(sample_notice("de"))
     assert f"Guten Tag {HOSTILE}," in rendered.text
     assert "Guten Tag {{7*7}} &lt;script&gt;alert(1)&lt;/script&gt;," in rendered.html
-    assert "Guten Tag {{7*7}} &lt;script&gt;alert(1)&lt;/script&gt;," in rendered.note
-    for part in (rendered.text, rendered.html, rendered.note):
+    assert "Guten Tag {{7*7}} &lt;script&gt;alert(1)&lt;/script&gt;," in woo_note(rendered)
+    for part in (rendered.text, rendered.html, woo_note(rendered)):
         assert "Guten Tag 49" not in part
-    assert "<script" not in rendered.html and "<script" not in rendered.note
+    assert "<script" not in rendered.html and "<script" not in woo_note(rendered)
 
 
 def test_the_note_is_the_whole_message_escaped_for_woocommerce() -> None:
     """Subject, blank line, body; <, > and & escaped, quotes and newlines kept (WooCommerce adds <p>/<br>)."""
     notice = replace(sample_notice("en"), customer=Addressee(name='Tom "T" O\'Neil & <b>Co</b>'))
     rendered = Templates(None).render(notice)
-    assert rendered.note == (f"{rendered.subject}\n\n{rendered.text}".rstrip("\n")
+    assert woo_note(rendered) == (f"{rendered.subject}\n\n{rendered.text}".rstrip("\n")
                              .replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-    assert "Dear Tom \"T\" O'Neil &amp; &lt;b&gt;Co&lt;/b&gt;," in rendered.note
+    assert "Dear Tom \"T\" O'Neil &amp; &lt;b&gt;Co&lt;/b&gt;," in woo_note(rendered)
 
 
 def test_an_html_layout_override_is_autoescaped_too(tmp_path: Path) -> None:

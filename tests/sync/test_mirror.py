@@ -9,10 +9,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from mahnwerk.sync.config.shop import ShopConfig, load_config
-from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, Quarantine, SyncCursor
+from mahnwerk.sync.config import ShopConfig, load_config
 from mahnwerk.sync.service.syncing import sync_one
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, Quarantine, SyncCursor
 from tests.support import write_config
 
 INVOICE_METHODS = {"bacs", "cheque", "invoice"}

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from mahnwerk.sandbox.mollie_server import MollieSandbox, MollieServer
 from mahnwerk.sandbox.statements import StatementClaim, write_statement
 from mahnwerk.sandbox.stripe_server import StripeSandbox, StripeServer
-from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.cli.main import main
-from mahnwerk.sync.config.shop import load_config
-from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry
+from mahnwerk.sync.config import load_config
+from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.syncing import sync_one
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry
 from tests.support import write_config
 from tests.sync.test_payments import TODAY, fresh
 from tests.sync.test_run import MERCHANT, RATES, query
@@ -202,14 +202,14 @@ def test_a_structured_creditor_reference_names_the_invoice(tmp_path: Path, woo, 
 
 def test_with_several_shops_the_statement_account_picks_the_shop(tmp_path: Path, woo, sqlite_url: str,
                                                                   capsys) -> None:
-    """No --shop needed when the statement's IBAN is one shop's [merchant] iban (MERCHANT: DE89 3704 ...)."""
+    """No --shop needed when the statement's IBAN is one shop's [merchant] iban (MERCHANT: DE14 3704 ...)."""
     other = {"shop_id": "other", "url": woo.url, "key": woo.consumer_key, "secret": woo.consumer_secret,
-             "extra": RATES + MERCHANT.replace("DE89 3704 0044 0532 0130 00", "DE02 1203 0000 0000 2020 51")}
+             "extra": RATES + MERCHANT.replace("DE14 3704 0044 1234 5678 90", "DE02 1203 0000 0000 2020 51")}
     etc = write_config(tmp_path / "etc", sqlite_url, [
         {"shop_id": "acme", "url": woo.url, "key": woo.consumer_key, "secret": woo.consumer_secret,
          "extra": RATES + MERCHANT}, other])
     one = [StatementClaim("X-1", "1", Decimal("10.00"), customer="Erika Muster")]
-    truth = write_statement(tmp_path / "s.xml", one * 5, seed=1, start=TODAY, days=1, account="DE89370400440532013000")
+    truth = write_statement(tmp_path / "s.xml", one * 5, seed=1, start=TODAY, days=1, account="DE14370400441234567890")
     capsys.readouterr()
     assert main(["--config-dir", str(etc), "payments", "import", str(truth.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["shop"] == "acme"

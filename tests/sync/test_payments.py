@@ -12,15 +12,23 @@ import pytest
 from sqlalchemy import select
 
 from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
-from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.casework.case import Case
 from mahnwerk.sync.cli.main import main
-from mahnwerk.sync.config.shop import load_config
-from mahnwerk.sync.store.models import (Claim, ClaimState, IncomingPaymentRow, LedgerEntry, OutboxRow, OutboxState,
-                                  PaymentEvent, PaymentState)
+from mahnwerk.sync.config import load_config
 from mahnwerk.sync.payments.matchrun import run
 from mahnwerk.sync.payments.reconcile import import_payments
+from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.syncing import sync_one
+from mahnwerk.sync.store.models import (
+    Claim,
+    ClaimState,
+    IncomingPaymentRow,
+    LedgerEntry,
+    OutboxRow,
+    OutboxState,
+    PaymentEvent,
+    PaymentState,
+)
 from tests.sync.test_run import NOW, customer_notes, query, run_at, sync_and_decide
 
 D = Decimal
@@ -29,8 +37,8 @@ TODAY = NOW.date()
 
 @pytest.fixture
 def etc(tmp_path: Path, woo, db_url: str) -> Path:
-    from tests.sync.test_run import MERCHANT, RATES
     from tests.support import write_config
+    from tests.sync.test_run import MERCHANT, RATES
     return write_config(tmp_path / "etc", db_url, [{"shop_id": "acme", "url": woo.url, "key": woo.consumer_key,
                                                     "secret": woo.consumer_secret, "extra": RATES + MERCHANT}])
 
@@ -53,7 +61,7 @@ def fresh(claims: list[Claim]) -> list[Claim]:
 def credit(ref: str, amount: str, text: str = "", *, payer: str = "", currency: str = "EUR", **extra
            ) -> IncomingPayment:
     return IncomingPayment(source="camt.053", ref=ref, booked_on=TODAY - timedelta(days=1), amount=D(amount),
-                           currency=currency, account="DE89370400440532013000", payer_name=payer, remittance=text,
+                           currency=currency, account="DE14370400441234567890", payer_name=payer, remittance=text,
                            position=f"entry {ref}", **extra)
 
 
@@ -91,7 +99,7 @@ def test_a_payment_naming_the_invoice_closes_the_claim_and_tells_the_shop(etc: P
     assert entry.data["applied"]["principal"] == str(claim.open_amount)
     assert payment(etc, "A1").state == PaymentState.MATCHED
     [row] = query(etc, select(OutboxRow).where(OutboxRow.kind == "writeback"))
-    assert row.stage == "paid" and row.payload["status"] == "processing"
+    assert row.stage == "paid" and row.payload["paid"] == "full"
 
     [result] = run_at(etc, sync=False)
     assert result.outcome.written_back == 1, result.as_dict()
@@ -117,7 +125,7 @@ def test_a_partial_payment_reduces_the_claim_and_notes_it_in_the_shop(etc: Path,
     _, matched = bring_in(etc, [credit("C1", "5.00", f"Rechnung {claim.invoice_number} erste Rate")])
     assert matched.partial == 1 and claim_now(etc, claim).state == ClaimState.OPEN
     [row] = query(etc, select(OutboxRow).where(OutboxRow.kind == "writeback"))
-    assert row.stage == "part_paid" and row.payload["status"] == "" and "still open" in row.payload["note"]
+    assert row.stage == "part_paid" and row.payload["paid"] == "part" and "still open" in row.payload["note"]
     run_at(etc, sync=False)
     order = woo.order(int(claim.order_id))
     assert order["status"] == "on-hold"

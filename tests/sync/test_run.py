@@ -11,14 +11,14 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from mahnwerk.sync.service.bootstrap import open_store
-from mahnwerk.sync.config.shop import load_config
-from mahnwerk.sync.cli.main import main
-from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Task
-from mahnwerk.sync.outbox.decide import decide_shop
 from mahnwerk.sync.casework.planner import shop_today
+from mahnwerk.sync.cli.main import main
+from mahnwerk.sync.config import load_config
+from mahnwerk.sync.outbox.decide import decide_shop
+from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.running import run_shops
 from mahnwerk.sync.service.syncing import sync_one
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Task
 from tests.support import write_config
 from tests.sync.test_casework_cli import RATES
 
@@ -28,9 +28,9 @@ name = "Gartenglück GmbH"
 street = "Hauptstraße 1"
 postcode = "10115"
 city = "Berlin"
-email = "buchhaltung@gartenglueck.example"
+email = "buchhaltung@gartenglueck.test"
 phone = "+49 30 1234567"
-iban = "DE89 3704 0044 0532 0130 00"
+iban = "DE14 3704 0044 1234 5678 90"
 bic = "COBADEFFXXX"
 bank_name = "Commerzbank"
 
@@ -112,7 +112,7 @@ def test_run_sends_each_due_reminder_once_through_the_shop(etc: Path, woo) -> No
     assert meta["_mahnwerk_next_action"] == "dunning_1" and meta["_mahnwerk_next_date"]
     mail = next(m for oid, m in mails if oid == int(claim.order_id))
     assert mail["to"] == claim.email
-    assert claim.invoice_number in mail["body"] and "DE89 3704 0044 0532 0130 00" in mail["body"]
+    assert claim.invoice_number in mail["body"] and "DE14 3704 0044 1234 5678 90" in mail["body"]
     private = [n for n in woo.notes.of(order) if not n["customer_note"] and "Mahnwerk" in n["note"]]
     assert len(private) == 1 and stages[0].data["key"] in private[0]["note"]
 
@@ -144,7 +144,7 @@ def test_a_customer_without_email_gets_a_letter_and_a_task(etc: Path, woo, capsy
     path = Path(task.text.rsplit(": ", 1)[1])
     assert task.kind == "get_email" and path.is_file() and path.stat().st_mode & 0o777 == 0o600
     text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
-    assert claim.invoice_number in text and "DE89 3704 0044 0532 0130 00" in text and "Zahlungserinnerung" in text
+    assert claim.invoice_number in text and "DE14 3704 0044 1234 5678 90" in text and "Zahlungserinnerung" in text
     assert int(claim.order_id) not in {oid for oid, _ in customer_notes(woo)}
     capsys.readouterr()
     assert main(["--config-dir", str(etc), "tasks", "--json"]) == 0

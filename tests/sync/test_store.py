@@ -13,8 +13,8 @@ from sqlalchemy import insert, select, text
 from sqlmodel import SQLModel
 
 from mahnwerk.errors import StoreError
-from mahnwerk.sync.store.models import Claim, LedgerEntry, Shop
 from mahnwerk.sync.store.engine import SCHEMA_REVISION, Store
+from mahnwerk.sync.store.models import Claim, LedgerEntry, Shop
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 
@@ -39,7 +39,7 @@ def test_fresh_database_is_migrated_to_head(db_url: str) -> None:
 
 def test_schema_revision_constant_is_alembics_head() -> None:
     """The quick start-up check compares with the real head: a new migration must update SCHEMA_REVISION."""
-    assert SCHEMA_REVISION == Store.head()
+    assert Store.head() == SCHEMA_REVISION
 
 
 def test_models_and_migrations_agree(db_url: str) -> None:
@@ -113,10 +113,9 @@ def test_datetimes_come_back_aware_in_utc(db_url: str) -> None:
 def test_naive_datetime_is_refused(sqlite_url: str) -> None:
     """A naive datetime is a bug: the store refuses it instead of guessing a timezone."""
     store = Store(sqlite_url)
-    with pytest.raises(Exception, match="naive datetime"):
-        with store.engine.begin() as connection:
-            connection.execute(insert(Shop.__table__).values(id="x", kind="woocommerce", url="u",
-                                                             created_at=datetime(2026, 1, 1)))
+    with pytest.raises(Exception, match="naive datetime"), store.engine.begin() as connection:
+        connection.execute(insert(Shop.__table__).values(id="x", kind="woocommerce", url="u",
+                                                         created_at=datetime(2026, 1, 1)))
     store.close()
 
 

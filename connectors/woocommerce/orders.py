@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from mahnwerk.connectors.http import ShopHttp, ShopResponse
 from mahnwerk.connectors.readahead import read_ahead
 from mahnwerk.connectors.records import Page, ShopOrder, ShopProbe
-from mahnwerk.connectors.woocommerce_parse import MetaKeys, newest_modified, parse_page
+from mahnwerk.connectors.woocommerce.parse import TRASH, Reading, newest_modified, parse_page
 from mahnwerk.errors import ShopAuthFailed, ShopError, ShopRejected
 
 ORDER_FIELDS = ("id,number,status,currency,total,refunds,payment_method,date_created_gmt,date_modified_gmt,"
@@ -22,6 +22,7 @@ RESOLUTION = timedelta(seconds=1)  # date_modified has one-second resolution; ti
 # The statuses every WooCommerce shop registers. "any" would be shorter but never includes "trash", and trashing
 # an order only bumps its date_modified: listing the statuses by name is how the incremental read sees it go.
 CORE_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed")
+MAX_PAGE_SIZE = 100  # per_page above it is a 400
 
 
 def gmt(moment: datetime) -> str:
@@ -29,19 +30,16 @@ def gmt(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-class WooCommerce:
+class WooOrders:
     """Orders from one WooCommerce shop as pages of typed records."""
 
-    kind = "woocommerce"
-
-    def __init__(self, http: ShopHttp, *, meta_keys: MetaKeys = MetaKeys(), page_size: int = 100,
-                 statuses: Sequence[str] = ()) -> None:
-        """`statuses`: the shop's own statuses to list beside WooCommerce's (a plugin's "invoiced", say); an order
-        in a status listed nowhere is seen again only when it is re-read by id."""
-        if not 1 <= page_size <= 100:
-            raise ValueError(f"page_size must be between 1 and 100 (got {page_size})")
-        self.http, self.meta_keys, self.page_size = http, meta_keys, page_size
-        self.listed_statuses = ",".join(dict.fromkeys((*CORE_STATUSES, *statuses, "trash")))
+    def __init__(self, http: ShopHttp, *, reading: Reading = Reading(), page_size: int = 100) -> None:
+        """`reading.statuses`: the shop's own statuses are listed beside WooCommerce's (a plugin's "invoiced", say);
+        an order in a status listed nowhere is seen again only when it is re-read by id."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE} (got {page_size})")
+        self.http, self.reading, self.page_size = http, reading, page_size
+        self.listed_statuses = ",".join(dict.fromkeys((*CORE_STATUSES, *reading.statuses, TRASH)))
         self._tried_query_auth = False
 
     @property
@@ -56,7 +54,7 @@ class WooCommerce:
         the caller's thread, so the fetching thread only waits for the shop.
         """
         for response in read_ahead(self._changed_responses(since)):
-            yield replace(parse_page(response.data, self.meta_keys), total=header_int(response, "X-WP-Total"))
+            yield replace(parse_page(response.data, self.reading), total=header_int(response, "X-WP-Total"))
 
     def _changed_responses(self, since: datetime | None) -> Iterator[ShopResponse]:
         """The pages' raw answers. Each request restarts from just before the newest change seen (keyset on
@@ -78,15 +76,15 @@ class WooCommerce:
             after, page = (restart, 1) if after is None or restart > after else (after, page + 1)
 
     def orders_by_id(self, ids: Sequence[str]) -> Iterator[Page[ShopOrder]]:
-        """The current state of the given orders, a page per 100 ids; trashed ones come back with status
-        "trash", ids the shop no longer has at all are listed in `Page.missing`."""
+        """The current state of the given orders, a page per 100 ids; trashed ones come back `deleted`, ids the
+        shop no longer has at all are listed in `Page.missing`."""
         batches = [list(ids[start:start + 100]) for start in range(0, len(ids), 100)]
         for batch, response in read_ahead((b, self._by_id(b, status="any")) for b in batches):
-            found = parse_page(response.data, self.meta_keys)
+            found = parse_page(response.data, self.reading)
             missing = [i for i in batch if i not in seen_ids(found)]
-            trashed = parse_page(self._by_id(missing, status="trash").data, self.meta_keys) if missing else Page()
+            trashed = parse_page(self._by_id(missing, status=TRASH).data, self.reading) if missing else Page()
             gone = [i for i in missing if i not in seen_ids(trashed)]
-            yield Page(records=found.records + [replace_status(r, "trash") for r in trashed.records],
+            yield Page(records=found.records + [in_the_bin(r) for r in trashed.records],
                        rejected=found.rejected + trashed.rejected, missing=gone, newest=found.newest)
 
     def probe(self) -> ShopProbe:
@@ -96,9 +94,10 @@ class WooCommerce:
             self._get("orders", {"per_page": 1, "_fields": "id", "status": self.listed_statuses})
             gateways = self._get("payment_gateways", {"_fields": "id,enabled"}).data
         except ShopAuthFailed as exc:
-            return ShopProbe(reachable=True, authenticated=False, payment_methods={}, detail=str(exc))
+            return ShopProbe(reachable=True, authenticated=False, payment_methods={}, detail=str(exc) + hint(exc))
         except ShopError as exc:
-            return ShopProbe(reachable=exc.status is not None, authenticated=False, payment_methods={}, detail=str(exc))
+            return ShopProbe(reachable=exc.status is not None, authenticated=False, payment_methods={},
+                             detail=str(exc) + hint(exc))
         methods = {str(g.get("id")): bool(g.get("enabled")) for g in gateways or () if isinstance(g, dict)}
         return ShopProbe(reachable=True, authenticated=True, payment_methods=methods)
 
@@ -116,16 +115,15 @@ class WooCommerce:
         try:
             response = self.http.get(path, params=params)
         except ShopAuthFailed as exc:
-            basic = self.http.session.auth
+            basic = self.http.auth
             if self._tried_query_auth or exc.shop_code != "woocommerce_rest_cannot_view" or not isinstance(basic, tuple):
                 raise
             self._tried_query_auth = True
-            self.http.session.auth = None
-            self.http.query_auth = {"consumer_key": basic[0], "consumer_secret": basic[1]}
+            self.http.use_query_auth({"consumer_key": basic[0], "consumer_secret": basic[1]})
             try:
                 response = self.http.get(path, params=params)
             except ShopAuthFailed:
-                self.http.session.auth, self.http.query_auth = basic, {}
+                self.http.use_query_auth(None)
                 raise exc from None
         if path == "orders" and not isinstance(response.data, list):
             raise ShopRejected(f"shop '{self.http.shop}' GET {response.url}: expected a JSON array of orders",
@@ -146,6 +144,19 @@ def seen_ids(page: Page[ShopOrder]) -> set[str]:
     return {r.order_id for r in page.records} | {r.record_id for r in page.rejected}
 
 
-def replace_status(order: ShopOrder, status: str) -> ShopOrder:
-    """The same order with another status (trashed orders are reported under their old one)."""
-    return replace(order, status=status)
+def in_the_bin(order: ShopOrder) -> ShopOrder:
+    """A trashed order: the listing reports it under its old status, so say where it is."""
+    return replace(order, status=TRASH, deleted=True, paid_state=None)
+
+
+def hint(exc: ShopError) -> str:
+    """What a WooCommerce merchant should look at when the probe fails this way."""
+    detail = str(exc)
+    if exc.status == 404:
+        return (" (is shop.url the shop's base address, and are WordPress permalinks set to anything but 'Plain'? "
+                "The REST API lives under /wp-json/)")
+    if exc.status in (401, 403):
+        return " (check consumer_key/consumer_secret and that the key has read access)"
+    if "rest_invalid_param" in detail and "status" in detail:
+        return " (every status in [statuses] must be one the shop has registered)"
+    return ""

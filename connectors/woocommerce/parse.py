@@ -7,7 +7,8 @@ decimal string; refunds are negative strings; text entered at checkout may come 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -15,11 +16,12 @@ from typing import Any
 
 from babel.numbers import list_currencies
 
-from mahnwerk.connectors.records import BillingAddress, Page, Rejected, ShopOrder
+from mahnwerk.connectors.records import BillingAddress, Page, PaidState, Rejected, ShopOrder
 from mahnwerk.errors import BadRecord
 
 BILLING_FIELDS = tuple(f.name for f in fields(BillingAddress))
-MARKER_KEY = "_mahnwerk_last_action"  # order meta written by connectors/woocommerce_actions.py
+MARKER_KEY = "_mahnwerk_last_action"  # order meta written by connectors/woocommerce/actions.py
+TRASH = "trash"  # the bin: an order there is still readable by id, with this status
 VAT_META_KEYS = ("_billing_vat_id", "billing_vat_id", "vat_id", "_vat_id", "_billing_vat", "billing_eu_vat_number")
 
 
@@ -30,6 +32,14 @@ class MetaKeys:
     invoice_number: str | None = None
     invoice_date: str | None = None
     due_date: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How to read one shop's orders: its meta keys, and what each of its statuses means."""
+
+    meta_keys: MetaKeys = MetaKeys()
+    statuses: Mapping[str, PaidState] = field(default_factory=dict)
 
 
 # ISO 4217 codes that are not money anyone invoices in: precious metals, IMF units, "test" and "no currency".
@@ -98,8 +108,9 @@ def parse_billing(raw: Any) -> BillingAddress:
     return BillingAddress(*[v if type(v) is str and "&" not in v else text(v) for v in values])
 
 
-def parse_order(raw: dict[str, Any], meta_keys: MetaKeys = MetaKeys()) -> ShopOrder:
+def parse_order(raw: dict[str, Any], reading: Reading = Reading()) -> ShopOrder:
     """One order object of `GET /orders`; raises BadRecord naming the first bad field."""
+    meta_keys = reading.meta_keys
     record_id = str(raw.get("id", "?"))
     if not isinstance(raw.get("id"), int):
         raise BadRecord(f"must be an integer (got {raw.get('id')!r})", record_id=record_id, field="id")
@@ -110,10 +121,11 @@ def parse_order(raw: dict[str, Any], meta_keys: MetaKeys = MetaKeys()) -> ShopOr
     refunded = sum((-parse_money(r.get("total"), record_id=record_id, field="refunds.total")
                     for r in raw.get("refunds") or ()), Decimal("0"))
     invoice_number = meta.get(meta_keys.invoice_number) if meta_keys.invoice_number else None
+    status = str(raw.get("status") or "")
     return ShopOrder(
         order_id=record_id,
         number=text(raw.get("number")) or record_id,
-        status=str(raw.get("status") or ""),
+        status=status,
         payment_method=str(raw.get("payment_method") or ""),
         currency=currency,
         total=parse_money(raw.get("total"), record_id=record_id, field="total"),
@@ -129,6 +141,8 @@ def parse_order(raw: dict[str, Any], meta_keys: MetaKeys = MetaKeys()) -> ShopOr
         due_date=parse_meta_date(meta.get(meta_keys.due_date), record_id=record_id,
                                  field=f"meta_data.{meta_keys.due_date}") if meta_keys.due_date else None,
         marker=text(meta.get(MARKER_KEY)),
+        deleted=status == TRASH,
+        paid_state=reading.statuses.get(status),
     )
 
 
@@ -146,7 +160,7 @@ def newest_modified(raws: Any) -> datetime | None:
     return newest
 
 
-def parse_page(data: Any, meta_keys: MetaKeys = MetaKeys()) -> Page[ShopOrder]:
+def parse_page(data: Any, reading: Reading = Reading()) -> Page[ShopOrder]:
     """A whole page: good records parsed, bad ones rejected with their reason; the rest goes on."""
     if not isinstance(data, list):
         raise BadRecord(f"expected a JSON array of orders (got {type(data).__name__})", record_id="page", field="body")
@@ -156,7 +170,7 @@ def parse_page(data: Any, meta_keys: MetaKeys = MetaKeys()) -> Page[ShopOrder]:
             rejected.append(Rejected("?", "order", f"expected an object (got {type(raw).__name__})", {"value": raw}))
             continue
         try:
-            records.append(parse_order(raw, meta_keys))
+            records.append(parse_order(raw, reading))
         except BadRecord as exc:
-            rejected.append(Rejected(exc.record_id, exc.field, str(exc), raw))
+            rejected.append(Rejected(exc.record_id, exc.field, str(exc), raw, str(raw.get("payment_method") or "")))
     return Page(records=records, rejected=rejected, newest=newest_modified(data))
