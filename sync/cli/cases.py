@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -15,13 +16,24 @@ from typing import Any
 import click
 
 from mahnwerk.policy.model import HOLD_KINDS
-from mahnwerk.sync.casework.case import Case, finish_task, hold, instalments, mark_paid, note, open_case, release
+from mahnwerk.sync.casework.case import (
+    Case,
+    finish_task,
+    hold,
+    instalments,
+    mark_paid,
+    note,
+    open_case,
+    parse_claim_ref,
+    release,
+)
 from mahnwerk.sync.casework.planner import assessments, plan_row, plan_rows, shop_today
 from mahnwerk.sync.casework.timeline import explain as explain_case
 from mahnwerk.sync.cli import views
-from mahnwerk.sync.cli.main import Context, cli, pass_context
+from mahnwerk.sync.cli.main import Context, cli, command_name, pass_context, wait_option
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.service.bootstrap import open_store
+from mahnwerk.sync.store.locks import shop_lock
 
 
 def default_actor() -> str:
@@ -96,12 +108,15 @@ def explain(ctx: Context, claim: str, as_json: bool) -> None:
         views.print_explanation(ctx.out, report)
 
 
-def with_case(ctx: Context, ref: str, actor: str | None, work: Callable[[Case], Any], *, write: bool = True) -> Any:
-    """Open the store and the claim, do `work`, commit if it writes."""
+def with_case(ctx: Context, ref: str, actor: str | None, work: Callable[[Case], Any], *, write: bool = True,
+              wait: float = 30.0) -> Any:
+    """Open the store and the claim, do `work` and commit it under the shop's lock (reading needs no lock)."""
     config = ctx.config()
     store = open_store(config)
     try:
-        with store.session() as session:
+        shop_id = parse_claim_ref(ref)[0]
+        with shop_lock(store, shop_id, command=command_name(), wait=wait) if write else nullcontext(), \
+                store.session() as session:
             case = open_case(session, config, ref, actor=actor or "", now=utcnow())
             result = work(case)
             if write:
@@ -117,10 +132,12 @@ def with_case(ctx: Context, ref: str, actor: str | None, work: Callable[[Case], 
 @click.option("--until", type=DATE, help="The hold ends by itself on this day (default: until released).")
 @click.option("--note", default="", help="Free text for the ledger, e.g. what the customer disputes.")
 @by_option
+@wait_option
 @pass_context
-def hold_command(ctx: Context, claim: str, reason: str, until: datetime | None, note: str, actor: str) -> None:
+def hold_command(ctx: Context, claim: str, reason: str, until: datetime | None, note: str, actor: str,
+        wait: float) -> None:
     """Pause dunning for a claim (a dispute also stops default interest)."""
-    with_case(ctx, claim, actor, lambda case: hold(case, reason, note=note, until=as_date(until)))
+    with_case(ctx, claim, actor, lambda case: hold(case, reason, note=note, until=as_date(until)), wait=wait)
     ctx.out.print(f"{claim}: on hold ({reason})" + (f" until {as_date(until)}" if until else " until released"))
 
 
@@ -128,10 +145,12 @@ def hold_command(ctx: Context, claim: str, reason: str, until: datetime | None, 
 @click.argument("claim")
 @click.option("--note", default="", help="Free text for the ledger.")
 @by_option
+@wait_option
 @pass_context
-def release_command(ctx: Context, claim: str, note: str, actor: str) -> None:
+def release_command(ctx: Context, claim: str, note: str, actor: str,
+        wait: float) -> None:
     """End a hold or a payment plan; dunning resumes with a fresh deadline."""
-    with_case(ctx, claim, actor, lambda case: release(case, note=note))
+    with_case(ctx, claim, actor, lambda case: release(case, note=note), wait=wait)
     ctx.out.print(f"{claim}: released; `mahnwerk explain {claim}` shows what comes next")
 
 
@@ -141,10 +160,12 @@ def release_command(ctx: Context, claim: str, note: str, actor: str) -> None:
 @click.option("--first", type=DATE, required=True, help="Due date of the first instalment.")
 @click.option("--every", default="1m", show_default=True, help='Spacing: "1m" (months), "2w" (weeks), "14d" (days).')
 @by_option
+@wait_option
 @pass_context
-def instalments_command(ctx: Context, claim: str, count: int, first: datetime, every: str, actor: str) -> None:
+def instalments_command(ctx: Context, claim: str, count: int, first: datetime, every: str, actor: str,
+        wait: float) -> None:
     """Agree a payment plan over what the claim owes today; dunning waits while instalments come in."""
-    entry = with_case(ctx, claim, actor, lambda case: instalments(case, count, first.date(), every))
+    entry = with_case(ctx, claim, actor, lambda case: instalments(case, count, first.date(), every), wait=wait)
     ctx.out.print(f"{claim}: payment plan over {entry.data['total']} {entry.data['currency']}")
     for number, item in enumerate(entry.data["instalments"], 1):
         ctx.out.print(f"  {number}. {item['due']}  {item['amount']}")
@@ -157,11 +178,14 @@ def instalments_command(ctx: Context, claim: str, count: int, first: datetime, e
 @click.option("--note", default="", help="Free text for the ledger, e.g. the bank reference.")
 @click.option("--json", "as_json", is_flag=True)
 @by_option
+@wait_option
 @pass_context
 def mark_paid_command(ctx: Context, claim: str, amount: Decimal | None, paid_on: datetime | None, note: str,
-                      as_json: bool, actor: str) -> None:
+                      as_json: bool, actor: str,
+        wait: float) -> None:
     """Record a payment; a claim paid in full closes (a surplus is recorded as a credit)."""
-    outcome = with_case(ctx, claim, actor, lambda case: mark_paid(case, amount, on=as_date(paid_on), note=note))
+    outcome = with_case(ctx, claim, actor, lambda case: mark_paid(case, amount, on=as_date(paid_on), note=note),
+                        wait=wait)
     if as_json:
         click.echo(json.dumps(outcome, indent=2))
         return
@@ -174,10 +198,12 @@ def mark_paid_command(ctx: Context, claim: str, amount: Decimal | None, paid_on:
 @click.argument("claim")
 @click.argument("text")
 @by_option
+@wait_option
 @pass_context
-def note_command(ctx: Context, claim: str, text: str, actor: str) -> None:
+def note_command(ctx: Context, claim: str, text: str, actor: str,
+        wait: float) -> None:
     """Add a note to a claim's history."""
-    with_case(ctx, claim, actor, lambda case: note(case, text))
+    with_case(ctx, claim, actor, lambda case: note(case, text), wait=wait)
     ctx.out.print(f"{claim}: note added")
 
 
@@ -212,15 +238,16 @@ def task_command(verb: str, summary: str, note_help: str) -> None:
     @click.argument("claim")
     @click.option("--note", default="", help=note_help)
     @by_option
+    @wait_option
     @pass_context
-    def finish(ctx: Context, claim: str, note: str, actor: str) -> None:
+    def finish(ctx: Context, claim: str, note: str, actor: str, wait: float) -> None:
         def work(case: Case) -> str:
             closed = close_work(case, note=note, skipped=verb == "skip")
             if closed:
                 return ", ".join(closed)
             return finish_task(case, skipped=verb == "skip", note=note).data["stage"]
 
-        what = with_case(ctx, claim, actor, work)
+        what = with_case(ctx, claim, actor, work, wait=wait)
         ctx.out.print(f"{claim}: task {what} {'skipped' if verb == 'skip' else 'done'}")
 
 

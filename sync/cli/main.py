@@ -1,6 +1,7 @@
 """The `mahnwerk` command line. Each command is a few lines calling sync/ or policy/; errors become exit codes.
 
-Exit codes: 0 ok, 1 a shop or the store failed, 2 usage or configuration error.
+Exit codes: 0 ok, 1 a shop or the store failed, 2 usage or configuration error, 3 a shop was busy in another
+mahnwerk process for longer than `--wait`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import click
 from rich.console import Console
 
 from mahnwerk import __version__
-from mahnwerk.errors import MahnwerkError
+from mahnwerk.errors import ConfigError, MahnwerkError
 from mahnwerk.sync.casework.reports import aging, claim_rows, quarantine_rows
 from mahnwerk.sync.cli import views
 from mahnwerk.sync.cli.logs import configure_logging
@@ -52,6 +53,26 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context)
+wait_option = click.option(
+    "--wait", type=click.FloatRange(0, 86_400), default=30.0, show_default=True, metavar="SECONDS",
+    help="How long to wait for a shop another mahnwerk process is working on (the daemon, say); then exit 3.")
+
+
+def command_name() -> str:
+    """The command being run, as a lock holder names itself ("payments import")."""
+    context = click.get_current_context(silent=True)
+    return context.command_path.removeprefix("mahnwerk").strip() or "mahnwerk" if context else "mahnwerk"
+
+
+def exit_code(results: Sequence[Any]) -> int:
+    """0 when every shop went well; else 2 for a configuration that forbids the work, 1 for a failure, 3 when the
+    only trouble was a shop busy in another process."""
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return 0
+    if any(getattr(r, "refused", False) for r in failed):
+        return 2
+    return 3 if all(r.busy for r in failed) else 1
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -101,24 +122,25 @@ def check(ctx: Context, shop_id: str | None, as_json: bool) -> None:
 @click.option("--reread/--no-reread", default=None,
               help="Re-read all open claims by id now (default: every sync.reread_interval).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@wait_option
 @pass_context
-def sync(ctx: Context, shop_id: str | None, reread: bool | None, as_json: bool) -> None:
+def sync(ctx: Context, shop_id: str | None, reread: bool | None, as_json: bool, wait: float) -> None:
     """Mirror unpaid invoice orders from the shops into the local store."""
     shops = ctx.shops(shop_id)
     store = open_store(ctx.config())
     try:
-        results = run_sync(ctx, store, shops, reread=reread, as_json=as_json)
+        results = run_sync(ctx, store, shops, reread=reread, as_json=as_json, wait=wait)
     finally:
         store.close()
-    if not all(r.ok for r in results):
-        raise click.exceptions.Exit(1)
+    if code := exit_code(results):
+        raise click.exceptions.Exit(code)
 
 
 def run_sync(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, reread: bool | None = None,
-             as_json: bool = False) -> list[Any]:
+             as_json: bool = False, wait: float = 30.0) -> list[Any]:
     """Sync with a progress bar on a terminal, then print the summary (table or JSON)."""
     with views.sync_progress(ctx.out, enabled=ctx.out.is_terminal and not as_json) as on_page:
-        results = sync_shops(store, shops, reread=reread, on_page=on_page)
+        results = sync_shops(store, shops, reread=reread, on_page=on_page, wait=wait)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in results], indent=2))
     else:
@@ -211,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 130
     except MahnwerkError as exc:
-        click.echo(f"error: {exc}" if exc.exit_code != 2 else f"configuration error:\n{exc}", err=True)
+        click.echo(f"configuration error:\n{exc}" if isinstance(exc, ConfigError) else f"error: {exc}", err=True)
         return exc.exit_code
     return code if isinstance(code, int) else 0
 

@@ -16,15 +16,16 @@ from mahnwerk.connectors.payment_records import IncomingPayment
 from mahnwerk.connectors.statements import read_statement
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.matching import Share
-from mahnwerk.sync.casework.case import open_case, require_open
+from mahnwerk.sync.casework.case import open_case, parse_claim_ref, require_open
 from mahnwerk.sync.cli.cases import Amount, by_option
-from mahnwerk.sync.cli.main import Context, cli, pass_context
+from mahnwerk.sync.cli.main import Context, cli, command_name, pass_context, wait_option
 from mahnwerk.sync.cli.views import plain
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.payments.matchrun import run
 from mahnwerk.sync.payments.reconcile import PAYMENTS, Booking, Reconciled, book
 from mahnwerk.sync.service.bootstrap import open_store
+from mahnwerk.sync.store.locks import shop_lock
 from mahnwerk.sync.store.models import Claim, IncomingPaymentRow, PaymentEvent, PaymentState
 
 
@@ -37,14 +38,16 @@ def payments() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--shop", "shop_id", help="The shop whose account the statements are of (needed with several shops).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was imported and matched as JSON.")
+@wait_option
 @pass_context
-def import_command(ctx: Context, files: tuple[Path, ...], shop_id: str | None, as_json: bool) -> None:
+def import_command(ctx: Context, files: tuple[Path, ...], shop_id: str | None, as_json: bool, wait: float) -> None:
     """Import camt.052/053/054 or MT940 files; the same entry imported twice counts once. Then match."""
     config = ctx.config()
     shop = one_shop(ctx, shop_id, files)
     store = open_store(config)
     try:
-        imported, matched = run(store, shop, files, now=utcnow())
+        with shop_lock(store, shop.id, command=command_name(), wait=wait):
+            imported, matched = run(store, shop, files, now=utcnow())
     finally:
         store.close()
     results, failed = [i.as_dict() for i in imported], any(i.error for i in imported)
@@ -143,13 +146,16 @@ def waiting_dict(row: Any, keys: dict[int, str]) -> dict[str, Any]:
 @click.argument("claim")
 @click.option("--amount", type=Amount(), help="Book only this much of the payment to the claim (the rest waits).")
 @by_option
+@wait_option
 @pass_context
-def assign_command(ctx: Context, payment_id: int, claim: str, amount: Decimal | None, actor: str) -> None:
+def assign_command(ctx: Context, payment_id: int, claim: str, amount: Decimal | None, actor: str,
+                   wait: float) -> None:
     """Book a waiting payment (or part of it) to a claim, named SHOP:ORDER_NUMBER; the ledger records who did."""
     config = ctx.config()
     store = open_store(config)
     try:
-        with store.session() as session:
+        with shop_lock(store, parse_claim_ref(claim)[0], command=command_name(), wait=wait), \
+                store.session() as session:
             conn = session.connection()
             payment = waiting_payment(conn, payment_id)
             now = utcnow()
@@ -181,8 +187,9 @@ def assign_command(ctx: Context, payment_id: int, claim: str, amount: Decimal | 
 @click.argument("payment_id", type=int)
 @click.option("--reason", required=True, help="Why this is not a customer's payment (kept with it).")
 @by_option
+@wait_option
 @pass_context
-def ignore_command(ctx: Context, payment_id: int, reason: str, actor: str) -> None:
+def ignore_command(ctx: Context, payment_id: int, reason: str, actor: str, wait: float) -> None:
     """Take a payment out of the queue for good: not a customer's (a refund from a supplier, a transfer...)."""
     if not reason.strip():
         raise click.BadParameter("say why", param_hint="--reason")
@@ -190,6 +197,9 @@ def ignore_command(ctx: Context, payment_id: int, reason: str, actor: str) -> No
     store = open_store(config)
     try:
         with store.session() as session:
+            found = session.get(IncomingPaymentRow, payment_id)
+            shop_id = found.shop_id if found is not None else ""
+        with shop_lock(store, shop_id, command=command_name(), wait=wait), store.session() as session:
             payment = session.get(IncomingPaymentRow, payment_id)
             if payment is None or payment.state not in PaymentState.WAITING:
                 raise click.UsageError(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")

@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 
 from mahnwerk.sync.casework.case import Case
 from mahnwerk.sync.cli.cases import by_option
-from mahnwerk.sync.cli.main import Context, cli, pass_context
+from mahnwerk.sync.cli.main import Context, cli, command_name, exit_code, pass_context, wait_option
 from mahnwerk.sync.cli.views import plain
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.outbox.rows import counts_by_state
 from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.running import run_shops
+from mahnwerk.sync.store.locks import shop_lock
 from mahnwerk.sync.store.models import (
     Claim,
     ClaimState,
@@ -37,14 +38,15 @@ SUMMARY = ("decided", "sent", "letters", "recovered", "exports", "closed", "writ
 @click.option("--shop", "shop_id", help="Run only this shop.")
 @click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing (no sync, no sends).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@wait_option
 @pass_context
-def run(ctx: Context, shop_id: str | None, dry_run: bool, as_json: bool) -> None:
+def run(ctx: Context, shop_id: str | None, dry_run: bool, as_json: bool, wait: float) -> None:
     """Sync, decide what each claim needs today, and do it: notes, mails, letters, agency exports."""
     config = ctx.config()
     shops = ctx.shops(shop_id)
     store = open_store(config)
     try:
-        results = run_shops(store, config, shops, dry_run=dry_run)
+        results = run_shops(store, config, shops, dry_run=dry_run, wait=wait)
     finally:
         store.close()
     if as_json:
@@ -52,8 +54,8 @@ def run(ctx: Context, shop_id: str | None, dry_run: bool, as_json: bool) -> None
     else:
         for r in results:
             print_run(ctx, r.as_dict(), dry_run=dry_run)
-    if not all(r.ok for r in results):
-        raise click.exceptions.Exit(1)
+    if code := exit_code(results):
+        raise click.exceptions.Exit(code)
 
 
 def print_run(ctx: Context, r: dict[str, Any], *, dry_run: bool) -> None:
@@ -169,12 +171,16 @@ def settle_command(verb: str, summary: str) -> None:
     @click.argument("row_id", type=int)
     @click.option("--note", default="", help="Why, for the ledger.")
     @by_option
+    @wait_option
     @pass_context
-    def settle(ctx: Context, row_id: int, note: str, actor: str) -> None:
+    def settle(ctx: Context, row_id: int, note: str, actor: str, wait: float) -> None:
         config = ctx.config()
         store = open_store(config)
         try:
             with store.session() as session:
+                found = session.get(OutboxRow, row_id)
+                shop_id = found.shop_id if found is not None else ""
+            with shop_lock(store, shop_id, command=command_name(), wait=wait), store.session() as session:
                 row = session.get(OutboxRow, row_id)
                 if row is None or row.state != OutboxState.DEAD:
                     raise click.UsageError(f"outbox row {row_id} is not a dead letter (see mahnwerk outbox --state dead)")

@@ -68,7 +68,9 @@ def sync_table(results: Sequence[ShopSyncResult]) -> Table:
         table.add_column(name, justify="left" if name in ("shop", "result") else "right")
     for res in results:
         c = res.counts
-        table.add_row(plain(c.shop), Text("ok", style="green") if res.ok else Text("FAILED", style="bold red"),
+        verdict = Text("ok", style="green") if res.ok else Text("BUSY", style="yellow") if res.busy else \
+            Text("FAILED", style="bold red")
+        table.add_row(plain(c.shop), verdict,
                       str(c.new), str(c.updated), str(c.closed), str(c.quarantined), str(c.requests),
                       f"{c.seconds:.2f}")
     return table

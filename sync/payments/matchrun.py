@@ -37,7 +37,7 @@ from mahnwerk.sync.payments.reconcile import (
     EVENTS,
     MATCHING,
     PAYMENTS,
-    UPDATE_PAYMENT,
+    UPDATE_WAITING,
     Booking,
     Imported,
     Reconciled,
@@ -231,7 +231,7 @@ def settle(conn: Connection, shop: ShopConfig, pairs: list[tuple[Waiting, Match 
         else:
             waits.append(wait_update(payment.id, payment.unallocated, match))
     book(conn, shop, bookings, today=today, now=now, actor=ACTOR, result=result, stored=stored)
-    execute_many(conn, UPDATE_PAYMENT, [w for w in waits if w["payment_id"] not in stored])
+    execute_many(conn, UPDATE_WAITING, [w for w in waits if w["payment_id"] not in stored])
     bulk_insert(conn, EVENTS, [{"payment_id": w["payment_id"], "at": now, "kind": w["state"], "actor": ACTOR,
                                 "data": {"reason": w["reason"], "candidates": w["candidates"]}}
                                for w in waits if w["state"] == PaymentState.REVIEW])

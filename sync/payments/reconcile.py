@@ -62,6 +62,14 @@ UPDATE_PAYMENT = (update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"
                           reason=bindparam("reason"), candidates=bindparam("candidates"),
                           unallocated=bindparam("unallocated"), decided_at=bindparam("decided_at"),
                           decided_by=bindparam("decided_by")))
+# The same for a payment stored earlier: only while it still waits (another process may have booked it meanwhile).
+UPDATE_WAITING = UPDATE_PAYMENT.where((PAYMENTS.c.state == PaymentState.UNMATCHED)
+                                      | (PAYMENTS.c.state == PaymentState.REVIEW))
+# Booking takes the payments it books first: the rows stay locked to this transaction (PostgreSQL), and one that
+# no longer waits, or holds another amount than matching saw, is left to whoever changed it.
+TAKE_WAITING = for_ids(lambda among: update(PAYMENTS).where(among, PAYMENTS.c.state.in_(PaymentState.WAITING))
+                       .values(decided_at=bindparam("now")).returning(PAYMENTS.c.id, PAYMENTS.c.unallocated),
+                       PAYMENTS.c.id)
 # One statement for all the claims a chunk closes (per row, PostgreSQL would plan each of 2,000 updates).
 CLOSE_CLAIMS = for_ids(lambda among: update(CLAIMS).where(among).values(
     state=ClaimState.PAID, settled_at=bindparam("now"), closed_at=bindparam("now"), updated_at=bindparam("now")),
@@ -97,6 +105,7 @@ class Reconciled:
     credit: int = 0  # claims paid beyond what they owed
     review: int = 0  # a guess a person must confirm
     unmatched: int = 0
+    lost: int = 0  # decided by another process while this one matched (nothing done twice)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -233,6 +242,7 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
          result: Reconciled, stored: Set[int] = frozenset()) -> None:
     """Write the bookings: ledger entries with the §367 split, closed claims, write-back rows, payment states
     (`stored`: payments whose row was written as booked in full already; only a share not booked changes it)."""
+    bookings = still_waiting(conn, bookings, stored, now=now, result=result)
     if not bookings:
         return
     claim_ids = list({share.claim_id for b in bookings for share in b.shares})
@@ -299,10 +309,25 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
     if closing:
         for ids in chunks(closing, 10_000):  # SQLite takes at most 32,766 parameters
             conn.execute(CLOSE_CLAIMS(conn), {"ids": ids, "now": now})
-    execute_many(conn, UPDATE_PAYMENT, payments)
+    execute_many(conn, UPDATE_PAYMENT, payments)  # taken by still_waiting, or inserted in this transaction
     bulk_insert(conn, LEDGER, ledger)
     bulk_insert(conn, OUTBOX, outbox)
     bulk_insert(conn, EVENTS, payment_events)
+
+
+def still_waiting(conn: Connection, bookings: list[Booking], stored: Set[int], *, now: datetime,
+                  result: Reconciled) -> list[Booking]:
+    """The bookings whose payment still waits with the amount matching saw (`stored`: inserted in this transaction,
+    so nobody else has them); the others were decided by another process meanwhile and are left as they are."""
+    earlier = {b.payment.id: b.payment.unallocated for b in bookings if b.payment.id not in stored}
+    if not earlier:
+        return bookings
+    taken: dict[int, Decimal] = {}
+    for ids in chunks(earlier, 10_000):
+        taken.update((id_, amount) for id_, amount in conn.execute(TAKE_WAITING(conn), {"ids": ids, "now": now}))
+    kept = [b for b in bookings if b.payment.id in stored or taken.get(b.payment.id) == b.payment.unallocated]
+    result.lost += len(bookings) - len(kept)
+    return kept
 
 
 def decided(payment_id: int | None, unallocated: Decimal, currency: str, how: Booking | Match, booked: Decimal, *,

@@ -55,8 +55,11 @@ def inbox_files(inbox: Path) -> Iterator[Path]:
     return iter(sorted(files, key=lambda p: (p.stat().st_mtime, p.name)))
 
 
-def move_aside(path: Path, folder: Path) -> Path:
-    """Move a processed or rejected file into `folder`, never overwriting an earlier one of the same name."""
+def move_aside(path: Path, folder: Path) -> Path | None:
+    """Move a processed or rejected file into `folder`, never overwriting an earlier one of the same name; None when
+    the file is gone already (moved by hand meanwhile)."""
+    if not path.exists():
+        return None
     folder.mkdir(parents=True, exist_ok=True)
     target, n = folder / path.name, 1
     while target.exists():
@@ -84,7 +87,8 @@ def collect(store: Store, shop: ShopConfig, *, now: datetime, providers: list[An
         for path, outcome in zip(files, imported, strict=True):
             if outcome.error:
                 target = move_aside(path, inbox / "rejected")
-                target.with_name(target.name + ".reason.txt").write_text(f"{outcome.error}\n", encoding="utf-8")
+                if target is not None:
+                    target.with_name(target.name + ".reason.txt").write_text(f"{outcome.error}\n", encoding="utf-8")
                 result.rejected.append((path.name, outcome.error))
             else:
                 move_aside(path, inbox / "processed")

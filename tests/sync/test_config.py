@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from mahnwerk.connectors.woocommerce import KIND as WOOCOMMERCE
 from mahnwerk.errors import ConfigError
 from mahnwerk.sync.config import (
     Config,
@@ -21,13 +22,18 @@ from mahnwerk.sync.config import (
     ShopAuth,
     StatusMapping,
     SyncConfig,
-    unresolved_secrets,
     load_config,
     parse_duration,
+    unresolved_secrets,
 )
-from mahnwerk.connectors.woocommerce import KIND as WOOCOMMERCE
-from mahnwerk.sync.config.delivery import (AgencyConfig, DeliveryConfig, LettersConfig, SmtpConfig, example_values,
-                                           missing_for_sending)
+from mahnwerk.sync.config.delivery import (
+    AgencyConfig,
+    DeliveryConfig,
+    LettersConfig,
+    SmtpConfig,
+    example_values,
+    missing_for_sending,
+)
 from mahnwerk.sync.config.secrets import Secret, mask_url
 from mahnwerk.sync.config.tomlpos import format_key, key_lines
 
