@@ -177,7 +177,7 @@ def mark_paid(case: Case, amount: Decimal | None, *, on: date | None = None, not
 
 
 def settle(case: Case, reason: str) -> None:
-    """Close an open claim as paid by payments recorded here; the shop may still say on-hold (`settled_at`)."""
+    """Close an open claim as paid by payments recorded here; the shop may still show the order unpaid (`settled_at`)."""
     case.claim.state, case.claim.settled_at = ClaimState.PAID, case.claim.settled_at or case.now
     case.claim.closed_at, case.claim.updated_at = case.now, case.now
     case.session.add(case.claim)

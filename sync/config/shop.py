@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from mahnwerk.connectors.kinds import ShopKind
+from mahnwerk.connectors.kinds import ShopKind, kinds
 from mahnwerk.connectors.kinds import kind as registered_kind
 from mahnwerk.connectors.records import PaidState
 from mahnwerk.errors import ConfigError, ConfigProblem
@@ -56,7 +56,8 @@ NO_CONFIG_DIR = (
 
 def shop_kind(raw: Any, ctx: Context) -> str:
     """A kind's name; whether this version knows it is `check`'s question (the other shops go on meanwhile)."""
-    return text(r"[a-z0-9_]{1,20}", 'a shop kind like "woocommerce" or "shopware6"')(raw, ctx)
+    names = " or ".join(f'"{name}"' for name in kinds())
+    return text(r"[a-z0-9_]{1,20}", f"a shop kind ({names})")(raw, ctx)
 
 
 @dataclass(frozen=True, repr=False)

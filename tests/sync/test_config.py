@@ -188,7 +188,7 @@ def test_a_wrong_value_is_reported_with_file_line_and_key(tmp_path: Path, append
 
 
 REPLACED = [  # (text in SHOP, its replacement, the one problem expected)
-    ('"woocommerce"', '"Woo Commerce"', '3: shop.kind: expected a shop kind like "woocommerce" or "shopware6", '
+    ('"woocommerce"', '"Woo Commerce"', '3: shop.kind: expected a shop kind ("woocommerce" or "shopware6"), '
                                         'got "Woo Commerce"'),
     ('"Europe/Berlin"', '"Europe/Berln"',
      '5: shop.timezone: unknown timezone "Europe/Berln"; did you mean "Europe/Berlin"?'),
