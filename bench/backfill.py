@@ -27,10 +27,11 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, text
 
+from mahnwerk.connectors.woocommerce.orders import ORDER_FIELDS
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from mahnwerk.connectors.woocommerce.orders import ORDER_FIELDS  # noqa: E402
-from tests.support import write_config  # noqa: E402
+from tests.support import write_config  # noqa: E402  (tests/ is not installed: importable once ROOT is on sys.path)
 
 PG = os.environ.get("MAHNWERK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -107,7 +108,8 @@ def main() -> None:
                 connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     print(f"date={date.today().isoformat()} machine={platform.node()} cpus={os.cpu_count()} "
           f"python={platform.python_version()} db={args.db} orders={args.orders}")
-    print(f"baseline:  {base_s:8.2f} s  {base_requests} requests  {base_orders} orders (requests.Session, stores nothing)")
+    print(f"baseline:  {base_s:8.2f} s  {base_requests} requests  {base_orders} orders "
+          "(requests.Session, stores nothing)")
     print(f"mahnwerk:  {mw_s:8.2f} s  {summary['requests']} requests  {summary['new']} claims  "
           f"peak RSS {rss_mb:.0f} MB  CPU {cpu_s:.2f} s")
     print(f"ratio:     {mw_s / base_s:8.2f} x baseline (target <= 1.30)")

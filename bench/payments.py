@@ -18,7 +18,7 @@ timed with os.wait4 (wall, user+sys CPU, peak RSS) through bench/plan.py's launc
 - baseline: `python -c` that iterates `read_statement(FILE)` and counts the records: what any import must do;
 - mahnwerk: `mahnwerk --config-dir DIR payments import FILE --json` (interpreter start-up, imports, config and the
   migrations check included): import, matching and booking. For files of 10 MB or more the reading and matching run
-  in a child process (sync/matchrun.py): CPU is both processes' (wait4 adds up reaped children), peak RSS the
+  in a child process (sync/payments/matchrun.py): CPU is both processes' (wait4 adds up reaped children), peak RSS the
   larger of the biggest process's and the sum over both, sampled every 50 ms (bench/plan.py's launcher).
 
 Afterwards (not timed) the bookings are compared with the generator's ground truth: per credit, the claims its
@@ -38,15 +38,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-if str(BENCH) not in sys.path:
-    sys.path.insert(0, str(BENCH))  # bench/plan.py, which puts the repository on the path for tests.support
-
-from plan import SHOP, TZ, bench_store, run_child, run_header
 from sqlalchemy import create_engine, select
 
 from mahnwerk.sandbox.statements import ExpectedCredit, StatementClaim, StatementTruth, write_statement
 from mahnwerk.sync.store.models import Claim, IncomingPaymentRow, LedgerEntry
+
+BENCH = Path(__file__).resolve().parent
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))  # bench/plan.py, which puts the repository on the path for tests.support
+
+from plan import SHOP, TZ, bench_store, run_child, run_header  # noqa: E402  (bench/plan.py: BENCH goes on sys.path first)
 
 CLAIMS, LEDGER, PAYMENTS = Claim.__table__, LedgerEntry.__table__, IncomingPaymentRow.__table__
 FORMATS = {"camt.053": "camt.053.001.02", "camt.053.001.08": "camt.053.001.08", "mt940": "mt940"}

@@ -42,12 +42,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import create_engine, insert, text
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 from mahnwerk.sync.store.bulk import bulk_insert
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import Claim, LedgerEntry, Shop
-from tests.support import write_config
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support import write_config  # noqa: E402  (tests/ is not installed: importable once ROOT is on sys.path)
 
 PG = os.environ.get("MAHNWERK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHOP = "bench"

@@ -17,6 +17,7 @@ caller asks `exported_claims(folder)` which claims already went out.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
@@ -31,6 +32,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 from mahnwerk.connectors.files import write_private
 from mahnwerk.errors import MahnwerkError
@@ -206,11 +208,12 @@ def write_batch(
     return batch
 
 
-def read_manifest(folder: Path, batch_id: str) -> dict | None:
+def read_manifest(folder: Path, batch_id: str) -> dict[str, Any] | None:
     """The manifest of a batch, or None when the batch was never completed."""
     path = Path(folder) / f"{batch_id}.manifest.json"
     try:
-        return json.loads(path.read_bytes())
+        manifest: dict[str, Any] = json.loads(path.read_bytes())  # written by write_batch: an object
+        return manifest
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
@@ -257,10 +260,8 @@ def run_hook(
     try:
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it finished just now
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:  # it finished just now
-            pass
         _, err = proc.communicate()
         raise hook_failed(shown, command, f"timed out after {timeout:g} s", None, err) from None
     if proc.returncode != 0:
@@ -317,8 +318,8 @@ def neutralise(cell: str) -> str:
 
 def json_bytes(records: Sequence[ExportRecord], *, batch_id: str, created_at: datetime) -> bytes:
     """The JSON file: every field of every record; money as strings with 2 decimals, dates ISO, UTF-8."""
-    def plain(record: ExportRecord) -> dict:
-        out: dict = {}
+    def plain(record: ExportRecord) -> dict[str, object]:
+        out: dict[str, object] = {}
         for name in COLUMNS:
             value = getattr(record, name)
             if name in MONEY_COLUMNS:

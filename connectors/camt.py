@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from os import PathLike, fspath
@@ -33,23 +33,62 @@ DEBIT, NOT_BOOKED, REVERSAL = "debit", "not booked", "reversal"
 
 ZERO = Decimal(0)
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_TAGS = ("Ntry", "Id", "Acct", "IBAN", "Othr", "Amt", "CdtDbtInd", "RvslInd", "Sts", "Cd", "Prtry", "BookgDt",
-         "ValDt", "Dt", "DtTm", "AcctSvcrRef", "NtryDtls", "TxDtls", "Refs", "EndToEndId", "AmtDtls", "TxAmt",
-         "InstdAmt", "RltdPties", "Dbtr", "UltmtDbtr", "Pty", "Nm", "DbtrAcct", "RmtInf", "Ustrd", "Strd",
-         "CdtrRefInf", "Ref", "Chrgs", "TtlChrgsAndTaxAmt", "Rcrd", "ChrgInclInd", "Stmt", "Rpt", "Ntfctn")
 
 
 class _Malformed(Exception):
     """An entry (or one transaction of it) cannot be read; the message says why, without customer data."""
 
 
+@dataclass(frozen=True, slots=True)
 class _Tags:
     """The element names in the file's namespace, built once per file: the parser compares full names."""
 
-    def __init__(self, namespace: str) -> None:
+    Ntry: str
+    Id: str
+    Acct: str
+    IBAN: str
+    Othr: str
+    Amt: str
+    CdtDbtInd: str
+    RvslInd: str
+    Sts: str
+    Cd: str
+    Prtry: str
+    BookgDt: str
+    ValDt: str
+    Dt: str
+    DtTm: str
+    AcctSvcrRef: str
+    NtryDtls: str
+    TxDtls: str
+    Refs: str
+    EndToEndId: str
+    AmtDtls: str
+    TxAmt: str
+    InstdAmt: str
+    RltdPties: str
+    Dbtr: str
+    UltmtDbtr: str
+    Pty: str
+    Nm: str
+    DbtrAcct: str
+    RmtInf: str
+    Ustrd: str
+    Strd: str
+    CdtrRefInf: str
+    Ref: str
+    Chrgs: str
+    TtlChrgsAndTaxAmt: str
+    Rcrd: str
+    ChrgInclInd: str
+    Stmt: str
+    Rpt: str
+    Ntfctn: str
+
+    @classmethod
+    def of(cls, namespace: str) -> _Tags:
         prefix = f"{{{namespace}}}" if namespace else ""
-        for name in _TAGS:
-            setattr(self, name, prefix + name)
+        return cls(**{field.name: prefix + field.name for field in fields(cls)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +130,14 @@ def read_camt(path: str | PathLike[str], *, skipped: Counter[str] | None = None
     A file that breaks off or turns malformed in the middle ends with a SourceProblem at that line: what came before
     was yielded, and importing it again later is safe because refs are stable."""
     source, report, namespace = identify(path)
-    return _Reader(fspath(path), source, report, _Tags(namespace), skipped if skipped is not None else Counter()
+    return _Reader(fspath(path), source, report, _Tags.of(namespace), skipped if skipped is not None else Counter()
                    ).records()
 
 
 class _Reader:
     def __init__(self, path: str, source: str, report: str, tags: _Tags, skipped: Counter[str]) -> None:
         self.path, self.source, self.t, self.skipped = path, source, tags, skipped
-        self.report_tag = getattr(tags, report)
+        self.report_tag: str = getattr(tags, report)
         self.fallbacks: Counter[str] = Counter()  # bank-less refs seen in this file: identical twins stay apart
 
     def records(self) -> Iterator[IncomingPayment | SourceProblem]:
@@ -110,6 +149,8 @@ class _Reader:
             try:
                 for _, element in events:
                     parent = element.getparent()
+                    if parent is None:  # the document element: neither an entry nor a report
+                        continue
                     if element.tag == t.Ntry:
                         if parent is not report_element:  # its Id and Acct come before the entries: complete now
                             report_element, report, number = parent, self._report(parent), 0
@@ -125,7 +166,7 @@ class _Reader:
 
     def _report(self, element: etree._Element) -> _Report:
         t = self.t
-        kids = {child.tag: child for child in element}
+        kids = _children(element)
         account = ""
         if (acct := kids.get(t.Acct)) is not None and (ident := acct.find(t.Id)) is not None:
             account = _account_id(ident, t)
@@ -135,7 +176,7 @@ class _Reader:
                ) -> Iterator[IncomingPayment | SourceProblem]:
         t = self.t
         position = f"statement {report.id} entry {number} (line {ntry.sourceline})"
-        kids = {child.tag: child for child in ntry}
+        kids = _children(ntry)
         try:
             reason = self._skip_reason(kids)
             if reason:
@@ -158,7 +199,7 @@ class _Reader:
             where = f"statement {report.id} entry {number} transaction {n} (line {tx.sourceline})"
             yield self._payment(where, report, booked_on, None, "", entry_ref, tx, [], n)
 
-    def _skip_reason(self, kids: dict) -> str:
+    def _skip_reason(self, kids: dict[str, etree._Element]) -> str:
         t = self.t
         indicator = _text(kids.get(t.CdtDbtInd))
         if indicator == "DBIT":
@@ -179,7 +220,7 @@ class _Reader:
         return ""
 
     def _payment(self, position: str, report: _Report, booked_on: date, amount: Decimal | None, currency: str,
-                 entry_ref: str, tx: etree._Element | None, charges: list, batch_index: int
+                 entry_ref: str, tx: etree._Element | None, charges: list[etree._Element], batch_index: int
                  ) -> IncomingPayment | SourceProblem:
         """One record: the entry's own amount, or (`amount` None, a batch) the transaction's."""
         t = self.t
@@ -188,7 +229,7 @@ class _Reader:
         original: Decimal | None = None
         try:
             if tx is not None:
-                kids = {child.tag: child for child in tx}
+                kids = _children(tx)
                 if t.Chrgs in kids:
                     charges = tx.findall(t.Chrgs)
                 amount_details = kids.get(t.AmtDtls)
@@ -204,15 +245,16 @@ class _Reader:
                     if sent_currency != currency:
                         original, original_currency = sent, sent_currency
                 if (refs := kids.get(t.Refs)) is not None:
-                    ref_kids = {child.tag: child for child in refs}
+                    ref_kids = _children(refs)
                     ref = _text(ref_kids.get(t.AcctSvcrRef))
                     end_to_end = _text(ref_kids.get(t.EndToEndId))
                     if end_to_end.upper() == "NOTPROVIDED":
                         end_to_end = ""
                 if (parties := kids.get(t.RltdPties)) is not None:
-                    party_kids = {child.tag: child for child in parties}
+                    party_kids = _children(parties)
                     payer_name = _party_name(party_kids.get(t.Dbtr), t) or _party_name(party_kids.get(t.UltmtDbtr), t)
-                    if (account := party_kids.get(t.DbtrAcct)) is not None and (ident := account.find(t.Id)) is not None:
+                    account = party_kids.get(t.DbtrAcct)
+                    if account is not None and (ident := account.find(t.Id)) is not None:
                         payer_account = _account_id(ident, t)
                 if (remittance := kids.get(t.RmtInf)) is not None:
                     lines = [line for element in remittance.iterchildren(t.Ustrd) if (line := _text(element))]
@@ -264,7 +306,7 @@ def _money(element: etree._Element | None, what: str, t: _Tags, *, positive: boo
     return value, currency
 
 
-def _booking_day(kids: dict, t: _Tags) -> date:
+def _booking_day(kids: dict[str, etree._Element], t: _Tags) -> date:
     """BookgDt (Dt, or the calendar day the bank wrote in DtTm), else ValDt for notifications without one."""
     for holder in (kids.get(t.BookgDt), kids.get(t.ValDt)):
         if holder is None:
@@ -275,6 +317,11 @@ def _booking_day(kids: dict, t: _Tags) -> date:
         except ValueError:
             raise _Malformed(f"booking date {text[:30]!r} is not a date") from None
     raise _Malformed("no booking date (BookgDt)")
+
+
+def _children(element: etree._Element) -> dict[str, etree._Element]:
+    """The element's children by their full tag (the last of a repeated one)."""
+    return {str(child.tag): child for child in element}
 
 
 def _party_name(party: etree._Element | None, t: _Tags) -> str:
@@ -296,7 +343,7 @@ def _account_id(ident: etree._Element, t: _Tags) -> str:
     return _text(other.find(t.Id)) if other is not None else ""
 
 
-def _charges(elements: list, currency: str, t: _Tags) -> Decimal:
+def _charges(elements: list[etree._Element], currency: str, t: _Tags) -> Decimal:
     """What the bank deducted from the amount. v04+: one Chrgs with TtlChrgsAndTaxAmt and/or Rcrd records; v02:
     Chrgs repeated, one per charge. A record with ChrgInclInd=false was booked separately (not deducted), one with
     CdtDbtInd=CRDT was refunded; charges in another currency than the payment's are not part of its amount."""

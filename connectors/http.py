@@ -86,7 +86,7 @@ def wait_retry_after_or_exponential(*, max_s: float, base_s: float = 0.5) -> Cal
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        hinted = getattr(exc, "retry_after", None)
+        hinted = exc.retry_after if isinstance(exc, ShopError) else None
         if hinted is not None:
             return min(hinted, max_s)
         return random.uniform(0, min(max_s, base_s * 2 ** (state.attempt_number - 1)))
@@ -117,8 +117,9 @@ def error_from(response: requests.Response, *, shop: str, method: str, url: str)
     except ValueError:
         pass
     status = response.status_code
-    text = f"shop '{shop}' {method} {url}: {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
-    kwargs: dict[str, Any] = dict(shop=shop, method=method, url=url, status=status, shop_code=code)
+    text = f"shop '{shop}' {method} {url}: {status}" + (f" {code}" if code else "")
+    text += f": {message}" if message else ""
+    kwargs: dict[str, Any] = {"shop": shop, "method": method, "url": url, "status": status, "shop_code": code}
     if status == 429 or status >= 500:
         return ShopUnavailable(text, retry_after=retry_after_seconds(response.headers.get("Retry-After")), **kwargs)
     if status in (401, 403):
@@ -137,7 +138,8 @@ def network_problem(exc: requests.RequestException) -> str:
         if "Name or service not known" in str(cause) or "nodename nor servname" in str(cause):
             return "cannot connect: the host name does not resolve"
         nested = [a for a in getattr(cause, "args", ()) if isinstance(a, BaseException)]
-        cause = getattr(cause, "reason", None) or (nested[0] if nested else None) or cause.__cause__ or cause.__context__
+        cause = (getattr(cause, "reason", None) or (nested[0] if nested else None)
+                 or cause.__cause__ or cause.__context__)
     return f"cannot connect ({type(exc).__name__})"
 
 

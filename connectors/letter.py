@@ -141,7 +141,9 @@ class _Sheet(FPDF):
 
     def __init__(self, font: Path | None, *, footer: tuple[str, ...], total_pages: int) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
-        self.alias_nb_pages(None)  # else a customer named "{nb}" would be printed as the page count
+        # else a customer named "{nb}" would be printed as the page count; fpdf2 documents None as "no alias" but
+        # annotates the parameter as str
+        self.alias_nb_pages(None)  # type: ignore[arg-type]
         self.footer_lines, self.total_pages = footer, total_pages
         self.family = "Letter" if font else CORE_FONT
         _load_font(self, font)
@@ -212,8 +214,10 @@ class _Sheet(FPDF):
         return self.get_y()
 
     def height_of(self, width: float, text: str, *, height: float = LINE) -> float:
-        return self.multi_cell(width, height, self.clean(text, lines=True), dry_run=True,
-                               output=MethodReturnValue.HEIGHT)
+        result = self.multi_cell(width, height, self.clean(text, lines=True), dry_run=True,
+                                 output=MethodReturnValue.HEIGHT)
+        assert isinstance(result, int | float)  # asked for the height alone: the height alone
+        return float(result)
 
     def keep_together(self, height: float) -> None:
         """Start a new page unless `height` mm still fit on this one."""
@@ -240,8 +244,10 @@ def _load_font(sheet: FPDF, font: Path | None) -> FPDF:
 def _glyph_test(sheet: FPDF, font: Path | None) -> Callable[[str], bool]:
     if font is None:
         return lambda char: _encodes(char, "cp1252")
-    regular, bold = sheet.fonts["letter"].cmap, sheet.fonts["letterB"].cmap
-    return lambda char: ord(char) in regular and ord(char) in bold
+    regular, bold = sheet.fonts["letter"], sheet.fonts["letterB"]
+    assert isinstance(regular, TTFFont) and isinstance(bold, TTFFont)  # _load_font added both from files
+    regular_map, bold_map = regular.cmap, bold.cmap
+    return lambda char: ord(char) in regular_map and ord(char) in bold_map
 
 
 def _encodes(char: str, encoding: str) -> bool:

@@ -112,7 +112,7 @@ class MollieSource:
                     continue
                 if skip:
                     count(skipped, skip)
-                else:
+                elif payment is not None:
                     payments.append(payment)
             if reached_end:
                 break
@@ -171,7 +171,7 @@ class _Page:
         self.number, self.items = number, items
 
 
-def parse_payment(payment: dict, position: str) -> tuple[IncomingPayment | None, str | None]:
+def parse_payment(payment: dict[str, Any], position: str) -> tuple[IncomingPayment | None, str | None]:
     """(payment, None) for a paid bank transfer, (None, reason) for one to skip; raises _Malformed."""
     if payment.get("method") != "banktransfer":
         return None, "not_banktransfer"
@@ -193,7 +193,9 @@ def parse_payment(payment: dict, position: str) -> tuple[IncomingPayment | None,
     paid_at = _time(payment, "paidAt")
     metadata = payment.get("metadata")
     hint = metadata.get("order_id") if isinstance(metadata, dict) else None
-    details = payment.get("details") if isinstance(payment.get("details"), dict) else {}
+    details = payment.get("details")
+    if not isinstance(details, dict):
+        details = {}
     return IncomingPayment(
         source="mollie",
         ref=payment["id"],
@@ -210,7 +212,7 @@ def parse_payment(payment: dict, position: str) -> tuple[IncomingPayment | None,
     ), None
 
 
-def _time(obj: dict, name: str) -> datetime:
+def _time(obj: dict[str, Any], name: str) -> datetime:
     """An ISO 8601 timestamp with offset, in UTC."""
     value = obj.get(name)
     try:
@@ -222,7 +224,7 @@ def _time(obj: dict, name: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _text(obj: dict, name: str) -> str:
+def _text(obj: dict[str, Any], name: str) -> str:
     value = obj.get(name)
     return value.strip() if isinstance(value, str) else ""
 

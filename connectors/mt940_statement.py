@@ -110,7 +110,8 @@ def read_mt940(path: str | PathLike[str], *, skipped: Counter[str] | None = None
 class _Statement:
     ref: str
     account: str = ""
-    transactions: Any = field(default_factory=lambda: mt940.models.Transactions(options=mt940.Options.all()))
+    transactions: mt940.models.Transactions = field(
+        default_factory=lambda: mt940.models.Transactions(options=mt940.Options.all()))
 
 
 @dataclass
@@ -219,6 +220,8 @@ class _Reader:
         except (RuntimeError, ArithmeticError):
             raise _Malformed("cannot read the :61: statement line: bad amount") from None
         amount = line["amount"]
+        if not isinstance(amount, mt940.models.Amount):  # what the :61: grammar makes of an amount
+            raise _Malformed("cannot read the :61: statement line: bad amount")
         if not amount.currency:
             raise _Malformed("no currency: no opening balance (:60F:) before this line")
         if not amount.amount.is_finite() or amount.amount == 0:
@@ -239,7 +242,8 @@ class _Malformed(Exception):
 def _tags(lines: Iterable[str]) -> Iterator[tuple[str, list[str], int]]:
     """(tag, its lines, line number of the tag) for every tag; "-" for the end of a statement. Lines before the
     first tag (a SWIFT header block) and after a statement's end are ignored."""
-    tag, value, start = "", [], 0
+    tag, start = "", 0
+    value: list[str] = []
     for number, raw in enumerate(lines, 1):
         line = raw.rstrip("\r\n")
         match = _TAG.match(line)
@@ -289,9 +293,9 @@ def _details(lines: list[str]) -> _Details:
     if not (head := _SUBFIELDS.match(text)):
         return _Details(remittance="\n".join(s for line in lines if (s := line.strip())))
     parts = re.split(re.escape(head[2] or head[3]) + r"(\d\d)", text[3:])
-    fields = list(zip(parts[1::2], parts[2::2]))
+    fields = list(zip(parts[1::2], parts[2::2], strict=True))  # split with one group: text, (key, value)*
     purpose = [value for key, value in fields if key[0] == "2" or key in ("60", "61", "62", "63")]
-    single = {key: value for key, value in fields}  # ?30..?33 appear once
+    single = dict(fields)  # ?30..?33 appear once
     name_1, name_2 = single.get("32", ""), single.get("33", "")
     # ?32 full to the last character: the name goes on in ?33 mid-word; shorter: ?33 is a further part.
     name = (name_1 + name_2 if len(name_1) >= _PURPOSE_WIDTH else f"{name_1.strip()} {name_2}").strip()
@@ -302,8 +306,8 @@ def _details(lines: list[str]) -> _Details:
         else:
             segments[-1][1].append(line)
     by_keyword: dict[str, list[str]] = {}
-    for keyword, values in segments:
-        by_keyword.setdefault(keyword, []).extend(values)
+    for word, values in segments:
+        by_keyword.setdefault(word, []).extend(values)
     if "SVWZ" in by_keyword:
         remittance = "\n".join(s for line in by_keyword["SVWZ"] if (s := line.strip()))
     else:

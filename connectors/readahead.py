@@ -3,21 +3,30 @@ parsing and storing the page before. Order is kept; the consumer still commits p
 
 from __future__ import annotations
 
+import enum
 import queue
 import threading
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import Final, TypeVar
 
 T = TypeVar("T")
-_DONE = object()
+
+
+class _End(enum.Enum):
+    """The producer's last entry: no more items (and the error that ended them, if any)."""
+
+    END = 0
+
+
+_DONE: Final = _End.END
 
 
 def read_ahead(items: Iterator[T], *, depth: int = 2) -> Iterator[T]:
     """Yield what `items` yields, produced up to `depth` items ahead in a daemon thread; errors re-raise here."""
-    buffer: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=depth)
+    buffer: queue.Queue[tuple[T | _End, BaseException | None]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
-    def put(entry: tuple[object, BaseException | None]) -> bool:
+    def put(entry: tuple[T | _End, BaseException | None]) -> bool:
         while not stop.is_set():
             try:
                 buffer.put(entry, timeout=0.1)
@@ -44,7 +53,7 @@ def read_ahead(items: Iterator[T], *, depth: int = 2) -> Iterator[T]:
                 if error is not None:
                     raise error
                 return
-            yield item  # type: ignore[misc]
+            yield item
     finally:
         stop.set()
         worker.join(timeout=5)  # a producer stuck in a request ends with its timeout; it is a daemon either way

@@ -164,9 +164,10 @@ def _refuse_unsafe(settings: SmtpSettings, *, to: str, headers: Mapping[str, str
             raise SmtpRejected(f"{name}: must be a single line without control characters")
     if not valid_email(to):  # the address itself stays out of the message: it ends up in logs
         raise SmtpRejected("to: not a usable e-mail address")
-    for name, value in (("sender", settings.sender), ("reply_to", settings.reply_to)):
-        if value is not None and not valid_email(value):
-            raise SmtpRejected(f"{name}: not a usable e-mail address (got {value!r})")
+    addresses: tuple[tuple[str, str | None], ...] = (("sender", settings.sender), ("reply_to", settings.reply_to))
+    for name, address in addresses:
+        if address is not None and not valid_email(address):
+            raise SmtpRejected(f"{name}: not a usable e-mail address (got {address!r})")
     if clash := OWN_HEADERS & {k.lower() for k in headers}:
         raise ValueError(f"headers: may not replace {', '.join(sorted(clash))}")
 
@@ -275,6 +276,7 @@ def classify(exc: OSError, settings: SmtpSettings, *, hide: Sequence[str] = ()) 
 
 
 def _server_reply(exc: OSError) -> tuple[int | None, str]:
+    raw: bytes | str
     if isinstance(exc, smtplib.SMTPRecipientsRefused):  # one recipient per message
         code, raw = next(iter(exc.recipients.values()))
     elif isinstance(exc, smtplib.SMTPResponseException):

@@ -196,7 +196,7 @@ class StripeSource:
             if key in seen or event["id"] in seen or key in found.done:
                 continue  # reported by an earlier poll
             found.done.add(key)
-            if key == event["id"]:
+            if key == event["id"] or not isinstance(invoice, dict):  # no invoice id: the key is the event's
                 found.problems.append(SourceProblem(position, "event without an invoice in data.object"))
                 continue
             if event.get("api_version") != STRIPE_VERSION and "paid_out_of_band" not in invoice:
@@ -205,7 +205,7 @@ class StripeSource:
                     continue
             self._take(found, invoice, position)
 
-    def _invoice(self, invoice_id: str, position: str, found: _Poll) -> dict | None:
+    def _invoice(self, invoice_id: str, position: str, found: _Poll) -> dict[str, Any] | None:
         """The invoice in our pinned API version (an event rendered in another version lacks fields we need)."""
         try:
             data = self.http.get(f"v1/invoices/{invoice_id}").data
@@ -219,7 +219,7 @@ class StripeSource:
             return None
         return data
 
-    def _walk(self, path: str, params: dict[str, Any], kind: str) -> Iterator[tuple[dict | None, str]]:
+    def _walk(self, path: str, params: dict[str, Any], kind: str) -> Iterator[tuple[dict[str, Any] | None, str]]:
         """Every object of a Stripe list with its position, newest first, following `has_more` with
         `starting_after`; an object without an id comes as None (it cannot serve as the next cursor either)."""
         after: str | None = None
@@ -248,7 +248,7 @@ class StripeSource:
                                       shop="stripe", method="GET", url=response.url, status=response.status)
             after = last_id
 
-    def _take(self, found: _Poll, invoice: dict, position: str) -> None:
+    def _take(self, found: _Poll, invoice: dict[str, Any], position: str) -> None:
         try:
             payment, skip = parse_invoice(invoice, position)
         except _Malformed as exc:
@@ -256,11 +256,11 @@ class StripeSource:
             return
         if skip:
             count(found.skipped, skip)
-        else:
+        elif payment is not None:
             found.payments.append(payment)
 
 
-def parse_invoice(invoice: dict, position: str) -> tuple[IncomingPayment | None, str | None]:
+def parse_invoice(invoice: dict[str, Any], position: str) -> tuple[IncomingPayment | None, str | None]:
     """(payment, None) for a paid send_invoice invoice, (None, reason) for one to skip; raises _Malformed."""
     if not isinstance(invoice.get("id"), str):
         raise _Malformed("not an invoice object with an id")
@@ -283,7 +283,9 @@ def parse_invoice(invoice: dict, position: str) -> tuple[IncomingPayment | None,
     paid_at = transitions.get("paid_at") if isinstance(transitions, dict) else None
     if not isinstance(paid_at, int) or isinstance(paid_at, bool):
         raise _Malformed(f"status_transitions.paid_at is not a unix time: {paid_at!r}")
-    metadata = invoice.get("metadata") if isinstance(invoice.get("metadata"), dict) else {}
+    metadata = invoice.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     hint = metadata.get("shop_order_id") or metadata.get("order_id") or ""
     number, description = _text(invoice, "number"), _text(invoice, "description")
     intent = invoice.get("payment_intent")
@@ -302,7 +304,7 @@ def parse_invoice(invoice: dict, position: str) -> tuple[IncomingPayment | None,
     ), None
 
 
-def _text(obj: dict, name: str) -> str:
+def _text(obj: dict[str, Any], name: str) -> str:
     value = obj.get(name)
     return value.strip() if isinstance(value, str) else ""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -43,10 +43,11 @@ class AgingLine:
 
 def aging_totals(claims: Iterable[tuple[str, Decimal, int]]) -> list[AgingLine]:
     """Totals per (currency, bucket) from (currency, open amount, days overdue); currencies are never mixed."""
-    sums: dict[tuple[str, str], list] = defaultdict(lambda: [0, Decimal("0")])
+    counts: Counter[tuple[str, str]] = Counter()
+    sums: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for currency, amount, days in claims:
-        line = sums[(currency, bucket(days))]
-        line[0] += 1
-        line[1] += amount
-    return [AgingLine(currency, name, *sums[(currency, name)])
-            for currency in sorted({c for c, _ in sums}) for name in BUCKET_NAMES if (currency, name) in sums]
+        key = (currency, bucket(days))
+        counts[key] += 1
+        sums[key] += amount
+    return [AgingLine(currency, name, counts[(currency, name)], sums[(currency, name)])
+            for currency in sorted({c for c, _ in counts}) for name in BUCKET_NAMES if (currency, name) in counts]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -13,7 +14,7 @@ class BusinessCalendar:
     """Which days count as business days; `holidays` holds the region's public holidays (any years)."""
 
     region: str = ""  # "DE-BY", "AT", ... for messages; empty: weekends only
-    holidays: frozenset[date] = frozenset()
+    holidays: Container[date] = frozenset()  # only asked `day in`: sync/ passes a `holidays` calendar
     weekend: frozenset[int] = frozenset({5, 6})  # date.weekday(): Saturday, Sunday
 
     def is_business_day(self, day: date) -> bool:

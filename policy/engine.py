@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from mahnwerk.policy.account import Balance, account
 from mahnwerk.policy.calendar import ONE_DAY
@@ -125,7 +126,7 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
                               default_on, None, problem or why)
         return Assessment(claim, today, status, code, reason, nxt, default_on, now, next_balance=later)
 
-    if last_stage is not None and last_stage.kind == "agency":
+    if last is not None and last_stage is not None and last_stage.kind == "agency":
         return state("handed_over", "handed_over", f"handed over to the agency on {last.on}")
     paid = sum((p.amount for p in payments), ZERO)
     if (now.settled if now else paid >= claim.principal):
@@ -141,15 +142,22 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
         # period after the last instalment is over, the ladder goes on for the rest instead of waiting forever.
         day = plan.instalments[-1].due + timedelta(days=policy.plan_grace_days + 1)
         resume = (day, "plan_remainder", f"payment plan paid, remainder open from {day}")
-    elif plan is not None and broken_on is None:
+    elif plan is not None and broken_on is None and instalment is not None:
         due = plan.instalments[instalment]
         return state("in_plan", "plan_running", f"payment plan of {plan.on}: instalment {instalment + 1} of "
                      f"{len(plan.instalments)} ({due.amount} {claim.currency}) due {due.due}")
     return _next_stage(claim, history, holds, today, policy, state, last, last_stage, resume, now, default_on)
 
 
+class _State(Protocol):
+    """assess()'s closure that makes the Assessment: the balance today and, for an action on a later day, then."""
+
+    def __call__(self, status: str, code: str, reason: str, nxt: Action | None = None, *,
+                 at: date = ...) -> Assessment: ...
+
+
 def _next_stage(claim: ClaimFacts, history: Sequence[Event], holds: Sequence[HoldSpan], today: date, policy: Policy,
-                state, last: StageDone | None, last_stage: Stage | None, resume: tuple[date, str, str] | None,
+                state: _State, last: StageDone | None, last_stage: Stage | None, resume: tuple[date, str, str] | None,
                 now: Balance | None, default_on: date | None) -> Assessment:
     stages = policy.stages
     names = [s.name for s in stages]

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 ZERO = Decimal(0)
 # Words that announce a number: a short number right after one of these is a reference, not an amount or a date.
@@ -121,9 +122,10 @@ def name_tokens(name: str) -> frozenset[str]:
 
 # A compact multimap: most keys name one claim, so the value is an int until a second claim shares the key.
 Ids = int | tuple[int, ...]
+K = TypeVar("K")
 
 
-def _add(index: dict, key: object, claim_id: int) -> None:
+def _add(index: dict[K, Ids], key: K, claim_id: int) -> None:
     old = index.get(key)
     if old is None:
         index[key] = claim_id
@@ -134,7 +136,7 @@ def _add(index: dict, key: object, claim_id: int) -> None:
         index[key] = (*old, claim_id)
 
 
-def _remove(index: dict, key: object, claim_id: int) -> None:
+def _remove(index: dict[K, Ids], key: K, claim_id: int) -> None:
     old = index.get(key)
     if old == claim_id:
         del index[key]
@@ -143,7 +145,7 @@ def _remove(index: dict, key: object, claim_id: int) -> None:
         index[key] = rest[0] if len(rest) == 1 else rest
 
 
-def _ids(index: dict, key: object) -> tuple[int, ...]:
+def _ids(index: dict[K, Ids], key: K) -> tuple[int, ...]:
     found = index.get(key)
     return () if found is None else (found,) if isinstance(found, int) else found
 
@@ -335,6 +337,8 @@ class Matcher:
         candidates = []
         for currency, amount in dict.fromkeys([(credit.currency, credit.amount),
                                                (credit.original_currency, credit.original_amount)]):
+            if amount is None:  # not sent in another currency
+                continue
             for claim_id in _ids(self._by_amount.get(currency, {}), amount):
                 claim = self._by_id[claim_id]
                 if 0 <= (credit.booked_on - claim.invoice_date).days <= self.window_days:

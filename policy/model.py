@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Union
+from typing import TypeAlias
 
 from mahnwerk.policy.calendar import BusinessCalendar
 from mahnwerk.policy.interest import InterestRule
@@ -76,7 +76,7 @@ class PlanAgreed:
     instalments: tuple[Instalment, ...]
 
 
-Event = Union[StageDone, Payment, Hold, Release, PlanAgreed]
+Event: TypeAlias = StageDone | Payment | Hold | Release | PlanAgreed
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,7 @@ def test_every_package_is_in_the_wheel() -> None:
     import tomllib
 
     tool = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
-    folder_of = {package: folder for package, folder in tool["package-dir"].items()}
+    folder_of = dict(tool["package-dir"])
     listed = set(tool["packages"])
     found = set()
     for package, folder in folder_of.items():

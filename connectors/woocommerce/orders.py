@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from mahnwerk.connectors.http import ShopHttp, ShopResponse
 from mahnwerk.connectors.readahead import read_ahead
@@ -110,13 +111,14 @@ class WooOrders:
                   "orderby": "id", "order": "asc"}
         return self._get("orders", params)
 
-    def _get(self, path: str, params: dict) -> ShopResponse:
+    def _get(self, path: str, params: dict[str, Any]) -> ShopResponse:
         """GET with one fallback: hosts that strip the Authorization header need the keys in the query."""
         try:
             response = self.http.get(path, params=params)
         except ShopAuthFailed as exc:
             basic = self.http.auth
-            if self._tried_query_auth or exc.shop_code != "woocommerce_rest_cannot_view" or not isinstance(basic, tuple):
+            cannot_view = exc.shop_code == "woocommerce_rest_cannot_view"
+            if self._tried_query_auth or not cannot_view or not isinstance(basic, tuple):
                 raise
             self._tried_query_auth = True
             self.http.use_query_auth({"consumer_key": basic[0], "consumer_secret": basic[1]})

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, overload
 
 from babel.numbers import list_currencies
 
@@ -52,6 +52,10 @@ def known_currencies() -> frozenset[str]:
     return frozenset(list_currencies()) - NOT_MONEY
 
 
+@overload
+def parse_gmt(value: Any, *, record_id: str, field: str, required: Literal[True] = True) -> datetime: ...
+@overload
+def parse_gmt(value: Any, *, record_id: str, field: str, required: bool) -> datetime | None: ...
 def parse_gmt(value: Any, *, record_id: str, field: str, required: bool = True) -> datetime | None:
     """A WooCommerce `*_gmt` timestamp (no suffix, UTC) as an aware datetime."""
     if value in (None, ""):

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from mahnwerk.policy.interest import cents
 from mahnwerk.sandbox.statements import StatementClaim, write_statement
@@ -26,7 +27,7 @@ def show_payments(ctx: Any, store: Any, config: Any, shop_sandbox: Any, now: dat
     owed = {row.id: cents(result.balance.total) for row, result in assessments(store, shop, shop_today(shop, now))
             if result.balance is not None}
     with store.session() as session:
-        claims = session.execute(select(Claim).where(Claim.shop_id == shop.id, Claim.state.in_(
+        claims = session.execute(select(Claim).where(col(Claim.shop_id) == shop.id, col(Claim.state).in_(
             (ClaimState.OPEN, ClaimState.IN_COLLECTION)))).scalars().all()
         paying = [StatementClaim(c.invoice_number, c.order_number, owed.get(c.id, c.open_amount), c.currency,
                                  c.customer_name, c.company, c.invoice_date)
@@ -48,7 +49,8 @@ def show_payments(ctx: Any, store: Any, config: Any, shop_sandbox: Any, now: dat
                           f"review, {matched.unmatched} unmatched"))
     with store.session() as session:
         waiting = session.execute(select(IncomingPaymentRow).where(
-            IncomingPaymentRow.state.in_(PaymentState.WAITING)).order_by(IncomingPaymentRow.id).limit(5)).scalars()
+            col(IncomingPaymentRow.state).in_(PaymentState.WAITING)).order_by(col(IncomingPaymentRow.id)).limit(5)
+        ).scalars()
         out.print("  mahnwerk payments unmatched (the first five):")
         for p in waiting:
             text = " ".join(p.remittance.split())[:36]

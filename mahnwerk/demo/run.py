@@ -7,6 +7,7 @@ import re
 import tempfile
 from contextlib import ExitStack, closing
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,8 @@ def write_demo_config(folder: Path, *, url: str, key: str, secret: str) -> Path:
     """A complete config folder for the sandbox shop: mahnwerk.toml, shops/demo.toml and a secret file."""
     (folder / "shops").mkdir(parents=True, exist_ok=True)
     (folder / "mahnwerk.toml").write_text(
-        f'[database]\nurl = "sqlite:///{folder / "mahnwerk.db"}"\n\n[logging]\nlevel = "error"   # the demo shows quarantined records in a table instead\n', encoding="utf-8")
+        f'[database]\nurl = "sqlite:///{folder / "mahnwerk.db"}"\n\n'
+        '[logging]\nlevel = "error"   # the demo shows quarantined records in a table instead\n', encoding="utf-8")
     (folder / "demo-secret.txt").write_text(secret + "\n", encoding="utf-8")
     (folder / "demo-secret.txt").chmod(0o600)
     (folder / "shops" / "demo.toml").write_text(DEMO_SHOP.format(url=url, key=key), encoding="utf-8")
@@ -108,16 +110,22 @@ def seed_story(store: Any, config: Any) -> list[str]:
     return refs
 
 
+def _at(moment: datetime) -> datetime:
+    """A clock that stands still at `moment`."""
+    return moment
+
+
 def oldest_consumer_claims(store: Any, shop: Any) -> list[str]:
     """Order numbers of the shop's open consumer claims, oldest due date first."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from mahnwerk.sync.store.models import Claim, ClaimState
 
     with store.session() as session:
-        return list(session.execute(select(Claim.order_number).where(
-            Claim.shop_id == shop.id, Claim.state == ClaimState.OPEN, Claim.is_b2b.is_(False))
-            .order_by(Claim.due_date, Claim.id).limit(3)).scalars())
+        return list(session.execute(select(col(Claim.order_number)).where(
+            col(Claim.shop_id) == shop.id, col(Claim.state) == ClaimState.OPEN, col(Claim.is_b2b).is_(False))
+            .order_by(col(Claim.due_date), col(Claim.id)).limit(3)).scalars())
 
 
 def with_session_case(store: Any, config: Any, ref: str, work: Any) -> Any:
@@ -181,8 +189,8 @@ def act(ctx: Any, store: Any, config: Any, shop: WooSandbox) -> datetime:
     out.print("\n[bold]mahnwerk run[/] on a simulated calendar (each run: sync, decide, execute; the demo skips the "
               "pacing of messages_per_minute):")
     for days in range(0, 99, 14):
-        [result] = run_shops(store, config, config.shops, now=lambda d=days: start + timedelta(days=d),
-                             sleep=lambda seconds: None)
+        moment = start + timedelta(days=days)
+        [result] = run_shops(store, config, config.shops, now=partial(_at, moment), sleep=lambda seconds: None)
         summary = result.as_dict()
         done = ", ".join(f"{summary[k]} {k.replace('_', ' ')}" for k in SUMMARY if summary.get(k))
         out.print(views.plain(f"  day +{days:<3} {done or 'nothing due'}"))
@@ -193,7 +201,8 @@ def act(ctx: Any, store: Any, config: Any, shop: WooSandbox) -> datetime:
               f"{notes[0]['to'] if notes else '-'}:" if notes else "\nNo customer notes were sent.")
     if notes:
         text = re.sub(r"<[^>]+>", "\n", notes[0]["body"])
-        out.print(views.plain("\n".join("  " + line for line in html.unescape(text).splitlines() if line.strip())[:1500]))
+        shown = "\n".join("  " + line for line in html.unescape(text).splitlines() if line.strip())
+        out.print(views.plain(shown[:1500]))
     folder = config.config_dir
     letters = sorted((folder / "letters").rglob("*.pdf"))
     exports = sorted((folder / "exports").glob("*.csv"))

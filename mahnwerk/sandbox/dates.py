@@ -28,7 +28,7 @@ def wc_pair_ts(ts: int, tz: ZoneInfo) -> tuple[str, str]:
     hour = (tz, ts // 3600)             # DST switches on whole hours, so the offset is constant within one
     offset = _OFFSETS.get(hour)
     if offset is None:
-        offset = _OFFSETS[hour] = int(datetime.fromtimestamp(ts, tz).utcoffset().total_seconds())
+        offset = _OFFSETS[hour] = int(aware_offset(datetime.fromtimestamp(ts, tz)).total_seconds())
     return _iso(ts + offset), _iso(ts)
 
 
@@ -42,6 +42,13 @@ def _iso(ts: int) -> str:
 
 _EPOCH = datetime(1970, 1, 1)
 _OFFSETS: dict[tuple[ZoneInfo, int], int] = {}
+
+
+def aware_offset(moment: datetime) -> timedelta:
+    """The offset of an aware datetime."""
+    offset = moment.utcoffset()
+    assert offset is not None, "a naive datetime"
+    return offset
 _DAYS: dict[int, str] = {}
 _TIMES = [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
 

@@ -159,6 +159,8 @@ def update_order(shop: WooSandbox, req: Request, order_id: int) -> Response:
     req.require_user("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource.")
     with shop.lock:
         old = shop.store.get(order_id)
+        if old is None:  # deleted since the check above
+            raise WPError(400, *INVALID_ID)
         fields = {k: params[k] for k in WRITABLE if params.get(k) is not None}
         for kind in ("billing", "shipping"):
             if isinstance(params.get(kind), dict):

@@ -1,4 +1,5 @@
-"""A loopback fake of Mollie's Payments API v2, speaking Mollie's HAL+JSON wire format (shared/reference/payments.md §2).
+"""A loopback fake of Mollie's Payments API v2, speaking Mollie's HAL+JSON wire format
+(shared/reference/payments.md §2).
 
     mollie = MollieSandbox()
     open_one = mollie.create_banktransfer("119.00", order_id="4711")

@@ -284,10 +284,11 @@ def malformed_orders(*, first_id: int = 9_000_001) -> list[dict]:
     """Bacs on-hold orders broken the ways real shops break them, for quarantine tests."""
     base = OrderFactory(1, seed=99).build(0)
     broken = []
-    for n, change in enumerate([
+    changes: list[dict[str, str | None]] = [
         {"total": None}, {"total": "12,50"}, {"date_created": "not a date", "date_created_gmt": "not a date"},
         {"currency": "XXX"}, {"currency": ""}, {},
-    ]):
+    ]
+    for n, change in enumerate(changes):
         order = {**base, **change, "id": first_id + n, "number": str(first_id + n), "status": "on-hold",
                  "payment_method": "bacs", "payment_method_title": P.TITLES["bacs"],
                  "billing": dict(base["billing"]), "meta_data": [], "refunds": []}

@@ -92,7 +92,8 @@ class Checker:
     """Collects every invalid parameter, then raises one rest_invalid_param like has_valid_params()."""
 
     def __init__(self, params: Params) -> None:
-        self.params, self.problems = params, {}
+        self.params = params
+        self.problems: dict[str, tuple[str, str]] = {}
 
     def integer(self, name: str, default: int | None, minimum: int | None = None, maximum: int | None = None):
         raw = self.params.get(name)

@@ -136,7 +136,7 @@ class _Handler(LoopbackHandler):
                 reply.headers.append(("Retry-After", f"{planned.fail.retry_after:g}"))
         else:
             request = ProviderRequest(self.command, url.path, parse_qsl(url.query, keep_blank_values=True),
-                                      {k: v for k, v in self.headers.items()}, body, self.server.url)
+                                      dict(self.headers.items()), body, self.server.url)
             try:
                 reply = sandbox.handle(request)
             except Exception:

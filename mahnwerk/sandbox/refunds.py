@@ -7,7 +7,7 @@ newest first (WC_Order::get_refunds()). The REST endpoints live in refund_endpoi
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mahnwerk.sandbox.notes import SYSTEM_AUTHOR
 from mahnwerk.sandbox.orders import money, php_number, to_cents
@@ -57,13 +57,14 @@ class RefundBook:
     def forget(self, order: dict) -> None:
         """Drop the refunds of a deleted order (deleting an order deletes its refunds)."""
         for entry in order.get("refunds") or []:
-            if isinstance(entry, dict):
-                self._objects.pop(entry.get("id"), None)
-                self._parents.pop(entry.get("id"), None)
+            refund_id = entry.get("id") if isinstance(entry, dict) else None
+            if isinstance(refund_id, int):
+                self._objects.pop(refund_id, None)
+                self._parents.pop(refund_id, None)
 
 
-def refund_object(refund_id: int, dates: tuple[str, str], cents: int, reason: str, *, payment: bool = False,
-                  meta: list[dict] | None = None) -> dict:
+def refund_object(refund_id: int, dates: tuple[str | None, str | None], cents: int, reason: str, *,
+                  payment: bool = False, meta: list[dict] | None = None) -> dict:
     """A refund as GET /orders/{id}/refunds/{refund_id} shows it, keys in the controller's order."""
     return {"id": refund_id, "date_created": dates[0], "date_created_gmt": dates[1], "amount": money(cents),
             "reason": reason, "refunded_by": ADMIN_ID, "refunded_payment": payment, "meta_data": meta or [],
@@ -144,7 +145,7 @@ def create_refund(shop: WooSandbox, order_id: int, amount: str, reason: str | No
         refund_id = shop.take_id()
         if api_refund:
             _refund_payment(shop, order)
-        entries = []
+        entries: list[dict[str, Any]] = []
         for item in meta or []:        # update_meta_data(): a key given twice keeps its last value
             entry = next((e for e in entries if e["key"] == item["key"]), None)
             if entry is None:
@@ -153,7 +154,7 @@ def create_refund(shop: WooSandbox, order_id: int, amount: str, reason: str | No
                 entry["value"] = item.get("value")
         cents = stored_cents(amount)
         refund = refund_object(refund_id, shop.now_pair(), cents, reason or "", payment=api_refund, meta=entries)
-        fields = {"refunds": [summary(refund), *(order.get("refunds") or [])]}
+        fields: dict[str, Any] = {"refunds": [summary(refund), *(order.get("refunds") or [])]}
         partial = left - cents > 0
         if not partial:
             fields["status"] = "refunded"

@@ -10,11 +10,13 @@ import base64
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
 from mahnwerk.sandbox import endpoints, refund_endpoints
+from mahnwerk.sandbox.dates import aware_offset
 from mahnwerk.sandbox.params import Params
 from mahnwerk.sandbox.shop import WooSandbox
 from mahnwerk.sandbox.system_status import status_report
@@ -72,7 +74,8 @@ def authenticate(shop: WooSandbox, request: Request, authorization: str | None) 
     secret is an error for every /wc/ route. Over real plain HTTP WooCommerce wants OAuth 1.0a; like the realshop
     kit's shim, the sandbox accepts Basic auth over http.
     """
-    key = secret = None
+    key: object = None  # user:password from the header, else the query's (any JSON type)
+    secret: object = None
     if authorization and authorization[:6].lower() == "basic ":
         try:
             key, _, secret = base64.b64decode(authorization[6:].strip(), validate=True).decode().partition(":")
@@ -96,7 +99,7 @@ def authenticate(shop: WooSandbox, request: Request, authorization: str | None) 
 
 def index(shop: WooSandbox, req: Request) -> Response:
     """GET /wp-json/: site name, URL and time zone, as WordPress publishes them without auth."""
-    offset = datetime.now(shop.tz).utcoffset().total_seconds() / 3600
+    offset = aware_offset(datetime.now(shop.tz)).total_seconds() / 3600
     return Response.json({
         "name": shop.site_title, "description": "", "url": req.base_url, "home": req.base_url,
         "gmt_offset": int(offset) if offset == int(offset) else offset, "timezone_string": shop.timezone,
@@ -130,7 +133,7 @@ def system_status(shop: WooSandbox, req: Request) -> Response:
 
 
 _ID = r"(?P<order_id>\d+)"
-ROUTES = [
+ROUTES: list[tuple[re.Pattern[str], dict[str, Callable[..., Response]]]] = [
     (re.compile(r"^/?$"), {"GET": index}),
     (re.compile(r"^/wc/v3/orders$"), {"GET": endpoints.list_orders}),
     (re.compile(rf"^/wc/v3/orders/{_ID}$"), {

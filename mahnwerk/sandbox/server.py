@@ -53,6 +53,7 @@ class _Handler(LoopbackHandler):
 
     def _request(self, path: str, pairs: list[tuple[str, str]], body: bytes) -> Request:
         pretty = path.startswith("/wp-json")
+        route: str | None
         if pretty:
             route = path[len("/wp-json"):]
         else:

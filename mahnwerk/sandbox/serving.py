@@ -26,6 +26,7 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.connections: set[socket.socket] = set()
         host, port = self.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server
         self.url = f"http://{host}:{port}"
 
     def cut_connections(self) -> None:

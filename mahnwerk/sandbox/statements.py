@@ -320,7 +320,8 @@ class _Builder:
             template = "Rechnung {ref}"
         return template.format(
             ref=ref, short=last.lstrip("0") or "0", last=last, year=year, order=claim.order_number,
-            kd=rng.randrange(1000, 99999), name=claim.customer.split(" ")[-1], date=f"{rng.randrange(1, 29):02d}.02.2026")
+            kd=rng.randrange(1000, 99999), name=claim.customer.split(" ")[-1],
+            date=f"{rng.randrange(1, 29):02d}.02.2026")
 
     def noise(self, customers: list[_Entry], share: float) -> list[_Entry]:
         """Debits, pending and reversed credits, unrelated credits; each kind at least once when there is noise."""
@@ -692,7 +693,8 @@ class _Mt940Writer:
             lines.append(supplement)
         purpose, remittance = self._purpose(tx)
         name = self._text(tx.payer)[:2 * _WIDTH]
-        fields = [("00", entry.text), ("10", "931")] + list(zip(_PURPOSE_KEYS, purpose))
+        # _purpose gives at most one line per key; the keys left over stay unused
+        fields = [("00", entry.text), ("10", "931")] + list(zip(_PURPOSE_KEYS, purpose, strict=False))
         if entry.credit and tx.payer_iban:
             fields += [("30", tx.bic), ("31", tx.payer_iban)]
         fields += [("32", name[:_WIDTH])] + ([("33", name[_WIDTH:])] if name[_WIDTH:] else []) + [("34", "000")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from mahnwerk.sandbox.orders import OrderFactory
 
@@ -84,7 +85,10 @@ class OrderStore:
 
     def materialize(self, row: Row) -> dict:
         """The row's order dict; factory orders are built on each read (no lock needed: rows never change)."""
-        return self.factory.build(row.lazy) if row.order is None else row.order
+        if row.order is not None:
+            return row.order
+        assert self.factory is not None  # only a factory makes rows without an order
+        return self.factory.build(row.lazy)
 
     def put(self, order: dict) -> None:
         """Insert or replace one order, keeping the indexes sorted."""
@@ -128,9 +132,9 @@ class OrderStore:
             lo, hi = 0, len(view)
             after, before = sel.ranges.get(sel.sort, (None, None))
             if after is not None:
-                lo = bisect_right(view, after, key=lambda entry: entry[0])
+                lo = bisect_right(view, after, key=itemgetter(0))
             if before is not None:
-                hi = max(lo, bisect_left(view, before, key=lambda entry: entry[0]))
+                hi = max(lo, bisect_left(view, before, key=itemgetter(0)))
             others = {name: bounds for name, bounds in sel.ranges.items() if name != sel.sort}
             if not others and not sel.exclude:
                 return hi - lo, self._window(view, lo, hi, sel.descending, offset, limit)

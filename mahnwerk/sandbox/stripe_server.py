@@ -1,4 +1,5 @@
-"""A loopback fake of the Stripe API for invoices and events, speaking Stripe's wire format (shared/reference/payments.md §1).
+"""A loopback fake of the Stripe API for invoices and events, speaking Stripe's wire format
+(shared/reference/payments.md §1).
 
     stripe = StripeSandbox()
     paid = stripe.add_paid_invoice(11900, "eur", metadata={"shop_order_id": "4711"})

@@ -1,7 +1,8 @@
 """Case management: holds, releases, payment plans, payments recorded by hand, notes and manual tasks.
 
 Each change is one ledger entry naming who made it and when, written in one transaction with any claim update it
-causes; the policy reads those entries back as events (sync/casefile.py). A claim is addressed as SHOP:ORDER_NUMBER.
+causes; the policy reads those entries back as events (sync/casework/casefile.py). A claim is addressed as
+SHOP:ORDER_NUMBER.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.engine import Assessment, assess
 from mahnwerk.policy.interest import cents
-from mahnwerk.policy.model import HOLD_KINDS
+from mahnwerk.policy.model import HOLD_KINDS, Event
 from mahnwerk.sync.casework.casefile import POLICY_KINDS, event, facts
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.config.schema import did_you_mean
@@ -50,16 +51,23 @@ class Case:
     def today(self) -> date:
         return local_date(self.now, self.shop.timezone)
 
-    def history(self) -> list[Any]:
+    @property
+    def claim_id(self) -> int:
+        """The claim's id: a case is opened on a stored claim."""
+        assert self.claim.id is not None
+        return self.claim.id
+
+    def history(self) -> list[Event]:
         entries = self.session.execute(select(LedgerEntry).where(
-            LedgerEntry.claim_id == self.claim.id, LedgerEntry.kind.in_(POLICY_KINDS)).order_by(LedgerEntry.id))
+            col(LedgerEntry.claim_id) == self.claim.id, col(LedgerEntry.kind).in_(POLICY_KINDS)
+        ).order_by(col(LedgerEntry.id)))
         return [event(e.kind, e.at, e.data, self.shop.timezone) for e in entries.scalars()]
 
     def assess(self, on: date | None = None) -> Assessment:
         return assess(facts(self.claim), self.history(), on or self.today, self.shop.policy)
 
     def record(self, kind: str, data: dict[str, Any]) -> LedgerEntry:
-        entry = LedgerEntry(claim_id=self.claim.id, at=self.now, kind=kind, source=self.source, actor=self.actor,
+        entry = LedgerEntry(claim_id=self.claim_id, at=self.now, kind=kind, source=self.source, actor=self.actor,
                             data=data)
         self.session.add(entry)
         self.session.flush()
@@ -78,12 +86,11 @@ def open_case(session: Session, config: Config, ref: str, *, actor: str, now: da
     """The claim named by `ref`, or a CaseError naming what was not found."""
     shop_id, number = parse_claim_ref(ref)
     shop = config.shop(shop_id)
-    claim = session.execute(select(Claim).where(Claim.shop_id == shop_id, Claim.order_number == number)
-                            .order_by(Claim.id)).scalars().first()
+    claim = session.execute(select(Claim).where(col(Claim.shop_id) == shop_id, col(Claim.order_number) == number)
+                            .order_by(col(Claim.id))).scalars().first()
     if claim is None:
-        nearby = session.execute(select(Claim.order_number).where(Claim.shop_id == shop_id,
-                                                                  Claim.order_number.like(f"{number[:2]}%"))
-                                 .limit(200)).scalars().all()
+        nearby = session.execute(select(col(Claim.order_number)).where(
+            col(Claim.shop_id) == shop_id, col(Claim.order_number).like(f"{number[:2]}%")).limit(200)).scalars().all()
         raise CaseError(f"no claim {ref} in the store{did_you_mean(number, nearby)}; `mahnwerk claims` lists them")
     return Case(session, shop, claim, actor, now)
 
@@ -177,7 +184,8 @@ def mark_paid(case: Case, amount: Decimal | None, *, on: date | None = None, not
 
 
 def settle(case: Case, reason: str) -> None:
-    """Close an open claim as paid by payments recorded here; the shop may still show the order unpaid (`settled_at`)."""
+    """Close an open claim as paid by payments recorded here; the shop may still show the order unpaid
+    (`settled_at`)."""
     case.claim.state, case.claim.settled_at = ClaimState.PAID, case.claim.settled_at or case.now
     case.claim.closed_at, case.claim.updated_at = case.now, case.now
     case.session.add(case.claim)

@@ -18,9 +18,9 @@ from sqlalchemy import Connection, select
 from mahnwerk.policy.model import ClaimFacts, Event, Hold, Instalment, Payment, PlanAgreed, Release, StageDone
 from mahnwerk.sync.mirror.claimdata import local_date
 from mahnwerk.sync.store.bulk import for_ids
-from mahnwerk.sync.store.models import LedgerEntry
+from mahnwerk.sync.store.models import LedgerEntry, table_of
 
-LEDGER = LedgerEntry.__table__
+LEDGER = table_of(LedgerEntry)
 POLICY_KINDS = ("stage", "payment", "hold", "release", "plan")
 HISTORY = for_ids(lambda among: select(LEDGER.c.claim_id, LEDGER.c.at, LEDGER.c.kind, LEDGER.c.data)
                   .where(LEDGER.c.kind.in_(POLICY_KINDS), among).order_by(LEDGER.c.claim_id, LEDGER.c.id),

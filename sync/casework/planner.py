@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 
 from mahnwerk.policy.engine import Assessment, assess
 from mahnwerk.policy.interest import cents
@@ -16,9 +16,9 @@ from mahnwerk.sync.casework.casefile import facts, histories
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.claimdata import local_date
 from mahnwerk.sync.store.engine import Store
-from mahnwerk.sync.store.models import Claim, ClaimState
+from mahnwerk.sync.store.models import Claim, ClaimState, table_of
 
-CLAIMS = Claim.__table__
+CLAIMS = table_of(Claim)
 PLAN_COLUMNS = (CLAIMS.c.id, CLAIMS.c.shop_id, CLAIMS.c.order_id, CLAIMS.c.order_number, CLAIMS.c.currency,
                 CLAIMS.c.open_amount, CLAIMS.c.invoice_date, CLAIMS.c.due_date, CLAIMS.c.is_b2b)
 def open_chunk(columns: Sequence[Any]) -> Any:
@@ -37,7 +37,7 @@ def shop_today(shop: ShopConfig, now: datetime) -> date:
 
 
 def open_chunks(store: Store, shop: ShopConfig, *, columns: Sequence[Any] = PLAN_COLUMNS, chunk: int = 5000
-                ) -> Iterator[tuple[list[Any], dict[int, list[Event]]]]:
+                ) -> Iterator[tuple[Sequence[Row], dict[int, list[Event]]]]:
     """The shop's open claims in id order, `chunk` rows (with `columns`, at least PLAN_COLUMNS) per query, each
     chunk with its claims' policy events (claims without any are absent)."""
     query = OPEN_CHUNK if columns is PLAN_COLUMNS else open_chunk(columns)

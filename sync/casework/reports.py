@@ -3,39 +3,70 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
+from mahnwerk.policy.account import account
 from mahnwerk.policy.aging import AgingLine, aging_totals, bucket, days_overdue
+from mahnwerk.policy.engine import owed
+from mahnwerk.policy.interest import cents
+from mahnwerk.policy.model import Event, Policy
+from mahnwerk.policy.rates import MissingRate
+from mahnwerk.sync.casework.casefile import facts, histories
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.claimdata import local_date
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import Claim, ClaimState, Quarantine
 
 STATES = ("open", "in_collection", "closed", "all")
+OWING = (ClaimState.OPEN, ClaimState.IN_COLLECTION)
+NOTHING = Decimal("0.00")
 
 
-def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open", now: datetime) -> list[dict[str, Any]]:
+def figures(claim: Any, history: Sequence[Event], today: date, policy: Policy) -> tuple[Decimal, Decimal | None]:
+    """(principal still open after the payments booked here, everything owed today: principal, fees, flat fee and
+    interest) for a claim that is open or with the agency; the second is None while interest is blocked (no base
+    rate for a day it needs), and the first then counts the payments against the fees and the principal only."""
+    claim_facts = facts(claim)
+    try:
+        balance = owed(claim_facts, history, today, policy)
+    except MissingRate:
+        known = account(claim_facts, history, today, policy.interest_rule(claim_facts), None)  # no default: no interest
+        return cents(known.principal), None
+    return cents(balance.principal), cents(balance.total)
+
+
+def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open",
+               now: datetime) -> list[dict[str, Any]]:
     """Claims of the given shops as JSON-ready dicts, most overdue first; days counted in each shop's timezone."""
     if state not in STATES:
         raise ValueError(f"state must be one of {', '.join(STATES)} (got {state!r})")
     zones = {shop.id: shop.timezone for shop in shops}
-    query = select(Claim).where(Claim.shop_id.in_(list(zones)))
+    query = select(Claim).where(col(Claim.shop_id).in_(list(zones)))
     if state == "open":
-        query = query.where(Claim.state == ClaimState.OPEN)
+        query = query.where(col(Claim.state) == ClaimState.OPEN)
     elif state == "in_collection":
-        query = query.where(Claim.state == ClaimState.IN_COLLECTION)
+        query = query.where(col(Claim.state) == ClaimState.IN_COLLECTION)
     elif state == "closed":
-        query = query.where(Claim.state.not_in((ClaimState.OPEN, ClaimState.IN_COLLECTION)))
+        query = query.where(col(Claim.state).not_in((ClaimState.OPEN, ClaimState.IN_COLLECTION)))
+    by_id = {shop.id: shop for shop in shops}
     with store.session() as session:
-        claims = session.execute(query.order_by(Claim.due_date, Claim.shop_id, Claim.id)).scalars().all()
+        claims = session.execute(query.order_by(col(Claim.due_date), col(Claim.shop_id), col(Claim.id))).scalars().all()
+        events: dict[int, list[Event]] = {}
+        for shop in shops:
+            owing = [c.id for c in claims if c.shop_id == shop.id and c.state in OWING]
+            for start in range(0, len(owing), 5000):  # SQLite takes at most 32,766 parameters
+                events.update(histories(session.connection(), owing[start:start + 5000], shop.timezone))
     rows = []
     for claim in claims:
         today = local_date(now, zones[claim.shop_id])
         overdue = days_overdue(claim.due_date, today) if claim.state == ClaimState.OPEN else 0
+        principal, total = figures(claim, events.get(claim.id, ()), today, by_id[claim.shop_id].policy) \
+            if claim.state in OWING else (NOTHING, NOTHING)
         rows.append({
             "shop": claim.shop_id,
             "order_id": claim.order_id,
@@ -48,7 +79,8 @@ def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open"
             "state": claim.state,
             "shop_status": claim.shop_status,
             "gross_amount": str(claim.gross_amount),
-            "open_amount": str(claim.open_amount),
+            "open_amount": str(principal),  # the principal still owed: the invoice less payments booked here
+            "owed": str(total) if total is not None else None,  # with fees and interest; None: interest blocked
             "currency": claim.currency,
             "due_date": claim.due_date.isoformat(),
             "days_overdue": overdue,
@@ -58,18 +90,19 @@ def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open"
 
 
 def aging(rows: Sequence[dict[str, Any]]) -> list[AgingLine]:
-    """Totals per currency and aging bucket over the open claims among `rows`."""
+    """Totals per currency and aging bucket over the open claims among `rows` (their open principal, as listed)."""
     return aging_totals((r["currency"], Decimal(r["open_amount"]), r["days_overdue"])
                         for r in rows if r["state"] == ClaimState.OPEN)
 
 
-def quarantine_rows(store: Store, shops: Sequence[ShopConfig], *, include_resolved: bool = False) -> list[dict[str, Any]]:
+def quarantine_rows(store: Store, shops: Sequence[ShopConfig], *,
+                    include_resolved: bool = False) -> list[dict[str, Any]]:
     """Quarantined records with their reason, newest first."""
-    query = select(Quarantine).where(Quarantine.shop_id.in_([s.id for s in shops]))
+    query = select(Quarantine).where(col(Quarantine.shop_id).in_([s.id for s in shops]))
     if not include_resolved:
-        query = query.where(Quarantine.resolved_at.is_(None))
+        query = query.where(col(Quarantine.resolved_at).is_(None))
     with store.session() as session:
-        items = session.execute(query.order_by(Quarantine.last_seen_at.desc())).scalars().all()
+        items = session.execute(query.order_by(col(Quarantine.last_seen_at).desc())).scalars().all()
     return [{"shop": q.shop_id, "order_id": q.record_id, "field": q.field, "reason": q.reason,
              "first_seen": q.first_seen_at.isoformat(), "last_seen": q.last_seen_at.isoformat(),
              "times_seen": q.times_seen, "resolved": q.resolved_at.isoformat() if q.resolved_at else None}

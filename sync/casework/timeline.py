@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from mahnwerk.policy.account import Balance
 from mahnwerk.policy.engine import Assessment
@@ -78,12 +79,13 @@ def next_dict(result: Assessment) -> dict[str, Any] | None:
 def explain(case: Case) -> dict[str, Any]:
     """The claim, its timeline and its assessment today, JSON-ready."""
     claim, shop = case.claim, case.shop
-    entries = case.session.execute(select(LedgerEntry).where(LedgerEntry.claim_id == claim.id)
-                                   .order_by(LedgerEntry.id)).scalars().all()
+    entries = case.session.execute(select(LedgerEntry).where(col(LedgerEntry.claim_id) == claim.id)
+                                   .order_by(col(LedgerEntry.id))).scalars().all()
     result = case.assess()
     rule = shop.policy.interest_rule(result.claim)
-    timeline = [{"at": e.at.isoformat(), "day": local_date(e.at, shop.timezone).isoformat(), "kind": e.kind, "source": e.source,
-                 "actor": e.actor or None, "what": summary(e.kind, e.data, claim.currency)} for e in entries]
+    timeline = [{"at": e.at.isoformat(), "day": local_date(e.at, shop.timezone).isoformat(), "kind": e.kind,
+                 "source": e.source, "actor": e.actor or None, "what": summary(e.kind, e.data, claim.currency)}
+                for e in entries]
     is_open = claim.state == ClaimState.OPEN
     return {
         "claim": result.claim.key, "shop": shop.id, "order_id": claim.order_id, "invoice_number": claim.invoice_number,

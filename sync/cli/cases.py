@@ -1,5 +1,5 @@
 """Commands around the policy: `plan`, `explain`, `tasks`, and the casework that writes the ledger (`hold`,
-`release`, `instalments`, `mark-paid`, `note`). Registered on the `mahnwerk` group by sync/cli.py."""
+`release`, `instalments`, `mark-paid`, `note`). Registered on the `mahnwerk` group by sync/cli/main.py."""
 
 from __future__ import annotations
 
@@ -260,13 +260,14 @@ def open_work(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
     """Tasks the executor opened for a person (a letter to post for a customer without e-mail, an upload that
     failed), in the shape of plan rows."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from mahnwerk.sync.casework.casefile import claim_key
     from mahnwerk.sync.store.models import Claim, Task
 
     with store.session() as session:
-        found = session.execute(select(Task, Claim).join(Claim, Claim.id == Task.claim_id).where(
-            Claim.shop_id.in_(shop_ids), Task.done_at.is_(None)).order_by(Task.id)).all()
+        found = session.execute(select(Task, Claim).join(Claim, col(Claim.id) == Task.claim_id).where(
+            col(Claim.shop_id).in_(shop_ids), col(Task.done_at).is_(None)).order_by(col(Task.id))).all()
         return [{"claim": claim_key(c.shop_id, c.order_number), "action": t.kind, "kind": "task",
                  "due_on": t.created_at.date().isoformat(), "open_amount": str(c.open_amount), "currency": c.currency,
                  "reason": t.text} for t, c in found]
@@ -275,11 +276,12 @@ def open_work(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
 def close_work(case: Case, *, note: str, skipped: bool) -> list[str]:
     """Close the claim's open executor tasks (with a ledger entry each); their kinds, or [] if it has none."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from mahnwerk.sync.store.models import Task
 
-    open_tasks = case.session.execute(select(Task).where(Task.claim_id == case.claim.id,
-                                                         Task.done_at.is_(None))).scalars().all()
+    open_tasks = case.session.execute(select(Task).where(col(Task.claim_id) == case.claim.id,
+                                                         col(Task.done_at).is_(None))).scalars().all()
     for task in open_tasks:
         task.done_at, task.done_by = case.now, case.actor
         case.session.add(task)

@@ -21,7 +21,8 @@ def current_stderr(*_args: object) -> structlog.PrintLogger:
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     """Send structlog events to stderr, as JSON unless a person is watching (or `fmt` says otherwise)."""
     console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
-    renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()) if console else structlog.processors.JSONRenderer()
+    renderer = (structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()) if console
+                else structlog.processors.JSONRenderer())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

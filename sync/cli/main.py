@@ -178,9 +178,13 @@ def show_claims(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, state:
         ctx.out.print(views.quarantine_table(rows) if rows else "No quarantined records.")
     else:
         shown = rows[:limit] if limit else rows
-        ctx.out.print(views.claims_table(shown, title=f"Claims ({state})") if rows else f"No {state} claims.")
+        ctx.out.print(views.claims_table(shown, title=f"Claims ({state})", width=ctx.out.width)
+                      if rows else f"No {state} claims.")
         if len(shown) < len(rows):
             ctx.out.print(f"... and {len(rows) - len(shown)} more (mahnwerk claims lists them all)")
+        if blocked := sum(1 for r in rows if r["owed"] is None):
+            ctx.out.print(f"owed ?: interest blocked for {blocked} claim(s), a base rate is missing "
+                          "(mahnwerk check names it)", soft_wrap=True)
         if any(r["state"] == "open" for r in rows):
             ctx.out.print(views.aging_table(aging(rows)))
 

@@ -1,5 +1,5 @@
 """`mahnwerk payments`: import statement files, list the payments waiting for a person, assign or ignore them.
-Registered on the `mahnwerk` group by sync/cli.py."""
+Registered on the `mahnwerk` group by sync/cli/main.py."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from mahnwerk.sync.cli.views import plain
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.payments.matchrun import run
-from mahnwerk.sync.payments.reconcile import PAYMENTS, Booking, Reconciled, book
+from mahnwerk.sync.payments.reconcile import CLAIMS, PAYMENTS, Booking, Reconciled, book
 from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.store.locks import shop_lock
-from mahnwerk.sync.store.models import Claim, IncomingPaymentRow, PaymentEvent, PaymentState
+from mahnwerk.sync.store.models import IncomingPaymentRow, PaymentEvent, PaymentState
 
 
 @cli.group("payments")
@@ -110,8 +110,8 @@ def unmatched_command(ctx: Context, shop_id: str | None, as_json: bool) -> None:
             rows = conn.execute(select(PAYMENTS).where(
                 PAYMENTS.c.shop_id.in_([s.id for s in ctx.shops(shop_id)]),
                 PAYMENTS.c.state.in_(PaymentState.WAITING)).order_by(PAYMENTS.c.booked_on, PAYMENTS.c.id)).all()
-            keys = dict(conn.execute(select(Claim.id, Claim.shop_id + ":" + Claim.order_number).where(
-                Claim.id.in_({c for r in rows for c in r.candidates}))).all()) if rows else {}
+            keys = dict(conn.execute(select(CLAIMS.c.id, CLAIMS.c.shop_id + ":" + CLAIMS.c.order_number).where(
+                CLAIMS.c.id.in_({c for r in rows for c in r.candidates}))).all()) if rows else {}
     finally:
         store.close()
     queue = [waiting_dict(r, keys) for r in rows]
@@ -171,7 +171,7 @@ def assign_command(ctx: Context, payment_id: int, claim: str, amount: Decimal | 
             if target.currency != payment.currency:
                 raise click.UsageError(f"{claim} is in {target.currency}, the payment in {payment.currency}")
             result = Reconciled(shop.id)
-            book(conn, shop, [Booking(payment, (Share(target.id, share),), "manual", Decimal(1),
+            book(conn, shop, [Booking(payment, (Share(case.claim_id, share),), "manual", Decimal(1),
                                       f"assigned by {actor}")], today=case.today, now=now, actor=actor,
                  result=result)
             session.commit()

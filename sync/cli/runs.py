@@ -1,5 +1,5 @@
 """Commands that act: `run` (sync → decide → execute), `status` (what is waiting, what failed), and `outbox`
-(the rows themselves; retry or settle a dead letter by hand). Registered on the `mahnwerk` group by sync/cli.py."""
+(the rows themselves; retry or settle a dead letter by hand). Registered on the `mahnwerk` group by sync/cli/main.py."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from mahnwerk.sync.casework.case import Case
 from mahnwerk.sync.cli.cases import by_option
@@ -90,7 +91,8 @@ def status(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     for s in report:
         ctx.out.print(plain(f"{s['shop']}: last sync {s['last_sync'] or 'never'} ({s['last_sync_outcome'] or '-'}); "
                             f"{s['open_claims']} open, {s['in_collection']} with the agency; outbox "
-                            + ", ".join(f"{n} {state}" for state, n in s["outbox"].items()) + f"; {s['open_tasks']} open tasks"
+                            + ", ".join(f"{n} {state}" for state, n in s["outbox"].items())
+                            + f"; {s['open_tasks']} open tasks"
                             + f"; {s['payments_waiting']} payments waiting (mahnwerk payments unmatched)"))
         for dead in s["dead_letters"]:
             ctx.out.print(plain(f"  dead letter {dead['id']} {dead['key']}: {dead['error']}"))
@@ -101,17 +103,18 @@ def status_report(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
     report = []
     with store.session() as session:
         for shop_id in shop_ids:
-            last = session.execute(select(SyncRun).where(SyncRun.shop_id == shop_id)
-                                   .order_by(SyncRun.id.desc()).limit(1)).scalars().first()
-            states = dict(session.execute(select(Claim.state, func.count()).where(Claim.shop_id == shop_id)
-                                          .group_by(Claim.state)).all())
-            dead = session.execute(select(OutboxRow).where(OutboxRow.shop_id == shop_id,
-                                                           OutboxRow.state == OutboxState.DEAD)
-                                   .order_by(OutboxRow.id)).scalars().all()
-            tasks = session.execute(select(func.count()).select_from(Task).join(Claim, Claim.id == Task.claim_id)
-                                    .where(Claim.shop_id == shop_id, Task.done_at.is_(None))).scalar_one()
+            last = session.execute(select(SyncRun).where(col(SyncRun.shop_id) == shop_id)
+                                   .order_by(col(SyncRun.id).desc()).limit(1)).scalars().first()
+            states = dict(session.execute(select(col(Claim.state), func.count()).where(col(Claim.shop_id) == shop_id)
+                                          .group_by(col(Claim.state))).all())
+            dead = session.execute(select(OutboxRow).where(col(OutboxRow.shop_id) == shop_id,
+                                                           col(OutboxRow.state) == OutboxState.DEAD)
+                                   .order_by(col(OutboxRow.id))).scalars().all()
+            tasks = session.execute(select(func.count()).select_from(Task).join(Claim, col(Claim.id) == Task.claim_id)
+                                    .where(col(Claim.shop_id) == shop_id, col(Task.done_at).is_(None))).scalar_one()
             waiting = session.execute(select(func.count()).select_from(IncomingPaymentRow).where(
-                IncomingPaymentRow.shop_id == shop_id, IncomingPaymentRow.state.in_(PaymentState.WAITING))).scalar_one()
+                col(IncomingPaymentRow.shop_id) == shop_id,
+                col(IncomingPaymentRow.state).in_(PaymentState.WAITING))).scalar_one()
             report.append({
                 "shop": shop_id, "last_sync": last.started_at.isoformat() if last else None,
                 "last_sync_outcome": last.outcome if last else None,
@@ -142,9 +145,10 @@ def outbox(click_ctx: click.Context, shop_id: str | None, state: str, limit: int
     store = open_store(ctx.config())
     try:
         with store.session() as session:
-            query = select(OutboxRow).where(OutboxRow.shop_id.in_(shops)).order_by(OutboxRow.id.desc()).limit(limit)
+            query = (select(OutboxRow).where(col(OutboxRow.shop_id).in_(shops))
+                     .order_by(col(OutboxRow.id).desc()).limit(limit))
             if state != "all":
-                query = query.where(OutboxRow.state == state)
+                query = query.where(col(OutboxRow.state) == state)
             rows = [{"id": r.id, "key": r.key, "kind": r.kind, "stage": r.stage,
                      "channel": r.payload.get("channel_used", r.channel), "planned_on": r.planned_on.isoformat(),
                      "state": r.state, "attempts": r.attempts, "reference": r.reference, "error": r.last_error}
@@ -183,7 +187,8 @@ def settle_command(verb: str, summary: str) -> None:
             with shop_lock(store, shop_id, command=command_name(), wait=wait), store.session() as session:
                 row = session.get(OutboxRow, row_id)
                 if row is None or row.state != OutboxState.DEAD:
-                    raise click.UsageError(f"outbox row {row_id} is not a dead letter (see mahnwerk outbox --state dead)")
+                    raise click.UsageError(f"outbox row {row_id} is not a dead letter "
+                                           "(see mahnwerk outbox --state dead)")
                 now = utcnow()
                 if verb == "retry":
                     row.state, row.attempts, row.next_attempt_at, row.reference = OutboxState.PENDING, 0, now, ""
@@ -191,6 +196,8 @@ def settle_command(verb: str, summary: str) -> None:
                     row.state, row.done_at = OutboxState.DONE if verb == "done" else OutboxState.SKIPPED, now
                 else:
                     claim = session.get(Claim, row.claim_id)
+                    if claim is None:  # the foreign key keeps it; a store edited by hand may not
+                        raise click.UsageError(f"outbox row {row_id}: its claim {row.claim_id} is not in the store")
                     Case(session, config.shop(row.shop_id), claim, actor, now).record("stage", {
                         "stage": row.stage, "kind": row.kind, "deadline": row.payload.get("deadline"),
                         "fee": row.payload.get("fee", "0") if verb == "done" else "0", "skipped": verb == "skip",

@@ -1,4 +1,4 @@
-"""How people see the plain data of sync/reports.py: rich tables and a progress bar. Scripts get JSON instead."""
+"""How people see the plain data of sync/casework/reports.py: rich tables, a progress bar. Scripts get JSON instead."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod, OverflowMethod
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -23,28 +23,41 @@ def plain(value: Any) -> Text:
     return Text("" if value is None else str(value))
 
 
-def claims_table(rows: Sequence[dict[str, Any]], *, title: str) -> Table:
-    """Who owes what since when."""
-    table = Table(title=title, title_justify="left")
-    for name, justify in (("shop", "left"), ("order", "right"), ("invoice", "left"), ("customer", "left"),
-                          ("state", "left"), ("open", "right"), ("due", "left"), ("overdue", "right"),
-                          ("aging", "left")):
+def claims_table(rows: Sequence[dict[str, Any]], *, title: str, width: int = 200) -> Table:
+    """Who owes what since when: the principal still open, and everything owed today ("?" while interest is
+    blocked). Below 110 columns the claim is SHOP:ORDER and the invoice and aging bucket are left to `--json` and
+    the totals, so that an 80-column terminal keeps the figures on one line."""
+    wide = width >= 110
+    mixed = len({r["state"] for r in rows}) > 1
+    columns = (("shop", "order", "invoice") if wide else ("claim",)) + ("customer",) \
+        + (("state",) if wide or mixed else ()) + ("open", "owed", "due", "overdue" if wide else "days") \
+        + (("aging",) if wide else ())
+    table = Table(title=title, title_justify="left", show_edge=wide)
+    for name in columns:
         wrap = name == "customer"  # names may be long; the figures must stay readable on one line
-        table.add_column(name, justify=justify, overflow="fold" if wrap else "ellipsis",  # type: ignore[arg-type]
-                         no_wrap=not wrap, max_width=40 if wrap else None)
+        justify: JustifyMethod = "right" if name in ("order", "open", "owed", "overdue", "days") else "left"
+        overflow: OverflowMethod = "fold" if wrap else "ellipsis"
+        table.add_column(name, justify=justify, overflow=overflow,
+                         no_wrap=not wrap, max_width=40 if wrap else None, min_width=12 if wrap else None)
     for r in rows:
         customer = r["customer"] + (f" ({r['company']})" if r["company"] and r["company"] != r["customer"] else "")
-        table.add_row(plain(r["shop"]), plain(r["order_number"]), plain(r["invoice_number"]), plain(customer),
-                      plain(r["state"]), plain(f"{r['open_amount']} {r['currency']}"), plain(r["due_date"]),
-                      plain(r["days_overdue"] if r["state"] == "open" else ""), plain(r["aging"] or ""))
+        cells = {"shop": r["shop"], "order": r["order_number"], "invoice": r["invoice_number"],
+                 "claim": f"{r['shop']}:{r['order_number']}", "customer": customer, "state": r["state"],
+                 "open": f"{r['open_amount']} {r['currency']}",
+                 "owed": f"{r['owed']} {r['currency']}" if r["owed"] is not None else "?", "due": r["due_date"],
+                 "overdue": r["days_overdue"] if r["state"] == "open" else "", "aging": r["aging"] or ""}
+        cells["days"] = cells["overdue"]
+        table.add_row(*(plain(cells[name]) for name in columns))
     return table
 
 
 def aging_table(lines: Sequence[AgingLine]) -> Table:
     """Open amounts per currency and aging bucket."""
     table = Table(title="Open claims by age", title_justify="left")
-    for name, justify in (("currency", "left"), ("aging", "left"), ("claims", "right"), ("open amount", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("currency", "left"), ("aging", "left"), ("claims", "right"),
+                                                      ("open amount", "right"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
     for line in lines:
         table.add_row(line.currency, line.bucket, str(line.count), f"{line.amount} {line.currency}")
     return table

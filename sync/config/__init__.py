@@ -26,4 +26,5 @@ from mahnwerk.sync.config.shop import (
 )
 
 __all__ = ["DEFAULT_CONFIG_DIR", "Config", "DatabaseConfig", "HttpConfig", "InvoiceConfig", "LoggingConfig",
-           "ShopAuth", "ShopConfig", "StatusMapping", "SyncConfig", "load_config", "parse_duration", "unresolved_secrets"]
+           "ShopAuth", "ShopConfig", "StatusMapping", "SyncConfig", "load_config", "parse_duration",
+           "unresolved_secrets"]

@@ -25,12 +25,13 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import holidays
 
 import mahnwerk.policy
 from mahnwerk.policy.calendar import BusinessCalendar
+from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.model import LETTER_KINDS, STAGE_KINDS, Offer, Policy, Stage
 from mahnwerk.policy.presets import PRESETS
 from mahnwerk.policy.rates import TABLES, RateRow
@@ -51,6 +52,7 @@ from mahnwerk.sync.config.schema import (
 )
 from mahnwerk.sync.config.tomlpos import KeyPath, Problems
 
+T = TypeVar("T")
 LANGUAGES = ("de", "en")
 CHANNELS = {"letter": ("shop", "email", "letter"), "task": ("none",), "agency": ("agency",)}
 SHIPPED_TEMPLATES = Path(mahnwerk.policy.__file__).resolve().parent / "templates"
@@ -204,8 +206,9 @@ def _stages(preset: tuple[Stage, ...], raw: Any, path: KeyPath, sink: Problems, 
                 ok = False
                 continue
             kind = changes["kind"]
-            fresh = {"template": "" if kind == "task" else name, "channel": CHANNELS[channel_family(kind)][0]}
-            stage = Stage(name=name, **(fresh | changes))
+            changes.setdefault("template", "" if kind == "task" else name)
+            changes.setdefault("channel", CHANNELS[channel_family(kind)][0])
+            stage = Stage(name=name, **changes)
         remaining = [s.name for s in stages]
         if conf.after is None:
             stages.insert(names.index(name) if name in names else len(stages), stage)
@@ -237,22 +240,30 @@ def _base_rates(raw: Any, path: KeyPath, sink: Problems, ctx: Context) -> dict[s
 
 def _build(conf: PolicyConfig, stages: list[Stage], rates: dict[str, list[RateRow]]) -> Policy:
     preset = PRESETS[conf.preset]
-    rules = {}
-    for attr in ("interest_b2c", "interest_b2b"):
-        rule = getattr(preset, attr)
+
+    def extended(rule: InterestRule) -> InterestRule:
         if rule.table is not None and rule.table.key in rates:
-            rule = replace(rule, table=rule.table.extended(rates[rule.table.key]))
-        rules[attr] = rule
-    overrides = {
-        "go_live": conf.go_live, "min_amount": conf.min_amount, "claim_fee_cap": conf.fee_cap_per_claim,
-        "b2b_flat_fee": conf.b2b_flat_fee, "fees_allowed": conf.fees_allowed_by_terms,
-        "invoice_states_default": conf.invoice_states_default, "due_date_agreed": conf.due_date_agreed,
-        "plan_grace_days": conf.plan_grace_days, "plan_resume_stage": conf.plan_resume_stage,
-        "language": conf.language,
-    }
+            return replace(rule, table=rule.table.extended(rates[rule.table.key]))
+        return rule
+
     code = conf.region or preset.calendar.region
-    return replace(preset, stages=tuple(stages), calendar=calendar(code), **rules,
-                   **{k: v for k, v in overrides.items() if v is not None})
+    return replace(
+        preset, stages=tuple(stages), calendar=calendar(code),
+        interest_b2c=extended(preset.interest_b2c), interest_b2b=extended(preset.interest_b2b),
+        go_live=_given(conf.go_live, preset.go_live), min_amount=_given(conf.min_amount, preset.min_amount),
+        claim_fee_cap=_given(conf.fee_cap_per_claim, preset.claim_fee_cap),
+        b2b_flat_fee=_given(conf.b2b_flat_fee, preset.b2b_flat_fee),
+        fees_allowed=_given(conf.fees_allowed_by_terms, preset.fees_allowed),
+        invoice_states_default=_given(conf.invoice_states_default, preset.invoice_states_default),
+        due_date_agreed=_given(conf.due_date_agreed, preset.due_date_agreed),
+        plan_grace_days=_given(conf.plan_grace_days, preset.plan_grace_days),
+        plan_resume_stage=_given(conf.plan_resume_stage, preset.plan_resume_stage),
+        language=_given(conf.language, preset.language))
+
+
+def _given(value: T | None, default: T) -> T:
+    """The configured value, or the default when the config leaves it out."""
+    return default if value is None else value
 
 
 def calendar(code: str) -> BusinessCalendar:
@@ -261,7 +272,7 @@ def calendar(code: str) -> BusinessCalendar:
     if code:
         country, _, subdivision = code.partition("-")
         days = holidays.country_holidays(country, subdiv=subdivision or None)  # fills in years as asked
-    return BusinessCalendar(code, days)  # type: ignore[arg-type]
+    return BusinessCalendar(code, days)
 
 
 def template_file(config_dir: Path, language: str, name: str) -> Path | None:

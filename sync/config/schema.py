@@ -201,7 +201,7 @@ def read_table(cls: type, raw: Any, path: KeyPath, sink: Problems, ctx: Context,
         return None
     specs = [f for f in fields(cls) if keys and "parse" in f.metadata]
     subs = {f.name: type(f.default) for f in fields(cls)
-            if tables and is_dataclass(f.default) and f.metadata.get("table", True)}
+            if tables and is_dataclass(f.default) and not isinstance(f.default, type) and f.metadata.get("table", True)}
     known = [f.name for f in specs] + [f"{f.name}_file" for f in specs if f.metadata["secret"]] + [*subs, *extra]
     before = len(sink.found)
     for key, value in raw.items():

@@ -141,12 +141,13 @@ class HttpConfig:
 class ShopConfig:
     """One shop file: `[shop]` with `[shop.auth]`, and a top-level table per config dataclass field."""
 
+    # First: type checkers take every setting() for a field with a default (only some have one).
+    auth: ShopAuth  # [shop.auth]; which keys depends on the kind
+    source: Path  # the file it came from
     id: str = setting(text(r"[a-z0-9][a-z0-9_-]{0,39}", 'an id of a-z, 0-9, "-", "_" (at most 40) like "acme"'))
     kind: str = setting(shop_kind)
     url: str = setting(shop_url)
     timezone: ZoneInfo = setting(timezone)
-    auth: ShopAuth  # [shop.auth]; which keys depends on the kind
-    source: Path  # the file it came from
     allow_insecure_http: bool = setting(boolean, False)
     invoice: InvoiceConfig = InvoiceConfig()
     statuses: StatusMapping = StatusMapping()

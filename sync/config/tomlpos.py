@@ -11,6 +11,7 @@ creates it implicitly, as `sync.interval = "5m"` creates "sync").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import tomllib
@@ -30,10 +31,9 @@ _SCALAR_END = set(",]}#\n")
 def key_lines(text: str) -> dict[KeyPath, int]:
     """Map every key, table and array item in `text` to the line it starts on."""
     scanner = _Scanner(text)
-    try:
+    # The text should be valid TOML; if the scanner still stumbles, what it found so far is kept.
+    with contextlib.suppress(IndexError, ValueError):
         scanner.document()
-    except (IndexError, ValueError):
-        pass  # The text should be valid TOML; if the scanner still stumbles, what it found so far is kept.
     return scanner.lines
 
 

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from mahnwerk.sync.store.models import SyncCursor
+from mahnwerk.sync.store.models import SyncCursor, table_of
 
-CURSORS = SyncCursor.__table__
+CURSORS = table_of(SyncCursor)
 # Built once: constructing a statement and its cache key on every page costs more than running it.
 CURSOR_AT = (CURSORS.c.shop_id == bindparam("cursor_shop")) & (CURSORS.c.stream == bindparam("cursor_stream"))
 READ_CURSOR = select(CURSORS.c.value).where(CURSOR_AT)
@@ -27,6 +27,6 @@ def write_cursor(conn: Connection, shop_id: str, stream: str, value: datetime, *
                  only_forward: bool = False) -> None:
     """Set a cursor (never backwards when `only_forward`), in the caller's transaction."""
     params = {"cursor_shop": shop_id, "cursor_stream": stream, "new_value": value, "now": now}
-    if conn.execute(MOVE_CURSOR_FORWARD if only_forward else MOVE_CURSOR, params).rowcount == 0:
-        if read_cursor(conn, shop_id, stream) is None:
-            conn.execute(insert(CURSORS).values(shop_id=shop_id, stream=stream, value=value, updated_at=now))
+    moved = conn.execute(MOVE_CURSOR_FORWARD if only_forward else MOVE_CURSOR, params).rowcount
+    if moved == 0 and read_cursor(conn, shop_id, stream) is None:
+        conn.execute(insert(CURSORS).values(shop_id=shop_id, stream=stream, value=value, updated_at=now))

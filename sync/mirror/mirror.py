@@ -23,10 +23,10 @@ from mahnwerk.sync.mirror.cursors import read_cursor, write_cursor
 from mahnwerk.sync.mirror.pagewriter import PageWriter, unresolved_quarantine
 from mahnwerk.sync.store.bulk import insert_new
 from mahnwerk.sync.store.engine import Store
-from mahnwerk.sync.store.models import Claim, ClaimState, Shop
+from mahnwerk.sync.store.models import Claim, ClaimState, Shop, table_of
 
 log = structlog.get_logger("mahnwerk.mirror")
-SHOPS = Shop.__table__
+SHOPS, CLAIMS = table_of(Shop), table_of(Claim)
 ORDERS_STREAM, REREAD_STREAM = "orders", "reread"
 
 
@@ -107,8 +107,8 @@ class Mirror:
                 on_page: Callable[[SyncCounts], None] | None) -> None:
         """Re-read every open claim by id: catches deletions and changes that did not move date_modified."""
         counts.reread = True
-        ids = list(conn.execute(select(Claim.__table__.c.order_id).where(
-            Claim.__table__.c.shop_id == self.shop.id, Claim.__table__.c.state == ClaimState.OPEN)).scalars())
+        ids = list(conn.execute(select(CLAIMS.c.order_id).where(
+            CLAIMS.c.shop_id == self.shop.id, CLAIMS.c.state == ClaimState.OPEN)).scalars())
         conn.rollback()
         for page in self.source.orders_by_id(ids):
             self._apply(conn, writer, page, counts, advance_to=None)

@@ -17,11 +17,11 @@ from mahnwerk.connectors.records import Page, Rejected, ShopOrder
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.claimdata import changes, claim_fields, claim_state, is_new_claim
 from mahnwerk.sync.store.bulk import bulk_insert, insert_new
-from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Quarantine
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Quarantine, table_of
 
-CLAIMS, LEDGER = Claim.__table__, LedgerEntry.__table__
-QUARANTINE = Quarantine.__table__
-OUTBOX = OutboxRow.__table__
+CLAIMS, LEDGER = table_of(Claim), table_of(LedgerEntry)
+QUARANTINE = table_of(Quarantine)
+OUTBOX = table_of(OutboxRow)
 # Built once: constructing a statement and its cache key on every page costs more than running it.
 UPDATE_CLAIM = update(CLAIMS).where(CLAIMS.c.id == bindparam("claim_id"))
 KNOWN_CLAIMS = select(CLAIMS).where(CLAIMS.c.shop_id == bindparam("shop"),
@@ -95,7 +95,7 @@ class PageWriter:
             result.new = len(ids)
         if updates:
             conn.execute(UPDATE_CLAIM, updates)
-        written = set(insert_new(conn, OUTBOX, [u for u in agency_updates], key="key"))
+        written = set(insert_new(conn, OUTBOX, agency_updates, key="key"))
         for update_row in agency_updates:  # the agency learns of it with the next export (outbox/handover.py)
             if update_row["key"] in written:
                 entries.append(self._entry(update_row["claim_id"], "agency_update", update_row["payload"]))

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from mahnwerk.policy.engine import Action, Assessment
 from mahnwerk.sync.casework.planner import assessments
@@ -77,8 +77,8 @@ def stage_counts(session: Session, claim_ids: Sequence[int]) -> Counter[tuple[in
     """How often each claim's ledger holds each stage."""
     counts: Counter[tuple[int, str]] = Counter()
     for start in range(0, len(claim_ids), 500):
-        entries = session.execute(select(LedgerEntry.claim_id, LedgerEntry.data).where(
-            LedgerEntry.kind == "stage", LedgerEntry.claim_id.in_(claim_ids[start:start + 500])))
+        entries = session.execute(select(col(LedgerEntry.claim_id), col(LedgerEntry.data)).where(
+            col(LedgerEntry.kind) == "stage", col(LedgerEntry.claim_id).in_(claim_ids[start:start + 500])))
         for claim_id, data in entries:
             counts[(claim_id, data.get("stage", ""))] += 1
     return counts

@@ -33,10 +33,11 @@ from mahnwerk.sync.casework.case import Case, settle
 from mahnwerk.sync.casework.casefile import claim_key
 from mahnwerk.sync.config.delivery import missing_for_sending
 from mahnwerk.sync.outbox.channels import UNKNOWN, Channel, Email, Letter, Prepared, ShopChannel
+from mahnwerk.sync.outbox.formats import money
 from mahnwerk.sync.outbox.letters import letter_content, letter_file
 from mahnwerk.sync.outbox.notices import build_notice, smtp_settings
 from mahnwerk.sync.outbox.rows import ready_rows
-from mahnwerk.sync.outbox.templates import Templates, money
+from mahnwerk.sync.outbox.templates import Templates
 from mahnwerk.sync.outbox.work import ACTOR, SOURCE, RowWork
 from mahnwerk.sync.store.models import Claim, ClaimState, OutboxRow, OutboxState
 
@@ -51,7 +52,8 @@ class Executor:
         self.work, self.templates, self.letters_dir, self.sleep = work, templates, letters_dir, sleep
         self.shop, self.now = work.shop, work.now
         self._last_send = float("-inf")
-        self.channels: dict[str, Channel] = {"shop": ShopChannel(work.actions), "letter": Letter(self.shop.letters.font)}
+        self.channels: dict[str, Channel] = {"shop": ShopChannel(work.actions),
+                                             "letter": Letter(self.shop.letters.font)}
         if self.shop.smtp.configured:
             self.channels["email"] = Email(smtp_settings(self.shop), attach_letter=self.shop.smtp.attach_letter,
                                            domain=self.shop.smtp.sender.rpartition("@")[2],
@@ -90,9 +92,10 @@ class Executor:
                 raise
             except ShopError as exc:  # looking for an earlier attempt's message, or the shop's record, failed
                 session.rollback()
-                row = session.get(OutboxRow, row_id)
-                assert row is not None
-                self.work.failed(session, row, str(exc), retry=isinstance(exc, ShopUnavailable), keep_sending=True)
+                reloaded = session.get(OutboxRow, row_id)
+                assert reloaded is not None
+                self.work.failed(session, reloaded, str(exc), retry=isinstance(exc, ShopUnavailable),
+                                 keep_sending=True)
 
     def _act(self, session: Session, row: OutboxRow, claim: Claim, case: Case, order: ShopOrder | None) -> None:
         if order is not None and order.marker == row.key:  # step 3 was reached before a crash
@@ -230,7 +233,8 @@ class Executor:
                               "deadline": row.payload.get("deadline"), "fee": row.payload.get("fee", "0"),
                               "channel": channel, "reference": row.reference, "key": row.key})
         if row.payload.get("no_email"):  # the letter exists now: someone must post it and find an address
-            self.work.task(session, case.claim.id or 0, "get_email", f"{claim_key(self.shop.id, case.claim.order_number)}"
+            self.work.task(session, case.claim.id or 0, "get_email",
+                           f"{claim_key(self.shop.id, case.claim.order_number)}"
                            f" has no usable e-mail address; the {row.stage} went out as a letter to post: "
                            f"{row.payload.get('letter_path')}")
         row.state, row.done_at, row.updated_at, row.last_error = OutboxState.DONE, self.now(), self.now(), ""

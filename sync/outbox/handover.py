@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from mahnwerk.connectors.agency_export import (
     Batch,
@@ -96,7 +96,7 @@ class Handover:
                         self.work.failed(session, row, str(exc), retry=True)
                     rows = [row for row in rows if row not in fresh]
                     fresh, records = [], []
-                if records:
+                else:
                     self._hook(session, fresh[0].claim_id, batch)
             for row in rows:
                 self._finish(session, row)
@@ -149,7 +149,8 @@ class Handover:
         address = claim.billing_address or {}
         history = tuple(HistoryLine(e.at.date(), e.data.get("stage", e.kind), e.data.get("channel", ""))
                         for e in session.execute(select(LedgerEntry).where(
-                            LedgerEntry.claim_id == claim.id, LedgerEntry.kind == "stage").order_by(LedgerEntry.id))
+                            col(LedgerEntry.claim_id) == claim.id, col(LedgerEntry.kind) == "stage"
+                        ).order_by(col(LedgerEntry.id)))
                         .scalars())
         return ExportRecord(
             kind=kind, claim=claim_key(self.shop.id, claim.order_number), shop=self.shop.id,
@@ -178,6 +179,7 @@ class Handover:
     def _finish(self, session: Session, row: OutboxRow) -> None:
         """The claim is with the agency: no more dunning, the ledger and the shop say so."""
         claim = session.get(Claim, row.claim_id)
+        assert claim is not None  # an outbox row's claim stays (foreign key)
         case = Case(session, self.shop, claim, ACTOR, self.work.now(), source=SOURCE)
         batch = row.payload.get("batch", "")
         if row.kind == "handover":
@@ -198,6 +200,7 @@ class Handover:
         else:
             case.record("agency_reported", {"update": row.payload.get("update"), "amount": row.payload.get("amount"),
                                             "batch": batch})
-        row.state, row.reference, row.done_at, row.updated_at = OutboxState.DONE, batch, self.work.now(), self.work.now()
+        now = self.work.now()
+        row.state, row.reference, row.done_at, row.updated_at = OutboxState.DONE, batch, now, now
         session.add(row)
         session.commit()

@@ -12,7 +12,8 @@ from mahnwerk.connectors.girocode import GiroCodeError, epc_payload
 from mahnwerk.connectors.letter import LetterContent
 from mahnwerk.policy.notice import Notice
 from mahnwerk.sync.config import ShopConfig
-from mahnwerk.sync.outbox.templates import Rendered, day, group_iban, money
+from mahnwerk.sync.outbox.formats import day, group_iban, money
+from mahnwerk.sync.outbox.templates import Rendered
 
 LABELS = {
     "de": {"principal": "Rechnungsbetrag", "fees": "Mahngebühren", "interest": "Verzugszinsen",

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from mahnwerk.sync.store.engine import Store
-from mahnwerk.sync.store.models import OutboxRow, OutboxState
+from mahnwerk.sync.store.models import OutboxRow, OutboxState, table_of
 
-OUTBOX = OutboxRow.__table__
+OUTBOX = table_of(OutboxRow)
 EXECUTED_KINDS = ("send", "handover", "close")  # a policy task waits for a person (`mahnwerk tasks`)
 # every kind of row the executor, the agency batch and the payment write-back work off
 ROW_KINDS = (*EXECUTED_KINDS, "agency_update", "writeback")

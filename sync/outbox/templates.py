@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from mahnwerk.errors import ConfigError, ConfigProblem
@@ -29,55 +27,11 @@ from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.notice import Addressee, Agency, InstalmentLine, Merchant, Notice, OfferTerms, PaymentLine
 from mahnwerk.policy.rates import DE_BASE_RATE
 from mahnwerk.sync.config.policy import SHIPPED_TEMPLATES
+from mahnwerk.sync.outbox.formats import day, group_iban, interest_words, money, percent_text
 
-LOCALES = {"de": "de_DE", "en": "en_GB"}
 SHIPPED = SHIPPED_TEMPLATES
 LAYOUT = "mail.html.j2"
 KEY = "template"
-
-
-def _locale(language: str) -> str:
-    try:
-        return LOCALES[language]
-    except KeyError:
-        raise ValueError(f"no locale for language {language!r} (known: {', '.join(LOCALES)})") from None
-
-
-def money(amount: Decimal, currency: str, language: str) -> str:
-    """An amount as the customer writes it: "1.234,56 €" (de), "€1,234.56" (en); Babel's no-break spaces kept."""
-    return format_currency(amount, currency, locale=_locale(language))
-
-
-def day(d: date, language: str) -> str:
-    """A date in the long format: "22. November 2026" (de), "22 November 2026" (en)."""
-    return format_date(d, "long", locale=_locale(language))
-
-
-def percent_text(value: Decimal, language: str) -> str:
-    """A percentage given in percent (10 means 10 %): "10 %" (de), "10%" (en), decimals as given ("2,5 %")."""
-    return format_percent(value.normalize() / 100, locale=_locale(language), decimal_quantization=False)
-
-
-def interest_words(rule: InterestRule, language: str) -> str:
-    """The interest rule for the customer: "5 Prozentpunkte über dem Basiszinssatz", "4% a year"; "" for none."""
-    locale = _locale(language)
-    if rule.kind == "base_plus":
-        points = format_decimal(rule.points.normalize(), locale=locale, decimal_quantization=False)
-        plural = rule.points != 1
-        # The AT (OeNB) base rate is a "Basiszinssatz" too, so one wording serves both tables.
-        if language == "de":
-            return f"{points} Prozentpunkt{'e' if plural else ''} über dem Basiszinssatz"
-        return f"{points} percentage point{'s' if plural else ''} above the base rate"
-    if rule.kind == "fixed":
-        rate = percent_text(rule.rate, language)
-        return f"{rate} Zinsen pro Jahr" if language == "de" else f"{rate} a year"
-    return ""
-
-
-def group_iban(iban: str) -> str:
-    """An IBAN in groups of four, as printed on paper: "DE89 3704 0044 0532 0130 00"."""
-    compact = "".join(iban.split()).upper()
-    return " ".join(compact[i:i + 4] for i in range(0, len(compact), 4))
 
 
 def context(notice: Notice, *, letter: bool = False) -> dict[str, Any]:
@@ -162,10 +116,12 @@ class Templates:
 
     def source_of(self, name: str, language: str) -> str:
         """The file `<lang>/<name>.txt.j2` is read from: the merchant's if present, else the shipped one."""
+        assert self.env.loader is not None  # set in __init__
         try:
-            return self.env.loader.get_source(self.env, f"{language}/{name}.txt.j2")[1]  # type: ignore[union-attr]
+            _, filename, _ = self.env.loader.get_source(self.env, f"{language}/{name}.txt.j2")
         except jinja2.TemplateNotFound as exc:
-            raise ConfigError([self._not_found(exc.name)]) from None
+            raise ConfigError([self._not_found(exc)]) from None
+        return filename or ""
 
     def render(self, notice: Notice, *, letter: bool = False) -> Rendered:
         """The notice's message; ConfigError names file, line and cause when a template cannot be rendered."""
@@ -184,7 +140,7 @@ class Templates:
         try:
             return self.env.get_template(name)
         except jinja2.TemplateNotFound as exc:
-            raise ConfigError([self._not_found(exc.name)]) from None
+            raise ConfigError([self._not_found(exc)]) from None
         except jinja2.TemplateSyntaxError as exc:
             raise ConfigError([self._problem(exc, name, {})]) from None
 
@@ -207,11 +163,12 @@ class Templates:
         if isinstance(exc, jinja2.TemplateSyntaxError):
             return ConfigProblem(exc.filename or file, exc.lineno, KEY, f"syntax error: {exc.message}")
         if isinstance(exc, jinja2.TemplateNotFound):  # an {% include %} of a file nobody has
-            return self._not_found(exc.name)
+            return self._not_found(exc)
         file, line = self._frame(exc) or (file, None)
         return ConfigProblem(file, line, KEY, _explain(exc, values))
 
-    def _not_found(self, name: str) -> ConfigProblem:
+    def _not_found(self, exc: jinja2.TemplateNotFound) -> ConfigProblem:
+        name = exc.name if isinstance(exc.name, str) else str(exc)
         folder, _, file = name.rpartition("/")
         where = self.override_dir / folder if self.override_dir is not None else None
         place = f"in {where} or the shipped templates" if where else "among the shipped templates"
@@ -299,7 +256,7 @@ def check_templates(override_dir: Path | None, names: Iterable[str],
     names = list(names)
     for language in languages:
         sample = sample_notice(language)
-        jobs = [partial(templates.html, "Sample", "Text\n\nMore text\n", sample)]
+        jobs: list[Callable[[], object]] = [partial(templates.html, "Sample", "Text\n\nMore text\n", sample)]
         jobs += [partial(templates.render, replace(sample, template=name, stage=name), letter=letter)
                  for name in names for letter in (False, True)]
         for job in jobs:

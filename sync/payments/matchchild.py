@@ -1,6 +1,6 @@
-"""The child process of a matching run (sync/matchrun.py): `python -m mahnwerk.sync.payments.matchchild`, its task pickled on
-stdin, its messages pickled on stdout. Its own module, so that the classes it sends are matchrun's and the child
-imports no more than reading and matching need."""
+"""The child process of a matching run (sync/payments/matchrun.py): `python -m mahnwerk.sync.payments.matchchild`,
+its task pickled on stdin, its messages pickled on stdout. Its own module, so that the classes it sends are
+matchrun's and the child imports no more than reading and matching need."""
 
 import os
 import sys

@@ -1,5 +1,5 @@
 """One matching run for a shop: the payments waiting from earlier, then new statement files, matched against one
-index of the open claims and booked chunk by chunk (the booking itself is sync/reconcile.py's).
+index of the open claims and booked chunk by chunk (the booking itself is sync/payments/reconcile.py's).
 
 Reading a statement and matching it is Python work on the payer's text; booking is mostly the database. For a big
 file (a quarter of a busy shop's account) the reading side gets its own process, so that the two overlap on two
@@ -14,12 +14,12 @@ import pickle
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence, Set
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeGuard
 
 import structlog
 from sqlalchemy import Connection, func, select, text
@@ -38,6 +38,7 @@ from mahnwerk.sync.payments.reconcile import (
     MATCHING,
     PAYMENTS,
     UPDATE_WAITING,
+    ZERO,
     Booking,
     Imported,
     Reconciled,
@@ -87,7 +88,7 @@ class Crashed:
     error: str
 
 
-def sure(shop: ShopConfig, match: Match | None) -> bool:
+def sure(match: Match | None, shop: ShopConfig) -> TypeGuard[Match]:
     """Is the match good enough to book without asking a person?"""
     return match is not None and bool(match.shares) and match.confidence >= shop.payments.min_confidence
 
@@ -132,7 +133,7 @@ def report(shop: ShopConfig, imported: Imported) -> None:
 
 
 def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, now: datetime
-            ) -> Iterator[Chunk | Imported]:
+            ) -> Generator[Chunk | Imported, None, None]:
     """The waiting payments, then each file's new ones, a chunk at a time with their matches; after each file its
     `Imported`. The index of open claims is built once, when the first payment needs it."""
     matcher: Matcher | None = None
@@ -142,7 +143,7 @@ def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, 
         if matcher is None:
             matcher = Matcher(open_claims(store, shop, today), window_days=shop.payments.name_window_days)
         match = matcher.match(credit_of(payment))
-        if sure(shop, match):  # what follows sees the claim owing less
+        if sure(match, shop):  # what follows sees the claim owing less
             for share in match.shares:
                 matcher.paid(share.claim_id, share.amount)
         return match
@@ -166,10 +167,10 @@ def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, 
         try:
             for chunk in chunks(read_statement(path, summary), CHUNK):
                 imported.problems += [p for p in chunk if isinstance(p, SourceProblem)]
-                rows = new_rows(store, shop, [p for p in chunk if isinstance(p, IncomingPayment)], recent,
-                                origin=str(path), now=now, imported=imported)
-                if rows:
-                    yield Chunk([(row, matched(row)) for row in rows])
+                new = new_rows(store, shop, [p for p in chunk if isinstance(p, IncomingPayment)], recent,
+                               origin=str(path), now=now, imported=imported)
+                if new:
+                    yield Chunk([(row, matched(row)) for row in new])
         except MahnwerkError as exc:  # not a statement: nothing of it was imported
             imported.error = str(exc)
         imported.skipped.update(summary.skipped)
@@ -189,8 +190,11 @@ def store_new(conn: Connection, shop: ShopConfig, pairs: list[tuple[Waiting | di
         return pairs, set()  # type: ignore[return-value]  # all stored before
     for row, match in pairs:
         if isinstance(row, dict):
-            outcome = decided(None, row["amount"], row["currency"], match, sum(s.amount for s in match.shares),
-                              now=now, actor=ACTOR) if sure(shop, match) else wait_update(None, row["amount"], match)
+            if sure(match, shop):
+                booked = sum((s.amount for s in match.shares), ZERO)
+                outcome = decided(None, row["amount"], row["currency"], match, booked, now=now, actor=ACTOR)
+            else:
+                outcome = wait_update(None, row["amount"], match)
             del outcome["payment_id"]
             row.update(outcome)
     ids = iter(insert_new(conn, shop, new))
@@ -213,19 +217,19 @@ def insert_new(conn: Connection, shop: ShopConfig, rows: list[dict[str, Any]]) -
         # insert got the last len(rows) numbers.
         last = conn.execute(select(func.max(PAYMENTS.c.id))).scalar_one()
         return list(range(last - len(rows) + 1, last + 1))
-    ids = {(source, ref): id_ for id_, source, ref in conn.execute(
+    by_ref = {(source, ref): id_ for id_, source, ref in conn.execute(
         select(PAYMENTS.c.id, PAYMENTS.c.source, PAYMENTS.c.ref).where(
             PAYMENTS.c.shop_id == shop.id, PAYMENTS.c.ref.in_([row["ref"] for row in rows])))}
-    return [ids[(row["source"], row["ref"])] for row in rows]
+    return [by_ref[(row["source"], row["ref"])] for row in rows]
 
 
 def settle(conn: Connection, shop: ShopConfig, pairs: list[tuple[Waiting, Match | None]], *, today: date,
-           now: datetime, result: Reconciled, stored: set[int] = frozenset()) -> None:
+           now: datetime, result: Reconciled, stored: Set[int] = frozenset()) -> None:
     """Book the sure matches, put the rest in the queue, in the current transaction (`stored`: payments whose row
     was inserted with this outcome)."""
     bookings, waits = [], []
     for payment, match in pairs:
-        if sure(shop, match):
+        if sure(match, shop):
             bookings.append(Booking(payment, match.shares, match.rule, match.confidence, match.reason,
                                     match.candidates))
         else:
@@ -243,18 +247,20 @@ def settle(conn: Connection, shop: ShopConfig, pairs: list[tuple[Waiting, Match 
 
 
 def in_child(url: str, shop: ShopConfig, files: Sequence[Path], today: date, now: datetime
-             ) -> Iterator[Chunk | Imported]:
-    """`reading()` in a child process (`python -m mahnwerk.sync.payments.matchchild`, which imports only what reading needs):
-    its messages, pickled through its stdout, one chunk ahead at most. The child ends with this generator (when
+             ) -> Generator[Chunk | Imported, None, None]:
+    """`reading()` in a child process (`python -m mahnwerk.sync.payments.matchchild`, which imports only what reading
+    needs): its messages, pickled through its stdout, one chunk ahead at most. The child ends with this generator (when
     the run finishes, fails or is interrupted); a parent that dies leaves it a broken pipe, and it ends too."""
     child = subprocess.Popen([sys.executable, "-m", "mahnwerk.sync.payments.matchchild"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE)
+    stdin, stdout = child.stdin, child.stdout
+    assert stdin is not None and stdout is not None  # both pipes
     try:
-        with child.stdin:
-            pickle.dump((url, shop, list(files), today, now), child.stdin)
+        with stdin:
+            pickle.dump((url, shop, list(files), today, now), stdin)
         while True:
             try:
-                message = pickle.load(child.stdout)
+                message = pickle.load(stdout)
             except EOFError:
                 raise MahnwerkError(f"the process reading the statements ended unexpectedly (exit code "
                                     f"{child.wait()}); what was booked before stays, import the files again to go "
@@ -265,7 +271,7 @@ def in_child(url: str, shop: ShopConfig, files: Sequence[Path], today: date, now
                 raise MahnwerkError(f"reading the statements failed: {message.error}")
             yield message
     finally:
-        child.stdout.close()
+        stdout.close()
         try:
             child.wait(5)
         except subprocess.TimeoutExpired:

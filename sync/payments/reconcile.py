@@ -1,9 +1,9 @@
 """Incoming payments into the store, matched to claims and booked: every booking is a `payment` entry in the
 claim's ledger with its split (costs, interest, principal: §367 BGB), a claim paid in full closes, and the shop
-learns of it through the outbox (`writeback` rows, sync/writeback.py).
+learns of it through the outbox (`writeback` rows, sync/outbox/writeback.py).
 
 Built for statements of 100,000 entries: booking goes in chunks with one query per chunk for the claims and their
-ledger, and bulk inserts for what is written. sync/matchrun.py runs the import and the matching around it.
+ledger, and bulk inserts for what is written. sync/payments/matchrun.py runs the import and the matching around it.
 """
 
 from __future__ import annotations
@@ -41,10 +41,11 @@ from mahnwerk.sync.store.models import (
     OutboxState,
     PaymentEvent,
     PaymentState,
+    table_of,
 )
 
-PAYMENTS, EVENTS, CLAIMS = IncomingPaymentRow.__table__, PaymentEvent.__table__, Claim.__table__
-LEDGER, OUTBOX = LedgerEntry.__table__, OutboxRow.__table__
+PAYMENTS, EVENTS, CLAIMS = table_of(IncomingPaymentRow), table_of(PaymentEvent), table_of(Claim)
+LEDGER, OUTBOX = table_of(LedgerEntry), table_of(OutboxRow)
 CHUNK = 2000
 ZERO = Decimal(0)
 ACTOR = "mahnwerk"

@@ -1,5 +1,5 @@
 """Where payments come from for one shop: statement files (`payments import`, the shop's inbox folder) and the
-payment providers of `[payments.stripe]` / `[payments.mollie]`; then a matching run (sync/matchrun.py).
+payment providers of `[payments.stripe]` / `[payments.mollie]`; then a matching run (sync/payments/matchrun.py).
 
 The sync calls `collect()` after the mirror, so a payment that arrives between planning and sending is booked
 before the executor's re-check of the claim sees it.
@@ -85,6 +85,7 @@ def collect(store: Store, shop: ShopConfig, *, now: datetime, providers: list[An
     if files or match or result.new:
         imported, result.reconciled = run(store, shop, files, now=now)
         for path, outcome in zip(files, imported, strict=True):
+            assert inbox is not None  # the files came from it
             if outcome.error:
                 target = move_aside(path, inbox / "rejected")
                 if target is not None:

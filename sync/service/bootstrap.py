@@ -3,6 +3,8 @@ its parts here; which kind a shop is matters only in this module's one look-up i
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from mahnwerk.connectors.kinds import ShopSettings, not_supported
 from mahnwerk.connectors.mollie_source import MollieSource, mollie_http
 from mahnwerk.connectors.shop import ShopConnection
@@ -58,9 +60,15 @@ def auth_hint(shop: ShopConfig) -> str:
     return f"{hint} ({shop.source.name})"
 
 
+class _HttpOptions(TypedDict):
+    timeout: float
+    max_attempts: int
+    max_backoff: float
+
+
 def build_payment_sources(shop: ShopConfig) -> list[StripeSource | MollieSource]:
     """The shop's configured payment providers, each with its own HTTP session (close them after use)."""
-    http = {"timeout": shop.http.timeout.total_seconds(), "max_attempts": shop.http.max_attempts,
+    http: _HttpOptions = {"timeout": shop.http.timeout.total_seconds(), "max_attempts": shop.http.max_attempts,
             "max_backoff": shop.http.max_backoff.total_seconds()}
     sources: list[StripeSource | MollieSource] = []
     stripe, mollie = shop.payments.stripe, shop.payments.mollie

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from mahnwerk.connectors.smtp import valid_email
 from mahnwerk.errors import MahnwerkError
@@ -136,7 +137,8 @@ def would_do(store: Store, shop: ShopConfig, new: list[dict[str, Any]]) -> list[
     """`run --dry-run`: the new actions and the rows waiting for a retry, with the channel each would use."""
     with store.session() as session:
         waiting = session.execute(select(OutboxRow).where(
-            OutboxRow.shop_id == shop.id, OutboxRow.state.in_((OutboxState.PENDING, OutboxState.SENDING)))).scalars()
+            col(OutboxRow.shop_id) == shop.id, col(OutboxRow.state).in_((OutboxState.PENDING, OutboxState.SENDING))
+        )).scalars()
         rows = [{"key": r.key, "claim_id": r.claim_id, "kind": r.kind, "stage": r.stage, "channel": r.channel,
                  "state": r.state, "attempts": r.attempts} for r in waiting]
         rows += [{"key": n["key"], "claim_id": n["claim_id"], "kind": n["kind"], "stage": n["stage"],

@@ -41,9 +41,9 @@ class ShopSyncResult:
     def as_dict(self) -> dict[str, object]:
         """JSON-ready summary for `sync --json` and monitoring."""
         c = self.counts
-        return {"shop": c.shop, "ok": self.ok, "busy": self.busy, "error": self.error, "new": c.new, "updated": c.updated,
-                "closed": c.closed, "quarantined": c.quarantined, "requests": c.requests, "pages": c.pages,
-                "orders_seen": c.orders_seen, "reread": c.reread, "seconds": round(c.seconds, 3),
+        return {"shop": c.shop, "ok": self.ok, "busy": self.busy, "error": self.error, "new": c.new,
+                "updated": c.updated, "closed": c.closed, "quarantined": c.quarantined, "requests": c.requests,
+                "pages": c.pages, "orders_seen": c.orders_seen, "reread": c.reread, "seconds": round(c.seconds, 3),
                 "payments": self.payments.as_dict() if self.payments else None}
 
 

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, ColumnElement, Connection, Executable, Table, any_, bindparam, insert
+from sqlalchemy import JSON, ClauseElement, ColumnElement, Connection, Executable, Table, any_, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.compiler import SQLCompiler
 
 T = TypeVar("T")
 SQLITE_MAX_PARAMETERS = 32_766
@@ -83,7 +84,11 @@ def _positional(conn: Connection, statement: Executable, keys: list[str]
                 ) -> tuple[str, list[str], list[Callable[[Any], Any] | None]] | None:
     """The SQL text, its parameters in order and their bind processors; None when the statement needs more than
     the rows give (a column default SQLAlchemy would compute, an expanding IN)."""
+    if not isinstance(statement, ClauseElement):
+        return None
     compiled = statement.compile(dialect=conn.dialect, column_keys=keys)
+    if not isinstance(compiled, SQLCompiler):
+        return None
     names = list(compiled.positiontup or ())
     if not names or compiled.literal_execute_params or compiled.post_compile_params:
         return None
@@ -104,10 +109,15 @@ def _positional(conn: Connection, statement: Executable, keys: list[str]
                 value = bind.value
             else:
                 return None  # a value only SQLAlchemy knows how to make
-            value = process(value) if process else value
-            process = (lambda _none, value=value: value)
-        processors.append(process)
+            processors.append(_constant(process(value) if process else value))
+        else:
+            processors.append(process)
     return str(compiled), names, processors
+
+
+def _constant(value: object) -> Callable[[object], object]:
+    """A bind processor for a value the rows do not carry: always the value, already processed."""
+    return lambda _none: value
 
 
 def _tuples(rows: Sequence[dict[str, Any]], names: list[str], processors: list[Callable[[Any], Any] | None]
@@ -150,9 +160,15 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) ->
     names = list(rows[0])
     as_json = {name for name in names if isinstance(table.c[name].type, JSON)}
     quoted = ", ".join(f'"{name}"' for name in names)
+    import psycopg  # here: the PostgreSQL driver is an optional dependency
+
     if not conn.in_transaction():  # COPY goes past SQLAlchemy: begin here, or the caller's commit() has nothing to do
         conn.begin()
-    with conn.connection.dbapi_connection.cursor() as cursor:  # the same connection, the same transaction
-        with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row([json.dumps(row[n]) if n in as_json else row[n] for n in names])
+    driver_connection = conn.connection.driver_connection
+    assert isinstance(driver_connection, psycopg.Connection)  # bulk_insert checked the driver
+    with (
+        driver_connection.cursor() as cursor,  # the same connection, the same transaction
+        cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy,
+    ):
+        for row in rows:
+            copy.write_row([json.dumps(row[n]) if n in as_json else row[n] for n in names])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -31,20 +32,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600; SQLite gives its -wal and -shm files the same mode)
+    and the folders it needs 0700, before SQLite would create them with the umask's mode. Customer names,
+    addresses and amounts are in there. An existing file or folder is left as it is."""
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)  # the umask may take bits away, never add them
+        except OSError as exc:
+            raise StoreError(f"database.url: cannot create the folder {folder} for the SQLite file: "
+                             f"{exc.strerror}") from None
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"database.url: cannot create the SQLite file {path}: {exc.strerror}") from None
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; creates the SQLite file's folder. Raises StoreError with the masked URL."""
+    """An engine for `url`; creates the SQLite file (0600) and its folders (0700). StoreError names the masked URL."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"database.url: not a database URL ({mask_url(url)}): {exc}") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            folder = Path(parsed.database).expanduser().resolve().parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"database.url: cannot create the folder {folder} for the SQLite file: "
-                                 f"{exc.strerror}") from None
+            private_file(Path(parsed.database).expanduser().resolve())
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -67,6 +82,24 @@ def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.commit()
 
 
+def _revision(connection: Connection) -> str | None:
+    if not connection.dialect.has_table(connection, "alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _migration_lock(connection: Connection) -> None:
+    """Hold the database's migration lock until this transaction ends: a transaction-level advisory lock on
+    PostgreSQL (per database and schema), SQLite's write lock (BEGIN IMMEDIATE) on SQLite."""
+    if connection.dialect.name == "postgresql":
+        from mahnwerk.sync.store.locks import lock_number
+
+        where = connection.execute(text("SELECT current_database() || '.' || current_schema()")).scalar()
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_number(f"mahnwerk-migrate:{where}")})
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Store:
     """The database behind Mahnwerk: migrated on open, used through short units of work."""
 
@@ -85,6 +118,11 @@ class Store:
             from alembic.config import Config as AlembicConfig
 
             with self.engine.begin() as connection:
+                # Processes started at once on a new (or older) database: one migrates, the others wait for it
+                # and then find the schema current.
+                _migration_lock(connection)
+                if revision == "head" and _revision(connection) == SCHEMA_REVISION:
+                    return
                 cfg = AlembicConfig()
                 cfg.set_main_option("script_location", MIGRATIONS)
                 cfg.attributes["connection"] = connection
@@ -97,9 +135,7 @@ class Store:
     def revision(self) -> str | None:
         """The schema revision the database is at (None for an empty database)."""
         with self.engine.connect() as connection:
-            if not self.engine.dialect.has_table(connection, "alembic_version"):
-                return None
-            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return _revision(connection)
 
     @staticmethod
     def head() -> str | None:

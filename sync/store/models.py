@@ -1,4 +1,4 @@
-"""The local store's tables (SQLModel). Only sync/ reads and writes them; migrations live in sync/migrations/."""
+"""The local store's tables (SQLModel). Only sync/ reads and writes them; migrations live in sync/store/migrations/."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from mahnwerk.sync.store.coltypes import Money, UTCDateTime
@@ -245,3 +245,11 @@ class PaymentCursor(SQLModel, table=True):
     source: str = Field(primary_key=True, max_length=20)
     value: str = Field(max_length=500)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table: `Model.__table__`, which SQLModel does not declare to type checkers."""
+    name = model.__tablename__
+    if not isinstance(name, str):
+        raise TypeError(f"{model.__name__} names no table")
+    return model.metadata.tables[name]

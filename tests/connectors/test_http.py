@@ -117,7 +117,8 @@ def test_woocommerce_falls_back_to_query_keys_when_the_host_strips_authorization
     responses.get(BASE + "orders", status=401, json={"code": "woocommerce_rest_cannot_view", "message": "Sorry."},
                   match=[responses.matchers.header_matcher({"Authorization": "Basic Y2tfeDpjc195"})])
     responses.get(BASE + "orders", json=[], match=[responses.matchers.query_param_matcher(
-        {"per_page": "1", "_fields": "id", "status": "pending,processing,on-hold,completed,cancelled,refunded,failed,trash",
+        {"per_page": "1", "_fields": "id",
+         "status": "pending,processing,on-hold,completed,cancelled,refunded,failed,trash",
          "consumer_key": "ck_x", "consumer_secret": "cs_y"})])
     responses.get(BASE + "payment_gateways", json=[{"id": "bacs", "enabled": True}])
     http, _ = a_client()

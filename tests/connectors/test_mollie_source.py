@@ -45,7 +45,8 @@ def source(server: MollieServer, mollie: MollieSandbox, clock: Clock, slept: lis
 def test_paid_bank_transfers_become_payments(mollie: MollieSandbox, source: MollieSource) -> None:
     """Only paid bank transfers count; open, expired and other methods are skipped and counted."""
     paid = mollie.add_paid_banktransfer("119.00", order_id="4711", paid_at=datetime(2026, 3, 10, 23, 30, tzinfo=UTC),
-                                        consumer_name="Erika Mustermann", consumer_account="DE89 3704 0044 0532 0130 00",
+                                        consumer_name="Erika Mustermann",
+                                        consumer_account="DE89 3704 0044 0532 0130 00",
                                         description="Rechnung RE-2026-0042")
     mollie.create_banktransfer("50.00", order_id="4712")                     # still waiting for the money
     mollie.expire(mollie.create_banktransfer("60.00", created=NOW - timedelta(days=20))["id"])

@@ -188,7 +188,8 @@ def test_message_id_is_derived_from_the_idempotency_key() -> None:
     first = message_id_for("berlin:1042:dunning_1", "example.com")
     assert first == message_id_for("berlin:1042:dunning_1", "example.com")
     assert first != message_id_for("berlin:1042:dunning_2", "example.com")
-    assert first.startswith("<mahnwerk.") and first.endswith("@example.com>") and len(first) == len("<mahnwerk.@example.com>") + 32
+    assert first.startswith("<mahnwerk.") and first.endswith("@example.com>")
+    assert len(first) == len("<mahnwerk.@example.com>") + 32
 
 
 def test_starttls_with_a_private_ca(serve: Callable[..., tuple[Inbox, int]], ca: trustme.CA, ca_pem: Path) -> None:

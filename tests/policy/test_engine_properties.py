@@ -459,7 +459,7 @@ def test_weekly_daemon_sends_the_same_stages_never_earlier(data) -> None:
     event(f"{len(d)} stages daily, {len(w)} weekly")
     if not paid_off and not frozen:
         assert len(w) == len(d), (d, w)
-    for (_, day_d), (_, day_w) in zip(d, w):
+    for (_, day_d), (_, day_w) in zip(d, w, strict=False):  # the same length unless paid off or frozen
         assert day_w >= day_d, (d, w)
 
 
@@ -472,7 +472,7 @@ def test_assess_has_no_hidden_state_ignores_the_future_and_never_mutates(s: Scen
     alone = assess(s.claim, history, target, s.policy)
     for n in range(offset + 1):
         on_the_way = assess(s.claim, history, s.start + days(n), s.policy)
-        assert history == snapshot and all(a is b for a, b in zip(history, snapshot))
+        assert history == snapshot and all(a is b for a, b in zip(history, snapshot, strict=True))
     assert on_the_way == alone
     assert assess(s.claim, history, target, s.policy) == alone
     newest_first = tuple(sorted(history, key=lambda e: -e.on.toordinal()))  # same-day events keep their order

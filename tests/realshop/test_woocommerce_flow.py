@@ -26,7 +26,7 @@ from sqlalchemy import select
 from mahnwerk.connectors.woocommerce.actions import note_text, same_text
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync.outbox.channels import ShopChannel, message_of
-from mahnwerk.sync.outbox.templates import day, money
+from mahnwerk.sync.outbox.formats import day, money
 from mahnwerk.sync.service.bootstrap import connect_shop, open_store
 from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState
 from tests.realshop.config import DUE_KEY, INVOICE_METHODS, write_realshop_config
@@ -235,7 +235,8 @@ def test_the_shop_shows_the_dunning_state_in_note_and_meta(realshop: RealShop, e
             assert ShopChannel(actions).find(order_id, row.key, row.payload) == row.reference
     finally:
         actions.close()
-    assert any("\\" in note_text(message_of(row.key, row.payload)) for row in rows)  # the awkward name was matched despite stripslashes()
+    # the awkward name was matched despite stripslashes()
+    assert any("\\" in note_text(message_of(row.key, row.payload)) for row in rows)
 
 
 def test_an_agency_export_from_real_orders_is_valid(realshop: RealShop, tmp_path_factory: pytest.TempPathFactory

@@ -100,7 +100,8 @@ def test_stripe_starting_after_and_ending_before_walk_the_list(stripe: StripeSan
     assert [i["id"] for i in first["data"]] == expected[0:2] and first["has_more"] is False
 
 
-@pytest.mark.parametrize(("limit", "message"), [("0", "greater than or equal to 1"), ("101", "less than or equal to 100"),
+@pytest.mark.parametrize(("limit", "message"), [("0", "greater than or equal to 1"),
+                                                ("101", "less than or equal to 100"),
                                                 ("ten", "Invalid integer: ten")])
 def test_stripe_limit_out_of_range_is_a_400_naming_the_param(stripe_api: Api, limit: str, message: str) -> None:
     """`limit` must be 1..100: anything else is invalid_request_error with param=limit."""

@@ -92,7 +92,7 @@ def test_a_file_that_is_no_statement_is_refused_and_the_others_go_in(tmp_path: P
     assert [f.new for f in again] == [0, 0]
     assert [f.duplicates for f in again] == [len(good.credits), len(late.credits)]
     assert rematched.booked == 0  # what waits stays waiting; nothing is booked twice
-    payments, ledger, _ = outcome(etc)
+    payments, _, _ = outcome(etc)
     assert len(payments) == len(good.credits) + len(late.credits)
     assert all(state in PaymentState.WAITING or state == PaymentState.MATCHED for state, *_ in payments.values())
 

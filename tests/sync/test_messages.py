@@ -20,16 +20,13 @@ from mahnwerk.policy.languages import language_for
 from mahnwerk.policy.model import Offer, Payment
 from mahnwerk.policy.notice import Addressee, Merchant, Notice, notice_for
 from mahnwerk.policy.rates import AT_BASE_RATE, DE_BASE_RATE
+from mahnwerk.sync.outbox.formats import day, group_iban, interest_words, money, percent_text
 from mahnwerk.sync.outbox.templates import (
     SHIPPED,
+    Rendered,
     Templates,
     check_templates,
     context,
-    day,
-    group_iban,
-    interest_words,
-    money,
-    percent_text,
     sample_notice,
 )
 
@@ -93,7 +90,8 @@ def test_iban_is_grouped_in_fours() -> None:
 
 @pytest.mark.parametrize(("country", "fallback", "expected"), [
     ("DE", "en", "de"), ("at", "en", "de"), ("CH", "en", "de"), ("LI", "en", "de"), ("LU", "en", "de"),
-    ("FR", "en", "en"), ("FR", "de", "de"), ("", "de", "de"), ("US", "fr", "en"), ("GB", "de", "en"), ("ie", "de", "en"),
+    ("FR", "en", "en"), ("FR", "de", "de"), ("", "de", "de"), ("US", "fr", "en"), ("GB", "de", "en"),
+    ("ie", "de", "en"),
 ])
 def test_language_follows_the_country_then_the_shops_default(country: str, fallback: str, expected: str) -> None:
     """German for the German-speaking countries, English for the English-speaking ones (a London customer of a

@@ -75,7 +75,8 @@ def store(db_url: str):
 
 
 def test_backfill_mirrors_exactly_the_unpaid_invoice_orders(tmp_path, woo, store) -> None:
-    """After the first sync the open claims are exactly the shop's unpaid invoice orders, with amounts net of refunds."""
+    """After the first sync the open claims are exactly the shop's unpaid invoice orders, with amounts net of
+    refunds."""
     shop = shop_config(tmp_path, woo, store.url, extra="[sync]\npage_size = 7")
     result = sync_one(store, shop)
     assert result.ok, result.error

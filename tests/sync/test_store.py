@@ -21,12 +21,13 @@ NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 
 def a_claim_row(**overrides: object) -> dict:
     """The columns of a claim as migration 0001 knows them."""
-    row = dict(shop_id="acme", order_id="4711", order_number="4711", invoice_number="RE-2026-0042",
-               invoice_date=date(2026, 3, 1), due_date=date(2026, 3, 15), customer_name="Jürgen Größmann",
-               email="j@example.org", company="", vat_id="", is_b2b=False, billing_address={"city": "Köln"},
-               language="de", currency="EUR", gross_amount=Decimal("119.00"), open_amount=Decimal("109.99"),
-               state="open", shop_status="on-hold", payment_method="bacs", ordered_at=NOW, shop_modified_at=NOW,
-               first_seen_at=NOW, updated_at=NOW, closed_at=None)
+    row = {"shop_id": "acme", "order_id": "4711", "order_number": "4711", "invoice_number": "RE-2026-0042",
+           "invoice_date": date(2026, 3, 1), "due_date": date(2026, 3, 15), "customer_name": "Jürgen Größmann",
+           "email": "j@example.org", "company": "", "vat_id": "", "is_b2b": False,
+           "billing_address": {"city": "Köln"}, "language": "de", "currency": "EUR",
+           "gross_amount": Decimal("119.00"), "open_amount": Decimal("109.99"), "state": "open",
+           "shop_status": "on-hold", "payment_method": "bacs", "ordered_at": NOW, "shop_modified_at": NOW,
+           "first_seen_at": NOW, "updated_at": NOW, "closed_at": None}
     return row | overrides
 
 
