@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Container, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,7 +44,9 @@ from mahnwerk.sync.config.schema import (
     did_you_mean,
     expect,
     integer,
+    money,
     one_of,
+    percent,
     read_table,
     setting,
     show,
@@ -57,34 +59,6 @@ LANGUAGES = ("de", "en")
 CHANNELS = {"letter": ("shop", "email", "letter"), "task": ("none",), "agency": ("agency",)}
 SHIPPED_TEMPLATES = Path(mahnwerk.policy.__file__).resolve().parent / "templates"
 CUSTOMARY_LETTER_FEE = Decimal("2.50")  # courts allowed about €1.20–€2.50 of material costs per letter (LAW.md)
-
-
-def decimal(raw: Any, example: str) -> Decimal:
-    """A TOML string or integer as a Decimal; floats are refused because TOML floats are binary."""
-    expect(isinstance(raw, (str, int)) and not isinstance(raw, bool), f'a number like "{example}"', raw)
-    try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation:
-        raise Invalid(f'expected a number like "{example}", got {show(raw)}') from None
-    if not value.is_finite():
-        raise Invalid(f"expected a finite number, got {show(raw)}")
-    return value
-
-
-def money(raw: Any, ctx: Context) -> Decimal:
-    """An amount like "2.50": not negative, whole cents."""
-    value = decimal(raw, "2.50")
-    if value < 0 or value != value.quantize(Decimal("0.01")):
-        raise Invalid(f"expected a non-negative amount with at most two decimals, got {show(raw)}")
-    return value
-
-
-def percent(raw: Any, ctx: Context) -> Decimal:
-    """A percentage like "1.27" (base rates may be negative)."""
-    value = decimal(raw, "1.27")
-    if abs(value) >= 100:
-        raise Invalid(f"expected a percentage between -100 and 100, got {show(raw)}")
-    return value
 
 
 def region(raw: Any, ctx: Context) -> str:

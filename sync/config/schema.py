@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -141,6 +142,34 @@ def strings(*, non_empty: bool = False) -> Parser:
         return tuple(raw)
 
     return parse
+
+
+def decimal(raw: Any, example: str) -> Decimal:
+    """A TOML string or integer as a Decimal; floats are refused because TOML floats are binary."""
+    expect(isinstance(raw, (str, int)) and not isinstance(raw, bool), f'a number like "{example}"', raw)
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise Invalid(f'expected a number like "{example}", got {show(raw)}') from None
+    if not value.is_finite():
+        raise Invalid(f"expected a finite number, got {show(raw)}")
+    return value
+
+
+def money(raw: Any, ctx: Context) -> Decimal:
+    """An amount like "2.50": not negative, whole cents."""
+    value = decimal(raw, "2.50")
+    if value < 0 or value != value.quantize(Decimal("0.01")):
+        raise Invalid(f"expected a non-negative amount with at most two decimals, got {show(raw)}")
+    return value
+
+
+def percent(raw: Any, ctx: Context) -> Decimal:
+    """A percentage like "1.27" (base rates may be negative)."""
+    value = decimal(raw, "1.27")
+    if abs(value) >= 100:
+        raise Invalid(f"expected a percentage between -100 and 100, got {show(raw)}")
+    return value
 
 
 def boolean(raw: Any, ctx: Context) -> bool:

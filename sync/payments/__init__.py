@@ -1,2 +1,2 @@
-"""Payments: where they come from (sources.py), matched against open claims in a child process (matchrun.py,
-matchchild.py), and booked once each (reconcile.py)."""
+"""Payments: where they come from (sources.py), stored once each (intake.py), matched against open claims in a child
+process (matchrun.py, matchchild.py), and booked (reconcile.py)."""

@@ -31,26 +31,23 @@ from mahnwerk.policy.matching import Match, Matcher
 from mahnwerk.sync.casework.planner import shop_today
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.mirror import ensure_shop
+from mahnwerk.sync.payments.intake import CHUNK, Imported, new_rows
 from mahnwerk.sync.payments.reconcile import (
     ACTOR,
-    CHUNK,
     EVENTS,
     MATCHING,
     PAYMENTS,
     UPDATE_WAITING,
     ZERO,
     Booking,
-    Imported,
     Reconciled,
     book,
-    chunks,
     credit_of,
     decided,
-    new_rows,
     open_claims,
     wait_update,
 )
-from mahnwerk.sync.store.bulk import bulk_insert, execute_many
+from mahnwerk.sync.store.bulk import bulk_insert, chunked, execute_many
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import PaymentState
 
@@ -152,7 +149,7 @@ def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, 
         waiting = conn.execute(select(PAYMENTS.c.id).where(
             PAYMENTS.c.shop_id == shop.id, PAYMENTS.c.state == PaymentState.UNMATCHED).order_by(PAYMENTS.c.id)
         ).scalars().all()
-    for ids in chunks(waiting, CHUNK):
+    for ids in chunked(waiting, CHUNK):
         with store.connection() as conn:
             rows = conn.execute(select(*MATCHING).where(PAYMENTS.c.id.in_(ids)).order_by(PAYMENTS.c.id)).all()
         yield Chunk([(Waiting(r.id, r.source, r.ref, r.booked_on, r.currency, r.unallocated), matched(r._mapping))
@@ -165,7 +162,7 @@ def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, 
         # before that. Older ones the store answers for, so memory does not grow with the file.
         recent: deque[set[tuple[str, str]]] = deque(maxlen=2)
         try:
-            for chunk in chunks(read_statement(path, summary), CHUNK):
+            for chunk in chunked(read_statement(path, summary), CHUNK):
                 imported.problems += [p for p in chunk if isinstance(p, SourceProblem)]
                 new = new_rows(store, shop, [p for p in chunk if isinstance(p, IncomingPayment)], recent,
                                origin=str(path), now=now, imported=imported)

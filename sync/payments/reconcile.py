@@ -9,17 +9,14 @@ ledger, and bulk inserts for what is written. sync/payments/matchrun.py runs the
 from __future__ import annotations
 
 import re
-from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping, Set
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Set
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
 from mahnwerk.policy.account import HALF_CENT, Balance, allocate
 from mahnwerk.policy.engine import owed
 from mahnwerk.policy.interest import cents
@@ -29,8 +26,7 @@ from mahnwerk.policy.rates import MissingRate
 from mahnwerk.sync.casework.casefile import facts, histories
 from mahnwerk.sync.casework.planner import PLAN_COLUMNS, open_chunks
 from mahnwerk.sync.config import ShopConfig
-from mahnwerk.sync.mirror.mirror import ensure_shop
-from mahnwerk.sync.store.bulk import bulk_insert, execute_many, for_ids
+from mahnwerk.sync.store.bulk import bulk_insert, chunked, execute_many, for_ids
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import (
     Claim,
@@ -55,8 +51,6 @@ CLAIM_COLUMNS = (*PLAN_COLUMNS, CLAIMS.c.invoice_number, CLAIMS.c.customer_name,
 MATCHING = tuple(PAYMENTS.c[name] for name in (
     "id", "source", "ref", "booked_on", "currency", "unallocated", "remittance", "end_to_end_id", "creditor_ref",
     "payer_name", "order_hint", "original_amount", "original_currency"))
-SEEN = for_ids(lambda among: select(PAYMENTS.c.source, PAYMENTS.c.ref).where(
-    PAYMENTS.c.shop_id == bindparam("shop"), among), PAYMENTS.c.ref)
 CLAIMS_BY_ID = for_ids(lambda among: select(*CLAIM_COLUMNS).where(among), CLAIMS.c.id)
 UPDATE_PAYMENT = (update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
                   .values(state=bindparam("state"), rule=bindparam("rule"), confidence=bindparam("confidence"),
@@ -75,24 +69,6 @@ TAKE_WAITING = for_ids(lambda among: update(PAYMENTS).where(among, PAYMENTS.c.st
 CLOSE_CLAIMS = for_ids(lambda among: update(CLAIMS).where(among).values(
     state=ClaimState.PAID, settled_at=bindparam("now"), closed_at=bindparam("now"), updated_at=bindparam("now")),
     CLAIMS.c.id)
-
-
-@dataclass
-class Imported:
-    """What one file or provider poll brought: new payments, ones seen before, entries that were not credits."""
-
-    origin: str
-    error: str = ""  # not a statement: refused as a whole
-    new: int = 0
-    duplicates: int = 0
-    problems: list[SourceProblem] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)
-
-    def as_dict(self) -> dict[str, Any]:
-        if self.error:
-            return {"origin": self.origin, "error": self.error}
-        return {"origin": self.origin, "new": self.new, "duplicates": self.duplicates, "skipped": dict(self.skipped),
-                "problems": [{"position": p.position, "reason": p.reason} for p in self.problems]}
 
 
 @dataclass
@@ -130,68 +106,6 @@ def balance(claim: ClaimFacts, history: list, day: date, policy: Policy) -> Bala
         return owed(claim, history, day, policy)
     except MissingRate:
         return None
-
-
-def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-# --- import ------------------------------------------------------------------------------------------------------
-
-
-def import_payments(store: Store, shop: ShopConfig, items: Iterable[IncomingPayment | SourceProblem], *,
-                    origin: str, now: datetime) -> Imported:
-    """Store every credit not seen before (same shop, source and reference); problems are collected, not raised."""
-    ensure_shop(store, shop, now)
-    result = Imported(origin)
-    recent: deque[set[tuple[str, str]]] = deque(maxlen=2)
-    for chunk in chunks(items, CHUNK):
-        result.problems += [p for p in chunk if isinstance(p, SourceProblem)]
-        rows = new_rows(store, shop, [p for p in chunk if isinstance(p, IncomingPayment)], recent, origin=origin,
-                        now=now, imported=result)
-        if rows:
-            with store.connection() as conn:
-                bulk_insert(conn, PAYMENTS, rows)
-                conn.commit()
-    return result
-
-
-def new_rows(store: Store, shop: ShopConfig, payments: list[IncomingPayment], recent: deque[set[tuple[str, str]]],
-             *, origin: str, now: datetime, imported: Imported) -> list[dict[str, Any]]:
-    """Payments rows for the credits not stored before (same shop, source and reference) nor among `recent`,
-    the keys of the chunks just before (this chunk's keys are added)."""
-    rows = [payment_row(shop.id, p, origin, now) for p in payments]
-    mine: set[tuple[str, str]] = set()
-    stored: set[tuple[str, str]] = set()
-    if rows:
-        with store.connection() as conn:
-            refs = list({row["ref"] for row in rows})
-            stored = {(source, ref) for source, ref in conn.execute(SEEN(conn), {"shop": shop.id, "ids": refs})}
-    new = []
-    for row in rows:
-        key = (row["source"], row["ref"])
-        if key in stored or key in mine or any(key in chunk for chunk in recent):
-            imported.duplicates += 1
-        else:
-            mine.add(key)
-            new.append(row)
-    recent.append(mine)
-    imported.new += len(new)
-    return new
-
-
-def payment_row(shop_id: str, p: IncomingPayment, origin: str, now: datetime) -> dict[str, Any]:
-    return {"shop_id": shop_id, "source": p.source, "ref": p.ref[:140], "origin": origin[:500],
-            "position": p.position[:200], "account": p.account[:64], "booked_on": p.booked_on, "amount": p.amount,
-            "currency": p.currency, "charges": p.charges, "original_amount": p.original_amount,
-            "original_currency": p.original_currency, "payer_name": p.payer_name[:300],
-            "payer_account": p.payer_account[:64], "remittance": p.remittance[:2000],
-            "end_to_end_id": p.end_to_end_id[:140], "creditor_ref": p.creditor_ref[:140],
-            "order_hint": p.order_hint[:64], "provider_ids": list(p.provider_ids), "state": PaymentState.UNMATCHED,
-            "rule": "", "confidence": None, "reason": "", "candidates": [], "unallocated": p.amount,
-            "imported_at": now, "decided_at": None, "decided_by": ""}
 
 
 # --- matching ----------------------------------------------------------------------------------------------------
@@ -308,7 +222,7 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                                    "data": {"shares": [{"claim": s.claim_id, "amount": str(s.amount)}
                                                        for s in booking.shares]}})
     if closing:
-        for ids in chunks(closing, 10_000):  # SQLite takes at most 32,766 parameters
+        for ids in chunked(closing, 10_000):  # SQLite takes at most 32,766 parameters
             conn.execute(CLOSE_CLAIMS(conn), {"ids": ids, "now": now})
     execute_many(conn, UPDATE_PAYMENT, payments)  # taken by still_waiting, or inserted in this transaction
     bulk_insert(conn, LEDGER, ledger)
@@ -324,7 +238,7 @@ def still_waiting(conn: Connection, bookings: list[Booking], stored: Set[int], *
     if not earlier:
         return bookings
     taken: dict[int, Decimal] = {}
-    for ids in chunks(earlier, 10_000):
+    for ids in chunked(earlier, 10_000):
         taken.update((id_, amount) for id_, amount in conn.execute(TAKE_WAITING(conn), {"ids": ids, "now": now}))
     kept = [b for b in bookings if b.payment.id in stored or taken.get(b.payment.id) == b.payment.unallocated]
     result.lost += len(bookings) - len(kept)

@@ -18,8 +18,9 @@ import structlog
 
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.payments.intake import Imported, import_payments
 from mahnwerk.sync.payments.matchrun import run
-from mahnwerk.sync.payments.reconcile import Imported, Reconciled, import_payments
+from mahnwerk.sync.payments.reconcile import Reconciled
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import PaymentCursor
 

@@ -16,10 +16,10 @@ from mahnwerk.errors import MahnwerkError
 from mahnwerk.sandbox.statements import write_statement
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync.payments import matchrun
+from mahnwerk.sync.payments.intake import PAYMENTS, Imported, new_rows
 from mahnwerk.sync.payments.matchrun import in_child, run
-from mahnwerk.sync.payments.reconcile import PAYMENTS, Imported, chunks, new_rows
 from mahnwerk.sync.service.bootstrap import open_store
-from mahnwerk.sync.store.bulk import bulk_insert
+from mahnwerk.sync.store.bulk import bulk_insert, chunked
 from mahnwerk.sync.store.models import IncomingPaymentRow, LedgerEntry, OutboxRow, PaymentState
 from tests.sync.test_payment_sources import config, open_claims, statement_claims, sync
 from tests.sync.test_payments import NOW, TODAY, credit
@@ -163,7 +163,7 @@ def test_an_entry_listed_twice_in_a_file_is_imported_once_across_chunks(tmp_path
         recent: deque = deque(maxlen=2)
         imported = Imported("test.xml")
         late: list = []
-        for chunk in [*chunks(twice, 3), []]:
+        for chunk in [*chunked(twice, 3), []]:
             rows = new_rows(store, cfg.shops[0], chunk, recent, origin="test.xml", now=NOW,
                                      imported=imported)
             with store.connection() as conn:  # the booking side, one chunk behind

@@ -15,8 +15,8 @@ from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
 from mahnwerk.sync.casework.case import Case
 from mahnwerk.sync.cli.main import main
 from mahnwerk.sync.config import load_config
+from mahnwerk.sync.payments.intake import import_payments
 from mahnwerk.sync.payments.matchrun import run
-from mahnwerk.sync.payments.reconcile import import_payments
 from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.syncing import sync_one
 from mahnwerk.sync.store.models import (
