@@ -19,6 +19,7 @@ from mahnwerk.policy.rates import MissingRate
 from mahnwerk.sync.casework.casefile import facts, histories
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.claimdata import local_date
+from mahnwerk.sync.store.bulk import chunked
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import Claim, ClaimState, Quarantine
 
@@ -27,7 +28,7 @@ OWING = (ClaimState.OPEN, ClaimState.IN_COLLECTION)
 NOTHING = Decimal("0.00")
 
 
-def figures(claim: Any, history: Sequence[Event], today: date, policy: Policy) -> tuple[Decimal, Decimal | None]:
+def figures(claim: Claim, history: Sequence[Event], today: date, policy: Policy) -> tuple[Decimal, Decimal | None]:
     """(principal still open after the payments booked here, everything owed today: principal, fees, flat fee and
     interest) for a claim that is open or with the agency; the second is None while interest is blocked (no base
     rate for a day it needs), and the first then counts the payments against the fees and the principal only."""
@@ -59,8 +60,8 @@ def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open"
         events: dict[int, list[Event]] = {}
         for shop in shops:
             owing = [c.id for c in claims if c.shop_id == shop.id and c.state in OWING]
-            for start in range(0, len(owing), 5000):  # SQLite takes at most 32,766 parameters
-                events.update(histories(session.connection(), owing[start:start + 5000], shop.timezone))
+            for ids in chunked(owing, 5000):  # SQLite takes at most 32,766 parameters
+                events.update(histories(session.connection(), ids, shop.timezone))
     rows = []
     for claim in claims:
         today = local_date(now, zones[claim.shop_id])

@@ -21,9 +21,6 @@ from sqlalchemy import select
 from mahnwerk.sandbox import SandboxServer, WooSandbox, generate_orders
 from mahnwerk.sandbox.statements import StatementClaim, write_statement
 from mahnwerk.sync.cli.main import sync as sync_command
-from mahnwerk.sync.config import load_config
-from mahnwerk.sync.service.bootstrap import open_store
-from mahnwerk.sync.service.syncing import sync_one
 from mahnwerk.sync.store.models import Claim, ClaimState, IncomingPaymentRow, LedgerEntry, OutboxRow, SyncRun
 from tests.e2e.racing import (
     Gate,
@@ -39,6 +36,7 @@ from tests.e2e.racing import (
 from tests.support import write_config
 from tests.sync.test_casework_cli import RATES
 from tests.sync.test_mirror import unpaid_invoice_ids
+from tests.sync.test_payments import synced
 from tests.sync.test_run import MERCHANT
 
 # Each race is run this often, with another shop each time (MAHNWERK_RACE_ROUNDS=10 when changing the locking).
@@ -126,12 +124,7 @@ def test_daemon_and_two_imports_book_each_credit_once(tmp_path, db_url, round_) 
         shop.url = server.url
         daily = MERCHANT.replace("[delivery]\n", '[delivery]\nrun_at = "00:00"\n')  # the day's run is due at once
         etc = config(tmp_path, db_url, shop, RATES + daily + '\n[payments]\ninbox = "inbox"\n')
-        cfg = load_config(etc)
-        store = open_store(cfg)
-        try:
-            sync_one(store, cfg.shops[0])
-        finally:
-            store.close()
+        synced(etc)
         before = {c.id: c for c in read(db_url, select(Claim))}
         claims = statement_claims(db_url)
         today = date.today()
