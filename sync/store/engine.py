@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -27,9 +29,28 @@ SCHEMA_REVISION = "0005"
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets `claims` read while the daemon writes; busy_timeout waits out a concurrent writer.
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+    cursor.execute("PRAGMA busy_timeout=10000")
+    _wal_mode(cursor)
+    for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+def _wal_mode(cursor: Any, patience: float = 30.0) -> None:
+    """Switch a database to WAL. Turning a new file to WAL needs an exclusive lock that SQLite tries once,
+    without the busy handler: processes opening one new database together would fail at once with "database is
+    locked". They try again for up to `patience` seconds; a database already in WAL answers at once."""
+    deadline = time.monotonic() + patience
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def private_file(path: Path) -> None:

@@ -141,3 +141,37 @@ def test_unreachable_postgres_is_a_clear_error_with_masked_password() -> None:
     with pytest.raises(StoreError) as err:
         Store("postgresql+psycopg://mahnwerk:hunter2@127.0.0.1:1/none?connect_timeout=2")
     assert "cannot open the database" in str(err.value) and "hunter2" not in str(err.value)
+
+
+
+OPEN_TOGETHER = """
+import sys, time
+from mahnwerk.sync.store.engine import make_engine
+start, files = float(sys.argv[1]), sys.argv[2:]
+failed = 0
+for n, path in enumerate(files):
+    while time.time() < start + n * 0.04:  # every process opens file n in the same instant
+        pass
+    try:
+        make_engine(f"sqlite:///{path}").connect().close()
+    except Exception as exc:
+        failed += 1
+        print(path, exc)
+sys.exit(1 if failed else 0)
+"""
+
+
+def test_processes_opening_one_new_sqlite_file_together_all_succeed(tmp_path) -> None:
+    """Switching a new file to WAL takes an exclusive lock SQLite tries only once, without its busy handler: two
+    `sync` started together on a fresh install failed at once with "database is locked". Five processes open
+    each of 40 new files in the same instant (a real race, so it is run often); every opening succeeds."""
+    import subprocess
+    import sys
+    import time
+
+    files = [str(tmp_path / f"new{n}.db") for n in range(40)]
+    start = time.time() + 1.5  # after every process has imported
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_TOGETHER, str(start), *files], stdout=subprocess.PIPE,
+                              text=True) for _ in range(5)]
+    said = [proc.communicate(timeout=120)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 5, "".join(said)
