@@ -19,7 +19,7 @@ from os import PathLike, fspath
 
 from lxml import etree
 
-from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem, fallback_ref
+from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem, Twins, fallback_ref
 from mahnwerk.errors import StatementError
 
 # The message element names the kind of file; its children are the reports that hold the entries.
@@ -139,6 +139,7 @@ class _Reader:
         self.path, self.source, self.t, self.skipped = path, source, tags, skipped
         self.report_tag: str = getattr(tags, report)
         self.fallbacks: Counter[str] = Counter()  # bank-less refs seen in this file: identical twins stay apart
+        self.twins = Twins()
 
     def records(self) -> Iterator[IncomingPayment | SourceProblem]:
         t = self.t
@@ -270,11 +271,11 @@ class _Reader:
             ref = f"{entry_ref}/{batch_index}" if entry_ref and batch_index else entry_ref
         if not ref:
             ref = self._fallback(fallback_ref(report.account, booked_on, amount, currency, text))
-        return IncomingPayment(
+        return self.twins.number(IncomingPayment(
             source=self.source, ref=ref, booked_on=booked_on, amount=amount, currency=currency,
             account=report.account, payer_name=payer_name, payer_account=payer_account, remittance=text,
             end_to_end_id=end_to_end, creditor_ref=creditor_ref, charges=deducted, original_amount=original,
-            original_currency=original_currency, position=position)
+            original_currency=original_currency, position=position))
 
     def _fallback(self, ref: str) -> str:
         """The n-th identical entry without a bank reference gets "/n": two equal transfers on one day stay two."""

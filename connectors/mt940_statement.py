@@ -18,6 +18,11 @@ Marks: C is a credit. D is a debit (skipped). RC, the reversal of a credit, take
 RD, the reversal of a debit, brings money in, but it is our own transfer or direct debit coming back, not a customer
 paying: skipped as a reversal too, the same as a camt CRDT entry with RvslInd=true, which is what RD is in camt.
 
+Amounts follow SWIFT's 15d exactly (`parse_amount()`): digits, one decimal comma that must be there, no more decimals
+than the currency has, 15 characters at most with the comma. The library's grammar reads `99999999999999,99` as
+99999999999999 and `1e3` as 1 (it stops at the first character that is not a digit or comma), so the amount is
+taken from the line here and anything outside the grammar refuses the entry instead of being misread.
+
 Charset: UTF-8 when the whole file is valid UTF-8, else CP850 or ISO-8859-1, whichever makes more German letters of
 the bytes above 127 (German banks still write both).
 """
@@ -39,7 +44,7 @@ from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
 from mahnwerk.connectors.camt import DEBIT, REVERSAL
-from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem, fallback_ref
+from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem, Twins, fallback_ref
 from mahnwerk.errors import StatementError
 
 SOURCE = "mt940"
@@ -50,7 +55,18 @@ _KEYWORD = re.compile(r"(EREF|KREF|MREF|CRED|SVWZ|ABWA|ABWE|DEBT|IBAN|BIC |PURP|
 # A DK structured field: GVC, then "?" and two digits; another separator than "?" counts when it comes twice.
 _SUBFIELDS = re.compile(r"(\d{3})(?:(\?)\d\d|([^\w\s])\d\d.*?\3\d\d)", re.DOTALL)
 _MT940 = re.compile(r"^:(20|25|60F|61):", re.MULTILINE)
-_SUPPLEMENT = re.compile(r"/(OCMT|CHGS)/([A-Z]{3})(\d+,?\d*)/")  # SWIFT codes in the :61: supplementary details
+_SUPPLEMENT = re.compile(r"/(OCMT|CHGS)/([A-Z]{3})([^/]*)/")  # SWIFT codes in the :61: supplementary details
+# Where a :61: line's amount is: after the dates, the mark and the funds code, up to the transaction type (1!a3!c,
+# S, N or F first). Marks in lower case are read, as the library does; a funds code is a capital letter before a
+# digit or comma ("CR119,00"), so that "1e3" is an amount refused, not a funds code "e" and 3.
+_LINE_AMOUNT = re.compile(r"\d{6}(?:\d\d|\s\s){0,2}(?i:R?[DC])(?:[A-Z](?![A-Za-z]))?[\n ]?([^SNFsnf\n]*)")
+_BALANCE = re.compile(r"[DC]\d{6}([A-Z]{3})([^\n]*)")
+_AMOUNT = re.compile(r"([0-9]+),([0-9]*)")
+_MAX_AMOUNT_LENGTH = 15  # SWIFT 15d: the comma counts
+# ISO 4217 minor units where they are not 2.
+_MINOR_UNITS = {**dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+                                 "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+                **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3), "CLF": 4, "UYW": 4}
 _BLZ_ACCOUNT = re.compile(r"(\d{8})/(\d{1,10})(?:[A-Z]{3})?")
 _PURPOSE_WIDTH = 27
 # German letters (äöüÄÖÜß) in each legacy charset, to tell the two apart.
@@ -82,6 +98,18 @@ def detect_encoding(path: str | PathLike[str]) -> str:
         except UnicodeDecodeError:
             pass
     return "cp850" if cp850 > latin1 else "iso-8859-1"
+
+
+def parse_amount(text: str, currency: str) -> Decimal:
+    """An MT940 amount (SWIFT 15d) as a Decimal, exactly: "119,00" -> 119.00, "5," -> 5. Raises ValueError, naming
+    the text, for anything else: no comma, two commas, a dot, an exponent, a sign, more decimals than the currency
+    has, more than 15 characters."""
+    match = _AMOUNT.fullmatch(text)
+    places = _MINOR_UNITS.get(currency, 2)
+    if match is None or len(text) > _MAX_AMOUNT_LENGTH or len(match[2]) > places:
+        raise ValueError(f"the amount {text[:20]!r} is not an MT940 amount (digits and one decimal comma, at most "
+                         f"{places} decimals for {currency or 'its currency'}, at most 15 characters)")
+    return Decimal(f"{match[1]}.{match[2]}" if match[2] else match[1])
 
 
 def looks_like_mt940(head: str) -> bool:
@@ -127,6 +155,7 @@ class _Reader:
     def __init__(self, path: str, encoding: str, skipped: Counter[str]) -> None:
         self.path, self.encoding, self.skipped = path, encoding, skipped
         self.fallbacks: Counter[str] = Counter()
+        self.twins = Twins()
         self.line_tag = mt940.tags.Tags.STATEMENT.value
 
     def records(self) -> Iterator[IncomingPayment | SourceProblem]:
@@ -161,6 +190,8 @@ class _Reader:
         try:
             if not tag.re.match(text):  # checked first: the library logs a failed match with the raw line
                 raise ValueError("it does not fit the grammar")
+            if balance := _BALANCE.match(text):  # the library would misread an amount outside the grammar
+                parse_amount(balance[2].strip(), balance[1])
             statement.transactions.data.update(tag(statement.transactions, tag.parse(statement.transactions, text)))
             return None
         except (RuntimeError, ValueError, ArithmeticError) as error:
@@ -171,7 +202,7 @@ class _Reader:
         assert statement is not None  # a :61: always opens one
         position = f"statement {statement.ref} line {pending.line}"
         try:
-            line = self._statement_line(statement, pending)
+            line, credit = self._statement_line(statement, pending)
         except _Malformed as error:
             yield SourceProblem(position, str(error))
             return
@@ -183,12 +214,16 @@ class _Reader:
             self.skipped[REVERSAL] += 1
             return
         details = _details(pending.details or [])
-        amount, currency = abs(line["amount"].amount), line["amount"].currency
+        currency = line["amount"].currency
         booked = line.get("entry_date") or line["date"]
         booked_on = date(booked.year, booked.month, booked.day)
         charges, original, original_currency = Decimal(0), None, ""
         for code, supplement_currency, number in _SUPPLEMENT.findall(line.get("extra_details") or ""):
-            value = Decimal(number.replace(",", "."))
+            try:
+                value = parse_amount(number, supplement_currency)
+            except ValueError as error:
+                yield SourceProblem(position, f"cannot read the /{code}/ supplement: {error}")
+                return
             if code == "CHGS" and supplement_currency == currency:
                 charges += value
             elif code == "OCMT" and supplement_currency != currency:
@@ -197,17 +232,26 @@ class _Reader:
         end_to_end = details.end_to_end or ("" if customer_ref.upper() == "NONREF" else customer_ref)
         bank_ref = (line.get("bank_reference") or "").strip()
         ref = bank_ref if bank_ref and bank_ref.upper() != "NONREF" else self._fallback(
-            fallback_ref(statement.account, booked_on, amount, currency, details.remittance))
-        yield IncomingPayment(
-            source=SOURCE, ref=ref, booked_on=booked_on, amount=amount, currency=currency,
+            fallback_ref(statement.account, booked_on, credit, currency, details.remittance))
+        yield self.twins.number(IncomingPayment(
+            source=SOURCE, ref=ref, booked_on=booked_on, amount=credit, currency=currency,
             account=statement.account, payer_name=details.payer_name, payer_account=details.payer_account,
             remittance=details.remittance, end_to_end_id="" if end_to_end.upper() == "NOTPROVIDED" else end_to_end,
-            charges=charges, original_amount=original, original_currency=original_currency, position=position)
+            charges=charges, original_amount=original, original_currency=original_currency, position=position))
 
-    def _statement_line(self, statement: _Statement, pending: _Pending) -> dict[str, Any]:
-        """The :61: line through the library's grammar (and its 30-February fix-up)."""
+    def _statement_line(self, statement: _Statement, pending: _Pending) -> tuple[dict[str, Any], Decimal]:
+        """The :61: line through the library's grammar (and its 30-February fix-up), and its amount (positive), read
+        here by SWIFT's grammar: the library's would misread what lies outside it."""
         tag, transactions = self.line_tag, statement.transactions
         text = "\n".join(v.rstrip() for v in pending.value).strip()
+        currency = transactions.currency  # of the opening balance
+        if not currency:
+            raise _Malformed("no currency: no opening balance (:60F:) before this line")
+        found = _LINE_AMOUNT.match(text)
+        try:  # before the library's grammar, which would refuse some bad amounts without naming them
+            value = parse_amount(found[1] if found else "", currency)
+        except ValueError as error:
+            raise _Malformed(f"cannot read the :61: statement line: {error}") from None
         if not tag.re.match(text):  # checked first: the library logs a failed match with the raw line
             raise _Malformed("cannot read the :61: statement line: it does not fit the MT940 grammar")
         try:
@@ -219,14 +263,11 @@ class _Reader:
             raise _Malformed(f"cannot read the :61: statement line: bad date ({error})") from None
         except (RuntimeError, ArithmeticError):
             raise _Malformed("cannot read the :61: statement line: bad amount") from None
-        amount = line["amount"]
-        if not isinstance(amount, mt940.models.Amount):  # what the :61: grammar makes of an amount
+        if not isinstance(line["amount"], mt940.models.Amount):  # what the :61: grammar makes of an amount
             raise _Malformed("cannot read the :61: statement line: bad amount")
-        if not amount.currency:
-            raise _Malformed("no currency: no opening balance (:60F:) before this line")
-        if not amount.amount.is_finite() or amount.amount == 0:
+        if value == 0:
             raise _Malformed("the amount is zero")
-        return line
+        return line, value
 
     def _fallback(self, ref: str) -> str:
         """The n-th identical line without a bank reference gets "/n": two equal transfers on one day stay two."""

@@ -7,6 +7,9 @@ Three rules, in this order:
 2. provider: the shop order id a payment provider carries in its metadata.
 3. amount and name: exactly one open claim in the currency with that open amount, whose customer's name matches
    the payer's, invoiced no longer than `window_days` before the payment.
+A payment that names no open claim but a closed one (paid, cancelled...) is money for a person to refund or assign:
+a guess naming that claim, never a booking. `proposal()` is what may be booked: a payment in another currency than
+its claim only ever goes to a person, who knows what the bank converted.
 Pure: the caller hands in the open claims once and each payment; nothing here reads a database or a clock.
 """
 
@@ -44,6 +47,17 @@ class OpenClaim:
     names: tuple[str, ...]  # the customer's name and company
     invoice_date: date
     also: tuple[Decimal, ...] = ()  # other amounts a customer pays for it: the invoice's open amount alone
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedClaim:
+    """A claim no longer open, as far as matching needs it: the numbers it is known by and its state."""
+
+    id: int
+    invoice_number: str
+    order_number: str
+    order_id: str
+    state: str  # paid, cancelled, refunded...
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +185,16 @@ class Matcher:
 
     claims: Iterable[OpenClaim]
     window_days: int = 120
+    closed: Iterable[ClosedClaim] = ()  # only their numbers are kept: a payment naming one is not booked
     _by_id: dict[int, OpenClaim] = field(init=False, default_factory=dict)
     _paid: dict[int, Decimal] = field(init=False, default_factory=dict)  # open amounts changed by payments
     _by_key: dict[str, Ids] = field(init=False, default_factory=dict)
     _by_order: dict[str, int] = field(init=False, default_factory=dict)
     _by_amount: dict[str, dict[Decimal, Ids]] = field(init=False, default_factory=dict)  # currency -> amount
     _cores: dict[str, Ids] = field(init=False, default_factory=dict)  # an invoice number's digits alone
+    _closed_by_id: dict[int, tuple[str, str]] = field(init=False, default_factory=dict)  # (invoice number, state)
+    _closed_keys: dict[str, Ids] = field(init=False, default_factory=dict)
+    _closed_orders: dict[str, int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         for claim in self.claims:
@@ -191,7 +209,13 @@ class Matcher:
             amounts = self._by_amount.setdefault(claim.currency, {})
             for amount in (claim.open_amount, *claim.also):
                 _add(amounts, amount, claim.id)
-        self.claims = ()  # the index holds what is needed; the caller's iterable may be a generator
+        for gone in self.closed:
+            self._closed_by_id[gone.id] = (gone.invoice_number, gone.state)
+            for number in (gone.invoice_number, gone.order_number):
+                for form in key_forms(number):
+                    _add(self._closed_keys, form, gone.id)
+            self._closed_orders[gone.order_id] = gone.id
+        self.claims = self.closed = ()  # the index holds what is needed; the caller's iterables may be generators
 
     def open_amount(self, claim_id: int) -> Decimal:
         return self._paid.get(claim_id, self._by_id[claim_id].open_amount)
@@ -208,7 +232,36 @@ class Matcher:
 
     def match(self, credit: Credit) -> Match | None:
         """The best match for `credit`, or None when no rule finds a claim."""
-        return self._by_reference(credit) or self._by_provider(credit) or self._by_amount_and_name(credit)
+        return (self._by_reference(credit) or self._already_paid(credit) or self._by_provider(credit)
+                or self._by_amount_and_name(credit))
+
+    def proposal(self, credit: Credit) -> Match | None:
+        """What to book for `credit`: its match, but as a guess for a person when a share is in another currency
+        than the payment (what the bank converted, and what the rest of the payment is, a person says)."""
+        match = self.match(credit)
+        other = next((self._by_id[s.claim_id] for s in match.shares
+                      if self._by_id[s.claim_id].currency != credit.currency), None) if match else None
+        if match is None or other is None:
+            return match
+        return Match((), match.rule, min(match.confidence, Decimal("0.5")),
+                     f"{match.reason}; the payment is in {credit.currency}, {other.invoice_number} in {other.currency}:"
+                     f" a person books it with the amount in {other.currency}", match.candidates)
+
+    def _already_paid(self, credit: Credit) -> Match | None:
+        """A payment naming a claim that is no longer open (by its number, or the provider's order id): a second
+        payment, or one for a cancelled order."""
+        if not self._closed_by_id:
+            return None
+        found = [f for f in self._references(credit.text, self._closed_keys) if f.keyword or not f.short]
+        ids = [f.claim_id for f in sorted(found, key=lambda f: f.position)]
+        if credit.order_hint and credit.order_hint in self._closed_orders:
+            ids.append(self._closed_orders[credit.order_hint])
+        if not ids:
+            return None
+        named = tuple(dict.fromkeys(ids))
+        which = ", ".join(f"{number} ({state})" for number, state in (self._closed_by_id[i] for i in named))
+        return Match((), "reference" if found else "provider", Decimal("0.3"),
+                     f"names {which}, no longer open: already paid: refund or assign", named)
 
     # -- rule 1 ---------------------------------------------------------------------------------------------------
 
@@ -266,7 +319,7 @@ class Matcher:
         return Match(self._split(credit, [claim]), "reference", Decimal("0.5"),
                      f"the text has {claim.invoice_number} without a word like Rechnung, and another amount", ids)
 
-    def _references(self, text: str) -> list[_Found]:
+    def _references(self, text: str, keys: dict[str, Ids] | None = None) -> list[_Found]:
         """Every claim whose number appears in the text. A number the bank cut at the end of a purpose line is read
         joined across the break first, and then its halves do not count on their own ("RE-00007" / "417")."""
         raw = text.split("\n")  # an empty line (between fields) is a break nothing is joined across
@@ -284,17 +337,18 @@ class Matcher:
                     merged.append((word, k, k))
         found: list[_Found] = []
         covered: set[int] = set()
+        keys = self._by_key if keys is None else keys
         if len(merged) < len(plain):
-            self._scan(merged, found, covered, cover=True)
-        self._scan(plain, found, covered, cover=False)
+            self._scan(merged, found, covered, keys, cover=True)
+        self._scan(plain, found, covered, keys, cover=False)
         return found
 
-    def _scan(self, words: list[tuple[str, int, int]], found: list[_Found], covered: set[int], *,
-              cover: bool) -> None:
+    def _scan(self, words: list[tuple[str, int, int]], found: list[_Found], covered: set[int],
+              keys: dict[str, Ids], *, cover: bool) -> None:
         """Longest match first: where "RE 100001" names an invoice, its "100001" is not also an order number."""
         texts = [w for w, _, _ in words]
         digits = [not w.isalpha() for w in texts]  # tokens are letters and digits only
-        keys, size, i = self._by_key, len(texts), 0
+        size, i = len(texts), 0
         while i < size:
             first = words[i][1]
             keyword = i > 0 and not digits[i - 1] and texts[i - 1].startswith(KEYWORDS)

@@ -22,7 +22,7 @@ import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import accumulate, groupby
@@ -30,7 +30,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, TextIO
 
-from mahnwerk.connectors.payment_records import fallback_ref
+from mahnwerk.connectors.payment_records import IncomingPayment, Twins, fallback_ref
 from mahnwerk.sandbox import people as P
 
 ACCOUNT = "DE02120300000000202051"  # the merchant's account (valid check digits)
@@ -108,6 +108,7 @@ class ExpectedCredit:
     original_amount: Decimal | None = None
     original_currency: str = ""
     position: str = ""
+    occurrence: int = 1
 
 
 @dataclass
@@ -122,6 +123,15 @@ class StatementTruth:
     problems: list[str] = field(default_factory=list)  # positions of the malformed entries
     unpaid: list[str] = field(default_factory=list)  # invoice numbers nobody paid
     entries: int = 0  # entries (camt Ntry, MT940 :61:) written
+    twins: Twins = field(default_factory=Twins, repr=False, compare=False)
+
+    def expect(self, credit: ExpectedCredit) -> None:
+        """Add a credit, numbered among identical ones without a bank reference as the readers number them."""
+        payment = self.twins.number(IncomingPayment(
+            self.source, credit.ref, credit.booked_on, credit.amount, credit.currency, account=self.account,
+            payer_name=credit.payer_name, payer_account=credit.payer_account, remittance=credit.remittance,
+            creditor_ref=credit.creditor_ref))
+        self.credits.append(replace(credit, occurrence=payment.occurrence))
 
     def by_ref(self) -> dict[str, ExpectedCredit]:
         return {credit.ref: credit for credit in self.credits}
@@ -165,7 +175,7 @@ def write_statement(path: str | Path, claims: Iterable[StatementClaim | Mapping[
     rng = random.Random(seed)
     days = max(1, days)
     mt940 = format == "mt940"
-    builder = _Builder(rng, start, days, mt940)
+    builder = _Builder(rng, start, days, mt940, seed)
     entries, unpaid = builder.customer_entries([StatementClaim.of(c) for c in claims])
     entries += builder.noise(entries, noise)
     entries += builder.broken(malformed)
@@ -183,6 +193,46 @@ def write_statement(path: str | Path, claims: Iterable[StatementClaim | Mapping[
         with open(target, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as out:
             _CamtWriter(out, truth, format, rng, opening_balance).write(entries)
     return truth
+
+
+def write_day(folder: str | Path, claims: Iterable[StatementClaim | Mapping[str, Any]], *, seed: int = 0,
+              day: date = date(2026, 3, 2), noise: float = 0.15, intraday: float = 0.6, unreferenced: float = 0.0,
+              version: str = "001.02", account: str = ACCOUNT, encoding: str = "utf-8",
+              opening_balance: Decimal = Decimal("1500.00")) -> dict[str, StatementTruth]:
+    """One day's bookings as the bank reports them three times, with the same bank reference (AcctSvcrRef, MT940
+    "//") for a booking in each: the intraday camt.052 at noon (the first `intraday` share of the booked entries,
+    and the pending ones), the day's camt.053 and an MT940 of the day (every booked entry, in the same order). The
+    bank gives no reference for an `unreferenced` share of the entries (nor for a few more, as banks do). No
+    batch bookings: MT940 does not break them down. Writes camt052.xml, camt053.xml and mt940.sta in `folder`;
+    returns each file's truth by source ("camt.052", "camt.053", "mt940")."""
+    rng = random.Random(seed)
+    builder = _Builder(rng, day, 1, False, seed)
+    entries, unpaid = builder.customer_entries([StatementClaim.of(c) for c in claims])
+    entries += builder.noise(entries, noise)
+    rng.shuffle(entries)
+    for entry in entries:
+        if rng.random() < unreferenced:
+            entry.ref = ""
+            for tx in entry.txs:
+                tx.ref = ""
+    booked = [e for e in entries if e.status == "BOOK"]
+    cut = round(len(booked) * intraday)
+    noon = booked[:cut] + [e for e in entries if e.status != "BOOK"]
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    truths = {}
+    for source, name, written in (("camt.052", "camt052.xml", noon), ("camt.053", "camt053.xml", booked),
+                                  ("mt940", "mt940.sta", booked)):
+        truth = StatementTruth(target / name, source, account.replace(" ", ""), unpaid=list(unpaid),
+                               entries=len(written))
+        if source == "mt940":
+            with open(truth.path, "w", encoding=encoding, errors="replace", newline="\r\n") as out:
+                _Mt940Writer(out, truth, encoding, opening_balance).write(written)
+        else:
+            with open(truth.path, "w", encoding="utf-8", newline="\n") as out:
+                _CamtWriter(out, truth, f"{source}.{version}", rng, opening_balance).write(written)
+        truths[source] = truth
+    return truths
 
 
 # -- what was paid ---------------------------------------------------------------------------------------------------
@@ -224,9 +274,10 @@ class _Entry:
 
 
 class _Builder:
-    def __init__(self, rng: random.Random, start: date, days: int, mt940: bool) -> None:
+    def __init__(self, rng: random.Random, start: date, days: int, mt940: bool, seed: int = 0) -> None:
         self.rng, self.start, self.days, self.mt940 = rng, start, days, mt940
         self.sequence = 0
+        self.base = zlib.crc32(str(seed).encode()) % 10_000  # statements of other seeds: other bank references
         self.ibans: dict[str, tuple[str, str]] = {}
 
     def customer_entries(self, claims: list[StatementClaim]) -> tuple[list[_Entry], list[str]]:
@@ -417,7 +468,7 @@ class _Builder:
 
     def _ref(self, day: date) -> str:
         self.sequence += 1
-        return f"{day:%y%m%d}{self.sequence:010d}"
+        return f"{day:%y%m%d}{self.base:04d}{self.sequence:06d}"  # 16 characters: MT940's bank reference
 
     def _iban(self, payer: str) -> tuple[str, str]:
         """A valid German IBAN (and the bank's BIC) per payer, the same every time."""
@@ -618,7 +669,7 @@ class _CamtWriter:
         if not ref:
             ref = _numbered(self.fallbacks, fallback_ref(self.truth.account, entry.day, tx.amount, "EUR", remittance))
         payer = tx.payer or tx.ultimate
-        self.truth.credits.append(ExpectedCredit(
+        self.truth.expect(ExpectedCredit(
             ref=ref, kind=tx.kind, booked_on=entry.day, amount=tx.amount, currency="EUR", pays=tx.pays,
             payer_name=payer, payer_account=tx.payer_iban, remittance=remittance, end_to_end_id=tx.end_to_end,
             creditor_ref=tx.creditor_ref, charges=tx.charges, original_amount=tx.original[0] if tx.original else None,
@@ -707,7 +758,7 @@ class _Mt940Writer:
             e2e = self._text(tx.end_to_end)
             ref = entry.ref or _numbered(self.fallbacks, fallback_ref(self.truth.account, day, entry.amount, "EUR",
                                                                       remittance))
-            self.truth.credits.append(ExpectedCredit(
+            self.truth.expect(ExpectedCredit(
                 ref=ref, kind=tx.kind, booked_on=day, amount=entry.amount, currency="EUR", pays=tx.pays,
                 payer_name=name.strip(), payer_account=tx.payer_iban, remittance=remittance, end_to_end_id=e2e,
                 charges=tx.charges, original_amount=tx.original[0] if tx.original else None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -43,8 +44,11 @@ def default_actor() -> str:
 
 class Amount(click.ParamType):
     name = "amount"
+    plain = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")  # no exponent, no "inf": what a person types for money
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Decimal:
+        if not isinstance(value, Decimal) and not self.plain.fullmatch(str(value).strip()):
+            self.fail(f'"{value}" is not an amount like 49.90', param, ctx)
         try:
             amount = Decimal(str(value).replace(",", ".")) if not isinstance(value, Decimal) else value
         except InvalidOperation:
@@ -68,7 +72,7 @@ def write_json_stream(rows: Iterable[dict[str, Any]]) -> None:
     out = sys.stdout
     out.write("[")
     for number, row in enumerate(rows):
-        out.write(("," if number else "") + "\n  " + json.dumps(row, ensure_ascii=False))
+        out.write(("," if number else "") + "\n  " + views.dumps(row))
     out.write("\n]\n")
 
 
@@ -103,7 +107,7 @@ def explain(ctx: Context, claim: str, as_json: bool) -> None:
     """A claim's whole story (synced changes, notices, payments, holds) and what happens next, and why."""
     report = with_case(ctx, claim, None, explain_case, write=False)
     if as_json:
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        click.echo(views.dumps(report, indent=2))
     else:
         views.print_explanation(ctx.out, report)
 
@@ -138,7 +142,8 @@ def hold_command(ctx: Context, claim: str, reason: str, until: datetime | None, 
         wait: float) -> None:
     """Pause dunning for a claim (a dispute also stops default interest)."""
     with_case(ctx, claim, actor, lambda case: hold(case, reason, note=note, until=as_date(until)), wait=wait)
-    ctx.out.print(f"{claim}: on hold ({reason})" + (f" until {as_date(until)}" if until else " until released"))
+    ctx.out.print(views.plain(f"{claim}: on hold ({reason})" + (f" until {as_date(until)}" if until else
+                                                                 " until released")))
 
 
 @cli.command("release")
@@ -151,7 +156,7 @@ def release_command(ctx: Context, claim: str, note: str, actor: str,
         wait: float) -> None:
     """End a hold or a payment plan; dunning resumes with a fresh deadline."""
     with_case(ctx, claim, actor, lambda case: release(case, note=note), wait=wait)
-    ctx.out.print(f"{claim}: released; `mahnwerk explain {claim}` shows what comes next")
+    ctx.out.print(views.plain(f"{claim}: released; `mahnwerk explain {claim}` shows what comes next"))
 
 
 @cli.command("instalments")
@@ -166,9 +171,9 @@ def instalments_command(ctx: Context, claim: str, count: int, first: datetime, e
         wait: float) -> None:
     """Agree a payment plan over what the claim owes today; dunning waits while instalments come in."""
     entry = with_case(ctx, claim, actor, lambda case: instalments(case, count, first.date(), every), wait=wait)
-    ctx.out.print(f"{claim}: payment plan over {entry.data['total']} {entry.data['currency']}")
+    ctx.out.print(views.plain(f"{claim}: payment plan over {entry.data['total']} {entry.data['currency']}"))
     for number, item in enumerate(entry.data["instalments"], 1):
-        ctx.out.print(f"  {number}. {item['due']}  {item['amount']}")
+        ctx.out.print(views.plain(f"  {number}. {item['due']}  {item['amount']}"))
 
 
 @cli.command("mark-paid")
@@ -184,6 +189,10 @@ def mark_paid_command(ctx: Context, claim: str, amount: Decimal | None, paid_on:
                       as_json: bool, actor: str,
         wait: float) -> None:
     """Record a payment; a claim paid in full closes (a surplus is recorded as a credit)."""
+    shop = next((s for s in ctx.config().shops if s.id == parse_claim_ref(claim)[0]), None)
+    if amount is not None and shop is not None and amount > shop.payments.max_amount:
+        raise click.BadParameter(f"{amount} is above the sanity limit of {shop.payments.max_amount} "
+                                 f"(payments.max_amount in the shop's file)", param_hint="--amount")
     outcome = with_case(ctx, claim, actor, lambda case: mark_paid(case, amount, on=as_date(paid_on), note=note),
                         wait=wait)
     if as_json:
@@ -204,7 +213,7 @@ def note_command(ctx: Context, claim: str, text: str, actor: str,
         wait: float) -> None:
     """Add a note to a claim's history."""
     with_case(ctx, claim, actor, lambda case: note(case, text), wait=wait)
-    ctx.out.print(f"{claim}: note added")
+    ctx.out.print(views.plain(f"{claim}: note added"))
 
 
 @cli.group("tasks", invoke_without_command=True)
@@ -226,7 +235,7 @@ def tasks(click_ctx: click.Context, shop_id: str | None, as_json: bool) -> None:
     finally:
         store.close()
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(views.dumps(rows, indent=2))
     else:
         ctx.out.print(views.tasks_table(rows) if rows else "No open tasks.")
 
@@ -248,7 +257,7 @@ def task_command(verb: str, summary: str, note_help: str) -> None:
             return finish_task(case, skipped=verb == "skip", note=note).data["stage"]
 
         what = with_case(ctx, claim, actor, work, wait=wait)
-        ctx.out.print(f"{claim}: task {what} {'skipped' if verb == 'skip' else 'done'}")
+        ctx.out.print(views.plain(f"{claim}: task {what} {'skipped' if verb == 'skip' else 'done'}"))
 
 
 task_command("done", "Mark the claim's due task as done; the ladder goes on.", "What came of it, for the ledger.")

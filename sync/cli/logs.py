@@ -9,6 +9,9 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import EventDict
+
+from mahnwerk.sync.cli.views import safe
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -16,6 +19,13 @@ LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNI
 def current_stderr(*_args: object) -> structlog.PrintLogger:
     """A logger on whatever sys.stderr is now (tests and daemons may swap it after start-up)."""
     return structlog.PrintLogger(file=sys.stderr)
+
+
+def terminal_safe(_logger: object, _method: str, event: EventDict) -> EventDict:
+    """Values as a terminal may show them: an error quoting a shop's answer could carry escape sequences (JSON
+    escapes them itself)."""
+    return {key: safe(value, lines=key == "exception") if isinstance(value, str) else value
+            for key, value in event.items()}
 
 
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
@@ -29,6 +39,7 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            *([terminal_safe] if console else []),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),

@@ -6,7 +6,6 @@ mahnwerk process for longer than `--wait`.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,7 +100,7 @@ def check(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     store_line = check_store(config)
     verdicts = check_shops(ctx.shops(shop_id))
     if as_json:
-        click.echo(json.dumps([v.as_dict() for v in verdicts], indent=2, ensure_ascii=False))
+        click.echo(views.dumps([v.as_dict() for v in verdicts], indent=2))
     else:
         ctx.out.print(views.plain(f"configuration: {config.config_dir} ok, {len(config.shops)} shop(s)"))
         for warning in config.warnings:
@@ -142,7 +141,7 @@ def run_sync(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, reread: b
     with views.sync_progress(ctx.out, enabled=ctx.out.is_terminal and not as_json) as on_page:
         results = sync_shops(store, shops, reread=reread, on_page=on_page, wait=wait)
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+        click.echo(views.dumps([r.as_dict() for r in results], indent=2))
     else:
         ctx.out.print(views.sync_table(results))
         for r in results:
@@ -173,7 +172,7 @@ def show_claims(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, state:
     """Print claims (or the quarantine) as tables with aging totals, or as JSON; `limit` caps the table rows."""
     rows = quarantine_rows(store, shops) if quarantine else claim_rows(store, shops, state=state, now=utcnow())
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(views.dumps(rows, indent=2))
     elif quarantine:
         ctx.out.print(views.quarantine_table(rows) if rows else "No quarantined records.")
     else:
@@ -237,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 130
     except MahnwerkError as exc:
-        click.echo(f"configuration error:\n{exc}" if isinstance(exc, ConfigError) else f"error: {exc}", err=True)
+        text = f"configuration error:\n{exc}" if isinstance(exc, ConfigError) else f"error: {views.safe(exc)}"
+        click.echo(text, err=True)
         return exc.exit_code
     return code if isinstance(code, int) else 0
 

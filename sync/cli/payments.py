@@ -3,27 +3,27 @@ Registered on the `mahnwerk` group by sync/cli/main.py."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mahnwerk.connectors.payment_records import IncomingPayment
 from mahnwerk.connectors.statements import read_statement
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.matching import Share
 from mahnwerk.sync.casework.case import open_case, parse_claim_ref, require_open
+from mahnwerk.sync.cli import views
 from mahnwerk.sync.cli.cases import Amount, by_option
 from mahnwerk.sync.cli.main import Context, cli, command_name, pass_context, wait_option
 from mahnwerk.sync.cli.views import plain
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.payments.matchrun import run
-from mahnwerk.sync.payments.reconcile import CLAIMS, PAYMENTS, Booking, Reconciled, book
+from mahnwerk.sync.payments.reconcile import CLAIMS, PAYMENTS, ZERO, Booking, Reconciled, book
 from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.store.locks import shop_lock
 from mahnwerk.sync.store.models import IncomingPaymentRow, PaymentEvent, PaymentState
@@ -52,7 +52,7 @@ def import_command(ctx: Context, files: tuple[Path, ...], shop_id: str | None, a
         store.close()
     results, failed = [i.as_dict() for i in imported], any(i.error for i in imported)
     if as_json:
-        click.echo(json.dumps({"shop": shop.id, "files": results, **matched.as_dict()}, indent=2, ensure_ascii=False))
+        click.echo(views.dumps({"shop": shop.id, "files": results, **matched.as_dict()}, indent=2))
     else:
         print_import(ctx, results, matched)
     if failed:
@@ -87,14 +87,17 @@ def print_import(ctx: Context, results: list[dict[str, Any]], matched: Reconcile
             ctx.out.print(plain(f"{r['origin']}: REJECTED: {r['error']}"))
             continue
         skipped = ", ".join(f"{n} {why}" for why, n in r["skipped"].items())
-        ctx.out.print(plain(f"{r['origin']}: {r['new']} new, {r['duplicates']} already imported"
+        confirmed = f", {r['confirmed']} confirmed" if r["confirmed"] else ""
+        ctx.out.print(plain(f"{r['origin']}: {r['new']} new{confirmed}, {r['duplicates']} already imported"
                             + (f", skipped: {skipped}" if skipped else "")
                             + (f", {len(r['problems'])} bad entries:" if r["problems"] else "")))
         for problem in r["problems"]:
             ctx.out.print(plain(f"  {problem['position']}: {problem['reason']}"))
     ctx.out.print(plain(f"{matched.shop}: {matched.booked} payments booked, {matched.closed} claims paid in full, "
                         f"{matched.partial} paid in part, {matched.credit} with a credit; {matched.review} to review, "
-                        f"{matched.unmatched} unmatched (mahnwerk payments unmatched)"))
+                        f"{matched.unmatched} unmatched (mahnwerk payments unmatched)"
+                        + (f"; {matched.lost} decided by another process meanwhile, left as they are"
+                           if matched.lost else "")))
 
 
 @payments.command("unmatched")
@@ -116,7 +119,7 @@ def unmatched_command(ctx: Context, shop_id: str | None, as_json: bool) -> None:
         store.close()
     queue = [waiting_dict(r, keys) for r in rows]
     if as_json:
-        click.echo(json.dumps(queue, indent=2, ensure_ascii=False))
+        click.echo(views.dumps(queue, indent=2))
         return
     if not queue:
         ctx.out.print("no payments are waiting")
@@ -126,8 +129,9 @@ def unmatched_command(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     for name in ("id", "booked", "amount", "payer", "text", "state", "suggested", "why"):
         table.add_column(name, overflow="fold", justify="right" if name in ("id", "amount") else "left")
     for p in queue:
-        table.add_row(str(p["id"]), p["booked_on"], f"{p['unallocated']} {p['currency']}", plain(p["payer_name"]),
-                      plain(p["remittance"][:60]), p["state"], plain(", ".join(p["candidates"])), plain(p["reason"]))
+        table.add_row(str(p["id"]), p["booked_on"], plain(f"{p['unallocated']} {p['currency']}"),
+                      plain(p["payer_name"]), plain(p["remittance"][:60]), p["state"],
+                      plain(", ".join(p["candidates"])), plain(p["reason"]))
     ctx.out.print(table)
 
 
@@ -144,13 +148,17 @@ def waiting_dict(row: Any, keys: dict[int, str]) -> dict[str, Any]:
 @payments.command("assign")
 @click.argument("payment_id", type=int)
 @click.argument("claim")
-@click.option("--amount", type=Amount(), help="Book only this much of the payment to the claim (the rest waits).")
+@click.option("--amount", type=Amount(), help="Book only this much of the payment to the claim (the rest waits); "
+              "for a claim in another currency: what the whole payment is worth in the claim's currency.")
 @by_option
 @wait_option
 @pass_context
 def assign_command(ctx: Context, payment_id: int, claim: str, amount: Decimal | None, actor: str,
                    wait: float) -> None:
-    """Book a waiting payment (or part of it) to a claim, named SHOP:ORDER_NUMBER; the ledger records who did."""
+    """Book a waiting payment (or part of it) to a claim, named SHOP:ORDER_NUMBER; the ledger records who did.
+
+    A payment in another currency than the claim's is only booked with --amount in the claim's currency (what the
+    bank converted, as the statement or the customer says): the whole payment is then used up by that booking."""
     config = ctx.config()
     store = open_store(config)
     try:
@@ -164,21 +172,29 @@ def assign_command(ctx: Context, payment_id: int, claim: str, amount: Decimal | 
             shop, target = case.shop, case.claim
             if shop.id != payment.shop_id:
                 raise click.UsageError(f"payment {payment_id} belongs to shop {payment.shop_id}, {claim} to {shop.id}")
+            converted = target.currency != payment.currency
+            if payment.unallocated <= 0:  # never book nothing or a negative amount (it would raise the claim)
+                raise click.UsageError(f"payment {payment_id} has nothing left to book")
+            if converted and amount is None:
+                raise click.UsageError(
+                    f"{claim} is in {target.currency}, payment {payment_id} in {payment.currency}: say what the "
+                    f"payment is worth in {target.currency} with --amount (the whole payment is booked)")
             share = amount or payment.unallocated
-            if share > payment.unallocated:
+            if share > payment.unallocated and not converted:
                 raise click.BadParameter(f"must be at most the {payment.unallocated} {payment.currency} not yet "
                                          "booked", param_hint="--amount")
-            if target.currency != payment.currency:
-                raise click.UsageError(f"{claim} is in {target.currency}, the payment in {payment.currency}")
             result = Reconciled(shop.id)
-            book(conn, shop, [Booking(payment, (Share(case.claim_id, share),), "manual", Decimal(1),
-                                      f"assigned by {actor}")], today=case.today, now=now, actor=actor,
-                 result=result)
+            how = f"assigned by {actor}" + (f" as {share} {target.currency}" if converted else "")
+            book(conn, shop, [Booking(payment, (Share(case.claim_id, share),), "manual", Decimal(1), how,
+                                      whole=converted)], today=case.today, now=now, actor=actor, result=result)
+            if not result.booked:  # the payment or the claim changed meanwhile: a lost race changes nothing
+                raise click.UsageError(f"payment {payment_id} or {claim} changed meanwhile, nothing booked (see "
+                                       "mahnwerk payments unmatched)")
             session.commit()
     finally:
         store.close()
-    left = payment.unallocated - share
-    ctx.out.print(plain(f"payment {payment_id}: {share} {payment.currency} booked to {claim}"
+    left = ZERO if converted else payment.unallocated - share
+    ctx.out.print(plain(f"payment {payment_id}: {share} {target.currency} booked to {claim}"
                         + (" (paid in full, closed)" if result.closed else "")
                         + (f"; {left} {payment.currency} still waiting" if left else "")))
 
@@ -200,13 +216,14 @@ def ignore_command(ctx: Context, payment_id: int, reason: str, actor: str, wait:
             found = session.get(IncomingPaymentRow, payment_id)
             shop_id = found.shop_id if found is not None else ""
         with shop_lock(store, shop_id, command=command_name(), wait=wait), store.session() as session:
-            payment = session.get(IncomingPaymentRow, payment_id)
-            if payment is None or payment.state not in PaymentState.WAITING:
-                raise click.UsageError(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
             now = utcnow()
-            payment.state, payment.reason, payment.decided_at, payment.decided_by = (
-                PaymentState.IGNORED, reason[:500], now, actor)
-            session.add(payment)
+            # Only while it waits, in one statement: a payment booked meanwhile stays booked.
+            taken = session.execute(update(PAYMENTS).where(
+                PAYMENTS.c.id == payment_id, PAYMENTS.c.state.in_(PaymentState.WAITING)).values(
+                state=PaymentState.IGNORED, reason=reason[:500], decided_at=now, decided_by=actor)
+                .returning(PAYMENTS.c.id)).first()
+            if taken is None:
+                raise click.UsageError(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
             session.add(PaymentEvent(payment_id=payment_id, at=now, kind="ignored", actor=actor,
                                      data={"reason": reason}))
             session.commit()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -14,9 +13,10 @@ from sqlmodel import col
 from mahnwerk.sync.casework.case import Case
 from mahnwerk.sync.cli.cases import by_option
 from mahnwerk.sync.cli.main import Context, cli, command_name, exit_code, pass_context, wait_option
-from mahnwerk.sync.cli.views import plain
+from mahnwerk.sync.cli.views import dumps, plain, safe
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.outbox.rows import counts_by_state
+from mahnwerk.sync.outbox.work import DISK_FULL
 from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.running import run_shops
 from mahnwerk.sync.store.locks import shop_lock
@@ -51,7 +51,7 @@ def run(ctx: Context, shop_id: str | None, dry_run: bool, as_json: bool, wait: f
     finally:
         store.close()
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in results], indent=2, ensure_ascii=False))
+        click.echo(dumps([r.as_dict() for r in results], indent=2))
     else:
         for r in results:
             print_run(ctx, r.as_dict(), dry_run=dry_run)
@@ -70,7 +70,7 @@ def print_run(ctx: Context, r: dict[str, Any], *, dry_run: bool) -> None:
     else:
         ctx.out.print(plain(f"{r['shop']}: " + ", ".join(f"{r.get(k, 0)} {k.replace('_', ' ')}" for k in SUMMARY)))
     for error in r["errors"]:
-        click.echo(f"error: {error}", err=True)
+        click.echo(f"error: {safe(error)}", err=True)
 
 
 @cli.command("status")
@@ -86,7 +86,7 @@ def status(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     finally:
         store.close()
     if as_json:
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+        click.echo(dumps(report, indent=2, default=str))
         return
     for s in report:
         ctx.out.print(plain(f"{s['shop']}: last sync {s['last_sync'] or 'never'} ({s['last_sync_outcome'] or '-'}); "
@@ -94,6 +94,9 @@ def status(ctx: Context, shop_id: str | None, as_json: bool) -> None:
                             + ", ".join(f"{n} {state}" for state, n in s["outbox"].items())
                             + f"; {s['open_tasks']} open tasks"
                             + f"; {s['payments_waiting']} payments waiting (mahnwerk payments unmatched)"))
+        if full := s["disk_full"]:
+            ctx.out.print(plain(f"  {full['rows']} rows wait for disk space ({full['error']}); free space, the next "
+                                "run sends them"), style="bold red")
         for dead in s["dead_letters"]:
             ctx.out.print(plain(f"  dead letter {dead['id']} {dead['key']}: {dead['error']}"))
 
@@ -112,6 +115,9 @@ def status_report(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
                                    .order_by(col(OutboxRow.id))).scalars().all()
             tasks = session.execute(select(func.count()).select_from(Task).join(Claim, col(Claim.id) == Task.claim_id)
                                     .where(col(Claim.shop_id) == shop_id, col(Task.done_at).is_(None))).scalar_one()
+            full = session.execute(select(col(OutboxRow.last_error), func.count()).where(
+                col(OutboxRow.shop_id) == shop_id, col(OutboxRow.state).in_((OutboxState.PENDING, OutboxState.SENDING)),
+                col(OutboxRow.last_error).startswith(DISK_FULL)).group_by(col(OutboxRow.last_error))).all()
             waiting = session.execute(select(func.count()).select_from(IncomingPaymentRow).where(
                 col(IncomingPaymentRow.shop_id) == shop_id,
                 col(IncomingPaymentRow.state).in_(PaymentState.WAITING))).scalar_one()
@@ -124,6 +130,7 @@ def status_report(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
                             OutboxState.DEAD)},
                 "dead_letters": [{"id": d.id, "key": d.key, "stage": d.stage, "attempts": d.attempts,
                                   "error": d.last_error} for d in dead],
+                "disk_full": {"rows": sum(n for _, n in full), "error": full[0][0]} if full else None,
                 "open_tasks": tasks,
                 "payments_waiting": waiting,
             })
@@ -156,7 +163,7 @@ def outbox(click_ctx: click.Context, shop_id: str | None, state: str, limit: int
     finally:
         store.close()
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(dumps(rows, indent=2))
         return
     table = Table(title="Outbox", title_justify="left")
     for name in ("id", "key", "channel", "planned_on", "state", "attempts", "reference / error"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,10 +19,34 @@ from mahnwerk.policy.aging import AgingLine
 from mahnwerk.sync.mirror.mirror import SyncCounts
 from mahnwerk.sync.service.syncing import ShopSyncResult
 
+# C0 and C1 controls, DEL, and the bidi overrides that reorder what a terminal shows: a customer's name or a bank
+# text could clear the screen, set the window title or fake a line; shown as escapes instead (umlauts stay).
+CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+UNESCAPED = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # what json.dumps leaves raw
+
+
+def _visible(char: str, lines: bool) -> str:
+    if char == "\n" and lines:
+        return char
+    return " " if char in "\t\n\r" else f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def safe(value: Any, *, lines: bool = False) -> str:
+    """Text from a shop or a bank, fit for a terminal: control characters shown as `\\x1b`-style escapes, tabs and
+    line breaks as spaces (`lines` keeps line breaks). Everything printed for people goes through this (tables via
+    `plain`)."""
+    return CONTROLS.sub(lambda m: _visible(m.group(), lines), "" if value is None else str(value))
+
 
 def plain(value: Any) -> Text:
-    """Shop data as inert text: rich markup in a customer's name is shown, never interpreted."""
-    return Text("" if value is None else str(value))
+    """Shop data as inert text: rich markup in a customer's name is shown, never interpreted; controls via `safe`."""
+    return Text(safe(value))
+
+
+def dumps(data: Any, **options: Any) -> str:
+    """JSON for scripts, exact and still inert on a terminal: json.dumps escapes C0 controls but with
+    ensure_ascii=False passes DEL, C1 (U+009B is CSI to some terminals) and bidi overrides through; escaped too."""
+    return UNESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False, **options))
 
 
 def claims_table(rows: Sequence[dict[str, Any]], *, title: str, width: int = 200) -> Table:
@@ -59,7 +85,7 @@ def aging_table(lines: Sequence[AgingLine]) -> Table:
     for name, justify in columns:
         table.add_column(name, justify=justify)
     for line in lines:
-        table.add_row(line.currency, line.bucket, str(line.count), f"{line.amount} {line.currency}")
+        table.add_row(plain(line.currency), line.bucket, str(line.count), plain(f"{line.amount} {line.currency}"))
     return table
 
 
@@ -135,7 +161,7 @@ def print_plan(console: Console, rows: Iterator[dict[str, Any]] | Sequence[dict[
     if limit is not None and total > limit:
         console.print(plain(f"... and {total - limit} more (mahnwerk plan lists them all)"))
     for problem, count in problems.items():
-        console.print(Text(f"blocked ({count} claims): {problem}", style="yellow"), soft_wrap=True)
+        console.print(Text(safe(f"blocked ({count} claims): {problem}"), style="yellow"), soft_wrap=True)
     return counts
 
 
@@ -163,9 +189,9 @@ def tasks_table(rows: Sequence[dict[str, Any]]) -> Table:
 def print_explanation(console: Console, report: dict[str, Any]) -> None:
     """`explain` for people: the claim, its timeline, its balance and what comes next."""
     r = report
-    console.print(Text(f"{r['claim']}  invoice {r['invoice_number']} of {r['invoice_date']}, due {r['due_date']}, "
-                       f"{r['gross_amount']} {r['currency']}, {'business' if r['b2b'] else 'consumer'}, "
-                       f"state {r['state']}", style="bold"))
+    console.print(Text(safe(f"{r['claim']}  invoice {r['invoice_number']} of {r['invoice_date']}, due "
+                            f"{r['due_date']}, {r['gross_amount']} {r['currency']}, "
+                            f"{'business' if r['b2b'] else 'consumer'}, state {r['state']}"), style="bold"))
     console.print(plain(f"policy {r['policy']}; interest: {r['interest_rule']}"))
     table = Table(title="Timeline", title_justify="left")
     for name in ("day", "what", "by"):
@@ -188,5 +214,5 @@ def print_explanation(console: Console, report: dict[str, Any]) -> None:
     later = r.get("next_balance")
     if nxt and later and b is not None and later["on"] != b["on"]:
         what += f", owed by then {later['total']} {r['currency']} (interest {later['interest']})"
-    console.print(Text(f"{what} ({r['status']})", style="bold"))
+    console.print(Text(safe(f"{what} ({r['status']})"), style="bold"))
     console.print(plain(f"why: {r['reason']}"))

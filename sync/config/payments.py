@@ -41,6 +41,19 @@ def share(raw: Any, ctx: Context) -> Decimal:
     return value
 
 
+def limit(raw: Any, ctx: Context) -> Decimal:
+    """A positive amount like "1000000" (TOML floats are binary: a string or an integer)."""
+    expect(isinstance(raw, (int, str)) and not isinstance(raw, bool), 'a positive amount like "1000000"', raw)
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise Invalid(f'expected a positive amount like "1000000", got {show(raw)}') from None
+    if not value.is_finite() or value <= 0 or value >= 10**14 or value != value.quantize(Decimal("0.01")):
+        raise Invalid(f'expected a positive amount below 10^14 with at most two decimals like "1000000", '
+                      f"got {show(raw)}")
+    return value
+
+
 @dataclass(frozen=True)
 class StripeConfig:
     """Stripe's API: a secret or restricted key (read access to invoices and events is enough)."""
@@ -78,6 +91,8 @@ class PaymentsConfig:
     inbox: Path | None = setting(folder, None)  # statement files dropped here are imported by every sync
     mark_paid: bool = setting(boolean, True)  # a claim paid in full gets the shop's paid status and a note
     paid_status: str = setting(text(r"[a-z0-9_-]{1,40}", 'a shop status like "processing"'), "")  # "": the kind's
+    # The sanity limit per payment: a credit above it waits for review, `mark-paid` refuses it.
+    max_amount: Decimal = setting(limit, Decimal(1_000_000))
     stripe: StripeConfig = StripeConfig()
     mollie: MollieConfig = MollieConfig()
 

@@ -38,10 +38,14 @@ from mahnwerk.sync.outbox.letters import letter_content, letter_file
 from mahnwerk.sync.outbox.notices import build_notice, smtp_settings
 from mahnwerk.sync.outbox.rows import ready_rows
 from mahnwerk.sync.outbox.templates import Templates
-from mahnwerk.sync.outbox.work import ACTOR, SOURCE, RowWork
+from mahnwerk.sync.outbox.work import ACTOR, DISK_FULL, DISK_FULL_ERRNOS, SOURCE, RowWork
 from mahnwerk.sync.store.models import Claim, ClaimState, OutboxRow, OutboxState
 
 log = structlog.get_logger("mahnwerk.executor")
+
+
+class ChannelStopped(Exception):
+    """The row's channel sends nothing more in this pass (its folder's disk is full): the row is not tried."""
 
 
 class Executor:
@@ -120,6 +124,9 @@ class Executor:
             return
         try:
             message, channel = self._prepare(session, row, claim, result)
+        except ChannelStopped as exc:
+            self.work.blocked(session, row, str(exc), tried=False)
+            return
         except MahnwerkError as exc:
             self.work.failed(session, row, str(exc), retry=False)
             return
@@ -158,6 +165,8 @@ class Executor:
         fallback = wanted in ("shop", "email") and not valid_email(claim.email)
         if fallback:
             wanted = "letter"
+        if wanted in self.work.outcome.stopped:
+            raise ChannelStopped(self.work.outcome.stopped[wanted])
         rendered = self.templates.render(notice)
         letter = None
         if wanted == "letter" or (wanted == "email" and self.shop.smtp.attach_letter):
@@ -192,7 +201,24 @@ class Executor:
             # A timed-out POST may have delivered it: the row stays `sending`, the next attempt looks first.
             self.work.failed(session, row, str(exc), retry=True, keep_sending=channel.name == "shop")
             return
-        except (ShopRejected, SmtpRejected, LetterError, OSError) as exc:
+        except OSError as exc:
+            if exc.errno not in DISK_FULL_ERRNOS:
+                self.work.failed(session, row, str(exc), retry=False)
+                return
+            # Space comes back without anyone touching the rows: every letter of this pass would fail alike, so
+            # the channel stops and its rows wait, pending, for the first pass after space is freed.
+            reason = (f"{DISK_FULL}: {exc.strerror} writing {message.letter_path}; the {channel.name} channel "
+                      "stopped for this run, its rows wait for the next one")
+            if channel.name not in self.work.outcome.stopped:
+                self.work.outcome.stopped[channel.name] = reason
+                self.work.outcome.errors.append(f"shop '{self.shop.id}': {reason}")
+            # Only the folder's fsync may have failed, after the letter was in place: then it counts as written.
+            found = channel.find(claim.order_id, row.key, row.payload)
+            if not found or found == UNKNOWN:
+                self.work.blocked(session, row, reason, tried=True)
+                return
+            row.reference = found
+        except (ShopRejected, SmtpRejected, LetterError) as exc:
             self.work.failed(session, row, str(exc), retry=False)
             return
         session.add(row)

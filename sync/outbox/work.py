@@ -4,6 +4,7 @@ write-back each get one `RowWork` and use nothing else of each other."""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,8 @@ from mahnwerk.sync.store.models import Claim, OutboxRow, OutboxState, Task
 log = structlog.get_logger("mahnwerk.outbox")
 ACTOR = "mahnwerk"  # who the ledger names for what the executor does
 SOURCE = "executor"  # the ledger's `source` of its entries (casework says "cli")
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL = "disk full"  # how a row's last_error starts while it waits for space (`status` looks for it)
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Outcome:
     dead: int = 0
     tasks: int = 0
     errors: list[str] = field(default_factory=list)
+    stopped: dict[str, str] = field(default_factory=dict)  # channel → why it sends nothing more in this pass
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -107,6 +111,21 @@ class RowWork:
         session.commit()
         self.outcome.retrying += 1
         log.warning("outbox.retry", shop=self.shop.id, row=row.id, stage=row.stage, error=error)
+
+    def blocked(self, session: Session, row: OutboxRow, error: str, *, tried: bool) -> None:
+        """The machine's fault, not the row's (a full disk): the row waits with backoff like any transient fault but
+        is never dead-lettered for it, since nothing a person decides about the row would help. `tried`: this pass
+        attempted the row (counted), rather than leaving it untried behind a stopped channel."""
+        if tried:
+            self.count_attempt(row)
+        if row.state == OutboxState.SENDING and not row.reference:
+            row.state = OutboxState.PENDING  # known not to have been sent
+        row.last_error, row.updated_at = error[:2000], self.now()
+        row.next_attempt_at = self.now() + backoff(row, self.shop.delivery.retry_after)
+        session.add(row)
+        session.commit()
+        self.outcome.retrying += 1
+        log.warning("outbox.blocked", shop=self.shop.id, row=row.id, stage=row.stage, error=error)
 
     def dead(self, session: Session, row: OutboxRow, reason: str) -> None:
         """Give up on the row: a person decides (`outbox retry|done|skip`)."""

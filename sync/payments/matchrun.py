@@ -42,6 +42,7 @@ from mahnwerk.sync.payments.reconcile import (
     Booking,
     Reconciled,
     book,
+    closed_claims,
     credit_of,
     decided,
     open_claims,
@@ -138,8 +139,9 @@ def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, 
     def matched(payment: Any) -> Match | None:
         nonlocal matcher
         if matcher is None:
-            matcher = Matcher(open_claims(store, shop, today), window_days=shop.payments.name_window_days)
-        match = matcher.match(credit_of(payment))
+            matcher = Matcher(open_claims(store, shop, today), window_days=shop.payments.name_window_days,
+                              closed=closed_claims(store, shop, today))
+        match = matcher.proposal(credit_of(payment))
         if sure(match, shop):  # what follows sees the claim owing less
             for share in match.shares:
                 matcher.paid(share.claim_id, share.amount)
@@ -154,13 +156,14 @@ def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, 
             rows = conn.execute(select(*MATCHING).where(PAYMENTS.c.id.in_(ids)).order_by(PAYMENTS.c.id)).all()
         yield Chunk([(Waiting(r.id, r.source, r.ref, r.booked_on, r.currency, r.unallocated), matched(r._mapping))
                      for r in rows])
+    # The last two chunks read, perhaps not committed yet when the next is read: a chunk is only read after the one
+    # before it went through the pipe, which the booking side reads only after committing the one before that.
+    # Older ones the store answers for, so memory does not grow with the file. Kept across files, since one booking
+    # can come in two of them (a camt.052 and the day's camt.053 imported together).
+    recent: deque[set[tuple[str, str]]] = deque(maxlen=2)
     for path in files:
         imported = Imported(str(path))
         summary = StatementSummary()
-        # This file's last two chunks, perhaps not committed yet when the next is read: a chunk is only read after
-        # the one before it went through the pipe, which the booking side reads only after committing the one
-        # before that. Older ones the store answers for, so memory does not grow with the file.
-        recent: deque[set[tuple[str, str]]] = deque(maxlen=2)
         try:
             for chunk in chunked(read_statement(path, summary), CHUNK):
                 imported.problems += [p for p in chunk if isinstance(p, SourceProblem)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from mahnwerk.policy.account import HALF_CENT, Balance, allocate
 from mahnwerk.policy.engine import owed
 from mahnwerk.policy.interest import cents
-from mahnwerk.policy.matching import Credit, Match, OpenClaim, Share
+from mahnwerk.policy.matching import ClosedClaim, Credit, Match, OpenClaim, Share
 from mahnwerk.policy.model import ClaimFacts, Payment, Policy
 from mahnwerk.policy.rates import MissingRate
 from mahnwerk.sync.casework.casefile import facts, histories
@@ -51,15 +51,24 @@ CLAIM_COLUMNS = (*PLAN_COLUMNS, CLAIMS.c.invoice_number, CLAIMS.c.customer_name,
 MATCHING = tuple(PAYMENTS.c[name] for name in (
     "id", "source", "ref", "booked_on", "currency", "unallocated", "remittance", "end_to_end_id", "creditor_ref",
     "payer_name", "order_hint", "original_amount", "original_currency"))
-CLAIMS_BY_ID = for_ids(lambda among: select(*CLAIM_COLUMNS).where(among), CLAIMS.c.id)
+# Booking locks the claims it books to (PostgreSQL; SQLite has one writer anyway): whether one is still open is
+# decided by the last writer, not by what this transaction read before another one closed it.
+CLAIMS_BY_ID = for_ids(lambda among: select(*CLAIM_COLUMNS).where(among).order_by(CLAIMS.c.id)
+                       .with_for_update(key_share=True), CLAIMS.c.id)
+# A payment naming a claim closed this long ago is no longer recognised as "already paid" (memory: a shop's
+# closed claims pile up over the years; a late second payment is rare after that).
+CLOSED_WITHIN = timedelta(days=400)
 UPDATE_PAYMENT = (update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment_id"))
                   .values(state=bindparam("state"), rule=bindparam("rule"), confidence=bindparam("confidence"),
                           reason=bindparam("reason"), candidates=bindparam("candidates"),
                           unallocated=bindparam("unallocated"), decided_at=bindparam("decided_at"),
                           decided_by=bindparam("decided_by")))
-# The same for a payment stored earlier: only while it still waits (another process may have booked it meanwhile).
-UPDATE_WAITING = UPDATE_PAYMENT.where((PAYMENTS.c.state == PaymentState.UNMATCHED)
-                                      | (PAYMENTS.c.state == PaymentState.REVIEW))
+# The same for a payment stored earlier that matching sends to a person: only while it still waits with the amount
+# matching saw. A payment booked meanwhile (in full: matched; in part: review with less unallocated) is left as it
+# is, or it would go back to unmatched with its full amount and be booked again.
+UPDATE_WAITING = UPDATE_PAYMENT.where(  # no IN (...): an expanding parameter cannot go to executemany()
+    (PAYMENTS.c.state == PaymentState.UNMATCHED) | (PAYMENTS.c.state == PaymentState.REVIEW),
+    PAYMENTS.c.unallocated == bindparam("unallocated"))
 # Booking takes the payments it books first: the rows stay locked to this transaction (PostgreSQL), and one that
 # no longer waits, or holds another amount than matching saw, is left to whoever changed it.
 TAKE_WAITING = for_ids(lambda among: update(PAYMENTS).where(among, PAYMENTS.c.state.in_(PaymentState.WAITING))
@@ -98,6 +107,7 @@ class Booking:
     confidence: Decimal
     reason: str
     candidates: tuple[int, ...] = ()
+    whole: bool = False  # a person converted it: the shares, in their claims' currency, use up the whole payment
 
 
 def balance(claim: ClaimFacts, history: list, day: date, policy: Policy) -> Balance | None:
@@ -125,6 +135,19 @@ def open_claims(store: Store, shop: ShopConfig, today: date, *, chunk: int = 500
                 owed = cents(found.total) if found is not None else owed
             yield OpenClaim(id_, invoice_number, order_number, order_id, currency, owed, (name, company), invoiced,
                             also=(amount,))
+
+
+def closed_claims(store: Store, shop: ShopConfig, today: date) -> Iterator[ClosedClaim]:
+    """The shop's claims closed in the last CLOSED_WITHIN (or at an unknown time): a payment naming one is money
+    for a person to refund or assign."""
+    with store.connection() as conn:
+        rows = conn.execute(select(CLAIMS.c.id, CLAIMS.c.invoice_number, CLAIMS.c.order_number, CLAIMS.c.order_id,
+                                   CLAIMS.c.state).where(
+            CLAIMS.c.shop_id == shop.id, CLAIMS.c.state.in_(ClaimState.CLOSED),
+            CLAIMS.c.closed_at.is_(None) | (CLAIMS.c.closed_at >= datetime.combine(
+                today - CLOSED_WITHIN, datetime.min.time(), tzinfo=shop.timezone))))
+        for row in rows:
+            yield ClosedClaim(*row)
 
 
 def credit_of(row: Mapping[str, Any]) -> Credit:
@@ -156,7 +179,10 @@ def wait_update(payment_id: int | None, unallocated: Decimal, match: Match | Non
 def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: date, now: datetime, actor: str,
          result: Reconciled, stored: Set[int] = frozenset()) -> None:
     """Write the bookings: ledger entries with the §367 split, closed claims, write-back rows, payment states
-    (`stored`: payments whose row was written as booked in full already; only a share not booked changes it)."""
+    (`stored`: payments whose row was written as booked in full already; only a share not booked changes it).
+    A share is not booked when its claim is no longer open (the money waits for a person to refund or assign it),
+    is in another currency than the payment (unless a person converted it: `whole`), or is not a positive amount
+    within what the payment has left; the payment then goes to review saying why."""
     bookings = still_waiting(conn, bookings, stored, now=now, result=result)
     if not bookings:
         return
@@ -167,25 +193,37 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
     closing: dict[int, None] = {}  # in order
     for booking in bookings:
         p = booking.payment
-        booked = ZERO
+        booked, used, refused = ZERO, False, []  # booked: in the payment's currency
         for share in booking.shares:
             claim = claims[share.claim_id]
-            if claim.state != ClaimState.OPEN or claim.id in closing:
-                continue  # closed meanwhile: that share stays unallocated, a person decides
+            foreign = claim.currency != p.currency
+            if claim.state != ClaimState.OPEN or claim.id in closing:  # closed meanwhile, or by this very run
+                state = ClaimState.PAID if claim.id in closing else claim.state
+                refused.append(f"{claim.invoice_number} is no longer open ({state}): already paid: refund or assign")
+                continue
+            if foreign and not booking.whole:
+                refused.append(f"{claim.invoice_number} is in {claim.currency}, the payment in {p.currency}: a person "
+                               f"books it with the amount in {claim.currency}")
+                continue
+            rest = p.unallocated - booked  # of the payment, before this share: also tells its write-back apart
+            amount = share.amount if foreign else min(share.amount, rest)
+            if amount <= 0:  # never book nothing or a negative amount: it would raise what the claim owes
+                continue
             history = events.setdefault(claim.id, [])
             before = balance(facts(claim), history, p.booked_on, shop.policy)
             owed = (before.fees, before.flat_fee, before.interest, before.principal) if before else \
                 (ZERO, ZERO, ZERO, claim.open_amount)
-            (fees, flat, interest, principal), surplus = allocate(share.amount, owed)
+            (fees, flat, interest, principal), surplus = allocate(amount, owed)
             applied = {"fees": owed[0] - fees, "flat_fee": owed[1] - flat, "interest": owed[2] - interest,
                        "principal": owed[3] - principal, "credit": surplus}
-            history.append(Payment(p.booked_on, share.amount, p.source))
+            history.append(Payment(p.booked_on, amount, p.source))
             ledger.append({"claim_id": claim.id, "at": now, "kind": "payment", "source": "payments", "actor": actor,
-                           "data": {"amount": str(share.amount), "currency": claim.currency,
+                           "data": {"amount": str(amount), "currency": claim.currency,
                                     "on": p.booked_on.isoformat(), "source": p.source, "payment": p.id,
                                     "reference": p.ref, "rule": booking.rule, "confidence": str(booking.confidence),
                                     "applied": {k: str(cents(v)) for k, v in applied.items()}}})
-            booked += share.amount
+            booked += ZERO if foreign else amount
+            used = True
             left_owing = fees + flat + interest + principal
             if any(e.on > p.booked_on for e in history):  # later notices or payments: ask the policy for today
                 after = balance(facts(claim), history, today, shop.policy)
@@ -193,7 +231,7 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                 left_owing, surplus = (after.total, after.credit) if after else (left_owing, surplus)
             else:  # nothing after the payment: what the split leaves is what is owed
                 settled = before is not None and left_owing < HALF_CENT
-            words = f"{cents(share.amount):,.2f} {claim.currency} by {p.source} ({p.ref}, {p.booked_on})"
+            words = f"{cents(amount):,.2f} {claim.currency} by {p.source} ({p.ref}, {p.booked_on})"
             if settled:
                 closing[claim.id] = None
                 credit = cents(surplus)
@@ -208,16 +246,23 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                 result.closed += 1
                 note = f"Mahnwerk: paid in full, {words}." + (
                     f" Credit: {credit:,.2f} {claim.currency}." if credit > 0 else "")
-                outbox.append(writeback_row(shop, claim, "paid", p.id, note, today, now, paid="full"))
+                outbox.append(writeback_row(shop, claim, "paid", p.id, rest, note, today, now, paid="full"))
             else:
                 result.partial += 1
-                outbox.append(writeback_row(shop, claim, "part_paid", p.id, f"Mahnwerk: payment of {words}; still "
-                                            f"open: {cents(left_owing):,.2f} {claim.currency}.", today, now,
+                outbox.append(writeback_row(shop, claim, "part_paid", p.id, rest, f"Mahnwerk: payment of {words}; "
+                                            f"still open: {cents(left_owing):,.2f} {claim.currency}.", today, now,
                                             paid="part"))
-        result.booked += bool(booked)
+        if booking.whole and used:
+            booked = p.unallocated
+        result.booked += used
+        result.review += bool(refused)
+        why = "; ".join(refused)
         if p.id not in stored or booked != sum(share.amount for share in booking.shares):
-            payments.append(decided(p.id, p.unallocated, p.currency, booking, booked, now=now, actor=actor))
-        if booking.rule == "manual":  # automatic bookings are on the payment row and in each claim's ledger
+            payments.append(decided(p.id, p.unallocated, p.currency, booking, booked, now=now, actor=actor, why=why))
+        if refused:
+            payment_events.append({"payment_id": p.id, "at": now, "kind": PaymentState.REVIEW, "actor": actor,
+                                   "data": {"reason": why[:500], "candidates": [s.claim_id for s in booking.shares]}})
+        if booking.rule == "manual" and used:  # automatic bookings are on the payment row and in each claim's ledger
             payment_events.append({"payment_id": p.id, "at": now, "kind": "assigned", "actor": actor,
                                    "data": {"shares": [{"claim": s.claim_id, "amount": str(s.amount)}
                                                        for s in booking.shares]}})
@@ -246,19 +291,21 @@ def still_waiting(conn: Connection, bookings: list[Booking], stored: Set[int], *
 
 
 def decided(payment_id: int | None, unallocated: Decimal, currency: str, how: Booking | Match, booked: Decimal, *,
-            now: datetime, actor: str) -> dict[str, Any]:
-    """A booked payment's row: matched, or in review with what no claim took."""
+            now: datetime, actor: str, why: str = "") -> dict[str, Any]:
+    """A booked payment's row: matched, or in review with what no claim took (`why`: what was refused)."""
     left = unallocated - booked
-    reason = how.reason if not left else f"{how.reason}; {left} {currency} not booked yet"
+    reason = how.reason if not left else f"{how.reason}; {why + '; ' if why else ''}{left} {currency} not booked yet"
     return {"payment_id": payment_id, "state": PaymentState.REVIEW if left else PaymentState.MATCHED,
             "rule": how.rule, "confidence": how.confidence, "reason": reason[:500],
             "candidates": list(how.candidates), "unallocated": left, "decided_at": now, "decided_by": actor}
 
 
-def writeback_row(shop: ShopConfig, claim: Any, stage: str, payment_id: int, note: str, today: date,
+def writeback_row(shop: ShopConfig, claim: Any, stage: str, payment_id: int, rest: Decimal, note: str, today: date,
                   now: datetime, *, paid: str) -> dict[str, Any]:
-    """An outbox row that tells the shop: a private note, and the paid state ("full" or "part")."""
-    return {"key": f"{shop.id}/{claim.order_id}/{stage}/p{payment_id}", "shop_id": shop.id, "claim_id": claim.id,
+    """An outbox row that tells the shop: a private note, and the paid state ("full" or "part"). Its key names the
+    payment and what it had left before this booking (`rest`): a second part of one payment booked to the same
+    claim is a second row, and the same booking tried again (its transaction rolled back) the same key."""
+    return {"key": f"{shop.id}/{claim.order_id}/{stage}/p{payment_id}@{rest}", "shop_id": shop.id, "claim_id": claim.id,
             "kind": "writeback", "stage": stage, "channel": "shop", "planned_on": today,
             "state": OutboxState.PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
             "payload": {"note": note, "paid": paid, "payment": payment_id}, "reference": "",

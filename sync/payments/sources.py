@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.sync.config import ShopConfig
@@ -83,19 +84,63 @@ def collect(store: Store, shop: ShopConfig, *, now: datetime, providers: list[An
             log.error("payments.provider_failed", shop=shop.id, source=provider.source, error=str(exc))
     inbox = shop.payments.inbox
     files = list(inbox_files(inbox)) if inbox is not None else []
-    if files or match or result.new:
-        imported, result.reconciled = run(store, shop, files, now=now)
-        for path, outcome in zip(files, imported, strict=True):
-            assert inbox is not None  # the files came from it
-            if outcome.error:
-                target = move_aside(path, inbox / "rejected")
-                if target is not None:
-                    target.with_name(target.name + ".reason.txt").write_text(f"{outcome.error}\n", encoding="utf-8")
-                result.rejected.append((path.name, outcome.error))
-            else:
-                move_aside(path, inbox / "processed")
-                result.imported.append(outcome)
+    if not (files or match or result.new):
+        return result
+    try:
+        outcomes = list(zip(files, run_files(store, shop, files, now=now, result=result), strict=True))
+    except (SQLAlchemyError, MahnwerkError) as exc:
+        if not files or isinstance(exc, OperationalError):  # not a file's fault: the next round tries again
+            result.errors.append(f"payments: {failure(exc)}")
+            log.error("payments.run_failed", shop=shop.id, error=failure(exc))
+            return result
+        # Which file? Each on its own, so that one the store refuses does not hold up the others (whatever of it
+        # was stored already is found as duplicates).
+        log.error("payments.import_failed", shop=shop.id, error=failure(exc), files=len(files))
+        outcomes = []
+        for path in files:
+            try:
+                [outcome] = run_files(store, shop, [path], now=now, result=result)
+            except OperationalError as exc:  # the database, not the file: it stays for the next round
+                result.errors.append(f"{path.name}: {failure(exc)}")
+                continue
+            except (SQLAlchemyError, MahnwerkError) as exc:
+                outcome = Imported(str(path), error=f"could not be stored: {failure(exc)}")
+                log.error("payments.file_rejected", shop=shop.id, file=path.name, reason=outcome.error)
+            outcomes.append((path, outcome))
+    for path, outcome in outcomes:
+        assert inbox is not None  # the files came from it
+        if outcome.error:
+            target = move_aside(path, inbox / "rejected")
+            if target is not None:
+                target.with_name(target.name + ".reason.txt").write_text(f"{outcome.error}\n", encoding="utf-8")
+            result.rejected.append((path.name, outcome.error))
+        else:
+            move_aside(path, inbox / "processed")
+            result.imported.append(outcome)
     return result
+
+
+def run_files(store: Store, shop: ShopConfig, files: list[Path], *, now: datetime, result: Collected
+              ) -> list[Imported]:
+    """One matching run; what it matched is added to `result`."""
+    imported, reconciled = run(store, shop, files, now=now)
+    if result.reconciled is None:
+        result.reconciled = reconciled
+    else:
+        for name, value in reconciled.as_dict().items():
+            if isinstance(value, int):
+                setattr(result.reconciled, name, getattr(result.reconciled, name) + value)
+    return imported
+
+
+def failure(exc: Exception) -> str:
+    """What went wrong, without the statement's parameters (they hold customer data)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        first = str(exc.orig).strip().splitlines()
+        return f"database error: {type(exc.orig).__name__}: {first[0] if first else ''}"[:300]
+    if isinstance(exc, SQLAlchemyError):
+        return f"database error: {type(exc).__name__}"
+    return str(exc)[:300]
 
 
 def poll_provider(store: Store, shop: ShopConfig, provider: Any, *, now: datetime) -> Imported:

@@ -6,6 +6,9 @@ whose time has come. The day's run is due from `delivery.run_at` (shop time) unt
 missed because the database or the shop was down happens at the next tick after it answers again. Shops run in
 parallel in a bounded pool; a shop held by another process (a command typed by hand) is skipped for this tick.
 
+A database that does not answer (a restart, a network blip) fails the tick without a traceback; the shop's next
+tick comes early (after 5 s, doubling up to its interval) and catches up what was missed, the day's run included.
+
 SIGTERM or SIGINT stops the scheduler; a job in progress finishes its page and ends, and because every page
 commits with its cursor, even a SIGKILL loses nothing.
 """
@@ -15,12 +18,14 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from mahnwerk.errors import StoreError
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.mirror.claimdata import local_date
 from mahnwerk.sync.mirror.mirror import utcnow
@@ -32,6 +37,7 @@ from mahnwerk.sync.store.locks import ShopBusy, shop_lock
 
 log = structlog.get_logger("mahnwerk.daemon")
 DEFAULT_WORKERS = 8
+FIRST_RETRY = 5.0  # seconds after a database fault; doubled per fault in a row, at most the shop's interval
 
 
 def build_scheduler(store: Store, shops: Sequence[ShopConfig], config: Config | None = None, *,
@@ -43,23 +49,59 @@ def build_scheduler(store: Store, shops: Sequence[ShopConfig], config: Config | 
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
     for shop in shops:
-        scheduler.add_job(shop_job, "interval", args=[store, shop, config], kwargs={"now": now}, id=f"shop:{shop.id}",
+        job_id = f"shop:{shop.id}"
+        scheduler.add_job(shop_job, "interval", args=[store, shop, config],
+                          kwargs={"now": now, "retry": EarlyRetry(scheduler, job_id, shop)}, id=job_id,
                           name=f"shop {shop.id}", seconds=shop.sync.interval.total_seconds(),
                           next_run_time=datetime.now(UTC))
     return scheduler
 
 
+class EarlyRetry:
+    """Brings a shop's next tick forward after a database fault: 5 s, then doubling, never later than the
+    shop's interval; a tick that gets through resets it."""
+
+    def __init__(self, scheduler: BackgroundScheduler, job_id: str, shop: ShopConfig) -> None:
+        self.scheduler, self.job_id, self.interval = scheduler, job_id, shop.sync.interval.total_seconds()
+        self.faults = 0
+
+    def after_fault(self) -> float:
+        """Schedule the next tick early; the seconds until it."""
+        delay = min(FIRST_RETRY * 2 ** self.faults, self.interval)
+        self.faults += 1
+        self.scheduler.modify_job(self.job_id, next_run_time=datetime.now(UTC) + timedelta(seconds=delay))
+        return delay
+
+    def reset(self) -> None:
+        self.faults = 0
+
+
+def database_fault(exc: BaseException) -> bool:
+    """Is `exc` the database not answering (down, restarting, unreachable), not a bug?"""
+    if isinstance(exc, StoreError | OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def shop_job(store: Store, shop: ShopConfig, config: Config | None = None, *,
-             now: Callable[[], datetime] = utcnow) -> None:
+             now: Callable[[], datetime] = utcnow, retry: EarlyRetry | None = None) -> None:
     """One tick for one shop: sync → payments → the day's run or the due retries, in that order, under its lock.
-    Failures are logged; the next tick comes at its time."""
+    Failures are logged; the next tick comes at its time (early after a database fault, with `retry`)."""
     try:
         with shop_lock(store, shop.id, command="daemon", wait=0):
             _tick(store, shop, config, now)
     except ShopBusy as exc:
         log.info("daemon.shop_busy", shop=shop.id, holder=exc.holder)
-    except Exception:
-        log.exception("daemon.job_failed", shop=shop.id)
+    except Exception as exc:
+        if not database_fault(exc):
+            log.exception("daemon.job_failed", shop=shop.id)
+            return
+        error = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        log.warning("daemon.database_unavailable", shop=shop.id, error=error[0] if error else type(exc).__name__,
+                    retry_in=retry.after_fault() if retry else shop.sync.interval.total_seconds())
+    else:
+        if retry:
+            retry.reset()
 
 
 def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[], datetime]) -> None:
@@ -77,7 +119,9 @@ def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[
             log.error("daemon.run_failed", shop=shop.id, error=error)
         record_daily_run(store, shop, moment, ok=ran.ok)
     elif result.ok:
-        run_shop(store, config, shop, sync=False, decide=False, now=now, command="daemon")
+        ran = run_shop(store, config, shop, sync=False, decide=False, now=now, command="daemon")
+        for error in ran.as_dict()["errors"]:
+            log.error("daemon.run_failed", shop=shop.id, error=error)
 
 
 def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | None = None,

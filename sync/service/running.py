@@ -47,7 +47,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return not self.error and not (self.outcome and self.outcome.dead)
+        return not self.error and not (self.outcome and (self.outcome.dead or self.outcome.stopped))
 
     def as_dict(self) -> dict[str, Any]:
         done = self.outcome.as_dict() if self.outcome else {}

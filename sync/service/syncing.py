@@ -7,7 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlmodel import col
 
 from mahnwerk.connectors.mollie_source import MollieSource
 from mahnwerk.connectors.stripe_source import StripeSource
@@ -107,6 +109,10 @@ def collect_payments(store: Store, shop: ShopConfig, *, claims_changed: bool) ->
     except MahnwerkError as exc:
         log.error("payments.failed", shop=shop.id, error=str(exc))
         return Collected(shop.id, errors=[str(exc)])
+    except SQLAlchemyError as exc:  # the day's run goes on without the payments; what is committed stays
+        error = f"payments of shop '{shop.id}' not booked: database error: {getattr(exc, 'orig', None) or exc}"
+        log.error("payments.failed", shop=shop.id, error=error.splitlines()[0])
+        return Collected(shop.id, errors=[error.splitlines()[0]])
     finally:
         for source in sources:
             source.close()
@@ -115,6 +121,12 @@ def collect_payments(store: Store, shop: ShopConfig, *, claims_changed: bool) ->
 def _start_run(store: Store, shop: ShopConfig) -> int:
     ensure_shop(store, shop, utcnow())
     with store.session() as session:
+        # We hold the shop's lock: a run still `running` belongs to a process that was killed or lost its
+        # database before it could record the end. It failed; `status` must not show it running for ever.
+        session.execute(update(SyncRun).where(col(SyncRun.shop_id) == shop.id, col(SyncRun.outcome) == "running")
+                        .values(outcome="failed", finished_at=utcnow(),
+                                error="interrupted: the process ended (killed, or the database went away) "
+                                      "before the run was recorded as finished"))
         run = SyncRun(shop_id=shop.id, started_at=utcnow())
         session.add(run)
         session.commit()

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, ClauseElement, ColumnElement, Connection, Executable, Table, any_, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
 T = TypeVar("T")
@@ -166,9 +167,13 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) ->
         conn.begin()
     driver_connection = conn.connection.driver_connection
     assert isinstance(driver_connection, psycopg.Connection)  # bulk_insert checked the driver
-    with (
-        driver_connection.cursor() as cursor,  # the same connection, the same transaction
-        cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy,
-    ):
-        for row in rows:
-            copy.write_row([json.dumps(row[n]) if n in as_json else row[n] for n in names])
+    statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
+    try:
+        with (
+            driver_connection.cursor() as cursor,  # the same connection, the same transaction
+            cursor.copy(statement) as copy,
+        ):
+            for row in rows:
+                copy.write_row([json.dumps(row[n]) if n in as_json else row[n] for n in names])
+    except psycopg.Error as exc:  # as SQLAlchemy would raise it: callers handle one family of database errors
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc

@@ -188,15 +188,20 @@ class PaymentState:
 
 
 class IncomingPaymentRow(SQLModel, table=True):
-    """One incoming credit from a bank statement or a payment provider, imported once (source + ref)."""
+    """One incoming credit from a bank statement or a payment provider, imported once: one row per `booking`, however
+    many reports and statements carry it."""
 
     __tablename__ = "payments"
     __table_args__ = (UniqueConstraint("shop_id", "source", "ref", name="uq_payments_shop_source_ref"),
+                      Index("uq_payments_shop_booking", "shop_id", "booking", unique=True),
                       Index("ix_payments_shop_state", "shop_id", "state"))
     id: int | None = Field(default=None, primary_key=True)
     shop_id: str = Field(foreign_key="shops.id", max_length=40)
     source: str = Field(max_length=20)  # camt.053, camt.052, camt.054, mt940, stripe, mollie
     ref: str = Field(max_length=140)  # the bank's reference or the provider's id (or a hash of the entry)
+    # The booking's identity (connectors/payment_records.py booking_id): a camt.052 row is confirmed by the day's
+    # camt.053 or MT940 (source, ref, origin and position change to the statement's), never stored twice.
+    booking: str = Field(max_length=64)
     origin: str = Field(default="", max_length=500)  # the file it was imported from, or the provider
     position: str = Field(default="", max_length=200)  # where in that file
     account: str = Field(default="", max_length=64)

@@ -3,6 +3,7 @@ store with a deadline (never a sleep as an assertion), and the checks every race
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,10 @@ class Mahnwerk:
 
     def running(self) -> bool:
         return self.proc.poll() is None
+
+    def said(self) -> str:
+        """What it has written to stderr so far (it may still be writing)."""
+        return os.pread(self.err.fileno(), 1 << 24, 0).decode("utf-8", "replace")
 
     def finish(self, timeout: float = TIMEOUT) -> Finished:
         """Wait for the end (killed after `timeout` seconds: AssertionError) and return what it said."""

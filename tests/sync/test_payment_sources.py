@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from mahnwerk.sandbox.mollie_server import MollieSandbox, MollieServer
-from mahnwerk.sandbox.statements import StatementClaim, write_statement
+from mahnwerk.sandbox.statements import StatementClaim, sample_claims, write_statement
 from mahnwerk.sandbox.stripe_server import StripeSandbox, StripeServer
 from mahnwerk.sync.cli.main import main
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.syncing import sync_one
-from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry
+from mahnwerk.sync.store.models import Claim, ClaimState, IncomingPaymentRow, LedgerEntry
 from tests.support import write_config
 from tests.sync.test_payments import TODAY, fresh
 from tests.sync.test_run import MERCHANT, RATES, query
@@ -217,3 +217,140 @@ def test_with_several_shops_the_statement_account_picks_the_shop(tmp_path: Path,
                                 account="DE75512108001245126199")
     assert main(["--config-dir", str(etc), "payments", "import", str(elsewhere.path)]) == 2
     assert "name the shop with --shop" in " ".join(capsys.readouterr().err.split())
+
+
+# --- one absurd entry halts nothing; the sanity limit ----------------------------------------------------------------
+
+HUGE_CAMT = '<Amt Ccy="EUR">999999999999999999.00</Amt>'  # camt allows 18 digits: beyond NUMERIC(20, 6)
+
+
+def absurd_files(folder: Path) -> tuple[Path, Path]:
+    """A camt.053 and an MT940 file, each with two good credits around one absurd amount."""
+    from tests.connectors.test_camt import camt, entry
+    from tests.connectors.test_mt940_statement import statement, write
+    folder.mkdir(parents=True, exist_ok=True)
+    xml = camt(folder, entry(ref="G1"), entry(HUGE_CAMT, ref="HUGE"), entry('<Amt Ccy="EUR">20.00</Amt>', ref="G2"),
+               name="absurd.xml")
+    sta = write(folder, statement(":61:2603040304C10,00NTRFNONREF//M1", ":86:166?20SVWZ+fine",
+                                  ":61:2603040304C999999999999999,NTRFNONREF//M2", ":86:166?20SVWZ+absurd",
+                                  ":61:2603040304C20,00NTRFNONREF//M3", ":86:166?20SVWZ+fine too"),
+                name="absurd.sta")
+    return xml, sta
+
+
+def test_an_amount_the_store_cannot_hold_is_a_problem_and_the_rest_is_stored(tmp_path: Path, woo, db_url: str,
+                                                                             capsys) -> None:
+    etc = config(tmp_path, woo, db_url)
+    sync(etc)
+    xml, sta = absurd_files(tmp_path / "files")
+    capsys.readouterr()
+    assert main(["--config-dir", str(etc), "payments", "import", str(xml), str(sta), "--json"]) == 0
+    camt_file, mt940_file = json.loads(capsys.readouterr().out)["files"]
+    assert camt_file["new"] == 2 and mt940_file["new"] == 2
+    [too_big] = camt_file["problems"]
+    assert too_big["position"] == "statement 2026-03-04-001 entry 2 (line 7)"
+    assert "cannot be stored" in too_big["reason"]
+    [misread] = mt940_file["problems"]
+    assert misread["position"] == "statement STARTUMS260304 line 7"
+    assert "'999999999999999,' is not an MT940 amount" in misread["reason"]
+    assert sorted(p.ref for p in query(etc, select(IncomingPaymentRow))) == ["G1", "G2", "M1", "M3"]
+
+
+def test_the_inbox_goes_on_past_absurd_entries_and_a_file_the_store_refuses(tmp_path: Path, woo, db_url: str,
+                                                                           monkeypatch) -> None:
+    """Absurd entries are problems of their file; a file the database refuses (here a row it cannot take) goes to
+    rejected/ with the reason, and every other file is imported: no sync crashes on it, now or later."""
+    from mahnwerk.sync.payments import intake
+    etc = config(tmp_path, woo, db_url, '\n[payments]\ninbox = "inbox"\n')
+    sync(etc)
+    inbox = etc / "inbox"
+    absurd_files(inbox)
+    refused = write_statement(inbox / "refused.xml", sample_claims(5, seed=1), seed=21, start=TODAY, days=1)
+    good = write_statement(inbox / "good.xml", sample_claims(5, seed=2), seed=22, start=TODAY, days=1)
+    row = intake.payment_row
+
+    def broken(shop_id, p, origin, now, **kw):  # NOT NULL: an error of the database, on both
+        return row(shop_id, p, origin, now, **kw) | ({"booked_on": None} if "refused" in origin else {})
+
+    monkeypatch.setattr(intake, "payment_row", broken)
+    result = sync(etc).payments
+    assert [name for name, _ in result.rejected] == ["refused.xml"]
+    assert "could not be stored: database error" in (inbox / "rejected" / "refused.xml.reason.txt").read_text()
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["absurd.sta", "absurd.xml", "good.xml"]
+    # (a file the first attempt stored before the refused one was reached counts as duplicates in the second)
+    assert len(query(etc, select(IncomingPaymentRow))) == 4 + len(good.credits) and len(refused.credits) > 0
+    assert sum(len(i.problems) for i in result.imported) == 2
+    assert sync(etc).payments.rejected == []  # the next round has nothing left to trip over
+
+
+def test_above_the_sanity_limit_a_credit_waits_for_review_instead_of_being_booked(tmp_path: Path, woo,
+                                                                                  db_url: str, capsys) -> None:
+    from tests.connectors.test_camt import camt, entry, tx
+    etc = config(tmp_path, woo, db_url, '\n[payments]\nmax_amount = "10"\n')
+    claim = max(open_claims_after_sync(etc), key=lambda c: c.open_amount)
+    amount = f"{claim.open_amount:.2f}"
+    paying = tx(remittance=f"<Ustrd>{claim.invoice_number}</Ustrd>")
+    path = camt(tmp_path, entry(f'<Amt Ccy="{claim.currency}">{amount}</Amt>', ref="BIG", details=paying,
+                                booked=f"<BookgDt><Dt>{TODAY}</Dt></BookgDt>"))
+    assert claim.open_amount > 10
+    capsys.readouterr()
+    assert main(["--config-dir", str(etc), "payments", "import", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["files"][0]["new"] == 1 and result["booked"] == 0
+    [row] = query(etc, select(IncomingPaymentRow))
+    assert row.state == "review" and row.reason.startswith("above the sanity limit of 10 ")
+    assert [c.state for c in open_claims(etc) if c.id == claim.id] == [ClaimState.OPEN]
+
+
+def open_claims_after_sync(etc: Path) -> list[Claim]:
+    sync(etc)
+    return fresh(open_claims(etc))
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ('"abc"', 'expected a positive amount like "1000000", got "abc"'), ("0", "positive amount below 10^14"),
+    ('"1e15"', "positive amount below 10^14"), ("1.5", 'expected a positive amount like "1000000", got 1.5')])
+def test_max_amount_is_checked_like_every_key(tmp_path: Path, woo, sqlite_url: str, value: str, message: str,
+                                              capsys) -> None:
+    etc = config(tmp_path, woo, sqlite_url, f"\n[payments]\nmax_amount = {value}\n")
+    assert main(["--config-dir", str(etc), "check"]) != 0
+    out = " ".join(capsys.readouterr().err.split())
+    assert "payments.max_amount" in out and message in out
+
+
+def test_mark_paid_refuses_exponents_and_amounts_above_the_sanity_limit(tmp_path: Path, woo, sqlite_url: str,
+                                                                        capsys) -> None:
+    etc = config(tmp_path, woo, sqlite_url, '\n[payments]\nmax_amount = "5000"\n')
+    [claim, *_] = open_claims_after_sync(etc)
+    ref = f"acme:{claim.order_number}"
+    for amount, message in [("1e15", '"1e15" is not an amount like 49.90'), ("Infinity", "not an amount"),
+                            ("5000.01", "above the sanity limit of 5000 (payments.max_amount")]:
+        capsys.readouterr()
+        assert main(["--config-dir", str(etc), "mark-paid", ref, "--amount", amount]) == 2
+        assert message in " ".join(capsys.readouterr().err.split())
+    assert main(["--config-dir", str(etc), "mark-paid", ref, "--amount", "5,00"]) == 0
+
+
+def test_a_database_that_fails_leaves_the_inbox_for_the_next_round(tmp_path: Path, woo, sqlite_url: str,
+                                                                   monkeypatch) -> None:
+    """Not a file's fault (the connection, a lock): nothing is rejected, nothing escapes the sync."""
+    from sqlalchemy.exc import OperationalError
+
+    from mahnwerk.sync.payments import sources
+    etc = config(tmp_path, woo, sqlite_url, '\n[payments]\ninbox = "inbox"\n')
+    sync(etc)
+    inbox = etc / "inbox"
+    inbox.mkdir()
+    truth = write_statement(inbox / "good.xml", sample_claims(5, seed=2), seed=22, start=TODAY, days=1)
+    real = sources.run
+
+    def gone(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(sources, "run", gone)
+    result = sync(etc).payments
+    assert result.rejected == [] and result.errors == [
+        "payments: database error: Exception: server closed the connection unexpectedly"]
+    assert (inbox / "good.xml").exists()
+    monkeypatch.setattr(sources, "run", real)
+    assert sync(etc).payments.new == len(truth.credits) and not (inbox / "good.xml").exists()
