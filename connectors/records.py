@@ -65,6 +65,8 @@ class ShopOrder:
     marker: str = ""  # the idempotency key of the last action Mahnwerk completed on this order (shop-side)
     deleted: bool = False  # in the shop's bin (still readable, no longer an order anyone collects on)
     paid_state: PaidState | None = None  # what `status` means; None: a status the mapping does not name
+    language: str = ""  # the order's own language ("de", "en") where the shop keeps one; else the country decides
+    part_paid: bool = False  # the shop says part was paid but not how much: a person confirms the amount
 
     @property
     def open_amount(self) -> Decimal:
@@ -90,7 +92,7 @@ class Page(Generic[T]):
     records: list[T] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
-    newest: datetime | None = None  # the highest modification time on the page, rejected records included
+    newest: datetime | None = None  # how far the cursor may move once this page is stored (None: not yet)
     total: int | None = None  # how many records the query matches in all, when the shop says
 
 

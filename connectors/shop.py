@@ -32,8 +32,9 @@ class OrderReader(Protocol):
         ...
 
     def changed_pages(self, since: datetime | None) -> Iterator[Page[ShopOrder]]:
-        """Every order changed after `since` (all orders when None), oldest change first; each page's `newest` is
-        how far it moves the cursor."""
+        """Every order changed after `since` (all orders when None); each page's `newest` is how far the cursor
+        may move once that page is stored, in the shop's own time (None: not yet, e.g. before the last page of a
+        read whose order is not the order of changes)."""
         ...
 
     def orders_by_id(self, ids: Sequence[str]) -> Iterator[Page[ShopOrder]]:

@@ -84,6 +84,11 @@ class ShopAuthFailed(ShopRejected):
     """Raised on 401/403: the credentials are wrong or lack permission."""
 
 
+class OrderChanged(ShopRejected):
+    """Raised by a kind before anything reached the customer when the order is no longer in a state to be dunned
+    (the shop refused the transition: paid or cancelled meanwhile); the order is re-read, the row skipped."""
+
+
 class BadRecord(MahnwerkError):
     """Raised when a record from a shop cannot be parsed; the record is quarantined, the sync goes on."""
 

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mahnwerk.connectors.records import BillingAddress, PaidState, ShopOrder
-from mahnwerk.policy.languages import language_for
+from mahnwerk.policy.languages import LANGUAGES, language_for
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.store.models import ClaimState
 
@@ -61,7 +61,8 @@ def claim_fields(order: ShopOrder, shop: ShopConfig, *, state: str) -> dict[str,
         "vat_id": order.vat_id,
         "is_b2b": bool(billing.company.strip() or order.vat_id),
         "billing_address": {name: getattr(billing, name) for name in ADDRESS_FIELDS},
-        "language": language_for(billing.country, shop.delivery.language),
+        "language": order.language if order.language in LANGUAGES else language_for(billing.country,
+                                                                                      shop.delivery.language),
         "currency": order.currency,
         "gross_amount": order.total,
         "open_amount": order.open_amount,

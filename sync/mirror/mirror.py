@@ -86,7 +86,8 @@ class Mirror:
                     counts.orders_expected = page.total
                 # Capped at the run's start: one order with a date in the future must not carry the cursor past
                 # everything that changes until then.
-                self._apply(conn, writer, page, counts, advance_to=min(page.newest or started, started))
+                self._apply(conn, writer, page, counts,
+                            advance_to=min(page.newest, started) if page.newest is not None else None)
                 self._progress(counts, requests_before, on_page)
             # No page, no cursor: the orders cursor holds the shop's own timestamps only, never our clock, which
             # may run ahead of the shop's (an empty shop is asked for everything again, which is one request).
