@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from os import PathLike, fspath
 
 from lxml import etree
@@ -284,6 +284,10 @@ class _Reader:
         return ref if seen == 1 else f"{ref}/{seen}"
 
 
+# ActiveOrHistoricCurrencyAndAmount: at most 18 digits, 5 of them after the point.
+CAMT_AMOUNT = re.compile(r"(?=[0-9.]{1,19}$)[0-9]{1,18}(?:\.[0-9]{0,5})?")
+
+
 def _text(element: etree._Element | None) -> str:
     return (element.text or "").strip() if element is not None else ""
 
@@ -293,11 +297,12 @@ def _money(element: etree._Element | None, what: str, t: _Tags, *, positive: boo
     if element is None:
         raise _Malformed(f"no {what} (Amt)")
     text = (element.text or "").strip()
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise _Malformed(f"{what} {text[:20]!r} is not a number") from None
-    if not value.is_finite() or value < 0 or (positive and value == 0):
+    if text.startswith("-") and CAMT_AMOUNT.fullmatch(text[1:]):
+        raise _Malformed(f"{what} {text[:20]!r} is not a positive amount")
+    if not CAMT_AMOUNT.fullmatch(text):  # xs:decimal as the schema restricts it: no sign, exponent or comma
+        raise _Malformed(f"{what} {text[:20]!r} is not a camt amount (digits with a decimal point, e.g. 12.50)")
+    value = Decimal(text)
+    if positive and value == 0:
         raise _Malformed(f"{what} {text[:20]!r} is not a positive amount")
     currency = (element.get("Ccy") or "").strip().upper()
     if not currency:

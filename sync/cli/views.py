@@ -38,9 +38,10 @@ def safe(value: Any, *, lines: bool = False) -> str:
     return CONTROLS.sub(lambda m: _visible(m.group(), lines), "" if value is None else str(value))
 
 
-def plain(value: Any) -> Text:
-    """Shop data as inert text: rich markup in a customer's name is shown, never interpreted; controls via `safe`."""
-    return Text(safe(value))
+def plain(value: Any, *, lines: bool = False) -> Text:
+    """Shop data as inert text: rich markup in a customer's name is shown, never interpreted; controls via `safe`
+    (`lines` keeps line breaks)."""
+    return Text(safe(value, lines=lines))
 
 
 def dumps(data: Any, **options: Any) -> str:

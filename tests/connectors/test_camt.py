@@ -222,16 +222,20 @@ def test_a_malformed_entry_is_reported_with_its_position_and_the_rest_is_importe
                 entry("", ref="X4"),
                 entry(indicator="", ref="X5"),
                 entry('<Amt Ccy="EUR">-5.00</Amt>', ref="X6"),
+                entry('<Amt Ccy="EUR">1e3</Amt>', ref="X7"),
                 entry(ref="OK2"))
     payments, problems, _ = read(path)
     assert [p.ref for p in payments] == ["OK1", "OK2"]
     assert [(p.position, p.reason) for p in problems] == [
-        ("statement 2026-03-04-001 entry 2 (line 7)", "amount '12,50' is not a number"),
+        ("statement 2026-03-04-001 entry 2 (line 7)",
+         "amount '12,50' is not a camt amount (digits with a decimal point, e.g. 12.50)"),
         ("statement 2026-03-04-001 entry 3 (line 8)", "amount has no currency (Ccy)"),
         ("statement 2026-03-04-001 entry 4 (line 9)", "booking date '2026-02-30' is not a date"),
         ("statement 2026-03-04-001 entry 5 (line 10)", "no amount (Amt)"),
         ("statement 2026-03-04-001 entry 6 (line 11)", "no credit/debit indicator (CdtDbtInd)"),
         ("statement 2026-03-04-001 entry 7 (line 12)", "amount '-5.00' is not a positive amount"),
+        ("statement 2026-03-04-001 entry 8 (line 13)",
+         "amount '1e3' is not a camt amount (digits with a decimal point, e.g. 12.50)"),
     ]
 
 
