@@ -103,7 +103,7 @@ class ShopProbe:
     reachable: bool
     authenticated: bool
     payment_methods: dict[str, bool]  # gateway id -> enabled
-    detail: str = ""
+    detail: str = ""  # why not, with the kind's hint; when authenticated: what the credentials may not do
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,12 +22,34 @@ payment_term_days = 14
 """
 
 
+SHOPWARE_TOML = """\
+[shop]
+id = "{shop_id}"
+kind = "shopware6"
+url = "{url}"
+timezone = "Europe/Berlin"
+
+[shop.auth]
+client_id = "{key}"
+client_secret = "{secret}"
+
+[invoice]
+payment_methods = {methods}
+payment_term_days = 14
+{extra}
+"""
+
+TEMPLATES = {"woocommerce": (SHOP_TOML, '["bacs", "cheque", "invoice"]'),
+             "shopware6": (SHOPWARE_TOML, '["payment_invoicepayment"]')}
+
+
 def write_config(folder: Path, db_url: str, shops: list[dict]) -> Path:
-    """A config folder with mahnwerk.toml and one shop file per entry of `shops` (keys of SHOP_TOML; `methods`
-    and `extra` are optional)."""
+    """A config folder with mahnwerk.toml and one shop file per entry of `shops` (keys of SHOP_TOML; `methods`,
+    `extra` and `kind` ("woocommerce", "shopware6") are optional; `key`/`secret` are the kind's two credentials)."""
     (folder / "shops").mkdir(parents=True, exist_ok=True)
     (folder / "mahnwerk.toml").write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
     for shop in shops:
-        values = {"extra": "", "methods": '["bacs", "cheque", "invoice"]'} | shop
-        (folder / "shops" / f"{shop['shop_id']}.toml").write_text(SHOP_TOML.format(**values), encoding="utf-8")
+        template, methods = TEMPLATES[shop.get("kind", "woocommerce")]
+        values = {"extra": "", "methods": methods} | shop
+        (folder / "shops" / f"{shop['shop_id']}.toml").write_text(template.format(**values), encoding="utf-8")
     return folder

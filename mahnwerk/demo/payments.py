@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
+from mahnwerk.demo.shops import DemoShop
 from mahnwerk.policy.interest import cents
 from mahnwerk.sandbox.statements import StatementClaim, write_statement
 from mahnwerk.sync.casework.planner import assessments, shop_today
@@ -18,7 +19,7 @@ from mahnwerk.sync.payments.matchrun import run
 from mahnwerk.sync.store.models import Claim, ClaimState, IncomingPaymentRow, PaymentState
 
 
-def show_payments(ctx: Any, store: Any, config: Any, shop_sandbox: Any, now: datetime) -> None:
+def show_payments(ctx: Any, store: Any, config: Any, shop_sandbox: DemoShop, now: datetime) -> None:
     """Write a statement for the open claims, import and match it, show the queue, then tell the shop."""
     from mahnwerk.sync.service.running import run_shops
 
@@ -57,9 +58,8 @@ def show_payments(ctx: Any, store: Any, config: Any, shop_sandbox: Any, now: dat
             out.print(views.plain(f"    {p.id:>5}  {p.booked_on}  {p.unallocated:>9} {p.currency}  "
                                   f"{p.payer_name[:24]:<24}  {text:<36}  {p.reason[:60]}"))
     [result] = run_shops(store, config, config.shops, now=lambda: now, sleep=lambda seconds: None)
-    notes = [n for notes in (shop_sandbox.notes.of(shop_sandbox.order(int(c.order_id))) for c in claims[:200])
-             for n in notes if not n["customer_note"] and "Mahnwerk: paid in full" in n["note"]]
+    notes = [n for n in shop_sandbox.private_notes(c.order_id for c in claims[:200]) if "Mahnwerk: paid in full" in n]
     out.print(views.plain(f"  next run: the shop was told {result.outcome.written_back if result.outcome else 0} "
                           "times (paid orders set to processing, a private note each), e.g.:"))
     if notes:
-        out.print(views.plain(f"    {notes[0]['note']}"))
+        out.print(views.plain(f"    {notes[0]}"))

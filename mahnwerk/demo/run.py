@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
 import tempfile
 from contextlib import ExitStack, closing
 from datetime import datetime, timedelta
@@ -12,29 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from mahnwerk.demo.payments import show_payments
-from mahnwerk.sandbox import SandboxServer, WooSandbox, malformed_orders
+from mahnwerk.demo.shops import KINDS, DemoShop
 from mahnwerk.sync.casework.timeline import explain
 from mahnwerk.sync.cli import views
 from mahnwerk.sync.mirror.mirror import utcnow
 
 DEMO_SHOP = """\
 # Written by `mahnwerk demo`: a shop file as a merchant would write one (see config.example.toml).
-[shop]
-id = "demo"
-kind = "woocommerce"
-url = "{url}"                     # plain http is fine on 127.0.0.1
-timezone = "Europe/Berlin"
-
-[shop.auth]
-consumer_key = "{key}"
-consumer_secret_file = "demo-secret.txt"   # relative to the config folder
-
-[invoice]
-payment_methods = ["bacs", "cheque", "invoice"]
-payment_term_days = 14
-number_meta_key = "_wcpdf_invoice_number"
-date_meta_key = "_wcpdf_invoice_date"
-
+{shop_section}
 [policy]
 preset = "de-b2c"
 region = "DE-BY"
@@ -74,15 +57,16 @@ folder = "exports"
 """
 
 
-def write_demo_config(folder: Path, *, url: str, key: str, secret: str) -> Path:
-    """A complete config folder for the sandbox shop: mahnwerk.toml, shops/demo.toml and a secret file."""
+def write_demo_config(folder: Path, *, shop_section: str, secret: str) -> Path:
+    """A complete config folder for the sandbox shop: mahnwerk.toml, shops/demo.toml (`shop_section` is its
+    [shop], [shop.auth] and [invoice]) and a secret file."""
     (folder / "shops").mkdir(parents=True, exist_ok=True)
     (folder / "mahnwerk.toml").write_text(
         f'[database]\nurl = "sqlite:///{folder / "mahnwerk.db"}"\n\n'
         '[logging]\nlevel = "error"   # the demo shows quarantined records in a table instead\n', encoding="utf-8")
     (folder / "demo-secret.txt").write_text(secret + "\n", encoding="utf-8")
     (folder / "demo-secret.txt").chmod(0o600)
-    (folder / "shops" / "demo.toml").write_text(DEMO_SHOP.format(url=url, key=key), encoding="utf-8")
+    (folder / "shops" / "demo.toml").write_text(DEMO_SHOP.format(shop_section=shop_section), encoding="utf-8")
     return folder
 
 
@@ -135,23 +119,22 @@ def with_session_case(store: Any, config: Any, ref: str, work: Any) -> Any:
         return work(open_case(session, config, ref, actor="demo", now=utcnow()))
 
 
-def run_demo(ctx: Any, *, orders: int, keep: Path | None) -> None:
-    """Start the sandbox, write a config for it, sync, and print the claims with aging and the quarantine."""
+def run_demo(ctx: Any, *, orders: int, keep: Path | None, kind: str = "woocommerce") -> None:
+    """Start the sandbox shop of `kind`, write a config for it, sync, show the claims, run the ladder on a
+    simulated calendar and import a bank statement."""
     from mahnwerk.sync.casework.planner import plan_rows
     from mahnwerk.sync.cli.main import run_sync, show_claims
     from mahnwerk.sync.service.bootstrap import open_store
 
     with ExitStack() as stack:
         folder = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mahnwerk-demo-")))
-        shop = WooSandbox.generated(orders, seed=2026)  # orders are built when read: small even for 100,000
-        for broken in malformed_orders():
-            shop.add_order(broken)
-        server = stack.enter_context(SandboxServer(shop))
-        write_demo_config(folder, url=server.url, key=shop.consumer_key, secret=shop.consumer_secret)
+        shop = KINDS[kind]()
+        url = shop.start(stack, orders)
+        write_demo_config(folder, shop_section=shop.shop_section(url), secret=shop.secret)
         ctx.config_dir = folder
         config = ctx.config()
         out = ctx.out
-        out.print(f"[bold]Mahnwerk demo[/]: a sandbox WooCommerce shop with {orders} orders at {server.url}")
+        out.print(f"[bold]Mahnwerk demo[/]: a sandbox {shop.title} shop with {orders} orders at {url}")
         out.print(f"config in {folder} (shops/demo.toml), database {folder / 'mahnwerk.db'}\n")
         store = stack.enter_context(closing(open_store(config)))
         run_sync(ctx, store, config.shops)
@@ -179,7 +162,7 @@ def run_demo(ctx: Any, *, orders: int, keep: Path | None) -> None:
 
 
 
-def act(ctx: Any, store: Any, config: Any, shop: WooSandbox) -> datetime:
+def act(ctx: Any, store: Any, config: Any, shop: DemoShop) -> datetime:
     """`mahnwerk run` on a simulated calendar: today, then every two weeks, so that every stage happens once;
     returns the last simulated moment."""
     from mahnwerk.sync.cli.runs import SUMMARY
@@ -196,13 +179,11 @@ def act(ctx: Any, store: Any, config: Any, shop: WooSandbox) -> datetime:
         out.print(views.plain(f"  day +{days:<3} {done or 'nothing due'}"))
         for error in summary["errors"][:3]:
             out.print(views.plain(f"    error: {error}"))
-    notes = [mail for mail in shop.mails if mail["subject"].startswith("A note has been added")]
-    out.print(f"\nThe sandbox shop mailed {len(notes)} customer notes; the first, as WooCommerce sent it to "
-              f"{notes[0]['to'] if notes else '-'}:" if notes else "\nNo customer notes were sent.")
-    if notes:
-        text = re.sub(r"<[^>]+>", "\n", notes[0]["body"])
-        shown = "\n".join("  " + line for line in html.unescape(text).splitlines() if line.strip())
-        out.print(views.plain(shown[:1500]))
+    mails = shop.customer_mails()
+    out.print(f"\nThe sandbox shop mailed {len(mails)} notices to customers; the first, as {shop.title} sent it to "
+              f"{mails[0][0]}:" if mails else "\nNo notices were mailed.")
+    if mails:
+        out.print(views.plain("\n".join("  " + line for line in mails[0][1].splitlines())[:1500], lines=True))
     folder = config.config_dir
     letters = sorted((folder / "letters").rglob("*.pdf"))
     exports = sorted((folder / "exports").glob("*.csv"))

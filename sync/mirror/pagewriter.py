@@ -17,10 +17,20 @@ from mahnwerk.connectors.records import Page, Rejected, ShopOrder
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.claimdata import changes, claim_fields, claim_state, is_new_claim
 from mahnwerk.sync.store.bulk import bulk_insert, insert_new
-from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Quarantine, table_of
+from mahnwerk.sync.store.models import (
+    Claim,
+    ClaimState,
+    LedgerEntry,
+    OutboxRow,
+    OutboxState,
+    Quarantine,
+    Task,
+    table_of,
+)
 
 CLAIMS, LEDGER = table_of(Claim), table_of(LedgerEntry)
-QUARANTINE = table_of(Quarantine)
+QUARANTINE, TASKS = table_of(Quarantine), table_of(Task)
+CONFIRM_AMOUNT = "confirm_amount"  # the task for an order the shop calls part-paid without saying how much
 OUTBOX = table_of(OutboxRow)
 # Built once: constructing a statement and its cache key on every page costs more than running it.
 UPDATE_CLAIM = update(CLAIMS).where(CLAIMS.c.id == bindparam("claim_id"))
@@ -49,6 +59,7 @@ class PageWriter:
         ids = [o.order_id for o in page.records] + [r.record_id for r in page.rejected] + page.missing
         known = self._known(conn, ids)
         result = self._upsert(conn, page.records, known)
+        self._flag_part_paid(conn, [o.order_id for o in page.records if o.part_paid])
         result.closed += self._mark_deleted(conn, [known[i] for i in page.missing if i in known])
         result.quarantined = self._quarantine(conn, page.rejected, known)
         self._resolve_quarantine(conn, [o.order_id for o in page.records])
@@ -102,6 +113,25 @@ class PageWriter:
         bulk_insert(conn, LEDGER, entries)
         result.updated = len(updates)
         return result
+
+    def _flag_part_paid(self, conn: Connection, order_ids: list[str]) -> None:
+        """Open claims whose order the shop calls part-paid, with no payment booked here: the shop does not say how
+        much came in, so a person confirms the amount (`mahnwerk mark-paid --amount`) before dunning asks too much.
+        One open task per claim."""
+        if not order_ids:
+            return
+        claims = conn.execute(select(CLAIMS.c.id, CLAIMS.c.order_number).where(
+            CLAIMS.c.shop_id == self.shop.id, CLAIMS.c.order_id.in_(order_ids), CLAIMS.c.state == ClaimState.OPEN,
+            ~CLAIMS.c.id.in_(select(LEDGER.c.claim_id).where(LEDGER.c.kind == "payment")),
+            ~CLAIMS.c.id.in_(select(TASKS.c.claim_id).where(TASKS.c.kind == CONFIRM_AMOUNT,
+                                                             TASKS.c.done_at.is_(None))))).all()
+        if claims:
+            bulk_insert(conn, TASKS, [{
+                "claim_id": c.id, "kind": CONFIRM_AMOUNT, "created_at": self.now, "done_at": None, "done_by": "",
+                "text": f"The shop marks order {c.order_number} as paid in part without the amount: record what "
+                        f"came in (mahnwerk mark-paid {self.shop.id}:{c.order_number} --amount X), then "
+                        f"mahnwerk tasks done {self.shop.id}:{c.order_number}."}
+                for c in claims])
 
     def _mark_deleted(self, conn: Connection, claims: list[dict[str, Any]]) -> int:
         """Orders the shop no longer has at all: their open claims close as deleted."""

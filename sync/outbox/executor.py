@@ -26,7 +26,7 @@ from sqlmodel import Session
 from mahnwerk.connectors.letter import LetterError
 from mahnwerk.connectors.records import Progress, ShopOrder
 from mahnwerk.connectors.smtp import SmtpRejected, SmtpUnavailable, valid_email
-from mahnwerk.errors import MahnwerkError, ShopAuthFailed, ShopError, ShopRejected, ShopUnavailable
+from mahnwerk.errors import MahnwerkError, OrderChanged, ShopAuthFailed, ShopError, ShopRejected, ShopUnavailable
 from mahnwerk.policy.engine import Assessment
 from mahnwerk.policy.interest import cents
 from mahnwerk.sync.casework.case import Case, settle
@@ -218,12 +218,29 @@ class Executor:
                 self.work.blocked(session, row, reason, tried=True)
                 return
             row.reference = found
+        except OrderChanged as exc:  # refused before anything went out: the shop has moved on (paid, cancelled)
+            self._changed_meanwhile(session, row, claim, exc)
+            return
         except (ShopRejected, SmtpRejected, LetterError) as exc:
             self.work.failed(session, row, str(exc), retry=False)
             return
         session.add(row)
         session.commit()
         log.info("outbox.delivered", shop=self.shop.id, row=row.id, stage=row.stage, channel=channel.name)
+
+    def _changed_meanwhile(self, session: Session, row: OutboxRow, claim: Claim, exc: OrderChanged) -> None:
+        """The order is read again (like a sync) and the row skipped as for a claim found paid before sending; if
+        the shop still shows it open, the refusal is the row's error for a person."""
+        try:
+            self.work.reread(session, claim)
+        except ShopError as reread_failed:
+            self.work.failed(session, row, f"{exc}; reading the order again failed: {reread_failed}", retry=True)
+            return
+        if claim.state == ClaimState.OPEN:
+            self.work.failed(session, row, str(exc), retry=False)
+            return
+        self.work.skip(session, row, f"the order is {claim.state} in the shop ({exc})",
+                       paid=claim.state == ClaimState.PAID)
 
     def _complete(self, session: Session, row: OutboxRow, case: Case, *, recovering: bool) -> None:
         """Step 3: the merchant's view in the shop (private note, progress with the marker last), then step 4."""

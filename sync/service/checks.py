@@ -87,7 +87,8 @@ def check_shop(shop: ShopConfig) -> ShopVerdict:
     warnings += payment_lines
     problem = "" if found else (f"none of the configured invoice payment methods ({', '.join(configured)}) exists in "
                                 f"the shop; it offers: {', '.join(probe.payment_methods) or 'nothing'}")
-    problem = "; ".join(p for p in (problem, *delivery_problems) if p)
+    # Authenticated, yet the kind has more to say: a permission the credentials lack.
+    problem = "; ".join(p for p in (problem, probe.detail, *delivery_problems) if p)
     return ShopVerdict(shop.id, shop.url, True, True, found, missing, problem, tuple(warnings))
 
 

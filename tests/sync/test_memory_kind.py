@@ -21,7 +21,7 @@ from mahnwerk.sync.cli.main import main
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.running import RunResult, run_shops
-from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Quarantine
+from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Quarantine, Task
 from tests.memoryshop import MemoryShop, invoice_order, memory_kind, open_shop
 from tests.sync.test_casework_cli import RATES
 from tests.sync.test_run import MERCHANT
@@ -204,6 +204,29 @@ def test_sync_mirrors_the_open_invoice_orders_and_follows_the_shop(etc: Path, sh
     [reread] = cli(etc, capsys, "sync", "--reread", "--json")
     assert reread["reread"] is True and reread["closed"] == 1, reread
     assert claim_of(etc, "8").state == ClaimState.DELETED and claim_of(etc, "1").state == ClaimState.OPEN
+
+
+def test_an_order_the_shop_calls_part_paid_asks_a_person_for_the_amount_once(
+        etc: Path, shop: MemoryShop, capsys: pytest.CaptureFixture[str]) -> None:
+    cli(etc, capsys, "sync")
+    shop.update("1", part_paid=True, status="partly_paid")
+    shop.update("2", part_paid=True, status="partly_paid")
+    cli(etc, capsys, "sync")
+    cli(etc, capsys, "sync", "--reread")  # seen again: still one task each
+    tasks = query(etc, select(Task).order_by(col(Task.id)))
+    assert [(t.claim_id, t.kind) for t in tasks] == [(claim_of(etc, "1").id, "confirm_amount"),
+                                                     (claim_of(etc, "2").id, "confirm_amount")]
+    assert "mahnwerk mark-paid mem:M-1 --amount X" in tasks[0].text
+    assert claim_of(etc, "1").state == ClaimState.OPEN and claim_of(etc, "1").open_amount == Decimal("119.00")
+    listed = cli(etc, capsys, "tasks", "--json")
+    assert {(t["claim"], t["action"]) for t in listed} >= {("mem:M-1", "confirm_amount"), ("mem:M-2", "confirm_amount")}
+
+    cli(etc, capsys, "mark-paid", "mem:M-1", "--amount", "50")
+    cli(etc, capsys, "tasks", "done", "mem:M-1")
+    shop.update("1", status="partly_paid", total=Decimal("119.00"))
+    cli(etc, capsys, "sync", "--reread")  # a payment is booked here now: no new task
+    assert [t.claim_id for t in query(etc, select(Task).where(col(Task.done_at).is_(None)))] == \
+        [claim_of(etc, "2").id]
 
 
 # --- plan and run --------------------------------------------------------------------------------------------------
