@@ -58,6 +58,15 @@ class BearerAuth(requests.auth.AuthBase):
 
 
 @dataclass(frozen=True, slots=True)
+class _Extra:
+    """What one request adds to the client's defaults: headers, a raw body instead of JSON, its own auth."""
+
+    headers: dict[str, str]
+    content: bytes | None = None
+    auth: requests.auth.AuthBase | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ShopResponse:
     """A successful answer: status, headers and the parsed JSON body."""
 
@@ -110,6 +119,12 @@ def error_from(response: requests.Response, *, shop: str, method: str, url: str)
                 code, message = nested.get("code") or nested.get("type"), nested.get("message", message)
                 if nested.get("param"):
                     message = f"{message} (param: {nested['param']})"
+            # Shopware: {"errors": [{"status", "code", "title", "detail"}]}; OAuth errors put the message in title
+            errors = [e for e in body.get("errors") or () if isinstance(e, dict)] \
+                if isinstance(body.get("errors"), list) else []
+            if errors:
+                code = code or errors[0].get("code") or None
+                message = "; ".join(str(e.get("detail") or e.get("title") or "") for e in errors) or message
             # WordPress names what is wrong with each parameter only in data.params
             params = (body.get("data") or {}).get("params") if isinstance(body.get("data"), dict) else None
             if isinstance(params, dict) and params:
@@ -224,12 +239,16 @@ class ShopHttp:
         return session
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                json_body: Any = None, retry: bool = True) -> ShopResponse:
+                json_body: Any = None, retry: bool = True, headers: Mapping[str, str] | None = None,
+                content: bytes | None = None, auth: requests.auth.AuthBase | None = None) -> ShopResponse:
         """Send one request and return the parsed JSON answer. It is retried on ShopUnavailable unless `retry` is
-        False: a POST that timed out may have been applied, so the caller must look before it sends again."""
+        False: a POST that timed out may have been applied, so the caller must look before it sends again.
+        `headers` are added to this request only; `content` is a raw body (an upload) instead of `json_body`;
+        `auth` replaces the client's own credentials for this request (a token chosen per request)."""
+        extra = _Extra(dict(headers or {}), content, auth)
         if not retry:
-            return self._once(method, path, params or {}, json_body)
-        return self._retrying.copy()(self._once, method, path, params or {}, json_body)
+            return self._once(method, path, params or {}, json_body, extra)
+        return self._retrying.copy()(self._once, method, path, params or {}, json_body, extra)
 
     def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> ShopResponse:
         """GET `path` (relative to the API base) with query `params`."""
@@ -243,16 +262,22 @@ class ShopHttp:
             session.close()
         self._local = threading.local()
 
-    def _once(self, method: str, path: str, params: Mapping[str, Any], json_body: Any) -> ShopResponse:
+    def _once(self, method: str, path: str, params: Mapping[str, Any], json_body: Any,
+              extra: _Extra | None = None) -> ShopResponse:
         url = self.base_url + path.lstrip("/")
         auth, query_auth = self._credentials
+        if extra is not None and extra.auth is not None:
+            auth = extra.auth
         query = {**params, **query_auth}
         shown = redact_url(url + ("?" + urlencode(query, safe=",[]") if query else ""))
         with self._lock:
             self._requests += 1
         try:
-            response = self.session.request(method, url, params=query, json=json_body, timeout=self.timeout,
-                                            auth=auth, stream=True)
+            body: dict[str, Any] = {"json": json_body}
+            if extra is not None and extra.content is not None:
+                body = {"data": extra.content}
+            response = self.session.request(method, url, params=query, timeout=self.timeout, auth=auth, stream=True,
+                                            headers=extra.headers if extra else None, **body)
             response._content = read_body(response)
             response._content_consumed = True
             response.close()  # back to the pool: the body is read whole

@@ -60,6 +60,6 @@ def show_payments(ctx: Any, store: Any, config: Any, shop_sandbox: DemoShop, now
     [result] = run_shops(store, config, config.shops, now=lambda: now, sleep=lambda seconds: None)
     notes = [n for n in shop_sandbox.private_notes(c.order_id for c in claims[:200]) if "Mahnwerk: paid in full" in n]
     out.print(views.plain(f"  next run: the shop was told {result.outcome.written_back if result.outcome else 0} "
-                          "times (paid orders set to processing, a private note each), e.g.:"))
+                          "times (paid orders marked paid there, a private note each), e.g.:"))
     if notes:
         out.print(views.plain(f"    {notes[0]}"))

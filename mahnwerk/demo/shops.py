@@ -9,7 +9,15 @@ from collections.abc import Iterable
 from contextlib import ExitStack
 from typing import Protocol
 
-from mahnwerk.sandbox import SandboxServer, WooSandbox, malformed_orders
+from mahnwerk.sandbox import (
+    SandboxServer,
+    ShopwareSandbox,
+    ShopwareServer,
+    WooSandbox,
+    generate_sw_orders,
+    malformed_orders,
+    malformed_sw_orders,
+)
 
 WOO_SECTION = """\
 [shop]
@@ -91,4 +99,52 @@ class WooDemo:
                 if not n["customer_note"]]
 
 
-KINDS: dict[str, type[DemoShop]] = {"woocommerce": WooDemo}
+SHOPWARE_SECTION = """\
+[shop]
+id = "demo"
+kind = "shopware6"
+url = "{url}"                     # without /api; plain http is fine on 127.0.0.1
+timezone = "Europe/Berlin"
+
+[shop.auth]
+client_id = "{key}"               # the integration's access key id
+client_secret_file = "demo-secret.txt"     # relative to the config folder
+
+[invoice]
+payment_methods = ["payment_invoicepayment"]
+payment_term_days = 14
+"""
+
+
+class ShopwareDemo:
+    """Shopware 6: notices are mails through the shop's own mailer (mail-template/send), the PDF attached."""
+
+    title = "Shopware 6"
+
+    def __init__(self) -> None:
+        self.shop: ShopwareSandbox | None = None
+        self.secret = ""
+
+    def start(self, stack: ExitStack, orders: int) -> str:
+        self.shop = ShopwareSandbox(orders=[*generate_sw_orders(orders, seed=2026), *malformed_sw_orders()])
+        self.secret = self.shop.client_secret
+        return stack.enter_context(ShopwareServer(self.shop)).url
+
+    def shop_section(self, url: str) -> str:
+        assert self.shop is not None
+        return SHOPWARE_SECTION.format(url=url, key=self.shop.client_id)
+
+    def customer_mails(self) -> list[tuple[str, str]]:
+        assert self.shop is not None
+        return [(", ".join(mail["recipients"]), mail["text"] + (f"\n[attached: {', '.join(mail['media'])}]"
+                                                                if mail["media"] else ""))
+                for mail in self.shop.mails if mail["kind"] == "api"]
+
+    def private_notes(self, order_ids: Iterable[str]) -> list[str]:
+        assert self.shop is not None
+        shop = self.shop
+        return [note["text"] for order_id in order_ids if order_id in shop.orders
+                for note in shop.custom_fields(order_id).get("mahnwerk_notes", [])]
+
+
+KINDS: dict[str, type[DemoShop]] = {"woocommerce": WooDemo, "shopware6": ShopwareDemo}

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-import traceback
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qs, parse_qsl
 
 from mahnwerk.sandbox.params import php_params
 from mahnwerk.sandbox.routes import Request, dispatch
-from mahnwerk.sandbox.serving import LoopbackHandler, LoopbackHTTPServer, LoopbackServer
+from mahnwerk.sandbox.serving import LoopbackHTTPServer, LoopbackServer, ShopHandler
 from mahnwerk.sandbox.shop import RecordedRequest, WooSandbox
 from mahnwerk.sandbox.wire import FAULTS, JSON_TYPE, Response, WPError
 
@@ -21,35 +19,25 @@ _WP_HEADERS = [
 ]
 
 
-class _Handler(LoopbackHandler):
+class _Handler(ShopHandler):
     server: _Server
 
-    def serve(self) -> None:
-        shop = self.server.shop
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        url = urlsplit(self.path)
+    def shop(self) -> WooSandbox:
+        return self.server.shop
+
+    def answer(self, url: SplitResult, body: bytes) -> Response:
         pairs = parse_qsl(url.query, keep_blank_values=True)
-        if shop.on_request is not None and shop.on_request(self.command, url.path, "before"):
-            self.close_connection = True  # the test stopped the client (SIGKILL) before the shop saw the request
-            return
-        planned = shop.faults.take(url.path + "?" + url.query)
-        if planned.sleep:
-            time.sleep(planned.sleep)
-        if planned.fail is not None:
-            response = _fault_response(planned.fail.status, planned.fail.retry_after)
-        else:
-            try:
-                response = dispatch(shop, self._request(url.path, pairs, body), self.headers.get("Authorization"))
-            except Exception:           # a sandbox bug: answer like a PHP fatal error, keep the traceback visible
-                traceback.print_exc()
-                response = _fault_response(500, None)
-        shop.record(RecordedRequest(self.command, url.path, parse_qs(url.query, keep_blank_values=True),
-                                    response.status))
-        if shop.on_request is not None and shop.on_request(self.command, url.path, "after"):
-            self.close_connection = True  # applied, but the client died before it could read the answer
-            return
-        self._send(response, truncate=planned.truncate)
+        return dispatch(self.server.shop, self._request(url.path, pairs, body), self.headers.get("Authorization"))
+
+    def fault_response(self, status: int, retry_after: float | None) -> Response:
+        return _fault_response(status, retry_after)
+
+    def log(self, url: SplitResult, status: int) -> None:
+        self.server.shop.record(RecordedRequest(self.command, url.path,
+                                                parse_qs(url.query, keep_blank_values=True), status))
+
+    def send(self, response: Response, *, truncate: bool) -> None:
+        self._send(response, truncate=truncate)
 
     def _request(self, path: str, pairs: list[tuple[str, str]], body: bytes) -> Request:
         pretty = path.startswith("/wp-json")

@@ -10,8 +10,15 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
+import traceback
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Protocol, Self
+from urllib.parse import SplitResult, urlsplit
+
+from mahnwerk.sandbox.faults import FaultPlan
+from mahnwerk.sandbox.wire import Response
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
@@ -79,6 +86,62 @@ class LoopbackHandler(BaseHTTPRequestHandler):
             head.append("Connection: close")
         payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1", "replace")
         self.wfile.write(payload if self.command == "HEAD" else payload + body)
+
+
+class HookedShop(Protocol):
+    """What ShopHandler needs of a shop sandbox: the crash tests' request hook and the armed faults."""
+
+    on_request: Callable[[str, str, str], bool] | None
+    faults: FaultPlan
+
+
+class ShopHandler(LoopbackHandler):
+    """A shop sandbox's request: hook "before", armed faults, the answer, the log, hook "after", the response.
+
+    `on_request(method, path, phase)` returning True drops the connection unanswered: before the shop saw the request
+    (phase "before") or after it applied it (phase "after"), as when the client is killed. A subclass names its shop
+    and gives `answer`, `fault_response`, `log` and `send`.
+    """
+
+    def shop(self) -> HookedShop:
+        raise NotImplementedError
+
+    def answer(self, url: SplitResult, body: bytes) -> Response:
+        raise NotImplementedError
+
+    def fault_response(self, status: int, retry_after: float | None) -> Response:
+        raise NotImplementedError
+
+    def log(self, url: SplitResult, status: int) -> None:
+        raise NotImplementedError
+
+    def send(self, response: Response, *, truncate: bool) -> None:
+        raise NotImplementedError
+
+    def serve(self) -> None:
+        shop = self.shop()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        url = urlsplit(self.path)
+        if shop.on_request is not None and shop.on_request(self.command, url.path, "before"):
+            self.close_connection = True  # the test stopped the client (SIGKILL) before the shop saw the request
+            return
+        planned = shop.faults.take(url.path + "?" + url.query)
+        if planned.sleep:
+            time.sleep(planned.sleep)
+        if planned.fail is not None:
+            response = self.fault_response(planned.fail.status, planned.fail.retry_after)
+        else:
+            try:
+                response = self.answer(url, body)
+            except Exception:           # a sandbox bug: answer like a crashed shop, keep the traceback visible
+                traceback.print_exc()
+                response = self.fault_response(500, None)
+        self.log(url, response.status)
+        if shop.on_request is not None and shop.on_request(self.command, url.path, "after"):
+            self.close_connection = True  # applied, but the client died before it could read the answer
+            return
+        self.send(response, truncate=planned.truncate)
 
 
 class LoopbackServer:

@@ -211,12 +211,14 @@ def daemon(ctx: Context, shop_id: str | None) -> None:
               help="How many orders the sandbox shop holds.")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the demo's config and database in this folder instead of a temporary one.")
+@click.option("--kind", type=click.Choice(["woocommerce", "shopware6"]), default="woocommerce", show_default=True,
+              help="Which shop system the sandbox shop is.")
 @click.pass_context
-def demo(click_ctx: click.Context, orders: int, keep: Path | None) -> None:
+def demo(click_ctx: click.Context, orders: int, keep: Path | None, kind: str) -> None:
     """Sync a built-in sandbox shop on 127.0.0.1 and show its claims. No shop or network needed."""
     from mahnwerk.demo.run import run_demo
 
-    run_demo(click_ctx.obj, orders=orders, keep=keep)
+    run_demo(click_ctx.obj, orders=orders, keep=keep, kind=kind)
 
 
 # Registers plan, explain, tasks and casework; payments; run, status and outbox on the `cli` group.
