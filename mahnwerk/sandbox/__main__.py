@@ -1,6 +1,8 @@
-"""`python -m mahnwerk.sandbox --orders N`: serve a generated shop in the foreground until SIGTERM/SIGINT.
+"""`python -m mahnwerk.sandbox --orders N [--kind shopware6]`: serve a generated shop in the foreground until
+SIGTERM/SIGINT.
 
-Prints one JSON line first: {"url", "consumer_key", "consumer_secret", "orders"}; benchmarks read it.
+Prints one JSON line first: {"url", "consumer_key", "consumer_secret", "orders"} (Shopware: "client_id",
+"client_secret" instead of the key and secret); benchmarks read it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 
 from mahnwerk.sandbox.server import SandboxServer
 from mahnwerk.sandbox.shop import WooSandbox
+from mahnwerk.sandbox.shopware import ShopwareSandbox, ShopwareServer, generate_sw_orders
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,15 +25,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--timezone", default="Europe/Berlin")
+    parser.add_argument("--kind", choices=["woocommerce", "shopware6"], default="woocommerce")
     args = parser.parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if args.kind == "shopware6":
+        return serve_shopware(args.orders, args.seed, args.host, args.port, stop)
     # Orders are built lazily from the seed: same orders as generate_orders(N, seed=S), without holding N dicts.
     shop = WooSandbox.generated(args.orders, seed=args.seed, timezone=args.timezone)
     with SandboxServer(shop, host=args.host, port=args.port) as server:
         print(json.dumps({"url": server.url, "consumer_key": shop.consumer_key,
                           "consumer_secret": shop.consumer_secret, "orders": args.orders}), flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+def serve_shopware(orders: int, seed: int, host: str, port: int, stop: threading.Event) -> int:
+    shop = ShopwareSandbox(orders=generate_sw_orders(orders, seed=seed))
+    with ShopwareServer(shop, host=host, port=port) as server:
+        print(json.dumps({"url": server.url, "client_id": shop.client_id, "client_secret": shop.client_secret,
+                          "orders": orders}), flush=True)
         while not stop.wait(0.5):
             pass
     return 0

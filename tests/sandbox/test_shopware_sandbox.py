@@ -355,3 +355,18 @@ def test_faults_answer_in_shopware_format_and_on_request_drops_connections(api: 
     assert shop.custom_fields(order_id).get("a") is None        # the shop never saw it
     assert ("PATCH", f"/api/order/{order_id}", "before") in seen
     assert [r.status for r in shop.requests[-2:]] == [503, 200]
+
+
+def test_a_created_at_keyset_filter_answers_exactly_like_a_plain_range_filter(shop: ShopwareSandbox,
+                                                                                api: AdminClient) -> None:
+    """`createdAt >= X` under a createdAt-first sort is answered by cutting a cached result set: the rows must be
+    the ones the same filter selects under another sort."""
+    every = api.search({"sort": [{"field": "createdAt", "order": "ASC"}, {"field": "id", "order": "ASC"}],
+                        "includes": {"order": ["id", "createdAt"]}}).json()["data"]
+    bound = every[len(every) // 2]["createdAt"]
+    since = {"type": "range", "field": "createdAt", "parameters": {"gte": bound}}
+    keyset = api.search({"filter": [since], "includes": {"order": ["id"]},
+                         "sort": [{"field": "createdAt", "order": "ASC"}, {"field": "id", "order": "ASC"}]})
+    plain = api.search({"filter": [since], "includes": {"order": ["id"]}, "sort": [{"field": "id", "order": "ASC"}]})
+    assert sorted(r["id"] for r in keyset.json()["data"]) == sorted(r["id"] for r in plain.json()["data"])
+    assert [r["id"] for r in keyset.json()["data"]] == [r["id"] for r in every if r["createdAt"] >= bound]

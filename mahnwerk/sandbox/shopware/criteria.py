@@ -39,6 +39,7 @@ class Criteria:
     associations: dict[str, Criteria] = field(default_factory=dict)
     includes: dict[str, list[str]] | None = None
     key: str = ""
+    created_from: str | None = None  # a top-level `createdAt >= X` under a createdAt-first sort (keyset paging)
 
 
 class _Mapping:
@@ -104,10 +105,25 @@ def parse(entity: str, payload: object, *, max_limit: int | None = MAX_LIMIT) ->
                              {"association": name})
         criteria.associations[name] = parse(target, nested, max_limit=None)
     problems.raise_any()
+    keyset = _keyset(filters, sort)
+    if keyset is not None:  # the same result set as without it, cut where the sort reaches X: one cache entry
+        filters = [f for f in filters if f is not keyset]
+        criteria.created_from = F.instant(str(keyset["parameters"]["gte"]))
     criteria.match = compile_filters(entity, filters, "AND", negate=False) if filters else None
     criteria.sort = [_sort(entity, item, i) for i, item in enumerate(sort or [])]
     criteria.key = repr((entity, criteria.ids, filters, sort))
     return criteria
+
+
+def _keyset(filters: list, sort: object) -> dict | None:
+    """The filter `createdAt >= X` (gte only) at the top level when the sort begins with createdAt ascending."""
+    first = sort[0] if isinstance(sort, list) and sort and isinstance(sort[0], dict) else {}
+    if first.get("field") != "createdAt" or str(first.get("order", "ASC")).upper() != "ASC":
+        return None
+    return next((f for f in filters if isinstance(f, dict) and f.get("type") == "range"
+                 and f.get("field") in ("createdAt", "order.createdAt")
+                 and isinstance(f.get("parameters"), dict) and set(f["parameters"]) == {"gte"}
+                 and isinstance(f["parameters"]["gte"], str)), None)
 
 
 def _numeric(value: object) -> bool:

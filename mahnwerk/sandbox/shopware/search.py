@@ -5,10 +5,12 @@ request, as MySQL may return them, unless the sort ends with a unique field.
 
 from __future__ import annotations
 
+import bisect
 import random
 import threading
 from collections.abc import Iterable
 
+from mahnwerk.sandbox.shopware import fields as F
 from mahnwerk.sandbox.shopware.criteria import Criteria, Sort
 
 _CACHE_SIZE = 64
@@ -31,12 +33,14 @@ class Table:
     def __init__(self, rows: dict[str, dict]) -> None:
         self.rows = rows
         self._cache: dict[str, tuple[list[str], list[tuple] | None]] = {}
+        self._created: dict[str, list[str]] = {}  # per cached result set: each row's createdAt, for keyset cuts
         self._lock = threading.Lock()
 
     def changed(self) -> None:
         """Forget every cached result set (called on each write)."""
         with self._lock:
             self._cache.clear()
+            self._created.clear()
 
     def select(self, criteria: Criteria) -> tuple[list[str], list[tuple] | None]:
         """All matching ids in sort order, with their sort keys when rows can tie."""
@@ -60,12 +64,26 @@ class Table:
         with self._lock:
             if len(self._cache) >= _CACHE_SIZE:
                 self._cache.clear()
+                self._created.clear()
             self._cache[criteria.key] = result
         return result
+
+    def _keyset_start(self, criteria: Criteria, ids: list[str]) -> int:
+        """Where `createdAt >= created_from` begins in a result set sorted by createdAt first."""
+        with self._lock:
+            created = self._created.get(criteria.key)
+        if created is None:
+            created = [F.instant(self.rows[i]["createdAt"]) if self.rows[i].get("createdAt") else "" for i in ids]
+            with self._lock:
+                self._created[criteria.key] = created
+        return bisect.bisect_left(created, criteria.created_from or "")
 
     def page(self, criteria: Criteria, rng: random.Random) -> tuple[list[dict], int]:
         """The rows of the requested page and the `total` its count mode asks for."""
         ids, keys = self.select(criteria)
+        if criteria.created_from is not None:
+            cut = self._keyset_start(criteria, ids)
+            ids, keys = ids[cut:], keys[cut:] if keys is not None else None
         count = len(ids)
         start = min(criteria.offset, len(ids))
         end = len(ids) if criteria.limit is None else min(start + criteria.limit, len(ids))
