@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 
 from mahnwerk import __version__
+from mahnwerk.connectors.kinds import kinds
 from mahnwerk.errors import ConfigError, MahnwerkError
 from mahnwerk.sync.casework.reports import aging, claim_rows, quarantine_rows
 from mahnwerk.sync.cli import views
@@ -211,7 +212,7 @@ def daemon(ctx: Context, shop_id: str | None) -> None:
               help="How many orders the sandbox shop holds.")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the demo's config and database in this folder instead of a temporary one.")
-@click.option("--kind", type=click.Choice(["woocommerce", "shopware6"]), default="woocommerce", show_default=True,
+@click.option("--kind", type=click.Choice(list(kinds())), default=next(iter(kinds())), show_default=True,
               help="Which shop system the sandbox shop is.")
 @click.pass_context
 def demo(click_ctx: click.Context, orders: int, keep: Path | None, kind: str) -> None:

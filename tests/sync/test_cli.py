@@ -118,6 +118,18 @@ def test_demo_runs_self_contained(capsys) -> None:
     assert "Claims (open)" in out and "Open claims by age" in out and "Quarantined records" in out
 
 
+def test_the_demo_runs_a_shopware_shop_through_the_whole_flow(capsys) -> None:
+    """`demo --kind shopware6`: the Shopware sandbox, its mailer sending the notices, a statement paying claims."""
+    from mahnwerk.connectors.shopware6.auth import forget_tokens
+
+    forget_tokens()
+    assert main(["demo", "--kind", "shopware6", "--orders", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "a sandbox Shopware 6 shop with 60 orders" in out and "Quarantined records" in out
+    assert "notices to customers; the first, as Shopware 6 sent it to" in out and "Guten Tag" in out
+    assert "paid in full" in out and "dead': 0" in out
+
+
 def test_check_hints_at_permalinks_when_the_api_is_not_found(tmp_path, woo, capsys) -> None:
     """A shop URL where no REST API answers gets a hint about the base URL and permalinks."""
     folder = config_for(tmp_path, woo, url=woo.url + "/shop")

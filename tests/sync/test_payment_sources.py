@@ -221,7 +221,7 @@ def test_with_several_shops_the_statement_account_picks_the_shop(tmp_path: Path,
 
 # --- one absurd entry halts nothing; the sanity limit ----------------------------------------------------------------
 
-HUGE_CAMT = '<Amt Ccy="EUR">999999999999999999.00</Amt>'  # camt allows 18 digits: beyond NUMERIC(20, 6)
+HUGE_CAMT = '<Amt Ccy="EUR">9999999999999999.00</Amt>'  # camt allows 18 digits in all: beyond NUMERIC(20, 6)
 
 
 def absurd_files(folder: Path) -> tuple[Path, Path]:
