@@ -47,6 +47,7 @@ class ShopKind:
     default_invoice_methods: tuple[str, ...]
     default_paid_status: str = ""
     auth_hint: str = ""  # what to check when the shop refuses the credentials
+    attachments: bool = False  # the shop's customer channel carries files (the notice as a PDF letter)
     connect: Callable[[ShopSettings], ShopConnection] | None = None  # None: not supported by this version
 
     def defaults(self, meaning: str) -> tuple[str, ...]:

@@ -101,5 +101,6 @@ KIND = ShopKind(
                       "cancelled": ("cancelled", "failed", "chargeback"), "refunded": ("refunded",)},
     default_invoice_methods=("payment_invoicepayment",),
     auth_hint=AUTH_HINT,
+    attachments=True,
     connect=connect,
 )

@@ -10,7 +10,7 @@ message.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,6 +49,14 @@ def message_of(key: str, payload: dict[str, Any]) -> CustomerMessage:
                            payload.get("language", ""))
 
 
+def letter_attachment(message: Prepared, font: Path | None) -> tuple[Attachment, ...]:
+    """The notice as a PDF letter, made in memory (the print folder holds only letters to post); none when the
+    message has no letter."""
+    if message.letter is None or message.letter_path is None:
+        return ()
+    return (Attachment(message.letter_path.name, render_letter(message.letter, font=font or find_font())),)
+
+
 class Channel(Protocol):
     name: str
 
@@ -58,12 +66,13 @@ class Channel(Protocol):
 
 
 class ShopChannel:
-    """The shop's own customer channel (a customer note the shop mails, or the shop's mailer)."""
+    """The shop's own customer channel (a customer note the shop mails, or the shop's mailer), with the notice as
+    a PDF letter attached when the kind's channel carries files and the merchant wants it."""
 
     name = "shop"
 
-    def __init__(self, actions: ShopActions) -> None:
-        self.actions = actions
+    def __init__(self, actions: ShopActions, *, attach_letter: bool = False, font: Path | None = None) -> None:
+        self.actions, self.attach_letter, self.font = actions, attach_letter, font
 
     def find(self, order_id: str, key: str, payload: dict[str, Any]) -> str | None:
         if not payload.get("subject"):
@@ -71,7 +80,8 @@ class ShopChannel:
         return self.actions.find_message(order_id, message_of(key, payload))
 
     def deliver(self, order_id: str, message: Prepared) -> str:
-        return self.actions.send_message(order_id, message.message())
+        return self.actions.send_message(order_id, replace(message.message(), attachments=letter_attachment(
+            message, self.font) if self.attach_letter else ()))
 
 
 class Email:
@@ -87,10 +97,7 @@ class Email:
         return UNKNOWN if payload.get("subject") else None
 
     def deliver(self, order_id: str, message: Prepared) -> str:
-        attachments = []
-        if self.attach_letter and message.letter is not None and message.letter_path is not None:
-            pdf = render_letter(message.letter, font=self.font or find_font())
-            attachments.append(Attachment(message.letter_path.name, pdf))
+        attachments = list(letter_attachment(message, self.font)) if self.attach_letter else []
         mail = build_message(settings=self.settings, to=message.to, to_name=message.to_name, subject=message.subject,
                              text=message.text, html=message.html, attachments=attachments,
                              message_id=message_id_for(message.key, self.domain))

@@ -56,7 +56,10 @@ class Executor:
         self.work, self.templates, self.letters_dir, self.sleep = work, templates, letters_dir, sleep
         self.shop, self.now = work.shop, work.now
         self._last_send = float("-inf")
-        self.channels: dict[str, Channel] = {"shop": ShopChannel(work.actions),
+        kind = self.shop.shop_kind
+        self.shop_attaches = bool(kind and kind.attachments and self.shop.delivery.attach_letter)
+        self.channels: dict[str, Channel] = {"shop": ShopChannel(work.actions, attach_letter=self.shop_attaches,
+                                                                 font=self.shop.letters.font),
                                              "letter": Letter(self.shop.letters.font)}
         if self.shop.smtp.configured:
             self.channels["email"] = Email(smtp_settings(self.shop), attach_letter=self.shop.smtp.attach_letter,
@@ -169,7 +172,8 @@ class Executor:
             raise ChannelStopped(self.work.outcome.stopped[wanted])
         rendered = self.templates.render(notice)
         letter = None
-        if wanted == "letter" or (wanted == "email" and self.shop.smtp.attach_letter):
+        if wanted == "letter" or (wanted == "email" and self.shop.smtp.attach_letter) or \
+                (wanted == "shop" and self.shop_attaches):
             letter = letter_content(notice, self.templates.render(notice, letter=True),
                                     girocode=self.shop.letters.girocode)
         message = Prepared(row.key, rendered.subject, rendered.text, rendered.html, claim.email, claim.customer_name,

@@ -133,6 +133,7 @@ def test_a_shopware_merchant_gets_the_whole_flow(etc: Path, sandbox: ShopwareSan
     twig = next(m for m in mails if TWIG[0] in str(m["recipients"]))
     assert TWIG[0] in twig["text"] and TWIG[1] in twig["text"] and "49" not in twig["text"].split(TWIG[0])[0][-3:]
     assert sandbox.mail_failures == []
+    assert all(len(m["media"]) == 1 and m["media"][0].startswith("mahnwerk-") for m in mails)  # the PDF letter
 
     [again] = cli(etc, capsys, "run", "--json")  # nothing more is due today
     assert again["sent"] == 0 and len(api_mails(sandbox)) == len(mails)
