@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from mahnwerk.connectors.shopware6.auth import forget_tokens
-from mahnwerk.sandbox import ShopwareSandbox, ShopwareServer, generate_sw_orders
+from mahnwerk.sandbox import ShopwareSandbox, ShopwareServer, generate_sw_orders, malformed_sw_orders
 from mahnwerk.sync.cli.main import main
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync.service.bootstrap import open_store
@@ -199,3 +199,27 @@ def test_a_send_interrupted_after_it_began_waits_for_a_person(etc: Path, sandbox
     assert Counter(m["order_id"] for m in api_mails(sandbox)).most_common(1)[0][1] == 1  # never twice
     [status] = cli(etc, capsys, "status", "--json")
     assert status["outbox"]["dead"] == 1, status
+
+
+def test_malformed_orders_are_quarantined_with_the_field_and_the_sync_goes_on(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], sqlite_url: str) -> None:
+    forget_tokens()
+    broken = malformed_sw_orders()
+    shop = ShopwareSandbox(orders=[*generate_sw_orders(20, seed=4), *broken])
+    defect = {o["customFields"]["sandbox_defect"]: o["id"] for o in broken}
+    with ShopwareServer(shop) as server:
+        etc = write_config(tmp_path / "etc", sqlite_url, [{
+            "shop_id": "sw", "kind": "shopware6", "url": server.url, "key": shop.client_id,
+            "secret": shop.client_secret, "extra": RATES + MERCHANT}])
+        [first] = cli(etc, capsys, "sync", "--json")
+        for order in broken:
+            shop.touch(order["id"])
+        [second] = cli(etc, capsys, "sync", "--json")
+        held = {q["order_id"]: q["field"] for q in cli(etc, capsys, "claims", "--quarantine", "--json")}
+        listed = {c["order_id"] for c in cli(etc, capsys, "claims", "--json")}
+    assert first["ok"] and second["ok"] and first["new"] > 5, (first, second)
+    assert held == {defect["orderDateTime is not a date"]: "orderDateTime",
+                    defect["amountTotal is a string"]: "amountTotal"}, held
+    assert defect["no orderCustomer"] in listed  # a claim all the same: no e-mail, so a letter and a task
+    assert defect["no transactions"] not in listed and defect["no transactions"] not in held  # not an invoice order
+    forget_tokens()
