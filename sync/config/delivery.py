@@ -143,8 +143,8 @@ class DeliveryConfig:
     max_attempts: int = setting(integer(1, 50), 8)
     retry_after: timedelta = setting(duration("10s", "1d"), timedelta(minutes=5))  # doubled per attempt
     language: str = setting(one_of("de", "en"), "de")  # for customers in countries without a shipped language
-    # The notice as a PDF letter attached to what the shop sends (where the kind's channel carries files:
-    # Shopware's mailer does, WooCommerce's customer notes do not).
+    # The notice as a PDF letter attached to what the shop sends, where the kind's channel carries files
+    # (ShopKind.attachments).
     attach_letter: bool = setting(boolean, True)
 
 

@@ -1,0 +1,304 @@
+"""Drawing the letter with fpdf2: the DIN 5008 layout of a `LetterContent` (connectors/letter.py)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from io import BytesIO
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.enums import MethodReturnValue, XPos, YPos
+from fpdf.fonts import TTFFont
+
+from mahnwerk.connectors.girocode import qr_png
+from mahnwerk.connectors.letter import CORE_FONT, LetterContent, LetterError
+
+# DIN 5008 form B, in mm: text from 25 mm, at least 20 mm right margin; address window 45 mm from the top.
+LEFT, RIGHT, TOP, BOTTOM = 25.0, 190.0, 20.0, 10.0
+WINDOW_X, WINDOW_Y, WINDOW_W, WINDOW_H = 20.0, 45.0, 85.0, 45.0
+WINDOW_INSET = 5.0  # text starts 5 mm inside the window, and keeps 5 mm off its right edge
+INFO_X, INFO_Y = 125.0, 50.0
+SUBJECT_Y = 98.46  # DIN 5008 form B: first line of the subject
+FOLD_MARKS, HOLE_MARK = (105.0, 210.0), 148.5
+QR_SIZE = 32.0  # the printed code including its quiet zone
+AMOUNT_W, BANK_LABEL_W = 40.0, 38.0
+LINE = 5.0  # body line height for 10 pt
+
+FONT_MAGIC = (b"\x00\x01\x00\x00", b"true", b"OTTO", b"ttcf")  # TrueType, Apple, OpenType CFF, collection
+# Letters with no decomposition that NFKD would otherwise turn into "?".
+ASCII_FORMS = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i"}
+
+
+def check_font(font: Path) -> None:
+    """Load `font` as a letter would; LetterError names what is wrong with it."""
+    _close(_load_font(FPDF(), font))
+
+
+def render(content: LetterContent, font: Path | None) -> bytes:
+    """The letter as PDF bytes (content already checked)."""
+    sheet = _draw(content, font, total_pages=0)
+    if sheet.pages_count > 1:  # page numbers need the total: draw again, now that it is known
+        _close(sheet)
+        sheet = _draw(content, font, total_pages=sheet.pages_count)
+    try:
+        return bytes(sheet.output())
+    finally:
+        _close(sheet)
+
+
+def _readable(font: Path) -> None:
+    try:
+        with font.open("rb") as file:
+            magic = file.read(4)
+    except OSError as exc:
+        raise LetterError(f"font {font}: cannot be read ({exc.strerror or exc})") from exc
+    if magic not in FONT_MAGIC:
+        raise LetterError(f"font {font}: not a usable TrueType font (it does not start like one)")
+
+
+def _close(sheet: FPDF) -> None:
+    # fontTools keeps each font file open until closed; a discarded first draft would leak them.
+    for font in sheet.fonts.values():
+        if isinstance(font, TTFFont):
+            font.close()
+
+
+class _Sheet(FPDF):
+    """A4 in mm with the letter's fonts; folding marks on page 1, page numbers and footer on every page."""
+
+    def __init__(self, font: Path | None, *, footer: tuple[str, ...], total_pages: int) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        # else a customer named "{nb}" would be printed as the page count; fpdf2 documents None as "no alias" but
+        # annotates the parameter as str
+        self.alias_nb_pages(None)  # type: ignore[arg-type]
+        self.footer_lines, self.total_pages = footer, total_pages
+        self.family = "Letter" if font else CORE_FONT
+        _load_font(self, font)
+        self.set_font(self.family, size=10)
+        self.has_glyph = _glyph_test(self, font)
+        self.set_margins(LEFT, TOP, 210.0 - RIGHT)
+        self.c_margin = 0  # DIN 5008 aligns text on the 25 mm line itself, not 1 mm inside it
+        self.set_auto_page_break(True, margin=BOTTOM + 3.2 * len(footer) + 6)
+
+    def clean(self, text: str, *, lines: bool = False) -> str:
+        """Text the font can print: control characters as spaces, unknown characters in an ASCII form or '?'."""
+        if lines:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return "".join(self._printable(c, keep_newline=lines) for c in text)
+
+    def _printable(self, char: str, *, keep_newline: bool) -> str:
+        if char == "\n" and keep_newline:
+            return char
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            return " "
+        if self.has_glyph(char):
+            return char
+        decomposed = ASCII_FORMS.get(char) or unicodedata.normalize("NFKD", char)
+        ascii_form = "".join(c for c in decomposed if c.isascii() and not unicodedata.combining(c))
+        return ascii_form if ascii_form and ascii_form.isprintable() else "?"
+
+    def use(self, size: float, *, bold: bool = False) -> None:
+        self.set_font(self.family, style="B" if bold else "", size=size)
+
+    def header(self) -> None:
+        if self.page == 1:
+            self.set_draw_color(128)
+            self.set_line_width(0.2)
+            for y in FOLD_MARKS:
+                self.line(4, y, 9, y)
+            self.line(4, HOLE_MARK, 12, HOLE_MARK)
+            self.set_draw_color(0)
+        elif self.total_pages:
+            self.use(8)
+            self.set_xy(LEFT, 10)
+            self.cell(RIGHT - LEFT, 4, f"{self.page}/{self.total_pages}", align="R")
+        self.set_xy(LEFT, TOP)
+
+    def footer(self) -> None:
+        self.set_text_color(90)
+        self.set_y(-(BOTTOM + 3.2 * len(self.footer_lines)))
+        for line in self.footer_lines:
+            self.use(7)
+            self.cell(RIGHT - LEFT, 3.2, self.fit(line, RIGHT - LEFT, "footer"), align="C",
+                      new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_text_color(0)
+
+    def fit(self, text: str, width: float, what: str, *, min_size: float = 6) -> str:
+        """Clean one line and shrink the type until it fits `width`; a line that cannot fit is an error."""
+        text = self.clean(text)
+        while self.get_string_width(text) > width and self.font_size_pt > min_size:
+            self.set_font_size(self.font_size_pt - 0.5)
+        if self.get_string_width(text) > width:
+            raise LetterError(f"{what}: a line is {self.get_string_width(text):.0f} mm wide at {min_size} pt, "
+                              f"{width:.0f} mm fit")
+        return text
+
+    def lines(self, x: float, width: float, text: str, *, height: float = LINE, align: str = "L") -> float:
+        """Print wrapped text at `x` from the current y; returns the y under it."""
+        self.set_x(x)
+        self.multi_cell(width, height, self.clean(text, lines=True), align=align,
+                        new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        return self.get_y()
+
+    def height_of(self, width: float, text: str, *, height: float = LINE) -> float:
+        result = self.multi_cell(width, height, self.clean(text, lines=True), dry_run=True,
+                                 output=MethodReturnValue.HEIGHT)
+        assert isinstance(result, int | float)  # asked for the height alone: the height alone
+        return float(result)
+
+    def keep_together(self, height: float) -> None:
+        """Start a new page unless `height` mm still fit on this one."""
+        if self.will_page_break(height):
+            self.add_page()
+
+
+def _load_font(sheet: FPDF, font: Path | None) -> FPDF:
+    """Register `font` (and its bold sibling) as family "Letter", or set up the core font when None."""
+    if font is None:
+        sheet.core_fonts_encoding = "windows-1252"  # adds €, „“ and – to Latin-1
+        return sheet
+    _readable(font)
+    bold = font.with_name(f"{font.stem.removesuffix('-Regular')}-Bold{font.suffix}")
+    try:
+        sheet.add_font("Letter", "", font)
+        sheet.add_font("Letter", "B", bold if bold.is_file() else font)
+    except Exception as exc:  # fontTools raises many unrelated types for a damaged font
+        _close(sheet)
+        raise LetterError(f"font {font}: not a usable TrueType font ({type(exc).__name__}: {exc})") from exc
+    return sheet
+
+
+def _glyph_test(sheet: FPDF, font: Path | None) -> Callable[[str], bool]:
+    if font is None:
+        return lambda char: _encodes(char, "cp1252")
+    regular, bold = sheet.fonts["letter"], sheet.fonts["letterB"]
+    assert isinstance(regular, TTFFont) and isinstance(bold, TTFFont)  # _load_font added both from files
+    regular_map, bold_map = regular.cmap, bold.cmap
+    return lambda char: ord(char) in regular_map and ord(char) in bold_map
+
+
+def _encodes(char: str, encoding: str) -> bool:
+    try:
+        char.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _draw(content: LetterContent, font: Path | None, *, total_pages: int) -> _Sheet:
+    sheet = _Sheet(font, footer=content.footer, total_pages=total_pages)
+    sheet.set_title(content.title)  # metadata is UTF-16: any character will do
+    sheet.set_lang(content.language)
+    sheet.set_creator("Mahnwerk")
+    try:
+        sheet.add_page()
+        for part in (_address, _info, _text, _table, _payment, _closing):
+            part(sheet, content)
+    except BaseException:
+        _close(sheet)
+        raise
+    return sheet
+
+
+def _address(sheet: _Sheet, content: LetterContent) -> None:
+    x, width = WINDOW_X + WINDOW_INSET, WINDOW_W - 2 * WINDOW_INSET
+    sheet.use(7)
+    sheet.set_xy(x, WINDOW_Y)
+    sheet.cell(width, 5, sheet.fit(content.sender_line, width, "sender_line"), align="L")
+    for number, line in enumerate(content.recipient, start=1):
+        sheet.use(10)
+        sheet.set_xy(x, WINDOW_Y + 6 + (number - 1) * 4.5)
+        sheet.cell(width, 4.5, sheet.fit(line, width, f"recipient line {number}", min_size=7), align="L")
+
+
+def _info(sheet: _Sheet, content: LetterContent) -> None:
+    width = RIGHT - INFO_X
+    sheet.set_y(INFO_Y)
+    for line in content.sender_block:
+        sheet.use(8.5)
+        sheet.set_x(INFO_X)
+        sheet.cell(width, 4, sheet.fit(line, width, "sender_block"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    sheet.use(10)
+    sheet.set_xy(INFO_X, max(sheet.get_y() + 4, WINDOW_Y + WINDOW_H - 5))
+    sheet.cell(width, LINE, sheet.fit(content.place_date, width, "place_date"), align="R")
+
+
+def _text(sheet: _Sheet, content: LetterContent) -> None:
+    sheet.set_y(max(SUBJECT_Y, sheet.get_y() + 2 * LINE))
+    sheet.use(10, bold=True)
+    sheet.lines(LEFT, RIGHT - LEFT, content.subject)
+    sheet.use(10)
+    for paragraph in content.body:
+        sheet.ln(LINE)
+        sheet.lines(LEFT, RIGHT - LEFT, paragraph)
+
+
+def _table(sheet: _Sheet, content: LetterContent) -> None:
+    label_w = RIGHT - LEFT - AMOUNT_W
+    sheet.use(10)
+    height = 2 * LINE + sum(sheet.height_of(label_w, label) for label, _ in content.table)
+    sheet.ln(LINE)
+    sheet.keep_together(height)
+    sheet.use(10, bold=True)
+    sheet.lines(LEFT, RIGHT - LEFT, content.table_title)
+    *items, total = content.table
+    for label, amount in items:
+        sheet.use(10)
+        _row(sheet, label, amount, label_w)
+    sheet.line(LEFT, sheet.get_y() + 0.5, RIGHT, sheet.get_y() + 0.5)
+    sheet.ln(1)
+    sheet.use(10, bold=True)
+    _row(sheet, *total, label_w)
+    sheet.ln(LINE / 2)
+    sheet.lines(LEFT, RIGHT - LEFT, content.pay_by)
+
+
+def _row(sheet: _Sheet, label: str, amount: str, label_w: float) -> None:
+    top = sheet.get_y()
+    bottom = sheet.lines(LEFT, label_w, label)
+    sheet.set_xy(LEFT + label_w, top)
+    sheet.cell(AMOUNT_W, LINE, sheet.fit(amount, AMOUNT_W, "table amount"), align="R")
+    sheet.set_y(bottom)
+
+
+def _payment(sheet: _Sheet, content: LetterContent) -> None:
+    pad = 3.0
+    qr_x = RIGHT - pad - QR_SIZE
+    value_x = LEFT + pad + BANK_LABEL_W
+    value_w = (qr_x - pad if content.qr_payload else RIGHT - pad) - value_x
+    sheet.use(7)
+    caption = sheet.height_of(QR_SIZE, content.qr_caption, height=3) if content.qr_payload else 0
+    sheet.use(10)
+    rows = sheet.height_of(value_w + BANK_LABEL_W, content.bank_title)
+    rows += sum(sheet.height_of(value_w, value) for _, value in content.bank)
+    height = 2 * pad + max(rows, QR_SIZE + caption if content.qr_payload else 0)
+    sheet.ln(LINE)
+    sheet.keep_together(height)
+    top = sheet.get_y()
+    sheet.rect(LEFT, top, RIGHT - LEFT, height)
+    sheet.set_y(top + pad)
+    sheet.use(10, bold=True)
+    sheet.lines(LEFT + pad, value_w + BANK_LABEL_W, content.bank_title)
+    for label, value in content.bank:
+        sheet.use(10)
+        row_top = sheet.get_y()
+        sheet.set_x(LEFT + pad)
+        sheet.cell(BANK_LABEL_W, LINE, sheet.fit(label, BANK_LABEL_W - 1, "bank label"))
+        sheet.use(10)  # fit() may have shrunk the type for a long label
+        sheet.set_y(row_top)
+        sheet.set_y(sheet.lines(value_x, value_w, value))
+    if content.qr_payload:
+        sheet.image(BytesIO(qr_png(content.qr_payload)), x=qr_x, y=top + pad, w=QR_SIZE, h=QR_SIZE)
+        sheet.use(7)
+        sheet.set_y(top + pad + QR_SIZE)
+        sheet.lines(qr_x, QR_SIZE, content.qr_caption, height=3, align="C")
+    sheet.set_y(top + height)
+
+
+def _closing(sheet: _Sheet, content: LetterContent) -> None:
+    sheet.use(10)
+    sheet.ln(LINE)
+    sheet.keep_together(LINE * (len(content.closing) + 2))
+    for line in content.closing:
+        sheet.lines(LEFT, RIGHT - LEFT, line)
