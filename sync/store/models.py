@@ -62,6 +62,7 @@ class Claim(SQLModel, table=True):
     state: str = Field(default=ClaimState.OPEN, max_length=20)
     shop_status: str = Field(max_length=40)
     payment_method: str = Field(max_length=60)
+    customer_group: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
     ordered_at: datetime = Field(sa_type=UTCDateTime)
     shop_modified_at: datetime = Field(sa_type=UTCDateTime)
     first_seen_at: datetime = Field(sa_type=UTCDateTime)
@@ -250,6 +251,17 @@ class PaymentCursor(SQLModel, table=True):
     source: str = Field(primary_key=True, max_length=20)
     value: str = Field(max_length=500)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class BaseRateRow(SQLModel, table=True):
+    """A statutory base-rate row fetched from a central bank: the rate from `valid_from` (1 January or 1 July)."""
+
+    __tablename__ = "base_rates"
+    table_key: str = Field(primary_key=True, max_length=10)  # policy.rates.TABLES key: "de", "at"
+    valid_from: date = Field(primary_key=True)
+    rate: Decimal = Field(max_digits=8, decimal_places=4)
+    source: str = Field(max_length=500)  # the URL it was fetched from
+    fetched_at: datetime = Field(sa_type=UTCDateTime)
 
 
 def table_of(model: type[SQLModel]) -> Table:
