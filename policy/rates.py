@@ -1,12 +1,12 @@
 """Statutory base-rate tables (Basiszinssatz, DE and AT), shipped as data with their sources. Pure.
 
-A table answers "which base rate applies on this day" and refuses to answer for a day it does not cover: a rate is
-never guessed. Merchants add newer rows in their shop file (`[[policy.base_rates]]`), see `RateTable.extended`.
+A table answers "which base rate applies on this day" and refuses to answer for a day whose half-year has no row of
+its own: a rate is never guessed, not even across a gap the merchant left. Newer rows come from the shop file
+(`[[policy.base_rates]]`) and, for Germany, from the Bundesbank (`mahnwerk rates update`); see `RateTable.extended`.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -14,40 +14,65 @@ from decimal import Decimal
 
 
 class MissingRate(ValueError):
-    """Raised when a day lies outside a rate table; names the table, the day and how to add the row."""
+    """Raised when a day has no row of a rate table; names the table, the half-year and how to add the row.
 
-    def __init__(self, message: str, *, table: str, day: date) -> None:
+    `day` is the first day without a rate, `half_year` the (first, last) day of its half-year, `key` the table's key.
+    """
+
+    def __init__(self, message: str, *, table: str, day: date, key: str = "",
+                 half_year: tuple[date, date] | None = None) -> None:
         super().__init__(message)
         self.table = table
         self.day = day
+        self.key = key
+        self.half_year = half_year or (half_year_start(day), half_year_end(day))
 
 
 @dataclass(frozen=True, slots=True)
 class RateRow:
-    """A base rate in percent per year (may be negative), valid from `valid_from` until the next row."""
+    """A base rate in percent per year (may be negative) for the half-year that starts on `valid_from`.
+
+    `origin` says where it came from ("shipped", "config", "fetched") and `source` the file:line or URL; neither takes
+    part in comparisons: two rows are equal when date and rate are.
+    """
 
     valid_from: date
     rate: Decimal
+    origin: str = field(default="shipped", compare=False)
+    source: str = field(default="", compare=False)
 
 
-def _half_year_start(day: date) -> date:
+def half_year_start(day: date) -> date:
+    """1 January or 1 July: the first day of the half-year `day` falls in."""
     return date(day.year, 1, 1) if day.month <= 6 else date(day.year, 7, 1)
 
 
-def _half_year_end(day: date) -> date:
+def half_year_end(day: date) -> date:
+    """30 June or 31 December: the last day of the half-year `day` falls in."""
     return date(day.year, 6, 30) if day.month <= 6 else date(day.year, 12, 31)
+
+
+def next_half_year(day: date) -> date:
+    """The first day of the half-year after the one `day` falls in."""
+    return half_year_end(day) + timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class RateTable:
-    """A base-rate series: rows sorted by `valid_from`, covering every day from the first row to `known_until`."""
+    """A base-rate series: one row per half-year, sorted by `valid_from`. A half-year without its own row has no rate
+    (never the previous row's: that would be a guess), so a table extended by a merchant may have gaps.
+
+    `known_until` is the last day of the newest row's half-year. `fetched_by` names the command that fetches newer
+    rows, where there is one (the Bundesbank publishes the German rate as a machine-readable series).
+    """
 
     key: str
     name: str
     source: str
     rows: tuple[RateRow, ...]
-    known_until: date
-    _starts: tuple[date, ...] = field(init=False, repr=False, compare=False)
+    fetched_by: str = ""
+    known_until: date = field(init=False)
+    _by_start: dict[date, RateRow] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.rows:
@@ -61,63 +86,67 @@ class RateTable:
         for start in starts:
             if (start.month, start.day) not in ((1, 1), (7, 1)):
                 raise ValueError(f"{self.name}: a row must start on 1 January or 1 July (got valid_from = {start})")
-        if self.known_until < starts[-1]:
-            raise ValueError(f"{self.name}: known_until {self.known_until} lies before the newest row {starts[-1]}")
-        object.__setattr__(self, "_starts", starts)
+        object.__setattr__(self, "known_until", half_year_end(starts[-1]))
+        object.__setattr__(self, "_by_start", {row.valid_from: row for row in self.rows})
+
+    def gaps(self) -> list[date]:
+        """The half-years (by first day) between the first and the newest row that have no row of their own."""
+        missing, day = [], self.rows[0].valid_from
+        while day <= self.rows[-1].valid_from:
+            if day not in self._by_start:
+                missing.append(day)
+            day = next_half_year(day)
+        return missing
 
     def _missing(self, day: date) -> MissingRate:
-        if day < self._starts[0]:
-            where = f"the table starts {self._starts[0]}"
-        else:
+        first, last = half_year_start(day), half_year_end(day)
+        if day < self.rows[0].valid_from:
+            where = f"the table starts {self.rows[0].valid_from}"
+        elif day > self.known_until:
             where = f"the table ends {self.known_until}"
+        else:
+            where = "the table has no row for this half-year"
+        fetch = f"run `{self.fetched_by}` or " if self.fetched_by and day > self.known_until else ""
         return MissingRate(
-            f"no {self.name} for {day}: {where}; add the rate as a row in [[policy.base_rates]] "
-            f'(table = "{self.key}", valid_from = {_half_year_start(day)}, rate = "…") in the shop file',
-            table=self.name, day=day)
+            f"no {self.name} for {first} … {last} (needed from {day}): {where}; {fetch}add the rate as a row in "
+            f'[[policy.base_rates]] (table = "{self.key}", valid_from = {first}, rate = "…") in the shop file',
+            table=self.name, day=day, key=self.key, half_year=(first, last))
 
     def rate_on(self, day: date) -> Decimal:
-        """The base rate in force on `day`; MissingRate before the first row or after `known_until`."""
-        if day < self._starts[0] or day > self.known_until:
+        """The base rate of the half-year `day` falls in; MissingRate when that half-year has no row."""
+        row = self._by_start.get(half_year_start(day))
+        if row is None:
             raise self._missing(day)
-        return self.rows[bisect.bisect_right(self._starts, day) - 1].rate
+        return row.rate
 
     def periods(self, start: date, end: date) -> list[tuple[date, date, Decimal]]:
-        """The days start <= day < end as (from, to, rate) with `to` exclusive, split where the rate changes.
+        """The days start <= day < end as (from, to, rate) with `to` exclusive, split at each half-year.
 
-        Adjacent rows with the same rate form one period. MissingRate names the first day the table does not cover.
+        Adjacent half-years with the same rate form one period. Every half-year the span touches needs its own row:
+        MissingRate names the first day (and its half-year) that has none.
         """
-        if end <= start:
-            return []
-        if start < self._starts[0] or start > self.known_until:
-            raise self._missing(start)
-        if end - timedelta(days=1) > self.known_until:
-            raise self._missing(self.known_until + timedelta(days=1))
         found: list[tuple[date, date, Decimal]] = []
-        index = bisect.bisect_right(self._starts, start) - 1
         cursor = start
         while cursor < end:
-            following = self._starts[index + 1] if index + 1 < len(self._starts) else end
-            stop = min(end, following)
-            rate = self.rows[index].rate
+            stop = min(end, next_half_year(cursor))
+            rate = self.rate_on(cursor)
             if found and found[-1][2] == rate:
                 found[-1] = (found[-1][0], stop, rate)
             else:
                 found.append((cursor, stop, rate))
-            cursor, index = stop, index + 1
+            cursor = stop
         return found
 
-    def extended(self, rows: Iterable[RateRow], known_until: date | None = None) -> RateTable:
-        """This table with the merchant's rows added; a row on an existing date replaces the shipped one.
+    def extended(self, rows: Iterable[RateRow]) -> RateTable:
+        """This table with further rows; a row on an existing date replaces that row (later arguments win).
 
-        Without `known_until` the table then covers the half-year of its newest row (the rate is fixed for a whole
-        half-year in both countries), and never less than before.
+        The result may have gaps (see `gaps`): a half-year without a row stays without a rate. `known_until` moves to
+        the end of the newest row's half-year.
         """
         merged = {row.valid_from: row for row in self.rows}
         merged.update((row.valid_from, row) for row in rows)
         ordered = tuple(merged[start] for start in sorted(merged))
-        if known_until is None:
-            known_until = max(self.known_until, _half_year_end(ordered[-1].valid_from))
-        return RateTable(key=self.key, name=self.name, source=self.source, rows=ordered, known_until=known_until)
+        return RateTable(key=self.key, name=self.name, source=self.source, rows=ordered, fetched_by=self.fetched_by)
 
 
 def _rows(*pairs: tuple[str, str]) -> tuple[RateRow, ...]:
@@ -188,7 +217,7 @@ DE_BASE_RATE = RateTable(
         ("2025-07-01", "1.27"),
         ("2026-01-01", "1.27"),
     ),
-    known_until=date(2026, 6, 30),
+    fetched_by="mahnwerk rates update",
 )
 
 # The OeNB base rate (Art. I §1 1. Euro-Justiz-Begleitgesetz, BGBl. I Nr. 125/1998) itself changes on irregular
@@ -213,7 +242,6 @@ AT_BASE_RATE = RateTable(
         ("2025-07-01", "1.53"),
         ("2026-01-01", "1.53"),
     ),
-    known_until=date(2026, 6, 30),
 )
 
 TABLES: dict[str, RateTable] = {table.key: table for table in (DE_BASE_RATE, AT_BASE_RATE)}

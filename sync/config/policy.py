@@ -34,7 +34,7 @@ from mahnwerk.policy.calendar import BusinessCalendar
 from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.model import LETTER_KINDS, STAGE_KINDS, Offer, Policy, Stage
 from mahnwerk.policy.presets import PRESETS
-from mahnwerk.policy.rates import TABLES, RateRow
+from mahnwerk.policy.rates import TABLES, RateRow, half_year_end
 from mahnwerk.sync.config.schema import (
     Context,
     Invalid,
@@ -146,6 +146,7 @@ def read_policy(raw: Any, sink: Problems, ctx: Context) -> Policy | None:
         return None
     policy = _build(conf, stages, rates)
     _check(policy, conf, path, sink, ctx)
+    _warn_gaps(policy, raw.get("base_rates", []), path + ("base_rates",), sink)
     return policy if len(sink.found) == before else None
 
 
@@ -208,8 +209,27 @@ def _base_rates(raw: Any, path: KeyPath, sink: Problems, ctx: Context) -> dict[s
         values = read_table(BaseRateConfig, table, path + (index,), sink, ctx)
         if values is None:
             return None
-        rows.setdefault(values["table"], []).append(RateRow(values["valid_from"], values["rate"]))
+        where = sink.problem(path + (index,), "")
+        rows.setdefault(values["table"], []).append(RateRow(values["valid_from"], values["rate"], "config",
+                                                            f"{where.file}:{where.line}" if where.line else where.file))
     return rows
+
+
+def _warn_gaps(policy: Policy, raw: Any, path: KeyPath, sink: Problems) -> None:
+    """A warning at each config row that leaves a half-year before it without a row: that half-year has no rate (it
+    is never bridged with the older one), so its interest is refused and those claims are blocked. Not an error:
+    every other claim goes on, and `mahnwerk rates update` may still bring the missing row."""
+    tables = {rule.table.key: rule.table for rule in (policy.interest_b2c, policy.interest_b2b) if rule.table}
+    for table in tables.values():
+        for gap in table.gaps():
+            after = next(row for row in table.rows if row.valid_from > gap)  # shipped rows have no gaps: a config row
+            index = next((i for i, item in enumerate(raw) if isinstance(item, dict) and item.get("table") == table.key
+                          and str(item.get("valid_from")) == str(after.valid_from)), None)
+            fetch = f" or run `{table.fetched_by}`" if table.fetched_by else ""
+            sink.warn(path if index is None else path + (index, "valid_from"),
+                      f"no row for {gap} … {half_year_end(gap)} before this row: interest for that half-year is "
+                      f"refused and those claims are blocked; add the {table.name} for it as a row with "
+                      f'table = "{table.key}", valid_from = {gap}{fetch}')
 
 
 def _build(conf: PolicyConfig, stages: list[Stage], rates: dict[str, list[RateRow]]) -> Policy:

@@ -131,6 +131,30 @@ def test_a_merchant_row_makes_a_refused_period_computable() -> None:
     assert cents(accrual.amount) == Decimal("5.11")
 
 
+def test_a_gap_in_the_rows_is_never_bridged_with_the_previous_rate() -> None:
+    """Rows for 2026-01-01 (1.27, shipped) and 2027-01-01 (a merchant's 2.02) but none for 2026-07-01.
+
+    Over 2026-H2 the interest is refused naming 2026-07-01 … 2026-12-31 (not computed at 1.27 + 9).
+    Within 2026-H1 it is computed: €1,000 from 2026-03-01 to 2026-05-01 at base + 9 = 10.27 %,
+    31 + 30 = 61 days: 1000 × 10.27 × 61 / 36500 = 17.1635616… → €17.16.
+    And within 2027-H1: 2027-01-01 … 01-31, 31 days at 2.02 + 9 = 11.02 %: 1000 × 11.02 × 31 / 36500 = 9.3594… → €9.36.
+    """
+    rule = InterestRule("base_plus", points=Decimal(9),
+                        table=DE_BASE_RATE.extended([RateRow(d("2027-01-01"), Decimal("2.02"), "config")]))
+    with pytest.raises(MissingRate) as caught:
+        accrue(Decimal("1000.00"), d("2026-06-01"), d("2027-02-01"), rule)
+    assert caught.value.day == d("2026-07-01")
+    assert "for 2026-07-01 … 2026-12-31" in str(caught.value)
+    with pytest.raises(MissingRate, match="2026-07-01 … 2026-12-31"):
+        accrue(Decimal("1000.00"), d("2026-08-01"), d("2026-09-01"), rule)
+    first = accrue(Decimal("1000.00"), d("2026-03-01"), d("2026-05-01"), rule)
+    assert [(p.days, p.annual_rate) for p in first.periods] == [(61, Decimal("10.27"))]
+    assert cents(first.amount) == Decimal("17.16")
+    later = accrue(Decimal("1000.00"), d("2027-01-01"), d("2027-02-01"), rule)
+    assert [(p.days, p.annual_rate) for p in later.periods] == [(31, Decimal("11.02"))]
+    assert cents(later.amount) == Decimal("9.36")
+
+
 @pytest.mark.parametrize("rule", [DE_CONSUMER, AT_CONSUMER, InterestRule("none")], ids=["base_plus", "fixed", "none"])
 @pytest.mark.parametrize("end", ["2024-03-01", "2024-02-28"])
 def test_end_on_or_before_start_gives_zero(rule: InterestRule, end: str) -> None:

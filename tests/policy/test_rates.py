@@ -122,16 +122,52 @@ def test_a_merchant_row_extends_the_table_by_its_half_year() -> None:
     assert DE_BASE_RATE.known_until == date(2026, 6, 30)  # the shipped table is unchanged
 
 
-def test_a_merchant_row_overrides_a_shipped_row_and_known_until_can_be_given() -> None:
-    """Same valid_from: the merchant's rate wins; an explicit known_until is taken as given."""
-    table = AT_BASE_RATE.extended([RateRow(date(2026, 1, 1), Decimal("1.50"))], known_until=date(2026, 3, 31))
+def test_a_merchant_row_overrides_a_shipped_row() -> None:
+    """Same valid_from: the merchant's rate wins; the table still ends with its newest row's half-year."""
+    table = AT_BASE_RATE.extended([RateRow(date(2026, 1, 1), Decimal("1.50"))])
     assert table.rate_on(date(2026, 2, 1)) == Decimal("1.50")
-    assert len(table.rows) == len(AT_BASE_RATE.rows)
-    with pytest.raises(MissingRate):
-        table.rate_on(date(2026, 4, 1))
+    assert len(table.rows) == len(AT_BASE_RATE.rows) and table.known_until == date(2026, 6, 30)
 
 
 def test_a_row_on_another_day_than_1_january_or_1_july_is_rejected() -> None:
     """Both statutes fix the rate per half-year; an OeNB announcement date as valid_from would split wrongly."""
     with pytest.raises(ValueError, match="1 January or 1 July"):
         AT_BASE_RATE.extended([RateRow(date(2026, 6, 11), Decimal("1.03"))])
+
+
+# A table with rows for 2026-01-01 and 2027-01-01 but none for 2026-07-01: the gap is never bridged with 1.27.
+GAPPED = DE_BASE_RATE.extended([RateRow(date(2027, 1, 1), Decimal("2.02"))])
+
+
+def test_a_gap_left_by_merchant_rows_is_listed_and_known_until_is_the_newest_half_year() -> None:
+    """Rows for 2026-01-01 and 2027-01-01 only: 2026-07-01 is the gap, the table is known until 2027-06-30."""
+    assert GAPPED.gaps() == [date(2026, 7, 1)]
+    assert GAPPED.known_until == date(2027, 6, 30)
+    assert DE_BASE_RATE.gaps() == [] and AT_BASE_RATE.gaps() == []
+
+
+def test_interest_over_a_gap_half_year_is_refused_naming_it() -> None:
+    """2026-H2 has no row: a rate on 2026-09-15 or a span across 2026-07-01 names 2026-07-01 … 2026-12-31."""
+    with pytest.raises(MissingRate) as caught:
+        GAPPED.rate_on(date(2026, 9, 15))
+    assert caught.value.half_year == (date(2026, 7, 1), date(2026, 12, 31)) and caught.value.key == "de"
+    assert "for 2026-07-01 … 2026-12-31" in str(caught.value) and "valid_from = 2026-07-01" in str(caught.value)
+    assert "no row for this half-year" in str(caught.value)
+    with pytest.raises(MissingRate) as caught:
+        GAPPED.periods(date(2026, 6, 1), date(2027, 2, 1))
+    assert caught.value.day == date(2026, 7, 1)
+
+
+def test_periods_within_and_after_the_gap_are_still_computed() -> None:
+    """2026-H1 (1.27) and 2027-H1 (2.02) each have their row: spans inside them are fine."""
+    assert GAPPED.periods(date(2026, 3, 1), date(2026, 7, 1)) == [(date(2026, 3, 1), date(2026, 7, 1), Decimal("1.27"))]
+    assert GAPPED.periods(date(2027, 1, 1), date(2027, 3, 1)) == [(date(2027, 1, 1), date(2027, 3, 1), Decimal("2.02"))]
+
+
+def test_the_missing_newest_half_year_suggests_rates_update_for_germany_only() -> None:
+    """After the DE table ends the message names `mahnwerk rates update`; the OeNB table has no such command."""
+    with pytest.raises(MissingRate, match="run `mahnwerk rates update` or add"):
+        DE_BASE_RATE.rate_on(date(2026, 7, 1))
+    with pytest.raises(MissingRate) as caught:
+        AT_BASE_RATE.rate_on(date(2026, 7, 1))
+    assert "rates update" not in str(caught.value)

@@ -163,3 +163,36 @@ def test_rate_rows_are_merged_by_date() -> None:
     table = PRESETS["de-b2c"].interest_b2c.table
     extended = table.extended([RateRow(date(2026, 1, 1), Decimal("1.00"))])
     assert extended.rate_on(date(2026, 2, 1)) == Decimal("1.00") and table.rate_on(date(2026, 2, 1)) == Decimal("1.27")
+
+
+def test_config_rows_that_leave_a_gap_are_a_warning_with_file_and_line(tmp_path: Path) -> None:
+    """A row for 2027-01-01 without one for 2026-07-01: loading works, `check` shows where the gap is, and 2026-H2
+    keeps no rate (never the old 1.27)."""
+    shop_with(tmp_path, """
+[[policy.base_rates]]
+table = "de"
+valid_from = 2027-01-01
+rate = "2.02"
+""")
+    config = load(tmp_path)
+    assert [str(w) for w in config.warnings] == [
+        "shops/acme.toml:13: policy.base_rates[0].valid_from: no row for 2026-07-01 … 2026-12-31 before this row: "
+        "interest for that half-year is refused and those claims are blocked; add the Basiszinssatz (DE, §247 BGB) "
+        'for it as a row with table = "de", valid_from = 2026-07-01 or run `mahnwerk rates update`']
+    table = config.shop("acme").policy.interest_b2c.table
+    assert table.gaps() == [date(2026, 7, 1)] and table.rate_on(date(2027, 3, 1)) == Decimal("2.02")
+    assert [(r.origin, r.source) for r in table.rows[-1:]] == [("config", "shops/acme.toml:11")]
+
+
+def test_contiguous_config_rows_give_no_warning(tmp_path: Path) -> None:
+    shop_with(tmp_path, """
+[[policy.base_rates]]
+table = "de"
+valid_from = 2026-07-01
+rate = "1.27"
+[[policy.base_rates]]
+table = "de"
+valid_from = 2027-01-01
+rate = "2.02"
+""")
+    assert load(tmp_path).warnings == ()
