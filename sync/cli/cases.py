@@ -33,7 +33,6 @@ from mahnwerk.sync.casework.timeline import explain as explain_case
 from mahnwerk.sync.cli import views
 from mahnwerk.sync.cli.main import Context, cli, command_name, pass_context, wait_option
 from mahnwerk.sync.mirror.mirror import utcnow
-from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.store.locks import shop_lock
 
 
@@ -84,8 +83,8 @@ def write_json_stream(rows: Iterable[dict[str, Any]]) -> None:
 @pass_context
 def plan(ctx: Context, shop_id: str | None, on: datetime | None, due: bool, as_json: bool) -> None:
     """Dry run: for each open claim, the next action, its date, fee, interest and why. Sends nothing."""
+    store = ctx.store()
     shops = ctx.shops(shop_id)
-    store = open_store(ctx.config())
     try:
         rows = plan_rows(store, shops, on=as_date(on), now=utcnow())
         if due:
@@ -115,8 +114,8 @@ def explain(ctx: Context, claim: str, as_json: bool) -> None:
 def with_case(ctx: Context, ref: str, actor: str | None, work: Callable[[Case], Any], *, write: bool = True,
               wait: float = 30.0) -> Any:
     """Open the store and the claim, do `work` and commit it under the shop's lock (reading needs no lock)."""
+    store = ctx.store()
     config = ctx.config()
-    store = open_store(config)
     try:
         shop_id = parse_claim_ref(ref)[0]
         with shop_lock(store, shop_id, command=command_name(), wait=wait) if write else nullcontext(), \
@@ -225,8 +224,8 @@ def tasks(click_ctx: click.Context, shop_id: str | None, as_json: bool) -> None:
     if click_ctx.invoked_subcommand is not None:
         return
     ctx: Context = click_ctx.obj
+    store = ctx.store()
     shops = ctx.shops(shop_id)
-    store = open_store(ctx.config())
     try:
         rows = [plan_row(shop.id, row, result) for shop in shops
                 for row, result in assessments(store, shop, shop_today(shop, utcnow()))

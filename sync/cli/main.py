@@ -22,9 +22,11 @@ from mahnwerk.sync.cli import views
 from mahnwerk.sync.cli.logs import configure_logging
 from mahnwerk.sync.config import DEFAULT_CONFIG_DIR, Config, ShopConfig, load_config
 from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.service.baserates import config_with_rates
 from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.checks import check_shops, check_store
 from mahnwerk.sync.service.syncing import sync_shops
+from mahnwerk.sync.store.engine import Store
 
 
 class Context:
@@ -45,6 +47,18 @@ class Context:
                 level = "warning"  # a person at a terminal gets the progress bar and the summary, not every page
             configure_logging(level, self.log_format or self._config.logging.format)
         return self._config
+
+    def store(self) -> Store:
+        """The store, opened and migrated. From here on `config()` and `shops()` compute interest with the base
+        rates fetched into it (`mahnwerk rates update`) besides the shipped and configured ones: every command that
+        opens the store goes through here, so none forgets them."""
+        store = open_store(self.config())
+        try:
+            self._config = config_with_rates(self.config(), store)
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     def shops(self, shop_id: str | None) -> tuple[ShopConfig, ...]:
         """All configured shops, or the one asked for."""
@@ -126,8 +140,8 @@ def check(ctx: Context, shop_id: str | None, as_json: bool) -> None:
 @pass_context
 def sync(ctx: Context, shop_id: str | None, reread: bool | None, as_json: bool, wait: float) -> None:
     """Mirror unpaid invoice orders from the shops into the local store."""
+    store = ctx.store()
     shops = ctx.shops(shop_id)
-    store = open_store(ctx.config())
     try:
         results = run_sync(ctx, store, shops, reread=reread, as_json=as_json, wait=wait)
     finally:
@@ -160,8 +174,8 @@ def run_sync(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, reread: b
 @pass_context
 def claims(ctx: Context, shop_id: str | None, state: str, quarantine: bool, as_json: bool) -> None:
     """Who owes what since when, with aging buckets and totals per currency."""
+    store = ctx.store()
     shops = ctx.shops(shop_id)
-    store = open_store(ctx.config())
     try:
         show_claims(ctx, store, shops, state=state, quarantine=quarantine, as_json=as_json)
     finally:
@@ -200,7 +214,8 @@ def daemon(ctx: Context, shop_id: str | None) -> None:
     shops = ctx.shops(shop_id)
     if not shops:
         raise click.UsageError(f"no shops configured in {ctx.config().config_dir / 'shops'}")
-    store = open_store(ctx.config())
+    store = ctx.store()
+    shops = ctx.shops(shop_id)  # with the fetched base rates; the daemon reads newer ones on every tick
     try:
         run_daemon(store, shops, config=ctx.config())
     finally:
@@ -222,8 +237,8 @@ def demo(click_ctx: click.Context, orders: int, keep: Path | None, kind: str) ->
     run_demo(click_ctx.obj, orders=orders, keep=keep, kind=kind)
 
 
-# Registers plan, explain, tasks and casework; payments; run, status and outbox on the `cli` group.
-from mahnwerk.sync.cli import cases, payments, runs  # noqa: E402,F401
+# Registers plan, explain, tasks and casework; payments; rates; run, status and outbox on the `cli` group.
+from mahnwerk.sync.cli import cases, payments, rates, runs  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

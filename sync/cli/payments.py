@@ -24,7 +24,6 @@ from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.payments.matchrun import run
 from mahnwerk.sync.payments.reconcile import CLAIMS, PAYMENTS, ZERO, Booking, Reconciled, book
-from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.store.locks import shop_lock
 from mahnwerk.sync.store.models import IncomingPaymentRow, PaymentEvent, PaymentState
 
@@ -42,9 +41,8 @@ def payments() -> None:
 @pass_context
 def import_command(ctx: Context, files: tuple[Path, ...], shop_id: str | None, as_json: bool, wait: float) -> None:
     """Import camt.052/053/054 or MT940 files; the same entry imported twice counts once. Then match."""
-    config = ctx.config()
+    store = ctx.store()
     shop = one_shop(ctx, shop_id, files)
-    store = open_store(config)
     try:
         with shop_lock(store, shop.id, command=command_name(), wait=wait):
             imported, matched = run(store, shop, files, now=utcnow())
@@ -106,8 +104,7 @@ def print_import(ctx: Context, results: list[dict[str, Any]], matched: Reconcile
 @pass_context
 def unmatched_command(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     """Payments waiting for a person: no claim found, or a guess below the shop's confidence threshold."""
-    config = ctx.config()
-    store = open_store(config)
+    store = ctx.store()
     try:
         with store.connection() as conn:
             rows = conn.execute(select(PAYMENTS).where(
@@ -159,8 +156,8 @@ def assign_command(ctx: Context, payment_id: int, claim: str, amount: Decimal | 
 
     A payment in another currency than the claim's is only booked with --amount in the claim's currency (what the
     bank converted, as the statement or the customer says): the whole payment is then used up by that booking."""
+    store = ctx.store()
     config = ctx.config()
-    store = open_store(config)
     try:
         with shop_lock(store, parse_claim_ref(claim)[0], command=command_name(), wait=wait), \
                 store.session() as session:
@@ -209,8 +206,7 @@ def ignore_command(ctx: Context, payment_id: int, reason: str, actor: str, wait:
     """Take a payment out of the queue for good: not a customer's (a refund from a supplier, a transfer...)."""
     if not reason.strip():
         raise click.BadParameter("say why", param_hint="--reason")
-    config = ctx.config()
-    store = open_store(config)
+    store = ctx.store()
     try:
         with store.session() as session:
             found = session.get(IncomingPaymentRow, payment_id)

@@ -17,7 +17,6 @@ from mahnwerk.sync.cli.views import dumps, plain, safe
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.outbox.rows import counts_by_state
 from mahnwerk.sync.outbox.work import DISK_FULL
-from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.running import run_shops
 from mahnwerk.sync.store.locks import shop_lock
 from mahnwerk.sync.store.models import (
@@ -43,9 +42,9 @@ SUMMARY = ("decided", "sent", "letters", "recovered", "exports", "closed", "writ
 @pass_context
 def run(ctx: Context, shop_id: str | None, dry_run: bool, as_json: bool, wait: float) -> None:
     """Sync, decide what each claim needs today, and do it: notes, mails, letters, agency exports."""
+    store = ctx.store()
     config = ctx.config()
     shops = ctx.shops(shop_id)
-    store = open_store(config)
     try:
         results = run_shops(store, config, shops, dry_run=dry_run, wait=wait)
     finally:
@@ -79,8 +78,8 @@ def print_run(ctx: Context, r: dict[str, Any], *, dry_run: bool) -> None:
 @pass_context
 def status(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     """Per shop: the last sync, open claims, the outbox (pending, dead letters) and open tasks."""
+    store = ctx.store()
     shops = ctx.shops(shop_id)
-    store = open_store(ctx.config())
     try:
         report = status_report(store, [s.id for s in shops])
     finally:
@@ -149,7 +148,7 @@ def outbox(click_ctx: click.Context, shop_id: str | None, state: str, limit: int
         return
     ctx: Context = click_ctx.obj
     shops = [s.id for s in ctx.shops(shop_id)]
-    store = open_store(ctx.config())
+    store = ctx.store()
     try:
         with store.session() as session:
             query = (select(OutboxRow).where(col(OutboxRow.shop_id).in_(shops))
@@ -185,8 +184,8 @@ def settle_command(verb: str, summary: str) -> None:
     @wait_option
     @pass_context
     def settle(ctx: Context, row_id: int, note: str, actor: str, wait: float) -> None:
+        store = ctx.store()
         config = ctx.config()
-        store = open_store(config)
         try:
             with store.session() as session:
                 found = session.get(OutboxRow, row_id)

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from mahnwerk.connectors.bundesbank import BUNDESBANK_URL
 from mahnwerk.connectors.kinds import ShopKind, kinds
 from mahnwerk.connectors.kinds import kind as registered_kind
 from mahnwerk.connectors.records import PaidState
@@ -72,6 +73,15 @@ class DatabaseConfig:
 class LoggingConfig:
     level: str = setting(one_of("debug", "info", "warning", "error"), "info")
     format: str = setting(one_of("auto", "console", "json"), "auto")  # auto: console on a terminal, else json
+
+
+@dataclass(frozen=True)
+class RatesConfig:
+    """`[rates]` in mahnwerk.toml: where `mahnwerk rates update` reads the German base rate (tests point it at the
+    sandbox), and how long it waits for the answer."""
+
+    bundesbank_url: str = setting(shop_url, BUNDESBANK_URL)
+    timeout: timedelta = setting(duration("1s", "5m"), timedelta(seconds=30))
 
 
 @dataclass(frozen=True)
@@ -169,11 +179,12 @@ class ShopConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything under the config dir; `database` and `logging` come from mahnwerk.toml."""
+    """Everything under the config dir; `database`, `logging` and `rates` come from mahnwerk.toml."""
 
     config_dir: Path
     database: DatabaseConfig = DatabaseConfig()
     logging: LoggingConfig = LoggingConfig()
+    rates: RatesConfig = RatesConfig()
     shops: tuple[ShopConfig, ...] = ()
     warnings: tuple[ConfigProblem, ...] = ()  # allowed but questionable settings, shown by `check`
 
@@ -208,4 +219,4 @@ def _is_loopback(host: str) -> bool:
 
 
 __all__ = ["DEFAULT_CONFIG_DIR", "Config", "DatabaseConfig", "HttpConfig", "InvoiceConfig", "LoggingConfig",
-           "ShopAuth", "ShopConfig", "StatusMapping", "SyncConfig", "parse_duration"]
+           "RatesConfig", "ShopAuth", "ShopConfig", "StatusMapping", "SyncConfig", "parse_duration"]

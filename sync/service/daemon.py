@@ -9,6 +9,8 @@ parallel in a bounded pool; a shop held by another process (a command typed by h
 A database that does not answer (a restart, a network blip) fails the tick without a traceback; the shop's next
 tick comes early (after 5 s, doubling up to its interval) and catches up what was missed, the day's run included.
 
+One more job, for the daemon and not per shop, runs `rates update` once a day on 1–14 January and July.
+
 SIGTERM or SIGINT stops the scheduler; a job in progress finishes its page and ends, and because every page
 commits with its cursor, even a SIGKILL loses nothing.
 """
@@ -18,7 +20,8 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -29,6 +32,7 @@ from mahnwerk.errors import StoreError
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.mirror.claimdata import local_date
 from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.service.baserates import fetched_rows, update_due, update_rates, with_rates
 from mahnwerk.sync.service.dailyrun import daily_run_due, record_daily_run
 from mahnwerk.sync.service.running import run_shop
 from mahnwerk.sync.service.syncing import sync_one
@@ -37,6 +41,8 @@ from mahnwerk.sync.store.locks import ShopBusy, shop_lock
 
 log = structlog.get_logger("mahnwerk.daemon")
 DEFAULT_WORKERS = 8
+RATES_CHECK_INTERVAL = 3600  # seconds: the rates job looks hourly whether today's update is due
+GERMANY = ZoneInfo("Europe/Berlin")
 FIRST_RETRY = 5.0  # seconds after a database fault; doubled per fault in a row, at most the shop's interval
 
 
@@ -48,6 +54,9 @@ def build_scheduler(store: Store, shops: Sequence[ShopConfig], config: Config | 
         executors={"default": ThreadPoolExecutor(max_workers=max(1, min(workers, len(shops))))},
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
+    if config is not None:
+        scheduler.add_job(RatesJob(store, config, now=now), "interval", id="rates", name="base rates",
+                          seconds=RATES_CHECK_INTERVAL, next_run_time=datetime.now(UTC))
     for shop in shops:
         job_id = f"shop:{shop.id}"
         scheduler.add_job(shop_job, "interval", args=[store, shop, config],
@@ -104,7 +113,31 @@ def shop_job(store: Store, shop: ShopConfig, config: Config | None = None, *,
             retry.reset()
 
 
+class RatesJob:
+    """The daemon's one `rates update` a day in the first two weeks of January and July (German time: the rate
+    changes at midnight in Germany). Its outcome is logged; a failure is retried the next day and never touches
+    the shops' jobs."""
+
+    def __init__(self, store: Store, config: Config, *, now: Callable[[], datetime] = utcnow) -> None:
+        self.store, self.config, self.now = store, config, now
+        self.last_attempt: date | None = None
+
+    def __call__(self) -> None:
+        today = local_date(self.now(), GERMANY)
+        if not update_due(today, self.last_attempt):
+            return
+        self.last_attempt = today
+        try:
+            report = update_rates(self.store, self.config, self.now())
+        except Exception as exc:  # offline, the service down, the database away: tomorrow again
+            log.warning("rates.update_failed", reason=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return
+        log.info("rates.updated", added=len(report.added), changed=len(report.changed), published=report.published,
+                 newest=max((day for day, _ in report.added), default=None))
+
+
 def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[], datetime]) -> None:
+    [shop] = with_rates([shop], fetched_rows(store))  # rows fetched since the daemon started count at once
     result = sync_one(store, shop, command="daemon")
     if result.ok:
         log.info("daemon.synced", shop=shop.id, new=result.counts.new, updated=result.counts.updated,
