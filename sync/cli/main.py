@@ -113,6 +113,7 @@ def check(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     """Validate the configuration and test each shop: reachable, credentials accepted, invoice methods."""
     config = ctx.config()
     store_line = check_store(config)
+    ctx.store().close()  # the shops' policies now include the fetched base rates
     verdicts = check_shops(ctx.shops(shop_id))
     if as_json:
         click.echo(views.dumps([v.as_dict() for v in verdicts], indent=2))

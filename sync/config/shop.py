@@ -184,9 +184,9 @@ class Config:
     config_dir: Path
     database: DatabaseConfig = DatabaseConfig()
     logging: LoggingConfig = LoggingConfig()
-    rates: RatesConfig = RatesConfig()
     shops: tuple[ShopConfig, ...] = ()
     warnings: tuple[ConfigProblem, ...] = ()  # allowed but questionable settings, shown by `check`
+    rates: RatesConfig = RatesConfig()  # [rates]: where `rates update` reads the German base rate
 
     def shop(self, shop_id: str) -> ShopConfig:
         """The shop with this id; ConfigError with a did-you-mean if there is none."""

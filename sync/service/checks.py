@@ -97,8 +97,9 @@ def policy_warnings(shop: ShopConfig, today: date) -> list[str]:
     tables = {rule.table.key: rule.table for rule in (shop.policy.interest_b2c, shop.policy.interest_b2b)
               if rule.table is not None}
     return [f"the {table.name} table ends {table.known_until}: interest for later days is refused and those claims "
-            f"are blocked until you add the published rate as [[policy.base_rates]] (table = \"{key}\") "
-            f"from {table.source}" for key, table in tables.items() if table.known_until < today]
+            f"are blocked until you " + (f"run `{table.fetched_by}` or " if table.fetched_by else "")
+            + f"add the published rate as [[policy.base_rates]] (table = \"{key}\") from {table.source}"
+            for key, table in tables.items() if table.known_until < today]
 
 
 def check_shops(shops: Sequence[ShopConfig]) -> list[ShopVerdict]:

@@ -87,6 +87,13 @@ def cli(etc: Path, capsys, *args: str, code: int = 0) -> str:
     return out.out if code == 0 else out.err
 
 
+def check(etc: Path, capsys) -> str:
+    """`mahnwerk check`'s output, whatever its verdict (the memory shop has no [merchant] to send with)."""
+    capsys.readouterr()
+    main(["--config-dir", str(etc), "check"])
+    return capsys.readouterr().out
+
+
 def tables(etc: Path, capsys) -> dict[str, dict]:
     return {t["key"]: t for t in json.loads(cli(etc, capsys, "rates", "--json"))["tables"]}
 
@@ -184,6 +191,8 @@ def test_rates_shows_sources_and_the_claims_a_missing_half_year_blocks(etc: Path
     assert "to unblock them: run `mahnwerk rates update`, or add the missing half-year" in text
     plan = json.loads(cli(etc, capsys, "plan", "--json", "--date", "2026-07-31"))
     assert [row["status"] for row in plan] == ["blocked"]
+    assert "table ends 2026-06-30: interest for later days is refused" in check(etc, capsys)
+    assert "until you run `mahnwerk rates update` or add the published rate" in check(etc, capsys)
 
     cli(etc, capsys, "rates", "update")
     after = tables(etc, capsys)
@@ -195,6 +204,7 @@ def test_rates_shows_sources_and_the_claims_a_missing_half_year_blocks(etc: Path
     assert len(every) == after["de"]["row_count"]
     plan = json.loads(cli(etc, capsys, "plan", "--json", "--date", "2026-07-31"))
     assert [row["status"] for row in plan] != ["blocked"]
+    assert "Basiszinssatz (DE, §247 BGB) table ends" not in check(etc, capsys)
 
     config = load_config(etc)
     store = open_store(config)
