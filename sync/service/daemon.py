@@ -51,7 +51,8 @@ def build_scheduler(store: Store, shops: Sequence[ShopConfig], config: Config | 
     """A scheduler with one job per shop, the first run right away, at most `workers` shops at a time."""
     scheduler = BackgroundScheduler(
         timezone=UTC,
-        executors={"default": ThreadPoolExecutor(max_workers=max(1, min(workers, len(shops))))},
+        # One thread more for the rates job: a slow Bundesbank never holds up a shop's tick.
+        executors={"default": ThreadPoolExecutor(max_workers=max(1, min(workers, len(shops))) + (config is not None))},
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
     if config is not None:

@@ -270,3 +270,17 @@ def test_an_update_is_due_once_a_day_on_the_first_14_days_of_january_and_july(to
                                                                                due: bool) -> None:
     from mahnwerk.sync.service.baserates import update_due
     assert update_due(date.fromisoformat(today), date.fromisoformat(last) if last else None) is due
+
+
+def test_the_daemon_has_one_rates_job_besides_the_shop_jobs(etc: Path) -> None:
+    """One job for the daemon, not per shop; without a config (tests of the shop jobs alone) there is none."""
+    from mahnwerk.sync.service.daemon import build_scheduler
+
+    config = load_config(etc)
+    store = open_store(config)
+    try:
+        jobs = sorted(job.id for job in build_scheduler(store, config.shops, config).get_jobs())
+        bare = [job.id for job in build_scheduler(store, config.shops).get_jobs()]
+    finally:
+        store.close()
+    assert jobs == ["rates", "shop:mem"] and bare == ["shop:mem"]
