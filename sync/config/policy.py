@@ -221,13 +221,16 @@ def _warn_gaps(policy: Policy, raw: Any, path: KeyPath, sink: Problems) -> None:
     every other claim goes on, and `mahnwerk rates update` may still bring the missing row."""
     tables = {rule.table.key: rule.table for rule in (policy.interest_b2c, policy.interest_b2b) if rule.table}
     for table in tables.values():
+        configured = [row for row in table.rows if row.origin == "config"]
         for gap in table.gaps():
-            after = next(row for row in table.rows if row.valid_from > gap)  # shipped rows have no gaps: a config row
+            # Shipped rows have no gaps, so a config row borders it: the next one after it, else the last before it.
+            later = [row for row in configured if row.valid_from > gap]
+            row, side = (later[0], "before") if later else (configured[-1], "after")
             index = next((i for i, item in enumerate(raw) if isinstance(item, dict) and item.get("table") == table.key
-                          and str(item.get("valid_from")) == str(after.valid_from)), None)
+                          and str(item.get("valid_from")) == str(row.valid_from)), None)
             fetch = f" or run `{table.fetched_by}`" if table.fetched_by else ""
             sink.warn(path if index is None else path + (index, "valid_from"),
-                      f"no row for {gap} … {half_year_end(gap)} before this row: interest for that half-year is "
+                      f"no row for {gap} … {half_year_end(gap)} {side} this row: interest for that half-year is "
                       f"refused and those claims are blocked; add the {table.name} for it as a row with "
                       f'table = "{table.key}", valid_from = {gap}{fetch}')
 

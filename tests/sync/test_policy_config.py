@@ -196,3 +196,19 @@ valid_from = 2027-01-01
 rate = "2.02"
 """)
     assert load(tmp_path).warnings == ()
+
+
+def test_an_older_config_row_that_leaves_a_gap_before_the_shipped_table_is_named(tmp_path: Path) -> None:
+    """AT ships from 2024-01-01; a row for 2023-01-01 alone leaves 2023-07-01 … 2023-12-31 without a rate."""
+    shop_with(tmp_path, """
+[policy]
+preset = "at"
+[[policy.base_rates]]
+table = "at"
+valid_from = 2023-01-01
+rate = "1.88"
+""")
+    assert [str(w) for w in load(tmp_path).warnings] == [
+        "shops/acme.toml:15: policy.base_rates[0].valid_from: no row for 2023-07-01 … 2023-12-31 after this row: "
+        "interest for that half-year is refused and those claims are blocked; add the Basiszinssatz der OeNB (AT) for "
+        'it as a row with table = "at", valid_from = 2023-07-01']
