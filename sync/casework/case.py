@@ -21,6 +21,7 @@ from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.engine import Assessment, assess
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.model import HOLD_KINDS, Event
+from mahnwerk.sync.casework.blocked import owed_text
 from mahnwerk.sync.casework.casefile import POLICY_KINDS, event, facts
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.config.schema import did_you_mean
@@ -172,14 +173,17 @@ def mark_paid(case: Case, amount: Decimal | None, *, on: date | None = None, not
                             "source": "manual", "note": note})
     after = case.assess()
     outcome = {"claim": after.claim.key, "paid": str(amount), "currency": case.claim.currency, "closed": False,
-               "credit": "0.00", "open_amount": str(cents(after.balance.total)) if after.balance else None}
+               "credit": "0.00", "open_amount": str(cents(after.balance.total)) if after.balance else None,
+               # what is open in words, never None: what is known while interest cannot be computed
+               "open": owed_text(after, lambda total: f"{total} {case.claim.currency}"),
+               "interest_unknown": after.interest_unknown}
     if after.status == "settled" and after.balance is not None:
         credit = cents(after.balance.credit)
         if credit > 0:
             case.record("credit", {"amount": str(credit), "currency": case.claim.currency,
                                    "reason": "paid beyond what was owed"})
         settle(case, "paid in full (payments recorded in Mahnwerk)")
-        outcome.update(closed=True, credit=str(credit), open_amount="0.00")
+        outcome.update(closed=True, credit=str(credit), open_amount="0.00", open=f"0.00 {case.claim.currency}")
     return outcome
 
 

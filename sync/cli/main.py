@@ -99,7 +99,11 @@ def check(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     """Validate the configuration and test each shop: reachable, credentials accepted, invoice methods."""
     config = ctx.config()
     store_line = check_store(config)
-    verdicts = check_shops(ctx.shops(shop_id))
+    store = open_store(config)
+    try:
+        verdicts = check_shops(ctx.shops(shop_id), store)
+    finally:
+        store.close()
     if as_json:
         click.echo(views.dumps([v.as_dict() for v in verdicts], indent=2))
     else:

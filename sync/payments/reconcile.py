@@ -23,6 +23,7 @@ from mahnwerk.policy.interest import cents
 from mahnwerk.policy.matching import ClosedClaim, Credit, Match, OpenClaim, Share
 from mahnwerk.policy.model import ClaimFacts, Payment, Policy
 from mahnwerk.policy.rates import MissingRate
+from mahnwerk.sync.casework.blocked import FIX
 from mahnwerk.sync.casework.casefile import facts, histories
 from mahnwerk.sync.casework.planner import PLAN_COLUMNS, open_chunks
 from mahnwerk.sync.config import ShopConfig
@@ -225,9 +226,11 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
             booked += ZERO if foreign else amount
             used = True
             left_owing = fees + flat + interest + principal
+            unknown = before is None  # no base rate: the split above left interest out
             if any(e.on > p.booked_on for e in history):  # later notices or payments: ask the policy for today
                 after = balance(facts(claim), history, today, shop.policy)
                 settled = after is not None and after.settled
+                unknown = after is None
                 left_owing, surplus = (after.total, after.credit) if after else (left_owing, surplus)
             else:  # nothing after the payment: what the split leaves is what is owed
                 settled = before is not None and left_owing < HALF_CENT
@@ -249,9 +252,12 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                 outbox.append(writeback_row(shop, claim, "paid", p.id, rest, note, today, now, paid="full"))
             else:
                 result.partial += 1
+                # Without a base rate the figure leaves interest out: say so rather than pass it off as everything.
+                still = f"{cents(left_owing):,.2f} {claim.currency}" + (
+                    " without interest; interest not yet computable: a base rate is missing "
+                    f"(`{FIX}`)" if unknown else "")
                 outbox.append(writeback_row(shop, claim, "part_paid", p.id, rest, f"Mahnwerk: payment of {words}; "
-                                            f"still open: {cents(left_owing):,.2f} {claim.currency}.", today, now,
-                                            paid="part"))
+                                            f"still open: {still}.", today, now, paid="part"))
         if booking.whole and used:
             booked = p.unallocated
         result.booked += used
