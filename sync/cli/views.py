@@ -218,6 +218,10 @@ def print_explanation(console: Console, report: dict[str, Any]) -> None:
         for p in b["interest_periods"]:
             console.print(plain(f"  interest {p['from']} to {p['to']} (excl.): {p['days']} days × {p['annual_rate']} % "
                                 f"on {p['principal']} = {Decimal(p['amount']):.4f}"))
+    if (k := r.get("without_interest")) is not None and (gap := r.get("rate_gap")) is not None:
+        console.print(plain(f"owed on {k['on']} without interest: principal {k['principal']}, fees {k['fees']}, "
+                            f"flat fee {k['flat_fee']}, paid {k['paid']} → {k['total']} {r['currency']}; interest "
+                            f"not yet computable: no {gap['table']} from {gap['from']} (run `{gap['fix']}`)"))
     if r["default_since"]:
         console.print(plain(f"in default since {r['default_since']}"))
     nxt = r["next"]
