@@ -10,6 +10,7 @@ from decimal import Decimal as D
 from mahnwerk.policy.engine import RateGap, assess, decide
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.model import ClaimFacts, Payment, StageDone
+from mahnwerk.policy.notice import Addressee, Merchant, notice_for
 from mahnwerk.policy.presets import PRESETS
 from mahnwerk.sync.config.policy import calendar
 
@@ -77,3 +78,15 @@ def test_a_claim_whose_interest_is_computable_has_no_gap() -> None:
     c = ClaimFacts("acme:1002", "EUR", D("100.00"), date(2026, 5, 4), date(2026, 5, 4), True)
     result = assess(c, [], date(2026, 5, 11), DE_B2B)  # reminder on due + 7, long before default (2026-06-04)
     assert (result.status, result.gap, result.known, result.interest_unknown) == ("due", None, None, False)
+
+
+def test_the_reminders_notice_states_no_interest_figure_and_adds_up() -> None:
+    result = assess(business(), [], date(2026, 12, 7), DE_B2B)
+    sender, customer = Merchant("Gartenglück GmbH", "buchhaltung@gartenglueck.test"), Addressee("Erika Mustermann")
+    notice = notice_for(result.next, result.next_balance, invoice_amount=D("119.00"), default_on=result.default_on,
+                        language="de", merchant=sender, customer=customer, order_number="1001",
+                        invoice_number="RE-1001", invoice_date=date(2026, 10, 1), due_date=date(2026, 10, 1),
+                        interest_rule=DE_B2B.interest_b2b)
+    assert (notice.interest, notice.interest_rule) == (None, None)  # no 0.00 that pretends to be a figure
+    # 119.00 + 40.00 flat fee = 159.00, the letter's statement without an interest line
+    assert notice.statement == [("principal", D("119.00")), ("flat_fee", D("40.00")), ("total", D("159.00"))]

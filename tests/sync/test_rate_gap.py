@@ -51,10 +51,11 @@ def test_a_blocked_business_claim_gets_its_reminder_without_any_interest_figure(
     [mail] = shop.messages_to("1")
     text = mail.message.text
     # 119.00 + the €40 flat fee of §288(5) BGB (due with default, no rate needed) = 159.00; no interest at all
-    assert "Verzugspauschale: 40,00\xa0€" in text and "Offener Betrag: 159,00\xa0€" in text
+    # (the reminder itemises no cost, as with a known rate: policy/templates/README.md)
+    assert "Rechnungsbetrag: 119,00\xa0€" in text and "Offener Betrag: 159,00\xa0€" in text
     assert "Zins" not in text and "None" not in text and "?" not in text
     [consumer] = shop.messages_to("2")
-    assert "Offener Betrag: 80,00\xa0€" in consumer.message.text and "Verzugspauschale" not in consumer.message.text
+    assert "Offener Betrag: 80,00\xa0€" in consumer.message.text
     [note] = [n for n in shop.notes_of("1") if n.startswith("Mahnwerk: reminder sent")]
     # after the reminder the claim waits for the rate: the note says what is known, 159.00 without interest
     assert "Open: open principal and fees €159.00; interest not yet computable: base rate for 2026-H2 missing " \
