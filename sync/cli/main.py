@@ -17,6 +17,7 @@ from rich.console import Console
 from mahnwerk import __version__
 from mahnwerk.connectors.kinds import kinds
 from mahnwerk.errors import ConfigError, MahnwerkError
+from mahnwerk.sync.casework.blocked import FIX
 from mahnwerk.sync.casework.reports import aging, claim_rows, quarantine_rows
 from mahnwerk.sync.cli import views
 from mahnwerk.sync.cli.logs import configure_logging
@@ -187,8 +188,8 @@ def show_claims(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, state:
         if len(shown) < len(rows):
             ctx.out.print(f"... and {len(rows) - len(shown)} more (mahnwerk claims lists them all)")
         if blocked := sum(1 for r in rows if r["owed"] is None):
-            ctx.out.print(f"owed ?: interest blocked for {blocked} claim(s), a base rate is missing "
-                          "(mahnwerk check names it)", soft_wrap=True)
+            ctx.out.print(f"owed ?: interest blocked for {blocked} claim(s), a base rate is missing: run "
+                          f"`{FIX}` (mahnwerk check names it)", soft_wrap=True)
         if any(r["state"] == "open" for r in rows):
             ctx.out.print(views.aging_table(aging(rows)))
 
