@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync.service.bootstrap import open_store
+from mahnwerk.sync.service.daemon import shop_job
 from mahnwerk.sync.service.running import run_shops
 from tests.memoryshop import MemoryShop, invoice_order, memory_kind, open_shop
 from tests.sync.test_memory_kind import SHOP_TOML, TOKEN, URL, cli
@@ -127,3 +129,19 @@ def test_run_shops_reports_the_count_for_the_daemon(etc: Path, shop: MemoryShop)
     finally:
         store.close()
     assert result.blocked.total == 2 and result.blocked.lines()[0].startswith(f"2 claims wait {GAP}")
+
+
+def test_the_daemons_days_run_logs_the_count_and_the_command(etc: Path, shop: MemoryShop) -> None:
+    config = load_config(etc)
+    store = open_store(config)
+    zone = config.shops[0].timezone
+    late = datetime.now(zone).replace(hour=23, minute=30)  # after the day's run_at, still today
+    try:
+        with capture_logs() as logs:
+            shop_job(store, config.shops[0], config, now=lambda: late)
+    finally:
+        store.close()
+    [event] = [e for e in logs if e["event"] == "daemon.rate_missing"]
+    assert (event["log_level"], event["table"], event["since"], event["claims"], event["fix"]) == (
+        "warning", "Basiszinssatz (DE, §247 BGB)", "2026-07-01", 2, "mahnwerk rates update")
+    assert event["message"].startswith(f"2 claims wait {GAP}")
