@@ -113,12 +113,14 @@ def default_date(claim: ClaimFacts, history: Sequence[Event], policy: Policy) ->
     return min(candidates) if candidates else None
 
 
-def owed(claim: ClaimFacts, history: Sequence[Event], day: date, policy: Policy) -> Balance:
+def owed(claim: ClaimFacts, history: Sequence[Event], day: date, policy: Policy, *, interest: bool = True) -> Balance:
     """What the claim owes on `day` (fees, flat fee, interest, principal), without deciding anything; the cheap
-    part of `assess` for callers that only need the figures (booking a payment). Raises MissingRate."""
+    part of `assess` for callers that only need the figures (booking a payment). Raises MissingRate; with
+    `interest=False` it is everything but interest, which needs no rate."""
     history = sorted((e for e in history if e.on <= day), key=lambda e: e.on)
     plans = plan_spans(history, policy.plan_grace_days, day)
-    return account(claim, history, day, policy.interest_rule(claim), default_date(claim, history, policy),
+    rule = policy.interest_rule(claim) if interest else NO_INTEREST
+    return account(claim, history, day, rule, default_date(claim, history, policy),
                    policy.b2b_flat_fee if claim.is_b2b else ZERO, interest_pauses(hold_spans(history), plans))
 
 

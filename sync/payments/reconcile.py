@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from mahnwerk.policy.account import HALF_CENT, Balance, allocate
-from mahnwerk.policy.engine import owed
+from mahnwerk.policy.engine import owed as owed_on  # `owed` names the split below
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.matching import ClosedClaim, Credit, Match, OpenClaim, Share
 from mahnwerk.policy.model import ClaimFacts, Payment, Policy
@@ -114,7 +114,7 @@ class Booking:
 def balance(claim: ClaimFacts, history: list, day: date, policy: Policy) -> Balance | None:
     """What the claim owes on `day`, None when a base rate is missing (then only its principal is known)."""
     try:
-        return owed(claim, history, day, policy)
+        return owed_on(claim, history, day, policy)
     except MissingRate:
         return None
 
@@ -212,8 +212,9 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                 continue
             history = events.setdefault(claim.id, [])
             before = balance(facts(claim), history, p.booked_on, shop.policy)
-            owed = (before.fees, before.flat_fee, before.interest, before.principal) if before else \
-                (ZERO, ZERO, ZERO, claim.open_amount)
+            # No base rate: the split knows the costs and the principal, not the interest (the note says so).
+            basis = before or owed_on(facts(claim), history, p.booked_on, shop.policy, interest=False)
+            owed = (basis.fees, basis.flat_fee, basis.interest, basis.principal)
             (fees, flat, interest, principal), surplus = allocate(amount, owed)
             applied = {"fees": owed[0] - fees, "flat_fee": owed[1] - flat, "interest": owed[2] - interest,
                        "principal": owed[3] - principal, "credit": surplus}
@@ -231,7 +232,8 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                 after = balance(facts(claim), history, today, shop.policy)
                 settled = after is not None and after.settled
                 unknown = after is None
-                left_owing, surplus = (after.total, after.credit) if after else (left_owing, surplus)
+                known = after or owed_on(facts(claim), history, today, shop.policy, interest=False)
+                left_owing, surplus = known.total, known.credit
             else:  # nothing after the payment: what the split leaves is what is owed
                 settled = before is not None and left_owing < HALF_CENT
             words = f"{cents(amount):,.2f} {claim.currency} by {p.source} ({p.ref}, {p.booked_on})"

@@ -17,7 +17,7 @@ from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.daemon import shop_job
 from mahnwerk.sync.service.running import run_shops
 from tests.memoryshop import MemoryShop, invoice_order, memory_kind, open_shop
-from tests.sync.test_memory_kind import SHOP_TOML, TOKEN, URL, cli
+from tests.sync.test_memory_kind import SHOP_TOML, TOKEN, URL, camt, cli
 from tests.sync.test_run import MERCHANT
 
 FIX = "`mahnwerk rates update`"
@@ -145,3 +145,16 @@ def test_the_daemons_days_run_logs_the_count_and_the_command(etc: Path, shop: Me
     assert (event["log_level"], event["table"], event["since"], event["claims"], event["fix"]) == (
         "warning", "Basiszinssatz (DE, §247 BGB)", "2026-07-01", 2, "mahnwerk rates update")
     assert event["message"].startswith(f"2 claims wait {GAP}")
+
+
+def test_a_part_payment_note_says_the_figure_leaves_interest_out(tmp_path: Path, etc: Path, shop: MemoryShop,
+                                                                 capsys) -> None:
+    cli(etc, capsys, "sync")
+    statement = camt(tmp_path / "statement.xml", ("BANK-2", "50.00", "RE-2026-00001 Teilzahlung"))
+    imported = cli(etc, capsys, "payments", "import", str(statement), "--json")
+    assert (imported["booked"], imported["partial"]) == (1, 1)
+    cli(etc, capsys, "run")
+    [note] = [n for n in shop.notes_of("1") if n.startswith("Mahnwerk: payment of 50.00 EUR")]
+    # no base rate, so no interest in the split: 50.00 less the €40 flat fee pays 10.00 of 119.00 → 109.00
+    assert "still open: 109.00 EUR without interest; interest not yet computable: a base rate is missing " \
+           f"({FIX})." in note
