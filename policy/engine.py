@@ -17,6 +17,7 @@ from typing import Protocol
 
 from mahnwerk.policy.account import Balance, account
 from mahnwerk.policy.calendar import ONE_DAY
+from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.model import LETTER_KINDS, ZERO, ClaimFacts, Event, Offer, Payment, Policy, Stage, StageDone
 from mahnwerk.policy.pauses import HoldSpan, active_hold, hold_spans, interest_pauses, last_resumption, plan_spans
 from mahnwerk.policy.rates import MissingRate
@@ -38,6 +39,23 @@ class Action:
     offer: Offer | None = None
 
 
+NO_INTEREST = InterestRule("none")
+
+
+@dataclass(frozen=True, slots=True)
+class RateGap:
+    """A base-rate table lacks the half-year a claim's interest needs: which table, from which day."""
+
+    table: str  # the table's name, "Basiszinssatz (DE, §247 BGB)"
+    since: date  # the first day of the missing half-year (1 January or 1 July)
+
+
+def rate_gap(exc: MissingRate) -> RateGap:
+    """The half-year a MissingRate names, for grouping claims per table and half-year."""
+    day = exc.day
+    return RateGap(exc.table, date(day.year, 1 if day.month <= 6 else 7, 1))
+
+
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """Where a claim stands on `today`, and what comes next (due today, or later with its date, or nothing)."""
@@ -52,6 +70,16 @@ class Assessment:
     balance: Balance | None  # today; None if blocked
     problem: str = ""
     next_balance: Balance | None = None  # on the next action's day (the same as `balance` when that is today)
+    # While a base rate is missing (`gap`): what is owed without any interest (principal, fees, flat fee; payments
+    # counted against these only). A reminder may leave interest out, so it is due with `balance` = `known`;
+    # every other stage is blocked (`balance` None).
+    gap: RateGap | None = None
+    known: Balance | None = None
+
+    @property
+    def interest_unknown(self) -> bool:
+        """Interest cannot be computed (a base rate is missing): no figure may be stated for it."""
+        return self.gap is not None
 
     @property
     def actions(self) -> list[Action]:
@@ -85,12 +113,14 @@ def default_date(claim: ClaimFacts, history: Sequence[Event], policy: Policy) ->
     return min(candidates) if candidates else None
 
 
-def owed(claim: ClaimFacts, history: Sequence[Event], day: date, policy: Policy) -> Balance:
+def owed(claim: ClaimFacts, history: Sequence[Event], day: date, policy: Policy, *, interest: bool = True) -> Balance:
     """What the claim owes on `day` (fees, flat fee, interest, principal), without deciding anything; the cheap
-    part of `assess` for callers that only need the figures (booking a payment). Raises MissingRate."""
+    part of `assess` for callers that only need the figures (booking a payment). Raises MissingRate; with
+    `interest=False` it is everything but interest, which needs no rate."""
     history = sorted((e for e in history if e.on <= day), key=lambda e: e.on)
     plans = plan_spans(history, policy.plan_grace_days, day)
-    return account(claim, history, day, policy.interest_rule(claim), default_date(claim, history, policy),
+    rule = policy.interest_rule(claim) if interest else NO_INTEREST
+    return account(claim, history, day, rule, default_date(claim, history, policy),
                    policy.b2b_flat_fee if claim.is_b2b else ZERO, interest_pauses(hold_spans(history), plans))
 
 
@@ -111,19 +141,29 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
     holds = hold_spans(history)
     pauses = interest_pauses(holds, plans)
 
-    def balance_on(day: date) -> tuple[Balance | None, str]:
+    def balance_on(day: date) -> tuple[Balance | None, MissingRate | None]:
         try:
-            return account(claim, history, day, rule, default_on, flat, pauses), ""
+            return account(claim, history, day, rule, default_on, flat, pauses), None
         except MissingRate as exc:
-            return None, str(exc)
+            return None, exc
 
-    now, problem = balance_on(today)
+    now, missing = balance_on(today)
 
     def state(status: str, code: str, reason: str, nxt: Action | None = None, *, at: date = today) -> Assessment:
-        later, why = (now, problem) if at == today else balance_on(at)
+        later, why = (now, missing) if at == today else balance_on(at)
         if now is None or later is None:
+            exc = missing or why
+            assert exc is not None
+            known = account(claim, history, today, NO_INTEREST, default_on, flat, pauses)
+            stage = policy.stage(nxt.stage) if nxt is not None and nxt.kind == "send" else None
+            if status in ("due", "waiting") and stage is not None and stage.kind == "reminder":
+                # A reminder demands no interest (§286(1) BGB asks only for a Mahnung): it goes out without any
+                # interest figure rather than not at all; the notices after it wait for the rate.
+                ahead = known if at == today else account(claim, history, at, NO_INTEREST, default_on, flat, pauses)
+                return Assessment(claim, today, status, code, f"{reason} (without interest: no base rate)", nxt,
+                                  default_on, known, str(exc), ahead, rate_gap(exc), known)
             return Assessment(claim, today, "blocked", "rate_missing", f"{reason} (blocked: no interest rate)", nxt,
-                              default_on, None, problem or why)
+                              default_on, None, str(exc), gap=rate_gap(exc), known=known)
         return Assessment(claim, today, status, code, reason, nxt, default_on, now, next_balance=later)
 
     if last is not None and last_stage is not None and last_stage.kind == "agency":

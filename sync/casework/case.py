@@ -21,6 +21,7 @@ from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.engine import Assessment, assess
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.model import HOLD_KINDS, Event
+from mahnwerk.sync.casework.blocked import owed_text
 from mahnwerk.sync.casework.casefile import POLICY_KINDS, event, facts
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.config.schema import did_you_mean
@@ -147,7 +148,7 @@ def instalments(case: Case, count: int, first: date, every: str) -> LedgerEntry:
     if first < case.today:
         raise CaseError(f"--first {first} lies in the past")
     result = case.assess()
-    if result.balance is None:
+    if result.balance is None or result.interest_unknown:
         raise CaseError(f"cannot compute what {result.claim.key} owes: {result.problem}")
     total = cents(result.balance.total)
     plan = [{"due": add_period(first, every, n).isoformat(), "amount": str(amount)}
@@ -163,7 +164,7 @@ def mark_paid(case: Case, amount: Decimal | None, *, on: date | None = None, not
         raise CaseError(f"--on {on} lies in the future")
     owed = case.assess(on)
     if amount is None:
-        if owed.balance is None:
+        if owed.balance is None or owed.interest_unknown:
             raise CaseError(f"cannot compute what {owed.claim.key} owes: {owed.problem}; give --amount")
         amount = cents(owed.balance.total)
     if amount <= 0:
@@ -172,14 +173,18 @@ def mark_paid(case: Case, amount: Decimal | None, *, on: date | None = None, not
                             "source": "manual", "note": note})
     after = case.assess()
     outcome = {"claim": after.claim.key, "paid": str(amount), "currency": case.claim.currency, "closed": False,
-               "credit": "0.00", "open_amount": str(cents(after.balance.total)) if after.balance else None}
+               "credit": "0.00",
+               "open_amount": str(cents(after.balance.total)) if after.balance and not after.gap else None,
+               # what is open in words, never None: what is known while interest cannot be computed
+               "open": owed_text(after, lambda total: f"{total} {case.claim.currency}"),
+               "interest_unknown": after.interest_unknown}
     if after.status == "settled" and after.balance is not None:
         credit = cents(after.balance.credit)
         if credit > 0:
             case.record("credit", {"amount": str(credit), "currency": case.claim.currency,
                                    "reason": "paid beyond what was owed"})
         settle(case, "paid in full (payments recorded in Mahnwerk)")
-        outcome.update(closed=True, credit=str(credit), open_amount="0.00")
+        outcome.update(closed=True, credit=str(credit), open_amount="0.00", open=f"0.00 {case.claim.currency}")
     return outcome
 
 

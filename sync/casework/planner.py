@@ -59,6 +59,8 @@ def plan_row(shop_id: str, row: Any, result: Assessment) -> dict[str, Any]:
     """One line of `mahnwerk plan --json`: the claim's next action, its date, fee, interest and the reason."""
     action = result.next
     balance = result.next_balance  # interest and amount owed on the action's day
+    gap = result.gap  # interest not computable: no interest figure, what is owed without it, the table once
+    known = balance or result.known if gap else None
     return {
         "shop": shop_id,
         "order_id": row.order_id,
@@ -69,14 +71,17 @@ def plan_row(shop_id: str, row: Any, result: Assessment) -> dict[str, Any]:
         "due_on": action.on.isoformat() if action else None,
         "deadline": action.deadline.isoformat() if action and action.deadline else None,
         "fee": str(cents(action.fee)) if action else "0.00",
-        "interest": str(cents(balance.interest)) if balance else None,
+        "interest": str(cents(balance.interest)) if balance and not gap else None,
         "open_amount": str(cents(balance.total)) if balance else None,
+        "open_without_interest": str(cents(known.total)) if known else None,
         "currency": row.currency,
         "status": result.status,
         "code": result.code,
         "reason": result.reason,
         "default_since": result.default_on.isoformat() if result.default_on else None,
-        "problem": result.problem or None,
+        # the engine's long text names the day; grouped per table, the short form is enough (`explain` has it all)
+        "problem": f"no {gap.table} from {gap.since}" if gap else result.problem or None,
+        "rate_gap": {"table": gap.table, "from": gap.since.isoformat()} if gap else None,
     }
 
 

@@ -11,6 +11,7 @@ from sqlmodel import col
 from mahnwerk.policy.account import Balance
 from mahnwerk.policy.engine import Assessment
 from mahnwerk.policy.interest import cents
+from mahnwerk.sync.casework.blocked import FIX
 from mahnwerk.sync.casework.case import Case
 from mahnwerk.sync.mirror.claimdata import local_date
 from mahnwerk.sync.store.models import ClaimState, LedgerEntry
@@ -98,9 +99,13 @@ def explain(case: Case) -> dict[str, Any]:
         "status": result.status if is_open else claim.state,
         "reason": result.reason if is_open else f"the claim is {claim.state}: nothing more happens",
         "default_since": result.default_on.isoformat() if result.default_on else None,
-        "balance": balance_dict(result.balance),
-        "next_balance": balance_dict(result.next_balance) if result.next is not None else None,
+        # while a base rate is missing no balance pretends to hold interest: `without_interest` has what is known
+        "balance": balance_dict(result.balance) if result.gap is None else None,
+        "next_balance": balance_dict(result.next_balance) if result.next is not None and result.gap is None else None,
         "next": next_dict(result) if is_open else None,
         "problem": result.problem or None,
+        "without_interest": balance_dict(result.known) if result.gap is not None else None,
+        "rate_gap": {"table": result.gap.table, "from": result.gap.since.isoformat(), "fix": FIX}
+        if result.gap is not None else None,
     }
 

@@ -199,7 +199,7 @@ def mark_paid_command(ctx: Context, claim: str, amount: Decimal | None, paid_on:
         return
     ctx.out.print(f"{claim}: payment of {outcome['paid']} {outcome['currency']} recorded; " + (
         "paid in full, claim closed" + (f", credit {outcome['credit']}" if outcome["credit"] != "0.00" else "")
-        if outcome["closed"] else f"still open: {outcome['open_amount']} {outcome['currency']}"))
+        if outcome["closed"] else f"still open: {outcome['open']}"))
 
 
 @cli.command("note")

@@ -17,6 +17,7 @@ from rich.console import Console
 from mahnwerk import __version__
 from mahnwerk.connectors.kinds import kinds
 from mahnwerk.errors import ConfigError, MahnwerkError
+from mahnwerk.sync.casework.blocked import FIX
 from mahnwerk.sync.casework.reports import aging, claim_rows, quarantine_rows
 from mahnwerk.sync.cli import views
 from mahnwerk.sync.cli.logs import configure_logging
@@ -113,8 +114,11 @@ def check(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     """Validate the configuration and test each shop: reachable, credentials accepted, invoice methods."""
     config = ctx.config()
     store_line = check_store(config)
-    ctx.store().close()  # the shops' policies now include the fetched base rates
-    verdicts = check_shops(ctx.shops(shop_id))
+    store = ctx.store()  # the shops' policies now include the fetched base rates
+    try:
+        verdicts = check_shops(ctx.shops(shop_id), store)
+    finally:
+        store.close()
     if as_json:
         click.echo(views.dumps([v.as_dict() for v in verdicts], indent=2))
     else:
@@ -198,8 +202,8 @@ def show_claims(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, state:
         if len(shown) < len(rows):
             ctx.out.print(f"... and {len(rows) - len(shown)} more (mahnwerk claims lists them all)")
         if blocked := sum(1 for r in rows if r["owed"] is None):
-            ctx.out.print(f"owed ?: interest blocked for {blocked} claim(s), a base rate is missing "
-                          "(mahnwerk check names it)", soft_wrap=True)
+            ctx.out.print(f"owed ?: interest blocked for {blocked} claim(s), a base rate is missing: run "
+                          f"`{FIX}` (mahnwerk check names it)", soft_wrap=True)
         if any(r["state"] == "open" for r in rows):
             ctx.out.print(views.aging_table(aging(rows)))
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import click
@@ -10,7 +11,10 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from mahnwerk.policy.engine import RateGap
+from mahnwerk.sync.casework.blocked import count_blocked, message
 from mahnwerk.sync.casework.case import Case
+from mahnwerk.sync.casework.planner import shop_today
 from mahnwerk.sync.cli.cases import by_option
 from mahnwerk.sync.cli.main import Context, cli, command_name, exit_code, pass_context, wait_option
 from mahnwerk.sync.cli.views import dumps, plain, safe
@@ -58,6 +62,13 @@ def run(ctx: Context, shop_id: str | None, dry_run: bool, as_json: bool, wait: f
         raise click.exceptions.Exit(code)
 
 
+def print_blocked(ctx: Context, shop: str, blocked: dict[str, Any]) -> None:
+    """The claims that wait for a base rate, one line per table, with the command that fixes it."""
+    for t in blocked["tables"]:
+        line = message(RateGap(t["table"], date.fromisoformat(t["from"])), t["claims"], t["reminders_without_interest"])
+        ctx.out.print(plain(f"  {shop}: {line}"), style="yellow", soft_wrap=True)
+
+
 def print_run(ctx: Context, r: dict[str, Any], *, dry_run: bool) -> None:
     if dry_run:
         table = Table(title=f"{r['shop']}: what a run would do now (nothing was changed)", title_justify="left")
@@ -68,6 +79,7 @@ def print_run(ctx: Context, r: dict[str, Any], *, dry_run: bool) -> None:
         ctx.out.print(table if r.get("would") else f"{r['shop']}: nothing to do today")
     else:
         ctx.out.print(plain(f"{r['shop']}: " + ", ".join(f"{r.get(k, 0)} {k.replace('_', ' ')}" for k in SUMMARY)))
+    print_blocked(ctx, r["shop"], r["blocked"])
     for error in r["errors"]:
         click.echo(f"error: {safe(error)}", err=True)
 
@@ -82,6 +94,9 @@ def status(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     shops = ctx.shops(shop_id)
     try:
         report = status_report(store, [s.id for s in shops])
+        now = utcnow()
+        for entry, shop in zip(report, shops, strict=True):
+            entry["blocked"] = count_blocked(store, shop, shop_today(shop, now)).as_dict()
     finally:
         store.close()
     if as_json:
@@ -98,6 +113,7 @@ def status(ctx: Context, shop_id: str | None, as_json: bool) -> None:
                                 "run sends them"), style="bold red")
         for dead in s["dead_letters"]:
             ctx.out.print(plain(f"  dead letter {dead['id']} {dead['key']}: {dead['error']}"))
+        print_blocked(ctx, s["shop"], s["blocked"])
 
 
 def status_report(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:

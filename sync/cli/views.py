@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from mahnwerk.policy.aging import AgingLine
+from mahnwerk.policy.engine import RateGap
+from mahnwerk.sync.casework.blocked import Blocked
 from mahnwerk.sync.mirror.mirror import SyncCounts
 from mahnwerk.sync.service.syncing import ShopSyncResult
 
@@ -146,21 +149,29 @@ def print_plan(console: Console, rows: Iterator[dict[str, Any]] | Sequence[dict[
     distinct problem once. Returns the count per action."""
     counts: Counter[str] = Counter()
     problems: Counter[str] = Counter()
+    gaps: Blocked = Blocked()  # one line per table and half-year, not one per claim
     total = 0
     for total, r in enumerate(rows, 1):
         if total == 1:
             console.print(Text(PLAN_HEADER, style="bold"))
         counts[r["action"]] += 1
-        if r.get("problem"):
+        if gap := r.get("rate_gap"):
+            since = date.fromisoformat(gap["from"])
+            gaps.claims[RateGap(gap["table"], since)] += 1
+            gaps.reminders[RateGap(gap["table"], since)] += r["status"] != "blocked"
+        elif r.get("problem"):
             problems[r["problem"]] += 1
         if limit is not None and total > limit:
             continue
-        owed = f"{r['open_amount']} {r['currency']}" if r["open_amount"] is not None else "?"
+        amount = r["open_amount"] if r["open_amount"] is not None else r.get("open_without_interest")
+        owed = f"{amount} {r['currency']}" + ("*" if gap else "") if amount is not None else ""
         line = (f"{r['claim'][:22]:<22} {r['action'][:14]:<14} {r['due_on'] or '':<10} {r['fee']:>8} "
-                f"{r['interest'] if r['interest'] is not None else '?':>9} {owed:>12}  {r['reason']}")
+                f"{r['interest'] if r['interest'] is not None else '-':>9} {owed:>12}  {r['reason']}")
         console.print(plain(line), soft_wrap=True)
     if limit is not None and total > limit:
         console.print(plain(f"... and {total - limit} more (mahnwerk plan lists them all)"))
+    for line in gaps.lines():
+        console.print(Text(safe(f"{line}; * owed without interest"), style="yellow"), soft_wrap=True)
     for problem, count in problems.items():
         console.print(Text(safe(f"blocked ({count} claims): {problem}"), style="yellow"), soft_wrap=True)
     return counts
@@ -207,6 +218,10 @@ def print_explanation(console: Console, report: dict[str, Any]) -> None:
         for p in b["interest_periods"]:
             console.print(plain(f"  interest {p['from']} to {p['to']} (excl.): {p['days']} days × {p['annual_rate']} % "
                                 f"on {p['principal']} = {Decimal(p['amount']):.4f}"))
+    if (k := r.get("without_interest")) is not None and (gap := r.get("rate_gap")) is not None:
+        console.print(plain(f"owed on {k['on']} without interest: principal {k['principal']}, fees {k['fees']}, "
+                            f"flat fee {k['flat_fee']}, paid {k['paid']} → {k['total']} {r['currency']}; interest "
+                            f"not yet computable: no {gap['table']} from {gap['from']} (run `{gap['fix']}`)"))
     if r["default_since"]:
         console.print(plain(f"in default since {r['default_since']}"))
     nxt = r["next"]

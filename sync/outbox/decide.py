@@ -13,6 +13,7 @@ from sqlalchemy import Row, select
 from sqlmodel import Session, col
 
 from mahnwerk.policy.engine import Action, Assessment
+from mahnwerk.sync.casework.blocked import Blocked
 from mahnwerk.sync.casework.planner import assessments
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.outbox.rows import EXECUTED_KINDS, OUTBOX, outbox_key
@@ -33,11 +34,16 @@ class Decided:
 
     new: list[dict[str, Any]] = field(default_factory=list)
     existing: int = 0  # due actions that already have their row (an earlier run, a retry pending)
+    blocked: Blocked = field(default_factory=Blocked)  # claims that wait for a base rate
 
 
-def due_actions(store: Store, shop: ShopConfig, today: date) -> Iterator[tuple[Row[Any], Assessment, Action]]:
-    """(claims row, assessment, action) for every claim with an action the executor carries out today."""
+def due_actions(store: Store, shop: ShopConfig, today: date, *,
+                blocked: Blocked | None = None) -> Iterator[tuple[Row[Any], Assessment, Action]]:
+    """(claims row, assessment, action) for every claim with an action the executor carries out today; claims that
+    wait for a base rate are counted into `blocked` on the way."""
     for row, result in assessments(store, shop, today):
+        if blocked is not None:
+            blocked.add(result)
         for action in result.actions:
             if action.kind in EXECUTED_KINDS:
                 yield row, result, action
@@ -45,8 +51,8 @@ def due_actions(store: Store, shop: ShopConfig, today: date) -> Iterator[tuple[R
 
 def decide_shop(store: Store, shop: ShopConfig, today: date, *, now: datetime, dry_run: bool = False) -> Decided:
     """Write one outbox row per due action of the shop, in one transaction; rows already written are kept."""
-    due = list(due_actions(store, shop, today))
     decided = Decided()
+    due = list(due_actions(store, shop, today, blocked=decided.blocked))
     with store.session() as session:
         sent = stage_counts(session, [row.id for row, _, _ in due])
         rows = []

@@ -28,7 +28,7 @@ from mahnwerk.connectors.records import Progress, ShopOrder
 from mahnwerk.connectors.smtp import SmtpRejected, SmtpUnavailable, valid_email
 from mahnwerk.errors import MahnwerkError, OrderChanged, ShopAuthFailed, ShopError, ShopRejected, ShopUnavailable
 from mahnwerk.policy.engine import Assessment
-from mahnwerk.policy.interest import cents
+from mahnwerk.sync.casework.blocked import owed_text
 from mahnwerk.sync.casework.case import Case, settle
 from mahnwerk.sync.casework.casefile import claim_key
 from mahnwerk.sync.config.delivery import missing_for_sending
@@ -252,7 +252,7 @@ class Executor:
         after = self._finish(session, row, case, commit=False, recovered=recovering)
         nxt = after.next
         text = (f"Mahnwerk: {row.stage} sent ({row.reference}), key {row.key}. "
-                f"Open: {money(cents(after.balance.total), claim.currency, 'en') if after.balance else '?'}"
+                f"Open: {owed_text(after, lambda amount: money(amount, claim.currency, 'en'))}"
                 + (f", pay by {row.payload['deadline']}" if row.payload.get("deadline") else "")
                 + (f". Next: {nxt.stage or nxt.kind} on {nxt.on.isoformat()}." if nxt else "."))
         actions = self.work.actions

@@ -18,11 +18,12 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from mahnwerk.policy.account import HALF_CENT, Balance, allocate
-from mahnwerk.policy.engine import owed
+from mahnwerk.policy.engine import owed as owed_on  # `owed` names the split below
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.matching import ClosedClaim, Credit, Match, OpenClaim, Share
 from mahnwerk.policy.model import ClaimFacts, Payment, Policy
 from mahnwerk.policy.rates import MissingRate
+from mahnwerk.sync.casework.blocked import FIX
 from mahnwerk.sync.casework.casefile import facts, histories
 from mahnwerk.sync.casework.planner import PLAN_COLUMNS, open_chunks
 from mahnwerk.sync.config import ShopConfig
@@ -113,7 +114,7 @@ class Booking:
 def balance(claim: ClaimFacts, history: list, day: date, policy: Policy) -> Balance | None:
     """What the claim owes on `day`, None when a base rate is missing (then only its principal is known)."""
     try:
-        return owed(claim, history, day, policy)
+        return owed_on(claim, history, day, policy)
     except MissingRate:
         return None
 
@@ -211,8 +212,9 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                 continue
             history = events.setdefault(claim.id, [])
             before = balance(facts(claim), history, p.booked_on, shop.policy)
-            owed = (before.fees, before.flat_fee, before.interest, before.principal) if before else \
-                (ZERO, ZERO, ZERO, claim.open_amount)
+            # No base rate: the split knows the costs and the principal, not the interest (the note says so).
+            basis = before or owed_on(facts(claim), history, p.booked_on, shop.policy, interest=False)
+            owed = (basis.fees, basis.flat_fee, basis.interest, basis.principal)
             (fees, flat, interest, principal), surplus = allocate(amount, owed)
             applied = {"fees": owed[0] - fees, "flat_fee": owed[1] - flat, "interest": owed[2] - interest,
                        "principal": owed[3] - principal, "credit": surplus}
@@ -225,10 +227,13 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
             booked += ZERO if foreign else amount
             used = True
             left_owing = fees + flat + interest + principal
+            unknown = before is None  # no base rate: the split above left interest out
             if any(e.on > p.booked_on for e in history):  # later notices or payments: ask the policy for today
                 after = balance(facts(claim), history, today, shop.policy)
                 settled = after is not None and after.settled
-                left_owing, surplus = (after.total, after.credit) if after else (left_owing, surplus)
+                unknown = after is None
+                known = after or owed_on(facts(claim), history, today, shop.policy, interest=False)
+                left_owing, surplus = known.total, known.credit
             else:  # nothing after the payment: what the split leaves is what is owed
                 settled = before is not None and left_owing < HALF_CENT
             words = f"{cents(amount):,.2f} {claim.currency} by {p.source} ({p.ref}, {p.booked_on})"
@@ -249,9 +254,12 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
                 outbox.append(writeback_row(shop, claim, "paid", p.id, rest, note, today, now, paid="full"))
             else:
                 result.partial += 1
+                # Without a base rate the figure leaves interest out: say so rather than pass it off as everything.
+                still = f"{cents(left_owing):,.2f} {claim.currency}" + (
+                    " without interest; interest not yet computable: a base rate is missing "
+                    f"(`{FIX}`)" if unknown else "")
                 outbox.append(writeback_row(shop, claim, "part_paid", p.id, rest, f"Mahnwerk: payment of {words}; "
-                                            f"still open: {cents(left_owing):,.2f} {claim.currency}.", today, now,
-                                            paid="part"))
+                                            f"still open: {still}.", today, now, paid="part"))
         if booking.whole and used:
             booked = p.unallocated
         result.booked += used

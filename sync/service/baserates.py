@@ -21,7 +21,8 @@ from sqlmodel import col, select
 from mahnwerk.connectors.bundesbank import PublishedRate, fetch_base_rates
 from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.rates import TABLES, RateRow, RateTable, half_year_end
-from mahnwerk.sync.casework.planner import assessments, shop_today
+from mahnwerk.sync.casework.blocked import count_blocked
+from mahnwerk.sync.casework.planner import shop_today
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import BaseRateRow
@@ -211,11 +212,8 @@ def tables_of(shop: ShopConfig) -> dict[str, RateTable]:
 
 
 def blocked_claims(store: Store, shop: ShopConfig, key: str, now: datetime) -> int:
-    """Open claims of the shop whose assessment today is blocked by a missing row of table `key` (as `plan` sees
-    them: policy.engine.assess over every open claim)."""
-    count = 0
-    for _, result in assessments(store, shop, shop_today(shop, now)):
-        if result.code == "rate_missing":
-            table = shop.policy.interest_rule(result.claim).table
-            count += table is not None and table.key == key
-    return count
+    """Open claims of the shop whose interest waits for a missing row of table `key` (counted as `run`, `status`
+    and `check` count them: sync/casework/blocked.py)."""
+    name = tables_of(shop)[key].name
+    counted = count_blocked(store, shop, shop_today(shop, now))
+    return sum(n for gap, n in counted.claims.items() if gap.table == name)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from mahnwerk.connectors.letter import font_in_use
 from mahnwerk.connectors.smtp import probe as smtp_probe
 from mahnwerk.errors import MahnwerkError
+from mahnwerk.sync.casework.blocked import count_blocked
 from mahnwerk.sync.config import Config, ShopConfig, unresolved_secrets
 from mahnwerk.sync.config.delivery import example_values, missing_for_sending
 from mahnwerk.sync.config.secrets import mask_url
@@ -18,6 +19,7 @@ from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.outbox.notices import smtp_settings
 from mahnwerk.sync.outbox.templates import check_templates
 from mahnwerk.sync.service.bootstrap import build_payment_sources, connect_shop, open_store
+from mahnwerk.sync.store.engine import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,7 @@ class ShopVerdict:
     missing_methods: tuple[str, ...] = ()
     problem: str = ""
     warnings: tuple[str, ...] = ()
+    blocked: dict[str, Any] | None = None  # claims that wait for a base rate (casework/blocked.py), from the store
 
     @property
     def ok(self) -> bool:
@@ -43,7 +46,7 @@ class ShopVerdict:
         return {"shop": self.shop, "url": self.url, "ok": self.ok, "reachable": self.reachable,
                 "authenticated": self.authenticated, "invoice_methods": self.invoice_methods,
                 "missing_methods": list(self.missing_methods), "problem": self.problem,
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings), "blocked": self.blocked}
 
     def lines(self) -> list[str]:
         """Human-readable verdict, first line says OK or FAILED."""
@@ -79,7 +82,6 @@ def check_shop(shop: ShopConfig) -> ShopVerdict:
                 for m, on in found.items() if not on]
     if missing:
         warnings.append(f"configured payment methods not in the shop: {', '.join(missing)}")
-    warnings += policy_warnings(shop, local_date(utcnow(), shop.timezone))
     delivery_problems, delivery_warnings = delivery_checks(shop)
     warnings += delivery_warnings
     payment_problems, payment_lines = payment_checks(shop)
@@ -96,15 +98,27 @@ def policy_warnings(shop: ShopConfig, today: date) -> list[str]:
     """What in the shop's policy will stop it soon: a base-rate table that ends before today."""
     tables = {rule.table.key: rule.table for rule in (shop.policy.interest_b2c, shop.policy.interest_b2b)
               if rule.table is not None}
-    return [f"the {table.name} table ends {table.known_until}: interest for later days is refused and those claims "
-            f"are blocked until you " + (f"run `{table.fetched_by}` or " if table.fetched_by else "")
-            + f"add the published rate as [[policy.base_rates]] (table = \"{key}\") from {table.source}"
+    return [f"the {table.name} table ends {table.known_until}: interest for later days is refused and claims in "
+            f"default since then get no dunning notice until you "
+            + (f"run `{table.fetched_by}` (or add" if table.fetched_by else "add")
+            + f" the published rate as [[policy.base_rates]] (table = \"{key}\") from {table.source}"
+            + (")" if table.fetched_by else "")
             for key, table in tables.items() if table.known_until < today]
 
 
-def check_shops(shops: Sequence[ShopConfig]) -> list[ShopVerdict]:
-    """A verdict per shop; the configuration itself was already validated by loading it."""
-    return [check_shop(shop) for shop in shops]
+def check_shops(shops: Sequence[ShopConfig], store: Store | None = None) -> list[ShopVerdict]:
+    """A verdict per shop; the configuration itself was already validated by loading it. With the store: how many
+    of the shop's claims wait for a base rate, and what to run."""
+    verdicts = []
+    for shop in shops:
+        verdict, today = check_shop(shop), local_date(utcnow(), shop.timezone)
+        warnings = policy_warnings(shop, today)
+        blocked = count_blocked(store, shop, today) if store is not None else None
+        if blocked is not None:
+            warnings += blocked.lines()
+        verdicts.append(replace(verdict, warnings=verdict.warnings + tuple(warnings),
+                                blocked=blocked.as_dict() if blocked is not None else None))
+    return verdicts
 
 
 def check_store(config: Config) -> str:

@@ -29,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from mahnwerk.errors import StoreError
+from mahnwerk.sync.casework.blocked import FIX, message
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.mirror.claimdata import local_date
 from mahnwerk.sync.mirror.mirror import utcnow
@@ -151,6 +152,9 @@ def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[
         log.info("daemon.ran", shop=shop.id, **{k: v for k, v in ran.as_dict().items() if isinstance(v, int)})
         for error in ran.as_dict()["errors"]:
             log.error("daemon.run_failed", shop=shop.id, error=error)
+        for gap, count in ran.blocked.claims.items():  # the same words as `run` and `status`: the fix named
+            log.warning("daemon.rate_missing", shop=shop.id, table=gap.table, since=gap.since.isoformat(),
+                        claims=count, fix=FIX, message=message(gap, count, ran.blocked.reminders[gap]))
         record_daily_run(store, shop, moment, ok=ran.ok)
     elif result.ok:
         ran = run_shop(store, config, shop, sync=False, decide=False, now=now, command="daemon")

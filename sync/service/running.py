@@ -13,6 +13,7 @@ from sqlmodel import col
 
 from mahnwerk.connectors.smtp import valid_email
 from mahnwerk.errors import MahnwerkError
+from mahnwerk.sync.casework.blocked import Blocked
 from mahnwerk.sync.casework.planner import shop_today
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.config.delivery import sending_refusal
@@ -44,6 +45,7 @@ class RunResult:
     error: str = ""
     busy: bool = False  # another process had the shop longer than we would wait: nothing was done
     refused: bool = False  # the configuration forbids sending (an incomplete [merchant]): exit code 2
+    blocked: Blocked = field(default_factory=Blocked)  # claims that wait for a base rate
 
     @property
     def ok(self) -> bool:
@@ -54,7 +56,8 @@ class RunResult:
         errors = ([self.error] if self.error else []) + done.pop("errors", [])
         return {"shop": self.shop, "ok": self.ok, "busy": self.busy, "synced": self.synced, "decided": self.decided,
                 **{k: v for k, v in done.items() if k != "shop"}, "errors": errors,
-                **({"would": self.would} if self.would or not self.outcome else {})}
+                **({"would": self.would} if self.would or not self.outcome else {}),
+                "blocked": self.blocked.as_dict()}
 
 
 def data_dir(config: Config) -> Path:
@@ -81,7 +84,8 @@ def run_shop(store: Store, config: Config, shop: ShopConfig, *, dry_run: bool = 
     runs)."""
     if dry_run:
         decided = decide_shop(store, shop, shop_today(shop, now()), now=now(), dry_run=True)
-        return RunResult(shop.id, decided=len(decided.new), would=would_do(store, shop, decided.new))
+        return RunResult(shop.id, decided=len(decided.new), would=would_do(store, shop, decided.new),
+                         blocked=decided.blocked)
     try:
         with shop_lock(store, shop.id, command=command, wait=wait):
             return _run_locked(store, config, shop, sync=sync, decide=decide, now=now, sleep=sleep)
@@ -104,7 +108,8 @@ def _run_locked(store: Store, config: Config, shop: ShopConfig, *, sync: bool, d
             result.error = synced.error
             return result
     if decide:
-        result.decided = len(decide_shop(store, shop, shop_today(shop, now()), now=now()).new)
+        decided = decide_shop(store, shop, shop_today(shop, now()), now=now())
+        result.decided, result.blocked = len(decided.new), decided.blocked
     elif not ready_rows(store, shop.id, now(), kinds=ROW_KINDS):
         return result  # between daily runs with nothing to retry: no connection, templates or letters for nothing
     execute(store, config, shop, result, now=now, sleep=sleep)

@@ -190,9 +190,11 @@ def test_rates_shows_sources_and_the_claims_a_missing_half_year_blocks(etc: Path
     assert "DE Basiszinssatz (DE, §247 BGB): known until 2026-06-30; 1 open claim(s) blocked" in text
     assert "to unblock them: run `mahnwerk rates update`, or add the missing half-year" in text
     plan = json.loads(cli(etc, capsys, "plan", "--json", "--date", "2026-07-31"))
-    assert [row["status"] for row in plan] == ["blocked"]
+    # The first stage is a reminder: it goes out without interest while the rate is missing (the claim still waits).
+    assert [(row["status"], row["rate_gap"]) for row in plan] == [
+        ("due", {"table": "Basiszinssatz (DE, §247 BGB)", "from": "2026-07-01"})]
     assert "table ends 2026-06-30: interest for later days is refused" in check(etc, capsys)
-    assert "until you run `mahnwerk rates update` or add the published rate" in check(etc, capsys)
+    assert "until you run `mahnwerk rates update` (or add the published rate" in check(etc, capsys)
 
     cli(etc, capsys, "rates", "update")
     after = tables(etc, capsys)
@@ -203,7 +205,7 @@ def test_rates_shows_sources_and_the_claims_a_missing_half_year_blocks(etc: Path
     every = json.loads(cli(etc, capsys, "rates", "--json", "--all"))["tables"][0]["rows"]
     assert len(every) == after["de"]["row_count"]
     plan = json.loads(cli(etc, capsys, "plan", "--json", "--date", "2026-07-31"))
-    assert [row["status"] for row in plan] != ["blocked"]
+    assert [(row["status"], row["rate_gap"]) for row in plan] == [("due", None)]
     assert "Basiszinssatz (DE, §247 BGB) table ends" not in check(etc, capsys)
 
     config = load_config(etc)
