@@ -18,7 +18,15 @@ from typing import Protocol
 from mahnwerk.policy.account import Balance, account
 from mahnwerk.policy.calendar import ONE_DAY
 from mahnwerk.policy.model import LETTER_KINDS, ZERO, ClaimFacts, Event, Offer, Payment, Policy, Stage, StageDone
-from mahnwerk.policy.pauses import HoldSpan, active_hold, hold_spans, interest_pauses, last_resumption, plan_spans
+from mahnwerk.policy.pauses import (
+    HoldSpan,
+    active_hold,
+    deferrals,
+    hold_spans,
+    interest_pauses,
+    last_resumption,
+    plan_spans,
+)
 from mahnwerk.policy.rates import MissingRate
 
 
@@ -89,9 +97,10 @@ def owed(claim: ClaimFacts, history: Sequence[Event], day: date, policy: Policy)
     """What the claim owes on `day` (fees, flat fee, interest, principal), without deciding anything; the cheap
     part of `assess` for callers that only need the figures (booking a payment). Raises MissingRate."""
     history = sorted((e for e in history if e.on <= day), key=lambda e: e.on)
-    plans = plan_spans(history, policy.plan_grace_days, day)
+    plans = plan_spans(history, policy.plan_grace_days, day, acceleration=policy.plan_acceleration)
     return account(claim, history, day, policy.interest_rule(claim), default_date(claim, history, policy),
-                   policy.b2b_flat_fee if claim.is_b2b else ZERO, interest_pauses(hold_spans(history), plans))
+                   policy.b2b_flat_fee if claim.is_b2b else ZERO, interest_pauses(hold_spans(history), plans),
+                   deferrals(plans))
 
 
 def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy) -> Assessment:
@@ -104,16 +113,16 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
     default_on = default_date(claim, history, policy)
     rule = policy.interest_rule(claim)
     flat = policy.b2b_flat_fee if claim.is_b2b else ZERO
-    plans = plan_spans(history, policy.plan_grace_days, today)
+    plans = plan_spans(history, policy.plan_grace_days, today, acceleration=policy.plan_acceleration)
     current = plans[-1] if plans and plans[-1].ended is None else None
     plan, broken_on, instalment = (current.plan, current.broken_on, current.next_instalment) if current else (
         None, None, None)
     holds = hold_spans(history)
-    pauses = interest_pauses(holds, plans)
+    pauses, deferred = interest_pauses(holds, plans), deferrals(plans)
 
     def balance_on(day: date) -> tuple[Balance | None, str]:
         try:
-            return account(claim, history, day, rule, default_on, flat, pauses), ""
+            return account(claim, history, day, rule, default_on, flat, pauses, deferred), ""
         except MissingRate as exc:
             return None, str(exc)
 
@@ -136,7 +145,10 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
         until = f" until {hold.until}" if hold.until else " until released"
         why = f": {hold.reason}" if hold.reason else ""
         return state("on_hold", f"hold_{hold.kind}", f"on hold ({hold.kind}{why}) since {hold.on}{until}")
-    resume = (broken_on, "plan_broken", f"payment plan broken {broken_on}") if broken_on else None
+    resume = None
+    if broken_on is not None:
+        rest = "" if current is None or current.accelerates else " (the missed instalments; later ones stay due)"
+        resume = (broken_on, "plan_broken", f"payment plan broken {broken_on}{rest}")
     if plan is not None and broken_on is None and instalment is None:
         # Every instalment is paid but something is still open (interest before the plan, a fee): once the grace
         # period after the last instalment is over, the ladder goes on for the rest instead of waiting forever.

@@ -124,16 +124,20 @@ class Notice:
     instalments: tuple[InstalmentLine, ...] = ()
     missed: tuple[InstalmentLine, int] | None = None  # the late instalment and how many days late
     reference: str = ""  # what the customer quotes with the transfer; the invoice number
+    deferred: Decimal | None = None  # instalments of a payment plan not yet due: not demanded (no acceleration)
+    plan_accelerates: bool = False  # a payment plan's terms: a missed instalment makes the whole remainder due
 
     @property
     def statement(self) -> list[tuple[str, Decimal]]:
         """The itemised lines that add up to `total`: (key, amount), `paid` negative; keys are the template's
-        amount names (principal, fees, interest, flat_fee, paid, total)."""
+        amount names (principal, fees, interest, flat_fee, paid, deferred, total)."""
         lines = [("principal", self.principal)]
         lines += [(key, value) for key, value in (("fees", self.fees), ("interest", self.interest),
                                                    ("flat_fee", self.flat_fee)) if value is not None]
         if self.paid is not None:
             lines.append(("paid", -self.paid))
+        if self.deferred is not None:
+            lines.append(("deferred", -self.deferred))
         return lines + [("total", self.total)]
 
 
@@ -144,15 +148,16 @@ def _some(amount: Decimal) -> Decimal | None:
 def notice_for(action: Action, balance: Balance, *, invoice_amount: Decimal, default_on: date | None,
                language: str, merchant: Merchant, customer: Addressee, order_number: str, invoice_number: str,
                invoice_date: date, due_date: date, interest_rule: InterestRule | None = None,
-               agency: Agency | None = None) -> Notice:
+               agency: Agency | None = None, plan_accelerates: bool = False) -> Notice:
     """The notice a stage action sends: every charge so far plus this stage's fee, less payments, in cents that
     add up (`statement`). `invoice_amount` is the claim's principal as invoiced (before payments)."""
     fees = cents(balance.fees_charged + action.fee)
     interest = cents(balance.interest_accrued)
     paid = cents(balance.paid)
-    total = cents(balance.total + action.fee)
+    deferred = cents(balance.deferred)
+    total = cents(balance.due_now + action.fee)
     # What §288(5) charged is not kept apart once paid down; it is what remains when the rest is itemised.
-    flat_fee = max(ZERO, total + paid - cents(balance.credit) - cents(invoice_amount) - fees - interest)
+    flat_fee = max(ZERO, total + deferred + paid - cents(balance.credit) - cents(invoice_amount) - fees - interest)
     offer = None
     if action.offer is not None and action.deadline is not None:
         if action.offer.kind == "discount":
@@ -167,5 +172,6 @@ def notice_for(action: Action, balance: Balance, *, invoice_amount: Decimal, def
         total=total, fees=_some(fees), interest=_some(interest), flat_fee=_some(flat_fee), paid=_some(paid),
         interest_rule=interest_rule if interest > ZERO else None, default_since=default_on,
         deadline=action.deadline, payments=tuple(PaymentLine(p.on, p.amount) for p in balance.payments),
-        offer=offer, agency=agency, reference=invoice_number,
+        offer=offer, agency=agency, reference=invoice_number, deferred=_some(deferred),
+        plan_accelerates=plan_accelerates,
     )

@@ -17,13 +17,15 @@ from mahnwerk.sync.outbox.templates import Rendered
 
 LABELS = {
     "de": {"principal": "Rechnungsbetrag", "fees": "Mahngebühren", "interest": "Verzugszinsen",
-           "flat_fee": "Verzugspauschale", "paid": "abzüglich bereits gezahlt", "total": "Offener Betrag",
+           "flat_fee": "Verzugspauschale", "paid": "abzüglich bereits gezahlt",
+           "deferred": "abzüglich später fälliger Raten", "total": "Offener Betrag",
            "table": "Rechnung {number} vom {date}", "pay_by": "Bitte zahlen Sie {total} bis spätestens {date}.",
            "bank": "Bankverbindung", "holder": "Kontoinhaber", "bank_name": "Bank", "reference": "Verwendungszweck",
            "qr": "Mit der Banking-App scannen (GiroCode): Betrag und Verwendungszweck sind ausgefüllt.",
            "phone": "Telefon", "vat": "USt-IdNr.", "page": "Seite"},
     "en": {"principal": "Invoice amount", "fees": "Dunning fees", "interest": "Default interest",
-           "flat_fee": "Late payment compensation", "paid": "less payments received", "total": "Amount due",
+           "flat_fee": "Late payment compensation", "paid": "less payments received",
+           "deferred": "less instalments not yet due", "total": "Amount due",
            "table": "Invoice {number} of {date}", "pay_by": "Please pay {total} by {date} at the latest.",
            "bank": "Bank details", "holder": "Account holder", "bank_name": "Bank", "reference": "Payment reference",
            "qr": "Scan with your banking app (EPC QR code): amount and reference are filled in.",

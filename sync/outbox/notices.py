@@ -48,4 +48,5 @@ def build_notice(shop: ShopConfig, claim: Claim, result: Assessment) -> Notice:
                       language=language_for(customer.country, shop.delivery.language), merchant=merchant(shop),
                       customer=customer, order_number=claim.order_number, invoice_number=claim.invoice_number,
                       invoice_date=claim.invoice_date, due_date=claim.due_date,
-                      interest_rule=rule if rule.kind != "none" else None, agency=agency)
+                      interest_rule=rule if rule.kind != "none" else None, agency=agency,
+                      plan_accelerates=shop.policy.plan_acceleration)
