@@ -24,7 +24,9 @@ def merchant(shop: ShopConfig) -> Merchant:
     """The sender every notice names, and the account to pay to."""
     m = shop.merchant
     return Merchant(name=m.name, email=m.email, street=m.street, postcode=m.postcode, city=m.city, country=m.country,
-                    phone=m.phone, website=m.website, vat_id=m.vat_id, account_holder=m.account_holder or m.name,
+                    phone=m.phone, website=m.website, vat_id=m.vat_id, register_court=m.register_court,
+                    register_number=m.register_number, managing_directors=m.managing_directors,
+                    account_holder=m.account_holder or m.name,
                     iban=m.iban, bic=m.bic, bank_name=m.bank_name)
 
 
