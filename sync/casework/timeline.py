@@ -48,7 +48,10 @@ def summary(kind: str, data: dict[str, Any], currency: str) -> str:
         return "released" + (f": {data['reason']}" if data.get("reason") else "")
     if kind == "plan":
         parts = ", ".join(f"{i['due']} {i['amount']}" for i in data["instalments"])
-        return f"payment plan over {data.get('total')} {currency}: {parts}"
+        accelerates = data.get("accelerates")  # older plans do not say: the policy decides
+        terms = ("" if accelerates is None else "; a missed instalment makes the rest due" if accelerates
+                 else "; a missed instalment is dunned alone")
+        return f"payment plan over {data.get('total')} {currency}: {parts}{terms}"
     if kind == "credit":
         return f"credit of {data['amount']} {currency}: {data.get('reason', '')}"
     if kind == "note":
