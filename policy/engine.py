@@ -20,6 +20,7 @@ from mahnwerk.policy.calendar import ONE_DAY
 from mahnwerk.policy.model import LETTER_KINDS, ZERO, ClaimFacts, Event, Offer, Payment, Policy, Stage, StageDone
 from mahnwerk.policy.pauses import (
     HoldSpan,
+    PlanSpan,
     active_hold,
     deferrals,
     hold_spans,
@@ -93,12 +94,20 @@ def default_date(claim: ClaimFacts, history: Sequence[Event], policy: Policy) ->
     return min(candidates) if candidates else None
 
 
+def interest_from(default_on: date | None, plans: Sequence[PlanSpan]) -> date | None:
+    """When default interest may start: the claim's default, or earlier where a payment plan without acceleration
+    fell into arrears, since an instalment's date is agreed by the calendar (§286(2) no. 1 BGB)."""
+    starts = [span[0] for plan in plans if not plan.accelerates for span in plan.arrears]
+    return min([d for d in (default_on, *starts) if d is not None], default=None)
+
+
 def owed(claim: ClaimFacts, history: Sequence[Event], day: date, policy: Policy) -> Balance:
     """What the claim owes on `day` (fees, flat fee, interest, principal), without deciding anything; the cheap
     part of `assess` for callers that only need the figures (booking a payment). Raises MissingRate."""
     history = sorted((e for e in history if e.on <= day), key=lambda e: e.on)
     plans = plan_spans(history, policy.plan_grace_days, day, acceleration=policy.plan_acceleration)
-    return account(claim, history, day, policy.interest_rule(claim), default_date(claim, history, policy),
+    return account(claim, history, day, policy.interest_rule(claim),
+                   interest_from(default_date(claim, history, policy), plans),
                    policy.b2b_flat_fee if claim.is_b2b else ZERO, interest_pauses(hold_spans(history), plans),
                    deferrals(plans))
 
@@ -122,7 +131,7 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
 
     def balance_on(day: date) -> tuple[Balance | None, str]:
         try:
-            return account(claim, history, day, rule, default_on, flat, pauses, deferred), ""
+            return account(claim, history, day, rule, interest_from(default_on, plans), flat, pauses, deferred), ""
         except MissingRate as exc:
             return None, str(exc)
 

@@ -112,3 +112,12 @@ def test_the_action_fee_adds_to_the_missed_amount_only() -> None:
                         due_date=CLAIM.due_date)
     # 100.00 + 0.12 interest + 2.50 fee = 102.62.
     assert (notice.total, notice.fees, notice.deferred) == (D("102.62"), D("2.50"), D("100.00"))
+
+
+def test_a_missed_instalment_bears_interest_even_before_the_claim_was_in_default() -> None:
+    """A consumer never dunned is not in default on the claim, but an instalment's date is agreed by the calendar
+    (§286(2) no. 1 BGB): the same 7 days on 100.00 as above, 0.12."""
+    undunned = replace(DE, due_date_agreed=False)
+    assert assess(CLAIM, FIRST_PAID, BROKEN, undunned).default_on is None
+    total, _ = _notice_total(FIRST_PAID, BROKEN, undunned)
+    assert total == D("100.12")
