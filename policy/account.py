@@ -123,7 +123,9 @@ def account(claim: ClaimFacts, history: Sequence[Event], on: date, rule: Interes
             else:
                 flat += charge - taken
     accrued = sum((p.amount for p in periods), ZERO)
-    deferred = max((d.deferred(principal, on) for d in deferrals), default=ZERO)
+    # The instalments still to come cover whatever is owed up to their sum: costs and interest from before the plan
+    # are in its first instalments, so they are deferred as well until those fall due.
+    deferred = max((d.deferred(principal + fees + flat + interest, on) for d in deferrals), default=ZERO)
     return Balance(on, claim.currency, principal, fees, flat, interest, charged, accrued, paid, credit,
                    tuple(payments), tuple(periods), deferred)
 

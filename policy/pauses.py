@@ -62,9 +62,9 @@ class Deferral:
         """The instalments still to come on `day` (due on or after it)."""
         return sum((i.amount for i in self.instalments if i.due >= day), ZERO)
 
-    def deferred(self, principal: Decimal, day: date) -> Decimal:
-        """The part of the open principal the plan still defers on `day`."""
-        return min(principal, self.not_due(day)) if self.covers(day) else ZERO
+    def deferred(self, owed: Decimal, day: date) -> Decimal:
+        """The part of `owed` (the open principal, or all that is owed) the plan still defers on `day`."""
+        return min(owed, self.not_due(day)) if self.covers(day) else ZERO
 
     def interest_base(self, principal: Decimal, day: date) -> Decimal:
         """The principal that bears interest on `day` (the plan covers it)."""

@@ -65,6 +65,8 @@ def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
     return {"on": balance.on.isoformat(), "principal": str(cents(balance.principal)), "fees": str(cents(balance.fees)),
             "flat_fee": str(cents(balance.flat_fee)), "interest": str(cents(balance.interest)),
             "paid": str(cents(balance.paid)), "credit": str(cents(balance.credit)), "total": str(cents(balance.total)),
+            # a payment plan without acceleration: its instalments not yet due, and what is due today
+            "deferred": str(cents(balance.deferred)), "due_now": str(cents(balance.due_now)),
             "interest_periods": [{"from": p.start.isoformat(), "to": p.end.isoformat(), "days": p.days,
                                   "annual_rate": str(p.annual_rate), "principal": str(cents(p.principal)),
                                   "amount": str(p.amount)} for p in balance.periods]}

@@ -30,6 +30,9 @@ def test_the_agency_gets_the_missed_instalment_not_the_later_ones(tmp_path: Path
     assert code == 0, err
     amounts = [Decimal(line.split()[-1]) for line in out.splitlines() if line.strip()[:2] in ("1.", "2.", "3.")]
     assert len(amounts) == 3
+    code, out, err = cli(etc, capsys, "explain", ref, "--json")
+    balance = json.loads(out)["balance"]
+    assert (balance["deferred"], balance["due_now"]) == (str(sum(amounts)), "0.00")  # nothing due yet
     # Due tomorrow, 7 days of grace: broken on the 9th day from today, when the agency stage is due again.
     [result] = run_at(etc, (first - today).days + 8)
     assert result.ok and result.outcome.exports > 0, result.as_dict()
