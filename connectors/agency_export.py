@@ -5,6 +5,11 @@ A batch is two files in the export folder, each written atomically with mode 0o6
     <batch_id>.csv | <batch_id>.json     the records, data-minimal: only what an agency needs
     <batch_id>.manifest.json             written last: count, totals, sha256 of the data file, the claims in it
 
+A business's €40 flat fee (Verzugspauschale) is credited against the costs of collection (§288(5) sentence 3 BGB):
+an agency that charges its own costs must not collect the flat fee on top. So each record says so
+(`flat_fee_note`), and `total_before_costs` is the amount the agency adds its costs to (the open amount less the
+flat fee; should its costs be lower than the flat fee, the flat fee is owed instead of them).
+
 The manifest is the commit mark. A data file without a manifest is the leftover of a crashed run and is
 replaced by the next `write_batch` with that id; a batch id whose manifest exists is refused. After a crash the
 caller asks `exported_claims(folder)` which claims already went out.
@@ -38,7 +43,9 @@ from mahnwerk.connectors.files import write_private
 from mahnwerk.errors import MahnwerkError
 
 KINDS = ("handover", "payment", "recall")
-MONEY_COLUMNS = frozenset({"principal", "fees", "interest", "flat_fee", "paid", "total"})
+MONEY_COLUMNS = frozenset({"principal", "fees", "interest", "flat_fee", "paid", "total", "total_before_costs"})
+FLAT_FEE_NOTE = ("credited against collection costs (§288(5) sentence 3 BGB): not payable in addition to the "
+                 "agency's costs; total_before_costs excludes it")
 CENT = Decimal("0.01")
 # OWASP "CSV Injection": spreadsheets run a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -111,8 +118,25 @@ class ExportRecord:
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.claim}: kind must be one of {', '.join(KINDS)} (got {self.kind!r})")
 
+    @property
+    def flat_fee_note(self) -> str:
+        """How the agency treats the flat fee: credited against its collection costs (§288(5) sentence 3 BGB)."""
+        return FLAT_FEE_NOTE if self.kind == "handover" and self.flat_fee > 0 else ""
 
-COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ExportRecord))
+    @property
+    def total_before_costs(self) -> Decimal:
+        """The open amount the agency adds its collection costs to: `total` less the flat fee they absorb."""
+        return self.total - self.flat_fee if self.kind == "handover" else self.total
+
+
+def _columns() -> tuple[str, ...]:
+    names = [f.name for f in fields(ExportRecord)]
+    names.insert(names.index("flat_fee") + 1, "flat_fee_note")
+    names.insert(names.index("total") + 1, "total_before_costs")
+    return tuple(names)
+
+
+COLUMNS: tuple[str, ...] = _columns()  # the fields, and beside the flat fee and the total what they mean for costs
 DEFAULT_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c != "shop")  # the claim key names the shop
 
 
@@ -186,8 +210,11 @@ def write_batch(
 
     counts = {kind: sum(r.kind == kind for r in records) for kind in KINDS}
     totals: dict[str, dict[str, Decimal]] = {kind: {} for kind in KINDS}
+    credited: dict[str, Decimal] = {}  # flat fees handed over, per currency: credited against collection costs
     for r in records:
         totals[r.kind][r.currency] = totals[r.kind].get(r.currency, Decimal(0)) + r.total
+        if r.kind == "handover" and r.flat_fee > 0:
+            credited[r.currency] = credited.get(r.currency, Decimal(0)) + r.flat_fee
     batch = Batch(batch_id, data_path, manifest_path, len(records), counts, totals, hashlib.sha256(data).hexdigest())
     manifest = {
         "batch_id": batch_id,
@@ -200,6 +227,10 @@ def write_batch(
         "counts": counts,
         "totals": {kind: {cur: money(sum_, decimal_comma=False) for cur, sum_ in sorted(by_cur.items())}
                    for kind, by_cur in totals.items()},
+        **({"flat_fees": {cur: money(sum_, decimal_comma=False) for cur, sum_ in sorted(credited.items())},
+            "flat_fee_note": "handover totals include these flat fees (§288(5) BGB); each is credited against the "
+                             "collection costs of its claim (§288(5) sentence 3 BGB) and is not collected on top "
+                             "of them"} if credited else {}),
         "sha256": batch.sha256,
         "claims": [r.claim for r in records],
         "claim_kinds": [f"{r.claim}/{r.kind}" for r in records],  # the keys of exported_claims()

@@ -21,9 +21,11 @@ WINDOW_INSET = 5.0  # text starts 5 mm inside the window, and keeps 5 mm off its
 INFO_X, INFO_Y = 125.0, 50.0
 SUBJECT_Y = 98.46  # DIN 5008 form B: first line of the subject
 FOLD_MARKS, HOLE_MARK = (105.0, 210.0), 148.5
-QR_SIZE = 32.0  # the printed code including its quiet zone
+QR_SIZE = 30.0  # the printed code including its quiet zone (EPC: at least 2 cm is scannable)
+FOOTER_LINE, FOOTER_GAP = 3.2, 3.0  # footer line height, and the space kept free above the footer
+PAD = 2.5  # inside the payment box
 AMOUNT_W, BANK_LABEL_W = 40.0, 38.0
-LINE = 5.0  # body line height for 10 pt
+LINE = 4.5  # body line height for 10 pt (about 1.3 times the type size, a little over DIN 5008's single spacing)
 
 FONT_MAGIC = (b"\x00\x01\x00\x00", b"true", b"OTTO", b"ttcf")  # TrueType, Apple, OpenType CFF, collection
 # Letters with no decomposition that NFKD would otherwise turn into "?".
@@ -72,14 +74,31 @@ class _Sheet(FPDF):
         # else a customer named "{nb}" would be printed as the page count; fpdf2 documents None as "no alias" but
         # annotates the parameter as str
         self.alias_nb_pages(None)  # type: ignore[arg-type]
-        self.footer_lines, self.total_pages = footer, total_pages
+        self.total_pages = total_pages
         self.family = "Letter" if font else CORE_FONT
         _load_font(self, font)
         self.set_font(self.family, size=10)
         self.has_glyph = _glyph_test(self, font)
         self.set_margins(LEFT, TOP, 210.0 - RIGHT)
         self.c_margin = 0  # DIN 5008 aligns text on the 25 mm line itself, not 1 mm inside it
-        self.set_auto_page_break(True, margin=BOTTOM + 3.2 * len(footer) + 6)
+        self.footer_lines = self.wrap_footer(footer)
+        self.set_auto_page_break(True, margin=BOTTOM + FOOTER_LINE * len(self.footer_lines) + FOOTER_GAP)
+
+    def wrap_footer(self, footer: tuple[str, ...]) -> list[str]:
+        """The footer's lines, each too long for the page at 7 pt broken between its " · " parts."""
+        self.use(7)
+        lines: list[str] = []
+        for line in footer:
+            current = ""
+            for part in self.clean(line).split(" · "):
+                joined = f"{current} · {part}" if current else part
+                if current and self.get_string_width(joined) > RIGHT - LEFT:
+                    lines.append(current)
+                    joined = part
+                current = joined
+            lines.append(current)
+        self.use(10)
+        return lines
 
     def clean(self, text: str, *, lines: bool = False) -> str:
         """Text the font can print: control characters as spaces, unknown characters in an ASCII form or '?'."""
@@ -117,10 +136,10 @@ class _Sheet(FPDF):
 
     def footer(self) -> None:
         self.set_text_color(90)
-        self.set_y(-(BOTTOM + 3.2 * len(self.footer_lines)))
+        self.set_y(-(BOTTOM + FOOTER_LINE * len(self.footer_lines)))
         for line in self.footer_lines:
             self.use(7)
-            self.cell(RIGHT - LEFT, 3.2, self.fit(line, RIGHT - LEFT, "footer"), align="C",
+            self.cell(RIGHT - LEFT, FOOTER_LINE, self.fit(line, RIGHT - LEFT, "footer"), align="C",
                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_text_color(0)
 
@@ -238,8 +257,10 @@ def _table(sheet: _Sheet, content: LetterContent) -> None:
     label_w = RIGHT - LEFT - AMOUNT_W
     sheet.use(10)
     height = 2 * LINE + sum(sheet.height_of(label_w, label) for label, _ in content.table)
+    height += 1.5 + LINE / 2 + sheet.height_of(RIGHT - LEFT, content.pay_by)
     sheet.ln(LINE)
-    sheet.keep_together(height)
+    # The statement and the payment box go together: the account to pay to never stands alone on a page.
+    sheet.keep_together(height + LINE / 2 + _payment_height(sheet, content))
     sheet.use(10, bold=True)
     sheet.lines(LEFT, RIGHT - LEFT, content.table_title)
     *items, total = content.table
@@ -262,43 +283,53 @@ def _row(sheet: _Sheet, label: str, amount: str, label_w: float) -> None:
     sheet.set_y(bottom)
 
 
-def _payment(sheet: _Sheet, content: LetterContent) -> None:
-    pad = 3.0
-    qr_x = RIGHT - pad - QR_SIZE
-    value_x = LEFT + pad + BANK_LABEL_W
-    value_w = (qr_x - pad if content.qr_payload else RIGHT - pad) - value_x
+def _payment_columns(content: LetterContent) -> tuple[float, float, float]:
+    """(x of the QR code, x of the values, width of the values) in the payment box."""
+    qr_x = RIGHT - PAD - QR_SIZE
+    value_x = LEFT + PAD + BANK_LABEL_W
+    return qr_x, value_x, (qr_x - PAD if content.qr_payload else RIGHT - PAD) - value_x
+
+
+def _payment_height(sheet: _Sheet, content: LetterContent) -> float:
+    """The payment box's height: the bank rows with the QR caption under them, beside the QR code."""
+    _, _, value_w = _payment_columns(content)
     sheet.use(7)
-    caption = sheet.height_of(QR_SIZE, content.qr_caption, height=3) if content.qr_payload else 0
+    caption = 1 + sheet.height_of(value_w + BANK_LABEL_W, content.qr_caption, height=3) if content.qr_payload else 0
     sheet.use(10)
     rows = sheet.height_of(value_w + BANK_LABEL_W, content.bank_title)
     rows += sum(sheet.height_of(value_w, value) for _, value in content.bank)
-    height = 2 * pad + max(rows, QR_SIZE + caption if content.qr_payload else 0)
-    sheet.ln(LINE)
+    return 2 * PAD + max(rows + caption, QR_SIZE if content.qr_payload else 0)
+
+
+def _payment(sheet: _Sheet, content: LetterContent) -> None:
+    qr_x, value_x, value_w = _payment_columns(content)
+    height = _payment_height(sheet, content)
+    sheet.ln(LINE / 2)  # the box's frame sets it apart
     sheet.keep_together(height)
     top = sheet.get_y()
     sheet.rect(LEFT, top, RIGHT - LEFT, height)
-    sheet.set_y(top + pad)
+    sheet.set_y(top + PAD)
     sheet.use(10, bold=True)
-    sheet.lines(LEFT + pad, value_w + BANK_LABEL_W, content.bank_title)
+    sheet.lines(LEFT + PAD, value_w + BANK_LABEL_W, content.bank_title)
     for label, value in content.bank:
         sheet.use(10)
         row_top = sheet.get_y()
-        sheet.set_x(LEFT + pad)
+        sheet.set_x(LEFT + PAD)
         sheet.cell(BANK_LABEL_W, LINE, sheet.fit(label, BANK_LABEL_W - 1, "bank label"))
         sheet.use(10)  # fit() may have shrunk the type for a long label
         sheet.set_y(row_top)
         sheet.set_y(sheet.lines(value_x, value_w, value))
     if content.qr_payload:
-        sheet.image(BytesIO(qr_png(content.qr_payload)), x=qr_x, y=top + pad, w=QR_SIZE, h=QR_SIZE)
+        sheet.image(BytesIO(qr_png(content.qr_payload)), x=qr_x, y=top + PAD, w=QR_SIZE, h=QR_SIZE)
         sheet.use(7)
-        sheet.set_y(top + pad + QR_SIZE)
-        sheet.lines(qr_x, QR_SIZE, content.qr_caption, height=3, align="C")
+        sheet.set_y(sheet.get_y() + 1)
+        sheet.lines(LEFT + PAD, value_w + BANK_LABEL_W, content.qr_caption, height=3)
     sheet.set_y(top + height)
 
 
 def _closing(sheet: _Sheet, content: LetterContent) -> None:
     sheet.use(10)
     sheet.ln(LINE)
-    sheet.keep_together(LINE * (len(content.closing) + 2))
+    sheet.keep_together(LINE * len(content.closing))  # the greeting and the signature stay together
     for line in content.closing:
         sheet.lines(LEFT, RIGHT - LEFT, line)

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from itertools import pairwise
 
 from mahnwerk.policy.interest import InterestPeriod, InterestRule, accrue
 from mahnwerk.policy.model import ZERO, ClaimFacts, Event, Payment, StageDone
-from mahnwerk.policy.pauses import Span
+from mahnwerk.policy.pauses import Deferral, Span
 
 HALF_CENT = Decimal("0.005")
 
@@ -34,10 +35,16 @@ class Balance:
     credit: Decimal  # paid beyond everything owed
     payments: tuple[Payment, ...]
     periods: tuple[InterestPeriod, ...]
+    deferred: Decimal = ZERO  # principal a payment plan without acceleration does not make due yet
 
     @property
     def total(self) -> Decimal:
         return self.principal + self.fees + self.flat_fee + self.interest
+
+    @property
+    def due_now(self) -> Decimal:
+        """What a notice may demand on `on`: the total less instalments of a payment plan not yet due."""
+        return self.total - self.deferred
 
     @property
     def settled(self) -> bool:
@@ -64,12 +71,25 @@ def _accrue(principal: Decimal, start: date, end: date, rule: InterestRule,
     return periods
 
 
+def _interest(principal: Decimal, start: date, end: date, rule: InterestRule, pauses: Sequence[Span],
+              deferrals: Sequence[Deferral]) -> list[InterestPeriod]:
+    """Interest on `principal` over [start, end), on the part a payment plan has made due where one covers a day."""
+    cuts = sorted({start, end} | {day for d in deferrals for day in d.cuts() if start < day < end})
+    periods: list[InterestPeriod] = []
+    for first, after in pairwise(cuts):
+        base = min((d.interest_base(principal, first) for d in deferrals if d.covers(first)), default=principal)
+        if base > 0:
+            periods += _accrue(base, first, after, rule, pauses)
+    return periods
+
+
 def account(claim: ClaimFacts, history: Sequence[Event], on: date, rule: InterestRule, default_on: date | None,
-            flat_fee: Decimal = ZERO, pauses: Sequence[Span] = ()) -> Balance:
+            flat_fee: Decimal = ZERO, pauses: Sequence[Span] = (), deferrals: Sequence[Deferral] = ()) -> Balance:
     """The claim's balance on `on`: charges up to and including `on`, interest for the days before it.
 
     Payments are allocated to costs (letter fees, then the flat fee), then interest, then principal (§367 BGB).
-    Interest runs on the open principal only, from the default date, never on interest or fees (§289 BGB).
+    Interest runs on the open principal only, from the default date, never on interest or fees (§289 BGB); where a
+    payment plan without acceleration covers a day, only on the principal of its overdue instalments (`Deferral`).
     Raises MissingRate if a rate the period needs is not in the table.
     """
     principal, fees, flat, interest = claim.principal, ZERO, ZERO, ZERO
@@ -84,7 +104,7 @@ def account(claim: ClaimFacts, history: Sequence[Event], on: date, rule: Interes
     for day, order, event in sorted(events, key=lambda item: (item[0], item[1])) + [(on, 2, None)]:
         if cursor is not None and day > cursor:
             if principal > 0:
-                new = _accrue(principal, cursor, day, rule, pauses)
+                new = _interest(principal, cursor, day, rule, pauses, deferrals)
                 periods += new
                 interest += sum((p.amount for p in new), ZERO)
             cursor = day
@@ -103,8 +123,11 @@ def account(claim: ClaimFacts, history: Sequence[Event], on: date, rule: Interes
             else:
                 flat += charge - taken
     accrued = sum((p.amount for p in periods), ZERO)
+    # The instalments still to come cover whatever is owed up to their sum: costs and interest from before the plan
+    # are in its first instalments, so they are deferred as well until those fall due.
+    deferred = max((d.deferred(principal + fees + flat + interest, on) for d in deferrals), default=ZERO)
     return Balance(on, claim.currency, principal, fees, flat, interest, charged, accrued, paid, credit,
-                   tuple(payments), tuple(periods))
+                   tuple(payments), tuple(periods), deferred)
 
 
 def allocate(amount: Decimal, owed: tuple[Decimal, ...]) -> tuple[tuple[Decimal, ...], Decimal]:

@@ -19,7 +19,16 @@ from mahnwerk.policy.account import Balance, account
 from mahnwerk.policy.calendar import ONE_DAY
 from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.model import LETTER_KINDS, ZERO, ClaimFacts, Event, Offer, Payment, Policy, Stage, StageDone
-from mahnwerk.policy.pauses import HoldSpan, active_hold, hold_spans, interest_pauses, last_resumption, plan_spans
+from mahnwerk.policy.pauses import (
+    HoldSpan,
+    PlanSpan,
+    active_hold,
+    deferrals,
+    hold_spans,
+    interest_pauses,
+    last_resumption,
+    plan_spans,
+)
 from mahnwerk.policy.rates import MissingRate
 
 
@@ -113,15 +122,23 @@ def default_date(claim: ClaimFacts, history: Sequence[Event], policy: Policy) ->
     return min(candidates) if candidates else None
 
 
+def interest_from(default_on: date | None, plans: Sequence[PlanSpan]) -> date | None:
+    """When default interest may start: the claim's default, or earlier where a payment plan without acceleration
+    fell into arrears, since an instalment's date is agreed by the calendar (§286(2) no. 1 BGB)."""
+    starts = [span[0] for plan in plans if not plan.accelerates for span in plan.arrears]
+    return min([d for d in (default_on, *starts) if d is not None], default=None)
+
+
 def owed(claim: ClaimFacts, history: Sequence[Event], day: date, policy: Policy, *, interest: bool = True) -> Balance:
     """What the claim owes on `day` (fees, flat fee, interest, principal), without deciding anything; the cheap
     part of `assess` for callers that only need the figures (booking a payment). Raises MissingRate; with
     `interest=False` it is everything but interest, which needs no rate."""
     history = sorted((e for e in history if e.on <= day), key=lambda e: e.on)
-    plans = plan_spans(history, policy.plan_grace_days, day)
+    plans = plan_spans(history, policy.plan_grace_days, day, acceleration=policy.plan_acceleration)
     rule = policy.interest_rule(claim) if interest else NO_INTEREST
-    return account(claim, history, day, rule, default_date(claim, history, policy),
-                   policy.b2b_flat_fee if claim.is_b2b else ZERO, interest_pauses(hold_spans(history), plans))
+    return account(claim, history, day, rule, interest_from(default_date(claim, history, policy), plans),
+                   policy.b2b_flat_fee if claim.is_b2b else ZERO, interest_pauses(hold_spans(history), plans),
+                   deferrals(plans))
 
 
 def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy) -> Assessment:
@@ -134,16 +151,16 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
     default_on = default_date(claim, history, policy)
     rule = policy.interest_rule(claim)
     flat = policy.b2b_flat_fee if claim.is_b2b else ZERO
-    plans = plan_spans(history, policy.plan_grace_days, today)
+    plans = plan_spans(history, policy.plan_grace_days, today, acceleration=policy.plan_acceleration)
     current = plans[-1] if plans and plans[-1].ended is None else None
     plan, broken_on, instalment = (current.plan, current.broken_on, current.next_instalment) if current else (
         None, None, None)
     holds = hold_spans(history)
-    pauses = interest_pauses(holds, plans)
+    pauses, deferred = interest_pauses(holds, plans), deferrals(plans)
 
     def balance_on(day: date) -> tuple[Balance | None, MissingRate | None]:
         try:
-            return account(claim, history, day, rule, default_on, flat, pauses), None
+            return account(claim, history, day, rule, interest_from(default_on, plans), flat, pauses, deferred), None
         except MissingRate as exc:
             return None, exc
 
@@ -154,12 +171,13 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
         if now is None or later is None:
             exc = missing or why
             assert exc is not None
-            known = account(claim, history, today, NO_INTEREST, default_on, flat, pauses)
+            known = account(claim, history, today, NO_INTEREST, default_on, flat, pauses, deferred)
             stage = policy.stage(nxt.stage) if nxt is not None and nxt.kind == "send" else None
             if status in ("due", "waiting") and stage is not None and stage.kind == "reminder":
                 # A reminder demands no interest (§286(1) BGB asks only for a Mahnung): it goes out without any
                 # interest figure rather than not at all; the notices after it wait for the rate.
-                ahead = known if at == today else account(claim, history, at, NO_INTEREST, default_on, flat, pauses)
+                ahead = known if at == today else account(claim, history, at, NO_INTEREST, default_on, flat, pauses,
+                                                                          deferred)
                 return Assessment(claim, today, status, code, f"{reason} (without interest: no base rate)", nxt,
                                   default_on, known, str(exc), ahead, rate_gap(exc), known)
             return Assessment(claim, today, "blocked", "rate_missing", f"{reason} (blocked: no interest rate)", nxt,
@@ -176,7 +194,10 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
         until = f" until {hold.until}" if hold.until else " until released"
         why = f": {hold.reason}" if hold.reason else ""
         return state("on_hold", f"hold_{hold.kind}", f"on hold ({hold.kind}{why}) since {hold.on}{until}")
-    resume = (broken_on, "plan_broken", f"payment plan broken {broken_on}") if broken_on else None
+    resume = None
+    if broken_on is not None:
+        rest = "" if current is None or current.accelerates else " (the missed instalments; later ones stay due)"
+        resume = (broken_on, "plan_broken", f"payment plan broken {broken_on}{rest}")
     if plan is not None and broken_on is None and instalment is None:
         # Every instalment is paid but something is still open (interest before the plan, a fee): once the grace
         # period after the last instalment is over, the ladder goes on for the rest instead of waiting forever.

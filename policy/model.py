@@ -74,6 +74,7 @@ class Instalment:
 class PlanAgreed:
     on: date
     instalments: tuple[Instalment, ...]
+    accelerates: bool | None = None  # as the plan's terms said when agreed; None: as the policy says today
 
 
 Event: TypeAlias = StageDone | Payment | Hold | Release | PlanAgreed
@@ -134,6 +135,7 @@ class Policy:
     go_live: date | None = None  # nothing is due before it; older claims start at the first stage on it
     plan_grace_days: int = 7  # an instalment this many days late breaks the plan
     plan_resume_stage: str | None = None  # None: the stage after the last one carried out
+    plan_acceleration: bool = False  # a missed instalment makes the whole remainder due (else: the missed ones)
     language: str = "de"
     rate_notes: tuple[str, ...] = field(default=())  # where the rate tables come from, for `explain`
 

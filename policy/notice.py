@@ -14,6 +14,10 @@ from mahnwerk.policy.engine import Action
 from mahnwerk.policy.interest import InterestRule, cents
 
 ZERO = Decimal("0")
+# What a transfer quotes: the invoice by name, so that the payer's bank statement says what was paid and the
+# matcher finds a short number after its keyword (policy/matching.py). The EPC QR code allows 140 characters.
+REFERENCE_WORDS = {"de": "Rechnung", "en": "Invoice"}
+MAX_REFERENCE = 140
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,9 @@ class Merchant:
     phone: str = ""
     website: str = ""
     vat_id: str = ""
+    register_court: str = ""  # e.g. "Amtsgericht Charlottenburg"
+    register_number: str = ""  # e.g. "HRB 12345 B"
+    managing_directors: tuple[str, ...] = ()
     account_holder: str = ""
     iban: str = ""  # compact, upper case (DE89370400440532013000); templates show it grouped
     bic: str = ""
@@ -123,18 +130,29 @@ class Notice:
     agency: Agency | None = None
     instalments: tuple[InstalmentLine, ...] = ()
     missed: tuple[InstalmentLine, int] | None = None  # the late instalment and how many days late
-    reference: str = ""  # what the customer quotes with the transfer; the invoice number
+    reference: str = ""  # what the customer quotes with the transfer: "Rechnung 1007" (`payment_reference`)
+    deferred: Decimal | None = None  # instalments of a payment plan not yet due: not demanded (no acceleration)
+    plan_accelerates: bool = False  # a payment plan's terms: a missed instalment makes the whole remainder due
 
     @property
     def statement(self) -> list[tuple[str, Decimal]]:
         """The itemised lines that add up to `total`: (key, amount), `paid` negative; keys are the template's
-        amount names (principal, fees, interest, flat_fee, paid, total)."""
+        amount names (principal, fees, interest, flat_fee, paid, deferred, total)."""
         lines = [("principal", self.principal)]
         lines += [(key, value) for key, value in (("fees", self.fees), ("interest", self.interest),
                                                    ("flat_fee", self.flat_fee)) if value is not None]
         if self.paid is not None:
             lines.append(("paid", -self.paid))
+        if self.deferred is not None:
+            lines.append(("deferred", -self.deferred))
         return lines + [("total", self.total)]
+
+
+def payment_reference(invoice_number: str, language: str) -> str:
+    """The Verwendungszweck a notice asks for: "Rechnung 1007" / "Invoice 1007"; the bare number when the words
+    would not fit the EPC QR code's 140 characters."""
+    reference = f"{REFERENCE_WORDS.get(language, REFERENCE_WORDS['en'])} {invoice_number}"
+    return reference if len(reference) <= MAX_REFERENCE else invoice_number
 
 
 def _some(amount: Decimal) -> Decimal | None:
@@ -144,15 +162,16 @@ def _some(amount: Decimal) -> Decimal | None:
 def notice_for(action: Action, balance: Balance, *, invoice_amount: Decimal, default_on: date | None,
                language: str, merchant: Merchant, customer: Addressee, order_number: str, invoice_number: str,
                invoice_date: date, due_date: date, interest_rule: InterestRule | None = None,
-               agency: Agency | None = None) -> Notice:
+               agency: Agency | None = None, plan_accelerates: bool = False) -> Notice:
     """The notice a stage action sends: every charge so far plus this stage's fee, less payments, in cents that
     add up (`statement`). `invoice_amount` is the claim's principal as invoiced (before payments)."""
     fees = cents(balance.fees_charged + action.fee)
     interest = cents(balance.interest_accrued)
     paid = cents(balance.paid)
-    total = cents(balance.total + action.fee)
+    deferred = cents(balance.deferred)
+    total = cents(balance.due_now + action.fee)
     # What §288(5) charged is not kept apart once paid down; it is what remains when the rest is itemised.
-    flat_fee = max(ZERO, total + paid - cents(balance.credit) - cents(invoice_amount) - fees - interest)
+    flat_fee = max(ZERO, total + deferred + paid - cents(balance.credit) - cents(invoice_amount) - fees - interest)
     offer = None
     if action.offer is not None and action.deadline is not None:
         if action.offer.kind == "discount":
@@ -167,5 +186,6 @@ def notice_for(action: Action, balance: Balance, *, invoice_amount: Decimal, def
         total=total, fees=_some(fees), interest=_some(interest), flat_fee=_some(flat_fee), paid=_some(paid),
         interest_rule=interest_rule if interest > ZERO else None, default_since=default_on,
         deadline=action.deadline, payments=tuple(PaymentLine(p.on, p.amount) for p in balance.payments),
-        offer=offer, agency=agency, reference=invoice_number,
+        offer=offer, agency=agency, reference=payment_reference(invoice_number, language), deferred=_some(deferred),
+        plan_accelerates=plan_accelerates,
     )

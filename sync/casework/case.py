@@ -153,7 +153,9 @@ def instalments(case: Case, count: int, first: date, every: str) -> LedgerEntry:
     total = cents(result.balance.total)
     plan = [{"due": add_period(first, every, n).isoformat(), "amount": str(amount)}
             for n, amount in enumerate(split(total, count))]
-    return case.record("plan", {"instalments": plan, "total": str(total), "currency": case.claim.currency})
+    # The plan's terms are fixed when it is agreed: a later change of [policy] plan_acceleration leaves it as agreed.
+    return case.record("plan", {"instalments": plan, "total": str(total), "currency": case.claim.currency,
+                                "accelerates": case.shop.policy.plan_acceleration})
 
 
 def mark_paid(case: Case, amount: Decimal | None, *, on: date | None = None, note: str = "") -> dict[str, Any]:

@@ -56,7 +56,7 @@ def event(kind: str, at: datetime, data: dict[str, Any], tz: ZoneInfo) -> Event:
         return Release(on)
     if kind == "plan":
         return PlanAgreed(on, tuple(Instalment(date.fromisoformat(i["due"]), Decimal(i["amount"]))
-                                    for i in data["instalments"]))
+                                    for i in data["instalments"]), data.get("accelerates"))
     raise ValueError(f"not a policy event: {kind}")
 
 

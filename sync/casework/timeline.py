@@ -49,7 +49,10 @@ def summary(kind: str, data: dict[str, Any], currency: str) -> str:
         return "released" + (f": {data['reason']}" if data.get("reason") else "")
     if kind == "plan":
         parts = ", ".join(f"{i['due']} {i['amount']}" for i in data["instalments"])
-        return f"payment plan over {data.get('total')} {currency}: {parts}"
+        accelerates = data.get("accelerates")  # older plans do not say: the policy decides
+        terms = ("" if accelerates is None else "; a missed instalment makes the rest due" if accelerates
+                 else "; a missed instalment is dunned alone")
+        return f"payment plan over {data.get('total')} {currency}: {parts}{terms}"
     if kind == "credit":
         return f"credit of {data['amount']} {currency}: {data.get('reason', '')}"
     if kind == "note":
@@ -63,6 +66,8 @@ def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
     return {"on": balance.on.isoformat(), "principal": str(cents(balance.principal)), "fees": str(cents(balance.fees)),
             "flat_fee": str(cents(balance.flat_fee)), "interest": str(cents(balance.interest)),
             "paid": str(cents(balance.paid)), "credit": str(cents(balance.credit)), "total": str(cents(balance.total)),
+            # a payment plan without acceleration: its instalments not yet due, and what is due today
+            "deferred": str(cents(balance.deferred)), "due_now": str(cents(balance.due_now)),
             "interest_periods": [{"from": p.start.isoformat(), "to": p.end.isoformat(), "days": p.days,
                                   "annual_rate": str(p.annual_rate), "principal": str(cents(p.principal)),
                                   "amount": str(p.amount)} for p in balance.periods]}

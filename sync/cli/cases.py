@@ -173,6 +173,9 @@ def instalments_command(ctx: Context, claim: str, count: int, first: datetime, e
     ctx.out.print(views.plain(f"{claim}: payment plan over {entry.data['total']} {entry.data['currency']}"))
     for number, item in enumerate(entry.data["instalments"], 1):
         ctx.out.print(views.plain(f"  {number}. {item['due']}  {item['amount']}"))
+    ctx.out.print(views.plain("  a missed instalment makes the whole remainder due ([policy] plan_acceleration)"
+                              if entry.data["accelerates"] else
+                              "  a missed instalment is dunned alone; later instalments stay due on their dates"))
 
 
 @cli.command("mark-paid")

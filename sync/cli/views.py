@@ -214,7 +214,9 @@ def print_explanation(console: Console, report: dict[str, Any]) -> None:
     if (b := r["balance"]) is not None:
         console.print(plain(f"owed on {b['on']}: principal {b['principal']}, fees {b['fees']}, flat fee "
                             f"{b['flat_fee']}, interest {b['interest']}, paid {b['paid']} → total {b['total']} "
-                            f"{r['currency']}" + (f" (credit {b['credit']})" if b["credit"] != "0.00" else "")))
+                            f"{r['currency']}" + (f" (credit {b['credit']})" if b["credit"] != "0.00" else "")
+                            + (f"; due now {b['due_now']}, instalments not yet due {b['deferred']}"
+                               if b.get("deferred", "0.00") != "0.00" else "")))
         for p in b["interest_periods"]:
             console.print(plain(f"  interest {p['from']} to {p['to']} (excl.): {p['days']} days × {p['annual_rate']} % "
                                 f"on {p['principal']} = {Decimal(p['amount']):.4f}"))

@@ -76,6 +76,14 @@ def clock_time(raw: Any, ctx: Context) -> time:
     return time.fromisoformat(raw)
 
 
+def names(raw: Any, ctx: Context) -> tuple[str, ...]:
+    """One name or a list of names: "Erika Muster" or ["Erika Muster", "Max Muster"]."""
+    if isinstance(raw, str):
+        return (raw,) if raw.strip() else ()
+    expect(isinstance(raw, list), 'a name or a list of names like ["Erika Muster", "Max Muster"]', raw)
+    return strings()(raw, ctx)
+
+
 def country(raw: Any, ctx: Context) -> str:
     expect(isinstance(raw, str) and re.fullmatch(r"[A-Z]{2}", raw) is not None, 'a country code like "DE"', raw)
     return raw
@@ -94,6 +102,10 @@ class MerchantConfig:
     phone: str = setting(optional, "")
     website: str = setting(optional, "")
     vat_id: str = setting(optional, "")
+    # What a company prints on its business letters (§35a GmbHG, §80 AktG, §125a HGB), in the letter's footer.
+    register_court: str = setting(optional, "")
+    register_number: str = setting(optional, "")
+    managing_directors: tuple[str, ...] = setting(names, ())
     account_holder: str = setting(optional, "")  # default: name
     iban: str = setting(iban, "")
     bic: str = setting(bic, "")

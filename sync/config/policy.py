@@ -128,6 +128,7 @@ class PolicyConfig:
     due_date_agreed: bool | None = setting(boolean, None)
     plan_grace_days: int | None = setting(integer(0, 90), None)
     plan_resume_stage: str | None = setting(text(), None)
+    plan_acceleration: bool | None = setting(boolean, None)
 
 
 def read_policy(raw: Any, sink: Problems, ctx: Context) -> Policy | None:
@@ -255,6 +256,7 @@ def _build(conf: PolicyConfig, stages: list[Stage], rates: dict[str, list[RateRo
         due_date_agreed=_given(conf.due_date_agreed, preset.due_date_agreed),
         plan_grace_days=_given(conf.plan_grace_days, preset.plan_grace_days),
         plan_resume_stage=_given(conf.plan_resume_stage, preset.plan_resume_stage),
+        plan_acceleration=_given(conf.plan_acceleration, preset.plan_acceleration),
         language=_given(conf.language, preset.language))
 
 

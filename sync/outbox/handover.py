@@ -7,6 +7,7 @@ in the export folder say which claims a batch holds, and only the rest is export
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -128,10 +129,15 @@ class Handover:
             self.work.skip(session, row, f"no longer due: {result.reason}")
             return None
         balance = result.balance
-        row.payload = {**row.payload, "total": str(cents(balance.total)), "currency": claim.currency}
-        record = self._record(session, claim, "handover", amount=cents(balance.total), balance=balance,
+        # A payment plan without acceleration: only what is due goes to the agency, the later instalments stay.
+        due = cents(balance.due_now)
+        row.payload = {**row.payload, "total": str(due), "currency": claim.currency}
+        record = self._record(session, claim, "handover", amount=due, balance=balance,
                               default_since=result.default_on,
                               items=tuple(ExportItem(i.name, i.quantity, i.total) for i in lines.items))
+        if balance.deferred > 0:
+            record = replace(record, note=f"payment plan: instalments of {cents(balance.deferred)} {claim.currency} "
+                                          "not yet due are not in total")
         for problem in lines.problems:  # the export goes out without that line; a person adds it if needed
             self.work.outcome.errors.append(f"{claim_key(self.shop.id, claim.order_number)}: a line item left out of "
                                             f"the agency export: {problem}")

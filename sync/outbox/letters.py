@@ -17,17 +17,21 @@ from mahnwerk.sync.outbox.templates import Rendered
 
 LABELS = {
     "de": {"principal": "Rechnungsbetrag", "fees": "Mahngebühren", "interest": "Verzugszinsen",
-           "flat_fee": "Verzugspauschale", "paid": "abzüglich bereits gezahlt", "total": "Offener Betrag",
+           "flat_fee": "Verzugspauschale", "paid": "abzüglich bereits gezahlt",
+           "deferred": "abzüglich später fälliger Raten", "total": "Offener Betrag",
            "table": "Rechnung {number} vom {date}", "pay_by": "Bitte zahlen Sie {total} bis spätestens {date}.",
            "bank": "Bankverbindung", "holder": "Kontoinhaber", "bank_name": "Bank", "reference": "Verwendungszweck",
            "qr": "Mit der Banking-App scannen (GiroCode): Betrag und Verwendungszweck sind ausgefüllt.",
-           "phone": "Telefon", "vat": "USt-IdNr.", "page": "Seite"},
+           "phone": "Telefon", "vat": "USt-IdNr.", "page": "Seite", "court": "Registergericht",
+           "register": "Registernummer", "director": "Geschäftsführung", "directors": "Geschäftsführung"},
     "en": {"principal": "Invoice amount", "fees": "Dunning fees", "interest": "Default interest",
-           "flat_fee": "Late payment compensation", "paid": "less payments received", "total": "Amount due",
+           "flat_fee": "Late payment compensation", "paid": "less payments received",
+           "deferred": "less instalments not yet due", "total": "Amount due",
            "table": "Invoice {number} of {date}", "pay_by": "Please pay {total} by {date} at the latest.",
            "bank": "Bank details", "holder": "Account holder", "bank_name": "Bank", "reference": "Payment reference",
            "qr": "Scan with your banking app (EPC QR code): amount and reference are filled in.",
-           "phone": "Phone", "vat": "VAT ID", "page": "Page"},
+           "phone": "Phone", "vat": "VAT ID", "page": "Page", "court": "Register court",
+           "register": "Register number", "director": "Managing director", "directors": "Managing directors"},
 }
 
 
@@ -49,7 +53,7 @@ def letter_content(notice: Notice, rendered: Rendered, *, girocode: bool = True)
         except GiroCodeError:
             payload = None  # the letter still names the account; `check` reports the bad account details
     sender = (m.name, m.street, f"{m.postcode} {m.city}".strip(), f"{words['phone']} {m.phone}" if m.phone else "",
-              m.email, m.website, f"{words['vat']} {m.vat_id}" if m.vat_id else "")
+              m.email, m.website)
     return LetterContent(
         sender_line=m.address_line,
         sender_block=tuple(line for line in sender if line),
@@ -68,10 +72,23 @@ def letter_content(notice: Notice, rendered: Rendered, *, girocode: bool = True)
         qr_payload=payload,
         qr_caption=words["qr"] if payload else "",
         closing=tuple(line for p in body[closing_at:] for line in p.splitlines()),
-        footer=(m.address_line,),
+        footer=footer_lines(notice),
         title=rendered.subject,
         language=lang,
     )
+
+
+def footer_lines(notice: Notice) -> tuple[str, ...]:
+    """The sender's address, then the legal-form details a company prints on its business letters (managing
+    directors, register court and number: §35a GmbHG, §80 AktG, §125a HGB) and its VAT id, each part that is set,
+    in one line that the letter breaks between parts where it is too long."""
+    m, words = notice.merchant, LABELS[notice.language]
+    directors = ", ".join(m.managing_directors)
+    parts = [f"{words['directors' if len(m.managing_directors) > 1 else 'director']}: {directors}" if directors
+             else "", f"{words['court']}: {m.register_court}" if m.register_court else "",
+             f"{words['register']}: {m.register_number}" if m.register_number else "",
+             f"{words['vat']} {m.vat_id}" if m.vat_id else ""]
+    return (" · ".join(p for p in (m.address_line, *parts) if p),)
 
 
 def letters_folder(shop: ShopConfig, database_dir: Path) -> Path:

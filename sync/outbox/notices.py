@@ -24,7 +24,9 @@ def merchant(shop: ShopConfig) -> Merchant:
     """The sender every notice names, and the account to pay to."""
     m = shop.merchant
     return Merchant(name=m.name, email=m.email, street=m.street, postcode=m.postcode, city=m.city, country=m.country,
-                    phone=m.phone, website=m.website, vat_id=m.vat_id, account_holder=m.account_holder or m.name,
+                    phone=m.phone, website=m.website, vat_id=m.vat_id, register_court=m.register_court,
+                    register_number=m.register_number, managing_directors=m.managing_directors,
+                    account_holder=m.account_holder or m.name,
                     iban=m.iban, bic=m.bic, bank_name=m.bank_name)
 
 
@@ -48,4 +50,5 @@ def build_notice(shop: ShopConfig, claim: Claim, result: Assessment) -> Notice:
                       language=language_for(customer.country, shop.delivery.language), merchant=merchant(shop),
                       customer=customer, order_number=claim.order_number, invoice_number=claim.invoice_number,
                       invoice_date=claim.invoice_date, due_date=claim.due_date,
-                      interest_rule=rule if rule.kind != "none" else None, agency=agency)
+                      interest_rule=rule if rule.kind != "none" else None, agency=agency,
+                      plan_accelerates=shop.policy.plan_acceleration)

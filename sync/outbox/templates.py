@@ -52,7 +52,8 @@ def context(notice: Notice, *, letter: bool = False) -> dict[str, Any]:
                   "invoice_date": when(notice.invoice_date), "due_date": when(notice.due_date),
                   "currency": notice.currency},
         "amounts": {"principal": cash(notice.principal), "fees": cash(notice.fees), "interest": cash(notice.interest),
-                    "flat_fee": cash(notice.flat_fee), "paid": cash(notice.paid), "total": cash(notice.total)},
+                    "flat_fee": cash(notice.flat_fee), "paid": cash(notice.paid), "deferred": cash(notice.deferred),
+                    "total": cash(notice.total)},
         "interest_rule": (interest_words(notice.interest_rule, lang) or None) if notice.interest_rule else None,
         "default_since": when(notice.default_since),
         "deadline": when(notice.deadline),
@@ -64,6 +65,7 @@ def context(notice: Notice, *, letter: bool = False) -> dict[str, Any]:
         "missed": None if missed is None else {"number": missed[0].number, "date": when(missed[0].due),
                                                "amount": cash(missed[0].amount), "days_late": missed[1]},
         "reference": notice.reference,
+        "plan_accelerates": notice.plan_accelerates,
         "letter": letter,
     }
 
@@ -236,14 +238,14 @@ def sample_notice(language: str) -> Notice:
     return Notice(
         template="dunning_2", stage="dunning_2", language=language, issued_on=on("2026-03-13"), merchant=merchant,
         customer=customer, order_number="100234", invoice_number="RE-2026-0815", invoice_date=on("2026-02-02"),
-        due_date=on("2026-02-16"), currency="EUR", principal=Decimal("1234.50"), total=Decimal("1139.34"),
+        due_date=on("2026-02-16"), currency="EUR", principal=Decimal("1234.50"), total=Decimal("760.00"),
         fees=Decimal("2.50"), interest=Decimal("12.34"), flat_fee=Decimal("40.00"), paid=Decimal("150.00"),
         interest_rule=InterestRule("base_plus", points=Decimal(5), table=DE_BASE_RATE),
         default_since=on("2026-02-17"), deadline=on("2026-03-27"),
         payments=(PaymentLine(on("2026-03-03"), Decimal("100.00")), PaymentLine(on("2026-03-10"), Decimal("50.00"))),
-        offer=OfferTerms("discount", on("2026-03-20"), Decimal(10), Decimal("1025.41")),
+        offer=OfferTerms("discount", on("2026-03-20"), Decimal(10), Decimal("684.00")),
         agency=Agency("Beispiel Inkasso GmbH", "Musterweg 1, 10115 Berlin"), instalments=instalments,
-        missed=(instalments[1], 15), reference="RE-2026-0815",
+        missed=(instalments[1], 15), reference="RE-2026-0815", deferred=Decimal("379.34"),
     )
 
 

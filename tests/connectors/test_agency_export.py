@@ -253,8 +253,9 @@ def test_json_round_trips_the_records(tmp_path: Path) -> None:
                               {"name": "Versand", "quantity": "1", "total": "4.90"}]
     assert first["history"][0] == {"on": "2026-10-01", "event": "reminder", "detail": "sent by shop note"}
     assert document["records"][1]["default_since"] is None
+    derived = {"flat_fee_note", "total_before_costs"}  # properties of the record, written for the agency
     back = ExportRecord(**{
-        **first,
+        **{k: v for k, v in first.items() if k not in derived},
         **{k: Decimal(first[k]) for k in ("principal", "fees", "interest", "flat_fee", "paid", "total")},
         **{k: date.fromisoformat(first[k]) for k in ("invoice_date", "due_date", "default_since", "handed_over_on")},
         "items": tuple(ExportItem(i["name"], Decimal(i["quantity"]), Decimal(i["total"])) for i in first["items"]),
@@ -323,3 +324,41 @@ def test_missing_hook_program_is_reported(tmp_path: Path, batch: Batch) -> None:
     with pytest.raises(ExportHookFailed, match="no-such-upload.*cannot start") as caught:
         run_hook([str(tmp_path / "no-such-upload")], batch)
     assert caught.value.returncode is None
+
+
+def test_the_flat_fee_is_credited_against_collection_costs_in_the_csv(tmp_path: Path) -> None:
+    """The €40 flat fee is named as credited against the agency's costs (§288(5) sentence 3 BGB), and the amount the
+    agency adds its costs to leaves it out: it is never collected on top of them."""
+    fmt = ExportFormat(decimal_comma=True)
+    records = [a_record(), a_record(claim="acme:1043", order_number="1043", flat_fee=Decimal(0),
+                                    total=Decimal("1194.56"))]
+    batch = write_batch(tmp_path, records, fmt, batch_id="f1", created_at=CREATED)
+    rows = read_csv(batch.file, fmt)
+    header = rows[0]
+    assert header.index("flat_fee_note") == header.index("flat_fee") + 1
+    assert header.index("total_before_costs") == header.index("total") + 1
+    business, consumer = as_dicts(rows)
+    # 1200.00 + 5.00 fees + 29.56 interest + 40.00 flat fee − 40.00 paid = 1234.56; less the flat fee: 1194.56.
+    assert (business["flat_fee"], business["total"], business["total_before_costs"]) == ("40,00", "1234,56", "1194,56")
+    assert "credited against collection costs (§288(5) sentence 3 BGB)" in business["flat_fee_note"]
+    assert "not payable in addition" in business["flat_fee_note"]
+    # No flat fee: no note, and the agency adds its costs to the whole open amount.
+    assert (consumer["flat_fee_note"], consumer["total"], consumer["total_before_costs"]) == ("", "1194,56", "1194,56")
+    manifest = read_manifest(tmp_path, "f1")
+    assert manifest["totals"]["handover"] == {"EUR": "2429.12"}  # 1234.56 + 1194.56
+    assert manifest["flat_fees"] == {"EUR": "40.00"} and "§288(5) sentence 3" in manifest["flat_fee_note"]
+
+
+def test_a_batch_without_flat_fees_says_nothing_about_them(tmp_path: Path) -> None:
+    """Consumers owe no flat fee: no note in the records or the manifest."""
+    write_batch(tmp_path, [a_record(flat_fee=Decimal(0))], ExportFormat(kind="json"), batch_id="f2",
+                created_at=CREATED)
+    record = json.loads((tmp_path / "f2.json").read_text(encoding="utf-8"))["records"][0]
+    assert record["flat_fee_note"] == "" and record["total_before_costs"] == record["total"] == "1234.56"
+    assert "flat_fees" not in read_manifest(tmp_path, "f2")
+
+
+def test_a_payment_record_keeps_its_amount_as_the_total_before_costs() -> None:
+    """A payment reported after the hand-over is an amount received: nothing is taken off it."""
+    payment = a_record(kind="payment", total=Decimal("50.00"))
+    assert payment.total_before_costs == Decimal("50.00")

@@ -147,7 +147,7 @@ def test_a_held_claim_waits_and_a_released_dispute_gets_a_fresh_deadline() -> No
 
 
 def test_a_broken_payment_plan_resumes_at_the_configured_stage() -> None:
-    policy = replace(DE, plan_resume_stage="final_notice", plan_grace_days=7)
+    policy = replace(DE, plan_resume_stage="final_notice", plan_grace_days=7, plan_acceleration=True)
     c = claim(date(2025, 12, 8))
     history = [StageDone(date(2025, 12, 15), "reminder", date(2025, 12, 29)),
                PlanAgreed(date(2026, 1, 5), (Instalment(date(2026, 2, 10), D("50.00")),

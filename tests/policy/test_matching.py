@@ -170,3 +170,12 @@ def test_a_number_that_is_an_order_and_an_invoice_number_lets_the_amount_decide(
     assert Matcher(claims).match(pay("9.00", "Bestellung 100001")).claim_ids == (72,)
     doubt = Matcher(claims).match(pay("5.00", "Bestellung 100001"))
     assert doubt.shares == () and set(doubt.candidates) == {71, 72}
+
+
+def test_the_reference_printed_on_letters_finds_a_short_invoice_number() -> None:
+    """Notices ask for "Rechnung 1007" / "Invoice 1007" as the reference: the word announces the short number, so
+    the transfer is matched even when its amount differs (a partial payment)."""
+    claims = [claim(1, "1007", "119.00"), claim(2, "1008", "59.90")]
+    for text in ("Rechnung 1007", "RECHNUNG 1007 Erika Mustermann", "Invoice 1007", "Rechnung1007"):
+        match = Matcher(claims).match(pay("50.00", text))
+        assert match and match.claim_ids == (1,) and match.rule == "reference", text

@@ -36,7 +36,7 @@ SAMPLES = {
         "claim": {"order_number": "100234", "invoice_number": "RE-2026-0815", "invoice_date": "2. Februar 2026",
                   "due_date": "16. Februar 2026", "currency": "EUR"},
         "amounts": {"principal": "1.234,50\u00a0€", "fees": "2,50\u00a0€", "interest": "12,34\u00a0€",
-                    "flat_fee": "40,00\u00a0€", "paid": "150,00\u00a0€", "total": "1.139,34\u00a0€"},
+                    "flat_fee": "40,00\u00a0€", "paid": "150,00\u00a0€", "deferred": None, "total": "1.139,34\u00a0€"},
         "interest_rule": "9 Prozentpunkte über dem Basiszinssatz",
         "default_since": "17. Februar 2026",
         "deadline": "27. März 2026",
@@ -50,6 +50,7 @@ SAMPLES = {
                         {"number": 3, "date": "1. Juni 2026", "amount": "379,34\u00a0€"}],
         "missed": {"number": 2, "date": "1. Mai 2026", "amount": "380,00\u00a0€", "days_late": 15},
         "reference": "RE-2026-0815",
+        "plan_accelerates": False,
         "letter": False,
     },
     "en": {
@@ -60,7 +61,7 @@ SAMPLES = {
         "claim": {"order_number": "100234", "invoice_number": "INV-2026-0815", "invoice_date": "2 February 2026",
                   "due_date": "16 February 2026", "currency": "EUR"},
         "amounts": {"principal": "€1,234.50", "fees": "€2.50", "interest": "€12.34", "flat_fee": "€40.00",
-                    "paid": "€150.00", "total": "€1,139.34"},
+                    "paid": "€150.00", "deferred": None, "total": "€1,139.34"},
         "interest_rule": "9 percentage points above the base rate",
         "default_since": "17 February 2026",
         "deadline": "27 March 2026",
@@ -73,6 +74,7 @@ SAMPLES = {
                         {"number": 3, "date": "1 June 2026", "amount": "€379.34"}],
         "missed": {"number": 2, "date": "1 May 2026", "amount": "€380.00", "days_late": 15},
         "reference": "INV-2026-0815",
+        "plan_accelerates": False,
         "letter": False,
     },
 }
@@ -386,6 +388,25 @@ def test_payment_plan_lists_every_instalment(env: SandboxedEnvironment, lang: st
     for instalment in context["instalments"]:
         row = next(line for line in body.splitlines() if instalment["date"] in line)
         assert instalment["amount"] in row and str(instalment["number"]) in row
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize(("accelerates", "de", "en"), [
+    (True, "in einer Summe fällig", "remaining balance will become due in full"),
+    (False, "die späteren Raten bleiben zu ihren Terminen fällig", "later instalments remain due on their dates")])
+def test_payment_plan_states_whether_it_accelerates(env: SandboxedEnvironment, lang: str, accelerates: bool,
+                                                    de: str, en: str) -> None:
+    """The plan's terms say what a missed instalment does (the whole remainder falls due, or only that one), and
+    the letter about a missed instalment demands accordingly."""
+    context = full(lang) | {"plan_accelerates": accelerates}
+    _, body = render(env, lang, "payment_plan", context)
+    assert (de if lang == "de" else en) in " ".join(body.split())
+    subject, body = render(env, lang, "plan_broken", context)
+    whole = {"de": "Restbetrag fällig", "en": "balance now due"}[lang]
+    assert (whole in subject) is accelerates
+    later = {"de": "die späteren Raten bleiben zu ihren Terminen fällig",
+             "en": "the later instalments remain due on their dates"}[lang]
+    assert (later in " ".join(body.split())) is not accelerates
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

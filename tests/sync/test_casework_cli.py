@@ -77,6 +77,7 @@ def test_casework_lands_in_the_ledger_with_who_and_when(etc: Path, capsys) -> No
     first = (date.today() + timedelta(days=7)).isoformat()
     out = run(etc, capsys, "instalments", ref, "--count", "3", "--first", first, "--by", "bob")
     assert "payment plan over" in out and first in out
+    assert "later instalments stay due on their dates" in out  # [policy] plan_acceleration defaults to false
     assert plan(etc, capsys)[ref]["status"] == "in_plan"
     report = json.loads(run(etc, capsys, "explain", ref, "--json"))
     kinds = [(e["kind"], e["actor"]) for e in report["timeline"]]

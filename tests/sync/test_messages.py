@@ -116,9 +116,11 @@ def test_context_formats_every_amount_and_date_for_the_notices_language() -> Non
     """Amounts, dates and offers arrive as text in the customer's language; optional parts as None."""
     values = context(sample_notice("de"), letter=True)
     assert values["letter"] is True
-    assert values["amounts"]["total"] == f"1.139,34{NBSP}€" and values["deadline"] == "27. März 2026"
+    # 1234.50 + 2.50 + 12.34 + 40.00 − 150.00 paid − 379.34 not yet due = 760.00; less 10 %: 684.00.
+    assert values["amounts"]["total"] == f"760,00{NBSP}€" and values["deadline"] == "27. März 2026"
+    assert values["amounts"]["deferred"] == f"379,34{NBSP}€"
     assert values["offer"] == {"kind": "discount", "discount_percent": f"10{NBSP}%",
-                               "discounted_total": f"1.025,41{NBSP}€", "until": "20. März 2026"}
+                               "discounted_total": f"684,00{NBSP}€", "until": "20. März 2026"}
     assert values["missed"] == {"number": 2, "date": "1. Mai 2026", "amount": f"380,00{NBSP}€", "days_late": 15}
     assert values["shop"]["iban"] == "DE89 3704 0044 0532 0130 00"
     assert values["interest_rule"] == "5 Prozentpunkte über dem Basiszinssatz"
@@ -126,7 +128,7 @@ def test_context_formats_every_amount_and_date_for_the_notices_language() -> Non
                    missed=None, payments=(), default_since=None)
     values = context(bare)
     assert values["amounts"]["fees"] is None and values["interest_rule"] is None and values["offer"] is None
-    assert values["payments"] == [] and values["missed"] is None and values["amounts"]["total"] == "€1,139.34"
+    assert values["payments"] == [] and values["missed"] is None and values["amounts"]["total"] == "€760.00"
 
 
 def test_sample_notice_sets_every_optional_part() -> None:
