@@ -48,6 +48,9 @@ class ShopKind:
     default_paid_status: str = ""
     auth_hint: str = ""  # what to check when the shop refuses the credentials
     attachments: bool = False  # the shop's customer channel carries files (the notice as a PDF letter)
+    # What the kind sorts customers into, for `[policy] business_when`: "group" (ShopOrder.customer_group holds the
+    # customer's group), "role" (a role the kind does not read yet), "" (neither).
+    customer_groups: str = ""
     connect: Callable[[ShopSettings], ShopConnection] | None = None  # None: not supported by this version
 
     def defaults(self, meaning: str) -> tuple[str, ...]:

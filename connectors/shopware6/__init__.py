@@ -102,5 +102,6 @@ KIND = ShopKind(
     default_invoice_methods=("payment_invoicepayment",),
     auth_hint=AUTH_HINT,
     attachments=True,
+    customer_groups="group",  # orderCustomer.customer.group.name, read with the order
     connect=connect,
 )

@@ -91,6 +91,7 @@ KIND = ShopKind(
                       "refunded": ("refunded",)},
     default_invoice_methods=("bacs", "cheque", "invoice"),
     default_paid_status="processing",
+    customer_groups="role",  # WordPress user roles: an extra customers request per page, not read yet
     auth_hint="check consumer_key and consumer_secret in [shop.auth], and that the key has read/write permission",
     connect=connect,
 )
