@@ -17,7 +17,7 @@ BY_CREATION = [{"field": "createdAt", "order": "ASC"}, {"field": "id", "order": 
 INVOICE_DOCUMENTS = [{"type": "equals", "field": "documentType.technicalName", "value": "invoice"}]
 
 ASSOCIATIONS: dict[str, Any] = {
-    "orderCustomer": {},
+    "orderCustomer": {"associations": {"customer": {"associations": {"group": {}}}}},  # for business_when
     "currency": {},
     "language": {"associations": {"locale": {}}},
     "billingAddress": {"associations": {"country": {}}},
@@ -32,7 +32,9 @@ INCLUDES: dict[str, list[str]] = {
     "currency": ["isoCode"],
     "language": ["locale"],
     "locale": ["code"],
-    "order_customer": ["email", "firstName", "lastName", "company", "vatIds", "customerNumber"],
+    "order_customer": ["email", "firstName", "lastName", "company", "vatIds", "customerNumber", "customer"],
+    "customer": ["group"],
+    "customer_group": ["name", "translated"],
     "order_address": ["firstName", "lastName", "company", "street", "additionalAddressLine1", "zipcode", "city",
                       "phoneNumber", "vatId", "country"],
     "country": ["iso"],
