@@ -182,7 +182,11 @@ def _next_stage(claim: ClaimFacts, history: Sequence[Event], holds: Sequence[Hol
     stage = stages[index]
     story = [f"due {claim.due_date}"]
     if last is None:
-        due, code = claim.due_date + timedelta(days=stage.after_days), "due_date_passed"
+        # From the last day to pay: a due date on a weekend or holiday moves to the next business day (§193 BGB).
+        payable = policy.calendar.roll_forward(claim.due_date)
+        if payable != claim.due_date:
+            story[0] += f" (payable until {payable})"
+        due, code = payable + timedelta(days=stage.after_days), "due_date_passed"
     else:
         anchor = last.deadline or last.on
         verb = "skipped" if last.skipped else "done" if last_stage and last_stage.kind == "task" else "sent"

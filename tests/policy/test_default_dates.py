@@ -95,3 +95,11 @@ def test_the_thirty_day_notice_can_be_on_the_invoices_of_some_payment_methods_on
     # Consumer interest from 10 Mar to 20 Mar: 1000 × (1.27 + 5) % × 10/365 = 1.7178… → 1.72, no flat fee.
     result = assess(told, [], date(2026, 3, 20), some)
     assert (cents(result.balance.interest), result.balance.flat_fee) == (D("1.72"), 0)
+
+
+def test_the_first_stage_counts_from_the_last_day_to_pay() -> None:
+    c = claim(date(2026, 2, 28), date(2026, 3, 14))  # due Sat 14 Mar: payable until Mon 16 Mar
+    result = assess(c, [], date(2026, 3, 20), DE)
+    # The reminder comes 7 days after the last day to pay: 16 Mar + 7 = Mon 23 Mar (not Sat 21 Mar).
+    assert (result.status, result.next.stage, result.next.on) == ("waiting", "reminder", date(2026, 3, 23))
+    assert result.reason == "due 2026-03-14 (payable until 2026-03-16) → reminder on 2026-03-23"
