@@ -114,8 +114,7 @@ def business_rule_problem(rule: str, kind: ShopKind) -> str:
     """Why a `business_when` rule cannot work for this kind ("" if it can): groups and roles are the kind's own."""
     word = {"customer_group": "group", "customer_role": "role"}.get(rule.partition(":")[0])
     if word is None or word == kind.customer_groups:
-        return "" if word != "role" else (f'"{rule}": {kind.title} customer roles are not supported yet; use '
-                                          '"vat_id" or "company"')
+        return ""
     has = {"group": ' (it has customer groups: "customer_group:<name>")',
            "role": ' (it has customer roles: "customer_role:<name>")'}.get(kind.customer_groups, "")
     return f'"{rule}": {kind.title} has no customer {word}s{has}'

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mahnwerk.sandbox import SandboxServer, WooSandbox
 from mahnwerk.sync.cli.main import main
 from tests.support import write_config
 from tests.sync.test_casework_cli import RATES, run
@@ -67,3 +68,30 @@ def test_business_when_decides_flat_fee_and_interest_and_a_change_reclassifies(t
     report = json.loads(run(etc, capsys, "explain", "acme:BW-1", "--json"))
     assert [e["kind"] for e in report["timeline"]] == ["opened", "changed"]
 
+
+
+def test_woocommerce_customers_count_as_business_by_their_role(tmp_path: Path, db_url: str, capsys) -> None:
+    """Registered customers' roles come from GET customers (role=all), one request per page of orders."""
+    shop = WooSandbox()
+    shop.customers[3]["role"] = "wholesale_customer"  # Zoë Ångström, no company, no VAT id
+    for number, customer_id in (("R-1", 2), ("R-2", 3), ("R-3", 0)):  # a customer, a wholesaler, a guest
+        shop.add_order({"number": number, "status": "on-hold", "payment_method": "bacs", "currency": "EUR",
+                        "total": "50.00", "customer_id": customer_id,
+                        "billing": {"first_name": "Kim", "last_name": "Berg", "country": "DE",
+                                    "email": f"{number}@example.org"}})
+    with SandboxServer(shop) as server:
+        shop.url = server.url
+        etc = write_config(tmp_path / "etc", db_url, [{
+            "shop_id": "acme", "url": shop.url, "key": shop.consumer_key, "secret": shop.consumer_secret,
+            "extra": '[policy]\nbusiness_when = ["vat_id", "customer_role:wholesale_customer"]\n'}])
+        assert main(["--config-dir", str(etc), "sync"]) == 0
+        asked = [r for r in shop.requests if r.path.endswith("/customers")]
+        assert len(asked) == 1 and asked[0].query["role"] == ["all"] and asked[0].query["include"] == ["2,3"]
+        report = json.loads(run(etc, capsys, "explain", "acme:R-2", "--json"))
+        assert (report["b2b"], report["customer_group"]) == (True, "wholesale_customer")
+        assert report["b2b_reason"] == ('business: customer role "wholesale_customer" '
+                                        '(business_when = vat_id, customer_role:wholesale_customer)')
+        report = json.loads(run(etc, capsys, "explain", "acme:R-1", "--json"))
+        assert (report["b2b"], report["customer_group"]) == (False, "customer")
+        report = json.loads(run(etc, capsys, "explain", "acme:R-3", "--json"))
+        assert (report["b2b"], report["customer_group"]) == (False, None)

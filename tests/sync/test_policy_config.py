@@ -207,15 +207,14 @@ def test_customer_groups_only_where_the_shop_kind_has_them(tmp_path: Path) -> No
 [policy]
 business_when = ["vat_id", "customer_group:Händler"]
 """)
-    # WooCommerce (SHOP's kind) has roles, not groups; its roles are not read yet.
+    # WooCommerce (SHOP's kind) has roles, not groups.
     assert problems(tmp_path) == ['shops/acme.toml:12: policy.business_when: "customer_group:Händler": '
                                   'WooCommerce has no customer groups (it has customer roles: "customer_role:<name>")']
     write(tmp_path, "shops/acme.toml", SHOP + """
 [policy]
 business_when = ["customer_role:wholesale"]
 """)
-    assert problems(tmp_path) == ['shops/acme.toml:12: policy.business_when: "customer_role:wholesale": '
-                                  'WooCommerce customer roles are not supported yet; use "vat_id" or "company"']
+    assert load(tmp_path).shop("acme").policy.business_when == ("customer_role:wholesale",)
     sw = SHOP.replace('kind = "woocommerce"', 'kind = "shopware6"').replace(
         'consumer_key = "${ACME_WC_KEY}"\nconsumer_secret = "${ACME_WC_SECRET}"',
         'client_id = "${ACME_WC_KEY}"\nclient_secret = "${ACME_WC_SECRET}"')
