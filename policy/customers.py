@@ -44,7 +44,8 @@ def classify(customer: Customer, business_when: Sequence[str]) -> Classification
             return Classification(True, f"business: {_WHAT[rule]} on the order ({setting})")
     unused = [_WHAT[rule] for rule in RULES if given[rule]]
     if customer.group:
-        unused.append(f'customer group "{customer.group}"')
+        word = "role" if any(rule.startswith("customer_role:") for rule in business_when) else "group"
+        unused.append(f'customer {word} "{customer.group}"')
     if unused:
         them = "it" if len(unused) == 1 else "them"
         return Classification(False, f"consumer: {' and '.join(unused)} given, but business_when does not count "
