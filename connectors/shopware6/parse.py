@@ -40,6 +40,7 @@ class Reading:
 
     fields: CustomFieldNames = CustomFieldNames()
     statuses: Mapping[str, PaidState] = field(default_factory=dict)
+    customer_groups: bool = False  # load orderCustomer.customer.group with the orders (business_when names one)
 
 
 def obj(value: Any) -> dict[str, Any]:

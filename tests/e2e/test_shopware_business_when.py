@@ -57,12 +57,21 @@ def test_the_order_search_loads_the_customer_group_only_when_asked(server, order
     first = next(o for o in orders if o["orderCustomer"]["customer"] is not None)
     plain = api.search({"ids": [first["id"]], "associations": {"orderCustomer": {}}}).json()["data"][0]
     assert plain["orderCustomer"]["customer"] is None  # associations are null unless requested
-    found = api.search(orders_by_id([first["id"]])).json()["data"][0]
+    without = api.search(orders_by_id([first["id"]])).json()["data"][0]
+    assert "customer" not in without["orderCustomer"]  # no group rule: neither loaded nor included
+    found = api.search(orders_by_id([first["id"]], groups=True)).json()["data"][0]
     customer = found["orderCustomer"]["customer"]
     assert customer == {"group": customer["group"], "apiAlias": "customer"}  # includes: only the group
     assert customer["group"] == {"name": first["orderCustomer"]["customer"]["group"]["name"],
                                  "translated": {"name": first["orderCustomer"]["customer"]["group"]["name"]},
                                  "apiAlias": "customer_group"}
+    limited = ShopwareSandbox(orders=orders, admin=False, privileges=["order:read", "order_customer:read"])
+    with ShopwareServer(limited) as other:
+        client = AdminClient(other.url, limited.client_id, limited.client_secret).login()
+        refused = client.search(orders_by_id([first["id"]], groups=True))
+        assert refused.status_code == 403  # every association's read privilege is checked (AclCriteriaValidator)
+        assert '"missingPrivileges": ["customer:read", "customer_group:read", ' in refused.json()["errors"][0]["detail"]
+        client.session.close()
     api.session.close()
 
 
