@@ -33,6 +33,7 @@ class ShopSettings:
     #                                                         due_date (a meta key, a custom field), when it does
     mark_paid: bool = True  # tell the shop when a claim is paid (its paid state), not only by a private note
     paid_status: str = ""  # the shop's word for "paid" when Mahnwerk sets it ("" where the kind has none)
+    customer_groups: bool = False  # read each order's customer group or role (it may cost a request per page)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class ShopKind:
     default_paid_status: str = ""
     auth_hint: str = ""  # what to check when the shop refuses the credentials
     attachments: bool = False  # the shop's customer channel carries files (the notice as a PDF letter)
+    # What the kind sorts customers into, for `[policy] business_when`: "group" or "role" (ShopOrder.customer_group
+    # holds it when ShopSettings.customer_groups asks), "" (neither).
+    customer_groups: str = ""
     connect: Callable[[ShopSettings], ShopConnection] | None = None  # None: not supported by this version
 
     def defaults(self, meaning: str) -> tuple[str, ...]:

@@ -67,6 +67,7 @@ class ShopOrder:
     paid_state: PaidState | None = None  # what `status` means; None: a status the mapping does not name
     language: str = ""  # the order's own language ("de", "en") where the shop keeps one; else the country decides
     part_paid: bool = False  # the shop says part was paid but not how much: a person confirms the amount
+    customer_group: str = ""  # the customer's group in the shop (ShopKind.customer_groups), "" where not known
 
     @property
     def open_amount(self) -> Decimal:

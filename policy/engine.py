@@ -31,6 +31,8 @@ from mahnwerk.policy.pauses import (
 )
 from mahnwerk.policy.rates import MissingRate
 
+THIRTY_DAYS = timedelta(days=30)  # §286(3) BGB: in default once 30 days after due date and receipt have passed
+
 
 @dataclass(frozen=True, slots=True)
 class Action:
@@ -105,21 +107,24 @@ def default_date(claim: ClaimFacts, history: Sequence[Event], policy: Policy) ->
     """The first day of default (Verzug, §286 BGB), or None while the customer is not in default.
 
     A notice puts the customer in default from the day after its deadline. Without one: from the day after an
-    agreed calendar due date; for businesses (and for consumers whose invoice said so) 31 days after the later
-    of due date and invoice (receipt), i.e. once 30 days have passed (§286(3) BGB).
+    agreed calendar due date; for businesses (and for consumers whose invoice said so) once 30 days have passed
+    after the later of due date and receipt (invoice date + `receipt_days`), §286(3) BGB. A due date or 30th day
+    on a Saturday, Sunday or public holiday of the shop's region moves to the next business day (§193 BGB), so
+    default starts the day after that: 30th day Sat 2026-03-07 → last day to pay Mon 03-09 → default from 03-10.
     """
-    candidates = []
+    last_days = []  # the last day the customer may pay without being in default
     for event in history:
         if isinstance(event, StageDone) and not event.skipped and event.deadline is not None:
             stage = policy.stage(event.stage)
             if stage is None or stage.kind in LETTER_KINDS:
-                candidates.append(event.deadline + ONE_DAY)
+                last_days.append(event.deadline)  # already a business day (BusinessCalendar.deadline)
                 break
     if policy.due_date_agreed:
-        candidates.append(claim.due_date + ONE_DAY)
-    if claim.is_b2b or policy.invoice_states_default:
-        candidates.append(max(claim.due_date, claim.invoice_date) + timedelta(days=31))
-    return min(candidates) if candidates else None
+        last_days.append(policy.calendar.roll_forward(claim.due_date))
+    if claim.is_b2b or policy.invoice_said_default(claim):
+        received = claim.invoice_date + timedelta(days=policy.receipt_days)
+        last_days.append(policy.calendar.roll_forward(max(claim.due_date, received) + THIRTY_DAYS))
+    return min(last_days) + ONE_DAY if last_days else None
 
 
 def interest_from(default_on: date | None, plans: Sequence[PlanSpan]) -> date | None:
@@ -238,7 +243,11 @@ def _next_stage(claim: ClaimFacts, history: Sequence[Event], holds: Sequence[Hol
     stage = stages[index]
     story = [f"due {claim.due_date}"]
     if last is None:
-        due, code = claim.due_date + timedelta(days=stage.after_days), "due_date_passed"
+        # From the last day to pay: a due date on a weekend or holiday moves to the next business day (§193 BGB).
+        payable = policy.calendar.roll_forward(claim.due_date)
+        if payable != claim.due_date:
+            story[0] += f" (payable until {payable})"
+        due, code = payable + timedelta(days=stage.after_days), "due_date_passed"
     else:
         anchor = last.deadline or last.on
         verb = "skipped" if last.skipped else "done" if last_stage and last_stage.kind == "task" else "sent"

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TypeAlias
 
 from mahnwerk.policy.calendar import BusinessCalendar
+from mahnwerk.policy.customers import BUSINESS_WHEN
 from mahnwerk.policy.interest import InterestRule
 
 ZERO = Decimal(0)
@@ -28,6 +29,7 @@ class ClaimFacts:
     invoice_date: date
     due_date: date
     is_b2b: bool = False
+    payment_method: str = ""  # the shop's payment method id, for per-method rules (invoice_states_default)
 
 
 # History: what happened to a claim, in the order it happened. sync/ builds these from the ledger.
@@ -129,7 +131,11 @@ class Policy:
     letter_fee_cap: Decimal = Decimal("2.50")  # above it the configuration warns
     claim_fee_cap: Decimal = Decimal("10.00")  # letter fees of one claim never exceed it
     fees_allowed: bool = True  # Switzerland: only where the shop's terms allow dunning fees
-    invoice_states_default: bool = False  # invoices point out default 30 days after due date (§286(3) BGB)
+    # Invoices point out default 30 days after due date (§286(3) BGB): for every claim (True), none (False), or
+    # only claims paid by one of these payment methods (the invoices of the others do not say so).
+    invoice_states_default: bool | frozenset[str] = False
+    receipt_days: int = 0  # the invoice reaches the customer this many days after its date (post: e.g. 3)
+    business_when: tuple[str, ...] = BUSINESS_WHEN  # what makes a customer a business (policy/customers.py)
     due_date_agreed: bool = False  # the due date was agreed by the calendar: default from the day after it
     min_amount: Decimal = ZERO  # claims below it stop after the first stage
     go_live: date | None = None  # nothing is due before it; older claims start at the first stage on it
@@ -141,6 +147,11 @@ class Policy:
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)
+
+    def invoice_said_default(self, claim: ClaimFacts) -> bool:
+        """Whether this claim's invoice pointed out the 30-day consequence (§286(3) sentence 1 BGB)."""
+        said = self.invoice_states_default
+        return said if isinstance(said, bool) else claim.payment_method in said
 
     def interest_rule(self, claim: ClaimFacts) -> InterestRule:
         return self.interest_b2b if claim.is_b2b else self.interest_b2c

@@ -184,7 +184,7 @@ def open_shop(url: str, *, orders: Iterable[ShopOrder] = (), token: str = "t0k3n
 def invoice_order(order_id: str, *, days_ago: int, total: str, status: str = OPEN, method: str = "invoice",
                   refunded: str = "0", currency: str = "EUR", email: str | None = None, first_name: str = "Erika",
                   last_name: str = "Mustermann", company: str = "", country: str = "DE",
-                  invoice_number: str | None = None, deleted: bool = False,
+                  invoice_number: str | None = None, deleted: bool = False, vat_id: str = "",
                   now: datetime | None = None) -> ShopOrder:
     """An order placed `days_ago` days ago (and not changed since), in the memory shop's words."""
     created = (now or utcnow()) - timedelta(days=days_ago)
@@ -195,7 +195,7 @@ def invoice_order(order_id: str, *, days_ago: int, total: str, status: str = OPE
         billing=BillingAddress(first_name=first_name, last_name=last_name, company=company,
                                address_1=f"Musterstraße {order_id}", postcode="10115", city="Berlin", country=country,
                                email=f"customer{order_id}@example.org" if email is None else email),
-        invoice_number=invoice_number or f"RE-2026-{int(order_id):05d}", deleted=deleted)
+        invoice_number=invoice_number or f"RE-2026-{int(order_id):05d}", deleted=deleted, vat_id=vat_id)
 
 
 class MemoryConnection:

@@ -86,7 +86,7 @@ def connect(settings: ShopSettings) -> ShopwareShop:
     fields = settings.fields
     reading = Reading(CustomFieldNames(invoice_number=fields.get("invoice_number"),
                                        invoice_date=fields.get("invoice_date"), due_date=fields.get("due_date")),
-                      dict(settings.statuses))
+                      dict(settings.statuses), customer_groups=settings.customer_groups)
     orders = SwOrders(AdminApi(client(), tokens), reading=reading, invoice_methods=settings.invoice_methods,
                       page_size=settings.page_size, client_id=client_id)
     return ShopwareShop(orders, SwActions(orders, mark_paid=settings.mark_paid, sender=settings.shop_id))
@@ -102,5 +102,6 @@ KIND = ShopKind(
     default_invoice_methods=("payment_invoicepayment",),
     auth_hint=AUTH_HINT,
     attachments=True,
+    customer_groups="group",  # orderCustomer.customer.group.name, read with the order
     connect=connect,
 )

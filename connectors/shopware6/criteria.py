@@ -42,6 +42,18 @@ INCLUDES: dict[str, list[str]] = {
     "document": ["id", "createdAt", "documentNumber", "config", "documentType", "deepLinkCode"],
     "document_type": ["technicalName"],
 }
+# With `business_when = ["customer_group:…"]`: the customer account's group too (needs customer:read and
+# customer_group:read, which Shopware checks for every association of a search).
+GROUP_ASSOCIATIONS: dict[str, Any] = {**ASSOCIATIONS,
+                                      "orderCustomer": {"associations": {"customer": {"associations": {"group": {}}}}}}
+GROUP_INCLUDES: dict[str, list[str]] = {**INCLUDES, "order_customer": [*INCLUDES["order_customer"], "customer"],
+                                        "customer": ["group"], "customer_group": ["name", "translated"]}
+
+
+def loading(groups: bool) -> dict[str, Any]:
+    """The associations and includes of an order search, with the customer's group or without."""
+    return {"associations": GROUP_ASSOCIATIONS if groups else ASSOCIATIONS,
+            "includes": GROUP_INCLUDES if groups else INCLUDES}
 
 
 def instant(moment: datetime) -> str:
@@ -83,7 +95,8 @@ def order_filters(cursor: datetime | None, *, invoice_methods: Sequence[str],
 
 
 def changed_orders(cursor: datetime | None, *, page: int, limit: int, invoice_methods: Sequence[str],
-                   open_statuses: Sequence[str], created_from: datetime | None = None) -> dict[str, Any]:
+                   open_statuses: Sequence[str], created_from: datetime | None = None,
+                   groups: bool = False) -> dict[str, Any]:
     """One page of the changed-orders search in creation order: page numbers from 1 among the orders created at or
     after `created_from` (the keyset: where the page before ended)."""
     if not 1 <= limit <= MAX_LIMIT:
@@ -94,12 +107,12 @@ def changed_orders(cursor: datetime | None, *, page: int, limit: int, invoice_me
     if created_from is not None:
         filters.append(since("createdAt", created_from))
     return {"page": page, "limit": limit, "total-count-mode": "none", "filter": filters,
-            "sort": BY_CREATION, "associations": ASSOCIATIONS, "includes": INCLUDES}
+            "sort": BY_CREATION, **loading(groups)}
 
 
-def orders_by_id(ids: Sequence[str]) -> dict[str, Any]:
+def orders_by_id(ids: Sequence[str], *, groups: bool = False) -> dict[str, Any]:
     """These orders (no paging: with `ids` Shopware returns all of them), with the same associations."""
-    return {"ids": list(ids), "sort": BY_CREATION, "associations": ASSOCIATIONS, "includes": INCLUDES}
+    return {"ids": list(ids), "sort": BY_CREATION, **loading(groups)}
 
 
 def order_for_sending(order_id: str) -> dict[str, Any]:

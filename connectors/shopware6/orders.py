@@ -29,13 +29,15 @@ MISSING = re.compile(r'"missingPrivileges":\s*(\[[^\]]*\])')  # the 403's detail
 # What Mahnwerk does in a shop, and the privileges it takes (an integration's ACL role; `admin` has them all).
 PRIVILEGES = {
     "read orders": ("order:read", "order_customer:read", "order_address:read", "order_transaction:read",
-                    "state_machine_state:read", "payment_method:read", "document:read", "currency:read",
-                    "language:read", "locale:read", "country:read"),
+                    "state_machine_state:read", "payment_method:read", "document:read", "document_type:read",
+                    "currency:read", "language:read", "locale:read", "country:read"),
     "record progress on orders": ("order:update",),
     "move the payment state": ("order_transaction:update", "state_machine_history:create"),
     "attach the notice": ("media:create", "media:update", "media:read"),
     "send mails": ("api_send_email",),
+    "read customer groups": ("customer:read", "customer_group:read"),  # only for business_when = customer_group
 }
+GROUPS = "read customer groups"
 
 
 class SwOrders:
@@ -77,7 +79,8 @@ class SwOrders:
         page, read_at_anchor, first_id = 1, set[str](), None
         while True:
             body = criteria.changed_orders(since, page=page, limit=self.page_size, created_from=anchor,
-                                           invoice_methods=self.invoice_methods, open_statuses=self.open_statuses)
+                                           invoice_methods=self.invoice_methods, open_statuses=self.open_statuses,
+                                           groups=self.reading.customer_groups)
             response = self.search(SEARCH_ORDERS, body)
             rows = response.data["data"]
             first = rows[0].get("id") if rows and isinstance(rows[0], dict) else None
@@ -102,7 +105,8 @@ class SwOrders:
         """The current state of these orders, `page_size` ids per request; ids the shop does not have (Shopware
         deletes for good) are listed in `Page.missing`."""
         batches = [list(ids[start:start + self.page_size]) for start in range(0, len(ids), self.page_size)]
-        for batch, response in read_ahead((b, self.search(SEARCH_ORDERS, criteria.orders_by_id(b)))
+        groups = self.reading.customer_groups
+        for batch, response in read_ahead((b, self.search(SEARCH_ORDERS, criteria.orders_by_id(b, groups=groups)))
                                           for b in batches):
             page = parse_page(response.data["data"], self.reading)
             seen = {r.order_id for r in page.records} | {r.record_id for r in page.rejected}
@@ -137,7 +141,8 @@ class SwOrders:
             return ""
         granted = {str(p) for role in integrations[0].get("aclRoles") or () if isinstance(role, dict)
                    for p in role.get("privileges") or ()}
-        lacking = [p for needed in PRIVILEGES.values() for p in needed if p not in granted]
+        lacking = [p for use, needed in PRIVILEGES.items() if use != GROUPS or self.reading.customer_groups
+                   for p in needed if p not in granted]
         return missing_hint(lacking) if lacking else ""
 
     def search(self, path: str, body: dict[str, Any]) -> ShopResponse:

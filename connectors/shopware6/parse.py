@@ -40,6 +40,7 @@ class Reading:
 
     fields: CustomFieldNames = CustomFieldNames()
     statuses: Mapping[str, PaidState] = field(default_factory=dict)
+    customer_groups: bool = False  # load orderCustomer.customer.group with the orders (business_when names one)
 
 
 def obj(value: Any) -> dict[str, Any]:
@@ -152,6 +153,12 @@ def vat_id(raw: dict[str, Any]) -> str:
     return text(obj(raw.get("billingAddress")).get("vatId")).strip() or first.strip()
 
 
+def customer_group(raw: dict[str, Any]) -> str:
+    """The name of the customer account's group ("" for a deleted account): translated, else as stored."""
+    group = obj(obj(obj(raw.get("orderCustomer")).get("customer")).get("group"))
+    return (text(obj(group.get("translated")).get("name")) or text(group.get("name"))).strip()
+
+
 def language(raw: dict[str, Any]) -> str:
     """The order's language from its locale ("de-DE" -> "de"); "" when not loaded."""
     code = text(obj(obj(raw.get("language")).get("locale")).get("code"))
@@ -226,6 +233,7 @@ def parse_order(raw: dict[str, Any], reading: Reading = Reading()) -> ShopOrder:
         if paid_state == PaidState.PAID else None,
         billing=parse_billing(raw),
         vat_id=vat_id(raw),
+        customer_group=customer_group(raw),
         invoice_number=invoice_number or None,
         invoice_date=calendar_date(custom(custom_fields, names.invoice_date) or config.get("documentDate"),
                                    record_id=record_id, field=date_field),

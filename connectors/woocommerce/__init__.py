@@ -77,7 +77,8 @@ def connect(settings: ShopSettings) -> WooCommerceShop:
                     ca_bundle=settings.ca_bundle)
     fields = settings.fields
     reading = Reading(MetaKeys(invoice_number=fields.get("invoice_number"), invoice_date=fields.get("invoice_date"),
-                               due_date=fields.get("due_date")), dict(settings.statuses))
+                               due_date=fields.get("due_date")), dict(settings.statuses),
+                      customer_roles=settings.customer_groups)
     orders = WooOrders(http, reading=reading, page_size=settings.page_size)
     return WooCommerceShop(orders, WooActions(orders, paid_status=settings.paid_status if settings.mark_paid else ""))
 
@@ -91,6 +92,7 @@ KIND = ShopKind(
                       "refunded": ("refunded",)},
     default_invoice_methods=("bacs", "cheque", "invoice"),
     default_paid_status="processing",
+    customer_groups="role",  # the WordPress role of the order's customer: one customers request per page
     auth_hint="check consumer_key and consumer_secret in [shop.auth], and that the key has read/write permission",
     connect=connect,
 )

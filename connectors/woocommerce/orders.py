@@ -41,6 +41,7 @@ class WooOrders:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE} (got {page_size})")
         self.http, self.reading, self.page_size = http, reading, page_size
         self.listed_statuses = ",".join(dict.fromkeys((*CORE_STATUSES, *reading.statuses, TRASH)))
+        self.fields = ORDER_FIELDS + (",customer_id" if reading.customer_roles else "")
         self._tried_query_auth = False
 
     @property
@@ -55,7 +56,8 @@ class WooOrders:
         the caller's thread, so the fetching thread only waits for the shop.
         """
         for response in read_ahead(self._changed_responses(since)):
-            yield replace(parse_page(response.data, self.reading), total=header_int(response, "X-WP-Total"))
+            page = replace(parse_page(response.data, self.reading), total=header_int(response, "X-WP-Total"))
+            yield self._with_roles(page, response.data)
 
     def _changed_responses(self, since: datetime | None) -> Iterator[ShopResponse]:
         """The pages' raw answers. Each request restarts from just before the newest change seen (keyset on
@@ -64,7 +66,7 @@ class WooOrders:
         after, page = since, 1
         while True:
             params = {"orderby": "modified", "order": "asc", "per_page": self.page_size, "page": page,
-                      "dates_are_gmt": "true", "status": self.listed_statuses, "_fields": ORDER_FIELDS}
+                      "dates_are_gmt": "true", "status": self.listed_statuses, "_fields": self.fields}
             if after is not None:
                 params["modified_after"] = gmt(after)
             response = self._get("orders", params)
@@ -83,10 +85,12 @@ class WooOrders:
         for batch, response in read_ahead((b, self._by_id(b, status="any")) for b in batches):
             found = parse_page(response.data, self.reading)
             missing = [i for i in batch if i not in seen_ids(found)]
-            trashed = parse_page(self._by_id(missing, status=TRASH).data, self.reading) if missing else Page()
+            trashed_raw = self._by_id(missing, status=TRASH).data if missing else []
+            trashed = parse_page(trashed_raw, self.reading) if missing else Page()
             gone = [i for i in missing if i not in seen_ids(trashed)]
-            yield Page(records=found.records + [in_the_bin(r) for r in trashed.records],
-                       rejected=found.rejected + trashed.rejected, missing=gone, newest=found.newest)
+            page = Page(records=found.records + [in_the_bin(r) for r in trashed.records],
+                        rejected=found.rejected + trashed.rejected, missing=gone, newest=found.newest)
+            yield self._with_roles(page, [*response.data, *trashed_raw])
 
     def probe(self) -> ShopProbe:
         """Reachable? Credentials accepted? Which payment gateways exist and are enabled?"""
@@ -107,9 +111,28 @@ class WooOrders:
         self.http.close()
 
     def _by_id(self, ids: list[str], *, status: str) -> ShopResponse:
-        params = {"include": ",".join(ids), "per_page": 100, "status": status, "_fields": ORDER_FIELDS,
+        params = {"include": ",".join(ids), "per_page": 100, "status": status, "_fields": self.fields,
                   "orderby": "id", "order": "asc"}
         return self._get("orders", params)
+
+    def _with_roles(self, page: Page[ShopOrder], raw: Any) -> Page[ShopOrder]:
+        """The page's orders with the WordPress role of their customer (`business_when = ["customer_role:…"]`):
+        one request for the page's customers; guests (customer_id 0) and deleted users have none."""
+        if not self.reading.customer_roles or not page.records:
+            return page
+        customer_of: dict[str, int] = {str(o.get("id")): c for o in raw if isinstance(o, dict)
+                                       and type(c := o.get("customer_id")) is int and c > 0}
+        ids = sorted(set(customer_of.values()))
+        roles: dict[int, str] = {}
+        for start in range(0, len(ids), 100):  # a page holds at most 100 orders; a longer list in slices anyway
+            batch = ids[start:start + 100]
+            # role=all: the default lists only users whose role is "customer"
+            response = self._get("customers", {"include": ",".join(map(str, batch)), "role": "all",
+                                               "per_page": 100, "orderby": "include", "_fields": "id,role"})
+            roles |= {c["id"]: c["role"] for c in response.data if isinstance(c, dict)
+                      and type(c.get("id")) is int and isinstance(c.get("role"), str)}
+        return replace(page, records=[replace(r, customer_group=roles.get(customer_of.get(r.order_id, 0), ""))
+                                      for r in page.records])
 
     def _get(self, path: str, params: dict[str, Any]) -> ShopResponse:
         """GET with one fallback: hosts that strip the Authorization header need the keys in the query."""
@@ -127,8 +150,8 @@ class WooOrders:
             except ShopAuthFailed:
                 self.http.use_query_auth(None)
                 raise exc from None
-        if path == "orders" and not isinstance(response.data, list):
-            raise ShopRejected(f"shop '{self.http.shop}' GET {response.url}: expected a JSON array of orders",
+        if path in ("orders", "customers") and not isinstance(response.data, list):
+            raise ShopRejected(f"shop '{self.http.shop}' GET {response.url}: expected a JSON array of {path}",
                                shop=self.http.shop, method="GET", url=response.url, status=response.status)
         return response
 

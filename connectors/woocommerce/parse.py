@@ -40,6 +40,7 @@ class Reading:
 
     meta_keys: MetaKeys = MetaKeys()
     statuses: Mapping[str, PaidState] = field(default_factory=dict)
+    customer_roles: bool = False  # read the role of each order's customer (GET customers, once per page)
 
 
 # ISO 4217 codes that are not money anyone invoices in: precious metals, IMF units, "test" and "no currency".

@@ -16,8 +16,9 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from mahnwerk.sandbox import endpoints, refund_endpoints
+from mahnwerk.sandbox.customers import ORDER_BY, ROLES
 from mahnwerk.sandbox.dates import aware_offset
-from mahnwerk.sandbox.params import Params
+from mahnwerk.sandbox.params import Checker, Params, id_list
 from mahnwerk.sandbox.shop import WooSandbox
 from mahnwerk.sandbox.system_status import status_report
 from mahnwerk.sandbox.wire import Response, WPError, no_route
@@ -132,6 +133,31 @@ def system_status(shop: WooSandbox, req: Request) -> Response:
     return Response.json(report if fields is None else endpoints.project(report, fields))
 
 
+def customers(shop: WooSandbox, req: Request) -> Response:
+    """GET /customers (class-wc-rest-customers-controller): include, role, orderby, order, paging, `_fields`."""
+    check = Checker(req.params)
+    page = check.integer("page", 1, 1)
+    per_page = check.integer("per_page", 10, 1, 100)
+    role = check.enum("role", "customer", ("all", *ROLES))
+    orderby = check.enum("orderby", "name", ORDER_BY)
+    order = check.enum("order", "asc", ("asc", "desc"))
+    include = id_list(req.params["include"]) if "include" in req.params else []
+    check.done()
+    req.require_user("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
+    with shop.lock:
+        found = [c for c in shop.customers.values()
+                 if (role == "all" or c["role"] == role) and (not include or c["id"] in include)]
+    keys = {"id": lambda c: c["id"], "include": lambda c: include.index(c["id"]) if include else c["id"],
+            "name": lambda c: c["username"], "registered_date": lambda c: c["date_created_gmt"]}
+    found.sort(key=keys[orderby], reverse=order == "desc")
+    fields = endpoints.requested_fields(req)
+    rows = found[(page - 1) * per_page:page * per_page]
+    body = [endpoints.project_links(c, {"self": [{"href": req.rest_url(f"/wc/v3/customers/{c['id']}")}],
+                              "collection": [{"href": req.rest_url("/wc/v3/customers")}]}, fields, in_collection=True)
+            for c in rows]
+    return Response.json(body, headers=endpoints.paging_headers(req, len(found), page, per_page))
+
+
 _ID = r"(?P<order_id>\d+)"
 ROUTES: list[tuple[re.Pattern[str], dict[str, Callable[..., Response]]]] = [
     (re.compile(r"^/?$"), {"GET": index}),
@@ -148,6 +174,7 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Callable[..., Response]]]] = [
     (re.compile(r"^/wc/v3/payment_gateways$"), {"GET": gateways}),
     (re.compile(r"^/wc/v3/payment_gateways/(?P<gateway_id>[\w-]+)$"), {"GET": gateways}),
     (re.compile(r"^/wc/v3/system_status$"), {"GET": system_status}),
+    (re.compile(r"^/wc/v3/customers$"), {"GET": customers}),
 ]
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from mahnwerk.sandbox import refunds
+from mahnwerk.sandbox.customers import default_customers
 from mahnwerk.sandbox.dates import gmt_to_local, local_to_gmt, real_clock, wc_pair
 from mahnwerk.sandbox.faults import FaultArming, FaultPlan
 from mahnwerk.sandbox.gateways import default_gateways
@@ -52,6 +53,7 @@ class WooSandbox(FaultArming):
         self.faults = FaultPlan()
         self.notes = NoteBook(self.tz)
         self.refunds = refunds.RefundBook()
+        self.customers: dict[int, dict] = default_customers()  # registered customers by WP user id, with role
         # Called with (method, path, "before"|"after") around each request; True drops the connection unanswered.
         self.on_request: Callable[[str, str, str], bool] | None = None
         self._meta_id = 50_000_000

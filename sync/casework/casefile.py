@@ -35,7 +35,7 @@ def claim_key(shop_id: str, order_number: str) -> str:
 def facts(row: Any) -> ClaimFacts:
     """The policy's view of a claims row (a Claim, or a Core row with the same columns)."""
     return ClaimFacts(claim_key(row.shop_id, row.order_number), row.currency, row.open_amount, row.invoice_date,
-                      row.due_date, bool(row.is_b2b))
+                      row.due_date, bool(row.is_b2b), payment_method=row.payment_method)
 
 
 def _day(data: dict[str, Any], key: str) -> date | None:

@@ -20,7 +20,8 @@ from mahnwerk.sync.store.models import Claim, ClaimState, table_of
 
 CLAIMS = table_of(Claim)
 PLAN_COLUMNS = (CLAIMS.c.id, CLAIMS.c.shop_id, CLAIMS.c.order_id, CLAIMS.c.order_number, CLAIMS.c.currency,
-                CLAIMS.c.open_amount, CLAIMS.c.invoice_date, CLAIMS.c.due_date, CLAIMS.c.is_b2b)
+                CLAIMS.c.open_amount, CLAIMS.c.invoice_date, CLAIMS.c.due_date, CLAIMS.c.is_b2b,
+                CLAIMS.c.payment_method)
 def open_chunk(columns: Sequence[Any]) -> Any:
     """The next `size` open claims of a shop after id `after`, with `columns`."""
     return (select(*columns).where(CLAIMS.c.shop_id == bindparam("shop"), CLAIMS.c.state == ClaimState.OPEN,

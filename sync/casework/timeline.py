@@ -13,7 +13,7 @@ from mahnwerk.policy.engine import Assessment
 from mahnwerk.policy.interest import cents
 from mahnwerk.sync.casework.blocked import FIX
 from mahnwerk.sync.casework.case import Case
-from mahnwerk.sync.mirror.claimdata import local_date
+from mahnwerk.sync.mirror.claimdata import classification, local_date
 from mahnwerk.sync.store.models import ClaimState, LedgerEntry
 
 
@@ -93,10 +93,14 @@ def explain(case: Case) -> dict[str, Any]:
                  "source": e.source, "actor": e.actor or None, "what": summary(e.kind, e.data, claim.currency)}
                 for e in entries]
     is_open = claim.state == ClaimState.OPEN
+    kind = classification(claim, shop)
+    why = kind.reason if kind.is_business == claim.is_b2b else (
+        f"{'business' if claim.is_b2b else 'consumer'} until the next sync, then {kind.reason}")
     return {
         "claim": result.claim.key, "shop": shop.id, "order_id": claim.order_id, "invoice_number": claim.invoice_number,
         "invoice_date": claim.invoice_date.isoformat(), "due_date": claim.due_date.isoformat(),
-        "customer": claim.customer_name, "b2b": claim.is_b2b, "currency": claim.currency,
+        "customer": claim.customer_name, "b2b": claim.is_b2b, "b2b_reason": why,
+        "customer_group": claim.customer_group or None, "currency": claim.currency,
         "gross_amount": str(claim.gross_amount), "state": claim.state, "today": result.today.isoformat(),
         "policy": shop.policy.preset, "interest_rule": rule.describe(),
         "rate_source": rule.table.source if rule.table is not None else None,

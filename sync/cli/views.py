@@ -204,6 +204,7 @@ def print_explanation(console: Console, report: dict[str, Any]) -> None:
     console.print(Text(safe(f"{r['claim']}  invoice {r['invoice_number']} of {r['invoice_date']}, due "
                             f"{r['due_date']}, {r['gross_amount']} {r['currency']}, "
                             f"{'business' if r['b2b'] else 'consumer'}, state {r['state']}"), style="bold"))
+    console.print(plain(r["b2b_reason"]))
     console.print(plain(f"policy {r['policy']}; interest: {r['interest_rule']}"))
     table = Table(title="Timeline", title_justify="left")
     for name in ("day", "what", "by"):

@@ -69,6 +69,7 @@ def read_shop(doc: dict[str, Any], sink: Problems, ctx: Context, source: Path) -
                       ("shop", "auth"), sink, ctx)
     if tables is None or values is None or auth is None or policy is None:
         return None
+    policy = replace(policy, receipt_days=tables["invoice"].receipt_days)  # the engine's §286(3) start
     config = ShopConfig(**values, **tables, auth=ShopAuth(auth), source=source, policy=policy)
     return for_kind(config, kind, sink) if kind is not None else config
 
@@ -90,6 +91,14 @@ def for_kind(shop: ShopConfig, kind: ShopKind, sink: Problems) -> ShopConfig | N
                 mine, default, where = (meaning, earlier, index) if given[meaning] else (earlier, meaning, at)
                 sink.add(("statuses", mine, where), f'"{status}" is also in {kind.title}\'s default statuses.'
                                                     f"{default}; set statuses.{default} without it")
+    for index, rule in enumerate(shop.policy.business_when):
+        if problem := business_rule_problem(rule, kind):
+            sink.add(("policy", "business_when", index), problem)
+    methods = shop.invoice.payment_methods or kind.default_invoice_methods
+    said = shop.policy.invoice_states_default
+    for method in sorted(set() if isinstance(said, bool) else said - set(methods)):
+        sink.warn(("policy", "invoice_states_default"), f'"{method}" is not an invoice payment method of this shop '
+                                                        f'({", ".join(methods)}): no claim is paid by it')
     page_size = shop.sync.page_size or kind.max_page_size
     if page_size > kind.max_page_size:
         sink.add(("sync", "page_size"), f"must be at most {kind.max_page_size} for {kind.title} (got {page_size})")
@@ -99,6 +108,16 @@ def for_kind(shop: ShopConfig, kind: ShopKind, sink: Problems) -> ShopConfig | N
                    invoice=replace(shop.invoice, payment_methods=shop.invoice.payment_methods
                                    or kind.default_invoice_methods),
                    payments=replace(shop.payments, paid_status=shop.payments.paid_status or kind.default_paid_status))
+
+
+def business_rule_problem(rule: str, kind: ShopKind) -> str:
+    """Why a `business_when` rule cannot work for this kind ("" if it can): groups and roles are the kind's own."""
+    word = {"customer_group": "group", "customer_role": "role"}.get(rule.partition(":")[0])
+    if word is None or word == kind.customer_groups:
+        return ""
+    has = {"group": ' (it has customer groups: "customer_group:<name>")',
+           "role": ' (it has customer roles: "customer_role:<name>")'}.get(kind.customer_groups, "")
+    return f'"{rule}": {kind.title} has no customer {word}s{has}'
 
 
 @lru_cache(maxsize=32)

@@ -31,6 +31,7 @@ import holidays
 
 import mahnwerk.policy
 from mahnwerk.policy.calendar import BusinessCalendar
+from mahnwerk.policy.customers import GROUP_RULES, RULES
 from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.model import LETTER_KINDS, STAGE_KINDS, Offer, Policy, Stage
 from mahnwerk.policy.presets import PRESETS
@@ -50,6 +51,7 @@ from mahnwerk.sync.config.schema import (
     read_table,
     setting,
     show,
+    strings,
     text,
 )
 from mahnwerk.sync.config.tomlpos import KeyPath, Problems
@@ -72,6 +74,25 @@ def region(raw: Any, ctx: Context) -> str:
         choices = ", ".join(supported[country][:20])
         raise Invalid(f"unknown subdivision {show(subdivision)} of {country}; known: {choices}")
     return raw
+
+
+def said_by_invoices(raw: Any, ctx: Context) -> bool | frozenset[str]:
+    """true or false for every invoice, or the payment methods whose invoices say it (["invoice", "b2b_invoice"])."""
+    if isinstance(raw, list):
+        return frozenset(strings(non_empty=True)(raw, ctx))
+    expect(isinstance(raw, bool), 'true, false or a list of payment methods like ["invoice"]', raw)
+    return bool(raw)
+
+
+def business_rules(raw: Any, ctx: Context) -> tuple[str, ...]:
+    """What makes a customer a business: "vat_id", "company", "customer_group:<name>", "customer_role:<name>"."""
+    rules = strings()(raw, ctx)
+    for index, rule in enumerate(rules):
+        kind, colon, name = rule.partition(":")
+        if not (rule in RULES or (kind in GROUP_RULES and colon and name.strip())):
+            raise Invalid(f'expected "vat_id", "company", "customer_group:<name>" or "customer_role:<name>", '
+                          f"got {show(rule)}{did_you_mean(rule, RULES)}", at=(index,))
+    return tuple(dict.fromkeys(rules))
 
 
 @dataclass(frozen=True)
@@ -124,8 +145,9 @@ class PolicyConfig:
     fee_cap_per_claim: Decimal | None = setting(money, None)
     b2b_flat_fee: Decimal | None = setting(money, None)
     fees_allowed_by_terms: bool | None = setting(boolean, None)
-    invoice_states_default: bool | None = setting(boolean, None)
+    invoice_states_default: bool | frozenset[str] | None = setting(said_by_invoices, None)
     due_date_agreed: bool | None = setting(boolean, None)
+    business_when: tuple[str, ...] | None = setting(business_rules, None)
     plan_grace_days: int | None = setting(integer(0, 90), None)
     plan_resume_stage: str | None = setting(text(), None)
     plan_acceleration: bool | None = setting(boolean, None)
@@ -254,6 +276,7 @@ def _build(conf: PolicyConfig, stages: list[Stage], rates: dict[str, list[RateRo
         fees_allowed=_given(conf.fees_allowed_by_terms, preset.fees_allowed),
         invoice_states_default=_given(conf.invoice_states_default, preset.invoice_states_default),
         due_date_agreed=_given(conf.due_date_agreed, preset.due_date_agreed),
+        business_when=_given(conf.business_when, preset.business_when),
         plan_grace_days=_given(conf.plan_grace_days, preset.plan_grace_days),
         plan_resume_stage=_given(conf.plan_resume_stage, preset.plan_resume_stage),
         plan_acceleration=_given(conf.plan_acceleration, preset.plan_acceleration),

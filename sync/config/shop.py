@@ -105,6 +105,7 @@ class InvoiceConfig:
     number_meta_key: str | None = setting(text(), None)  # None: the order number is the invoice number
     date_meta_key: str | None = setting(text(), None)  # None: the order's creation date
     due_date_meta_key: str | None = setting(text(), None)
+    receipt_days: int = setting(integer(0, 30), 0)  # the invoice reaches the customer this long after its date
 
 
 @dataclass(frozen=True)

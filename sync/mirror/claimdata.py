@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mahnwerk.connectors.records import BillingAddress, PaidState, ShopOrder
+from mahnwerk.policy.customers import Classification, Customer, classify
 from mahnwerk.policy.languages import LANGUAGES, language_for
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.store.models import ClaimState
@@ -16,7 +17,7 @@ ADDRESS_FIELDS = tuple(f.name for f in fields(BillingAddress))
 # Fields whose change is worth a ledger entry; timestamps of our own are not.
 TRACKED = ("order_number", "invoice_number", "invoice_date", "due_date", "customer_name", "email", "company",
            "vat_id", "is_b2b", "billing_address", "language", "currency", "gross_amount", "open_amount", "state",
-           "shop_status", "payment_method")
+           "shop_status", "payment_method", "customer_group")
 
 
 STATE_OF = {PaidState.OPEN: ClaimState.OPEN, PaidState.PAID: ClaimState.PAID,
@@ -59,7 +60,8 @@ def claim_fields(order: ShopOrder, shop: ShopConfig, *, state: str) -> dict[str,
         "email": billing.email,
         "company": billing.company,
         "vat_id": order.vat_id,
-        "is_b2b": bool(billing.company.strip() or order.vat_id),
+        "is_b2b": classify(Customer(billing.company, order.vat_id, order.customer_group),
+                           shop.policy.business_when).is_business,
         "billing_address": {name: getattr(billing, name) for name in ADDRESS_FIELDS},
         "language": order.language if order.language in LANGUAGES else language_for(billing.country,
                                                                                       shop.delivery.language),
@@ -69,9 +71,15 @@ def claim_fields(order: ShopOrder, shop: ShopConfig, *, state: str) -> dict[str,
         "state": state,
         "shop_status": order.status,
         "payment_method": order.payment_method,
+        "customer_group": order.customer_group[:100],
         "ordered_at": order.created_at,
         "shop_modified_at": order.modified_at,
     }
+
+
+def classification(row: Any, shop: ShopConfig) -> Classification:
+    """Business or consumer, and why, for a claims row (its company, vat_id and customer_group)."""
+    return classify(Customer(row.company, row.vat_id, row.customer_group), shop.policy.business_when)
 
 
 def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import time as dtime
+from weakref import WeakKeyDictionary
 
 import structlog
 from sqlalchemy import Connection, select, update
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, select, update
 from mahnwerk.connectors.records import Page, ShopOrder
 from mahnwerk.connectors.shop import OrderReader
 from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.mirror.business import reclassify
 from mahnwerk.sync.mirror.cursors import read_cursor, write_cursor
 from mahnwerk.sync.mirror.pagewriter import PageWriter, unresolved_quarantine
 from mahnwerk.sync.store.bulk import insert_new
@@ -28,6 +30,8 @@ from mahnwerk.sync.store.models import Claim, ClaimState, Shop, table_of
 log = structlog.get_logger("mahnwerk.mirror")
 SHOPS, CLAIMS = table_of(Shop), table_of(Claim)
 ORDERS_STREAM, REREAD_STREAM = "orders", "reread"
+# The `business_when` each shop's open claims were last classified under, per store, in this process.
+CLASSIFIED: WeakKeyDictionary[Store, dict[str, tuple[str, ...]]] = WeakKeyDictionary()
 
 
 @dataclass
@@ -91,6 +95,7 @@ class Mirror:
                 self._progress(counts, requests_before, on_page)
             # No page, no cursor: the orders cursor holds the shop's own timestamps only, never our clock, which
             # may run ahead of the shop's (an empty shop is asked for everything again, which is one request).
+            self._classify(conn, counts, started)
             if reread is None:
                 reread = last_reread is not None and started - last_reread >= self.shop.sync.reread_interval
             if reread:
@@ -103,6 +108,19 @@ class Mirror:
         log.info("mirror.done", shop=self.shop.id, new=counts.new, updated=counts.updated, closed=counts.closed,
                  quarantined=counts.quarantined, requests=counts.requests, seconds=round(counts.seconds, 3))
         return counts
+
+    def _classify(self, conn: Connection, counts: SyncCounts, now: datetime) -> None:
+        """Open claims classified under another `business_when` are classified again: once per store, shop and
+        setting in this process (a changed setting arrives with a new configuration)."""
+        done = CLASSIFIED.setdefault(self.store, {})
+        if done.get(self.shop.id) == self.shop.policy.business_when:
+            return
+        changed = reclassify(conn, self.shop, now=now)
+        conn.commit()
+        done[self.shop.id] = self.shop.policy.business_when
+        counts.updated += changed
+        if changed:
+            log.info("mirror.reclassified", shop=self.shop.id, claims=changed)
 
     def _reread(self, conn: Connection, writer: PageWriter, counts: SyncCounts, requests_before: int,
                 on_page: Callable[[SyncCounts], None] | None) -> None:

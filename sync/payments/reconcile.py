@@ -129,7 +129,7 @@ def open_claims(store: Store, shop: ShopConfig, today: date, *, chunk: int = 500
     for rows, events in open_chunks(store, shop, columns=CLAIM_COLUMNS, chunk=chunk):
         for row in rows:
             # Unpacked in CLAIM_COLUMNS' order: 100,000 rows, and a Row's attributes cost more than its items.
-            id_, _, order_id, order_number, currency, amount, invoiced, _, _, invoice_number, name, company, _ = row
+            id_, _, order_id, order_number, currency, amount, invoiced, _, _, _, invoice_number, name, company, _ = row
             owed = amount
             if id_ in events:
                 found = balance(facts(row), events[id_], today, shop.policy)

@@ -34,7 +34,9 @@ def shop_settings(shop: ShopConfig) -> ShopSettings:
         timeout=shop.http.timeout.total_seconds(), max_attempts=shop.http.max_attempts,
         max_backoff=shop.http.max_backoff.total_seconds(),
         ca_bundle=str(shop.http.ca_bundle) if shop.http.ca_bundle else None, fields=fields,
-        mark_paid=shop.payments.mark_paid, paid_status=shop.payments.paid_status)
+        mark_paid=shop.payments.mark_paid, paid_status=shop.payments.paid_status,
+        customer_groups=any(rule.startswith(("customer_group:", "customer_role:"))
+                            for rule in shop.policy.business_when))
 
 
 def connect_shop(shop: ShopConfig) -> ShopConnection:

@@ -206,7 +206,9 @@ def test_gone_order_is_missing(sandbox: ShopwareSandbox, server: ShopwareServer)
 
 def test_probe_names_what_a_role_lacks(server: ShopwareServer) -> None:
     """An integration whose role lacks api_send_email: `check` says so, with where to grant it."""
-    shop = ShopwareSandbox(admin=False, privileges=["order:read", "payment_method:read", "integration:read"])
+    # acl_role:read too: Shopware checks the read privilege of every association a search loads (aclRoles).
+    shop = ShopwareSandbox(admin=False, privileges=["order:read", "payment_method:read", "integration:read",
+                                                    "acl_role:read"])
     with ShopwareServer(shop) as other:
         probe = a_shop(shop, other).probe()
     assert probe.authenticated and "api_send_email" in probe.detail and "Integrations" in probe.detail

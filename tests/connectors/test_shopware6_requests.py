@@ -178,6 +178,33 @@ def test_probe_names_missing_privileges() -> None:
 
 
 @responses.activate
+def test_customer_groups_are_loaded_and_their_privileges_checked_only_when_business_when_names_one() -> None:
+    """Shopware checks a read privilege for every association: customer:read and customer_group:read are needed
+    only by a shop that classifies by customer group."""
+    privileges = [p for use, needed in PRIVILEGES.items() for p in needed if use != "read customer groups"]
+    for groups in (False, True):
+        token_answers("t1")
+        responses.post(API + "search/payment-method", json={"data": []})
+        responses.post(API + "search/integration", json={"data": [{"id": "i", "admin": False,
+                                                                    "aclRoles": [{"privileges": privileges}]}]})
+        search_answers(an_order())
+        shop = connect(ShopSettings(shop_id="berlin", url=URL, credentials={"client_id": "SWIATEST",
+                                                                             "client_secret": SECRET},
+                                    statuses=STATUSES, invoice_methods=("payment_invoicepayment",), page_size=100,
+                                    max_attempts=2, max_backoff=0.0, customer_groups=groups))
+        detail = shop.probe().detail
+        assert detail == ("the integration lacks customer:read, customer_group:read (needed to read customer "
+                          "groups); grant them to its role in Settings > System > Integrations, or make it an "
+                          "administrator" if groups else "")
+        list(shop.orders_by_id([ORDER]))
+        body = json.loads(responses.calls[-1].request.body)
+        assert ("customer" in body["associations"]["orderCustomer"].get("associations", {})) is groups
+        assert ("customer_group" in body["includes"]) is groups
+        responses.reset()
+        forget_tokens()
+
+
+@responses.activate
 def test_probe_cannot_tell_permissions_without_reading_integrations() -> None:
     """A 403 on the integration search means 'cannot tell', not a problem."""
     token_answers("t1")

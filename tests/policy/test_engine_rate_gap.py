@@ -22,14 +22,15 @@ DE_GAP = RateGap("Basiszinssatz (DE, §247 BGB)", date(2026, 7, 1))
 
 
 def business(amount: str = "119.00") -> ClaimFacts:
-    # Invoiced and due 2026-10-01: §286(3) default from 2026-11-01 (31 days later), deep in the missing 2026-H2.
+    # Invoiced and due 2026-10-01: the 30th day (§286(3) BGB) is Sat 2026-10-31, the last day to pay Mon 2026-11-02
+    # (§193 BGB), so default from 2026-11-03, deep in the missing 2026-H2.
     return ClaimFacts("acme:1001", "EUR", D(amount), date(2026, 10, 1), date(2026, 10, 1), True)
 
 
 def test_a_blocked_business_claim_still_gets_its_reminder_without_interest() -> None:
     result = assess(business(), [], date(2026, 12, 7), DE_B2B)
     assert (result.status, result.next.stage, result.next.kind) == ("due", "reminder", "send")
-    assert result.default_on == date(2026, 11, 1)
+    assert result.default_on == date(2026, 11, 3)
     assert result.interest_unknown and result.gap == DE_GAP
     # principal 119.00 + the €40 flat fee (§288(5) BGB, due with default, no rate needed) = 159.00; no interest
     assert (result.balance.principal, result.balance.flat_fee, result.balance.interest) == (D("119.00"), D(40), 0)

@@ -177,7 +177,8 @@ def test_sync_mirrors_the_open_invoice_orders_and_follows_the_shop(etc: Path, sh
     ordered = shop.orders["1"].created_at.astimezone(load_config(etc).shops[0].timezone).date()
     assert first["due_date"] == (ordered + timedelta(days=14)).isoformat() and first["days_overdue"] == 16
     stored = claim_of(etc, "3")
-    assert stored.invoice_number == "RE-2026-00003" and stored.is_b2b and stored.email == "customer3@example.org"
+    # A company name without a VAT id is no business under the default business_when = ["vat_id"].
+    assert stored.invoice_number == "RE-2026-00003" and not stored.is_b2b and stored.email == "customer3@example.org"
     assert claim_of(etc, "2").customer_name == "Jürgen Groß"
 
     [again] = cli(etc, capsys, "sync", "--json")  # nothing changed: nothing written

@@ -212,3 +212,80 @@ rate = "1.88"
         "shops/acme.toml:15: policy.base_rates[0].valid_from: no row for 2023-07-01 … 2023-12-31 after this row: "
         "interest for that half-year is refused and those claims are blocked; add the Basiszinssatz der OeNB (AT) for "
         'it as a row with table = "at", valid_from = 2023-07-01']
+
+
+def test_business_when_receipt_days_and_invoice_states_default_per_method(tmp_path: Path) -> None:
+    write(tmp_path, "shops/acme.toml", SHOP + """
+[invoice]
+receipt_days = 3
+
+[policy]
+business_when = ["vat_id", "company"]
+invoice_states_default = ["invoice", "bacs"]
+""")
+    policy = load(tmp_path).shop("acme").policy
+    assert policy.business_when == ("vat_id", "company") and policy.receipt_days == 3
+    assert policy.invoice_states_default == frozenset({"invoice", "bacs"})
+
+
+def test_the_defaults_count_only_a_vat_id_and_invoices_arrive_the_day_they_are_sent(tmp_path: Path) -> None:
+    shop_with(tmp_path, "")
+    policy = load(tmp_path).shop("acme").policy
+    assert (policy.business_when, policy.receipt_days, policy.invoice_states_default) == (("vat_id",), 0, False)
+
+
+def test_business_when_receipt_days_and_invoice_states_default_mistakes_name_their_line(tmp_path: Path) -> None:
+    write(tmp_path, "shops/acme.toml", SHOP + """
+[invoice]
+receipt_days = 31
+
+[policy]
+business_when = ["vat_id", "compny"]
+invoice_states_default = "yes"
+""")
+    found = problems(tmp_path)
+    assert "shops/acme.toml:12: invoice.receipt_days: must be between 0 and 30, got 31" in found
+    assert ('shops/acme.toml:15: policy.business_when: expected "vat_id", "company", "customer_group:<name>" or '
+            '"customer_role:<name>", got "compny"; did you mean "company"?') in found
+    assert ('shops/acme.toml:16: policy.invoice_states_default: expected true, false or a list of payment methods '
+            'like ["invoice"], got "yes"') in found
+
+
+def test_customer_groups_only_where_the_shop_kind_has_them(tmp_path: Path) -> None:
+    write(tmp_path, "shops/acme.toml", SHOP + """
+[policy]
+business_when = ["vat_id", "customer_group:Händler"]
+""")
+    # WooCommerce (SHOP's kind) has roles, not groups.
+    assert problems(tmp_path) == ['shops/acme.toml:12: policy.business_when: "customer_group:Händler": '
+                                  'WooCommerce has no customer groups (it has customer roles: "customer_role:<name>")']
+    write(tmp_path, "shops/acme.toml", SHOP + """
+[policy]
+business_when = ["customer_role:wholesale"]
+""")
+    assert load(tmp_path).shop("acme").policy.business_when == ("customer_role:wholesale",)
+    sw = SHOP.replace('kind = "woocommerce"', 'kind = "shopware6"').replace(
+        'consumer_key = "${ACME_WC_KEY}"\nconsumer_secret = "${ACME_WC_SECRET}"',
+        'client_id = "${ACME_WC_KEY}"\nclient_secret = "${ACME_WC_SECRET}"')
+    write(tmp_path, "shops/acme.toml", sw + """
+[policy]
+business_when = ["vat_id", "customer_group:Händler"]
+""")
+    assert load(tmp_path).shop("acme").policy.business_when == ("vat_id", "customer_group:Händler")
+    write(tmp_path, "shops/acme.toml", sw + """
+[policy]
+business_when = ["customer_role:wholesale"]
+""")
+    assert problems(tmp_path) == ['shops/acme.toml:12: policy.business_when: "customer_role:wholesale": '
+                                  'Shopware 6 has no customer roles (it has customer groups: "customer_group:<name>")']
+
+
+def test_a_method_list_naming_no_invoice_method_is_a_warning(tmp_path: Path) -> None:
+    shop_with(tmp_path, """
+[policy]
+invoice_states_default = ["bacs", "paypal"]
+""")
+    config = load(tmp_path)
+    assert [str(w) for w in config.warnings] == [
+        'shops/acme.toml:12: policy.invoice_states_default: "paypal" is not an invoice payment method of this shop '
+        '(bacs, cheque, invoice): no claim is paid by it']

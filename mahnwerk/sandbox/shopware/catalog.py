@@ -75,3 +75,6 @@ DOCUMENT_TYPES = {name: _stamped({"id": stable_id("document_type." + name), "tec
                                   "translated": {"name": label}})
                   for name, label in [("invoice", "Invoice"), ("delivery_note", "Delivery note"),
                                       ("credit_note", "Credit note"), ("storno", "Cancellation invoice")]}
+CUSTOMER_GROUPS = {name: _stamped({"id": stable_id("customer_group." + name), "name": name, "displayGross": gross,
+                                    "registrationActive": False, "translated": {"name": name}})
+                   for name, gross in [("Standard-Kundengruppe", True), ("Händler", False)]}

@@ -58,6 +58,17 @@ def generate_sw_orders(n: int, *, seed: int = 0, start: datetime | None = None, 
     return orders
 
 
+def _account(customer: dict, i: int, b2b: bool, at: str) -> dict | None:
+    """The customer account behind an order (orderCustomer.customer) with its group: businesses in "Händler"."""
+    if i % 13 == 12:
+        return None
+    group = C.CUSTOMER_GROUPS["Händler" if b2b else "Standard-Kundengruppe"]
+    return {"id": customer["customerId"], "groupId": group["id"], "customerNumber": customer["customerNumber"],
+            "email": customer["email"], "firstName": customer["firstName"], "lastName": customer["lastName"],
+            "company": customer["company"], "vatIds": customer["vatIds"], "guest": False, "customFields": None,
+            "createdAt": at, "updatedAt": None, "group": group}
+
+
 def _created_ts(order: dict) -> int:
     return int(datetime.fromisoformat(order["createdAt"]).timestamp())
 
@@ -102,6 +113,9 @@ def _order(i: int, rng: random.Random, created: int, now: int) -> dict:
                 "company": address["company"], "vatIds": [address["vatId"]] if b2b else None,
                 "customerNumber": str(20000 + i % 5000), "salutationId": None, "title": None,
                 "customFields": None, "createdAt": at, "updatedAt": None}
+    customer["customer"] = _account(customer, i, b2b, at)
+    if customer["customer"] is None:
+        customer["customerId"] = None  # the account was deleted; the order keeps its copy of the customer
     return {
         "id": order_id, "versionId": C.LIVE_VERSION, "autoIncrement": i + 1, "orderNumber": number,
         "orderDateTime": at, "orderDate": at[:10], "amountTotal": gross,

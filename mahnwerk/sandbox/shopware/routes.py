@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl
 
 from mahnwerk.sandbox.provider_common import ProviderRequest, header
@@ -14,6 +14,7 @@ from mahnwerk.sandbox.shopware import catalog as C
 from mahnwerk.sandbox.shopware import criteria as Q
 from mahnwerk.sandbox.shopware import mail, transitions
 from mahnwerk.sandbox.shopware.encoding import to_json, to_json_api
+from mahnwerk.sandbox.shopware.schema import ENTITIES
 from mahnwerk.sandbox.shopware.search import Table
 from mahnwerk.sandbox.shopware.state import ShopwareSandbox
 from mahnwerk.sandbox.shopware.wire import (
@@ -66,6 +67,10 @@ def search(shop: ShopwareSandbox, request: ProviderRequest, entity_path: str) ->
     entity = SEARCHABLE[entity_path]
     _require(shop, f"{entity}:read")
     criteria = Q.parse(entity, _body(request))
+    # AclCriteriaValidator: every loaded association needs the read privilege of its entity, all named at once.
+    missing = [p for p in dict.fromkeys(association_privileges(entity, criteria)) if not shop.allows(p)]
+    if missing:
+        raise missing_privileges(missing)
     with shop.lock:
         table = shop.table if entity == "order" else Table(_rows(shop, entity))
         rows, total = table.page(criteria, shop.shuffle)
@@ -74,6 +79,15 @@ def search(shop: ShopwareSandbox, request: ProviderRequest, entity_path: str) ->
             return reply({"total": total, "data": data, "aggregations": {}})
         return reply(to_json_api(entity, rows, criteria, base_url=request.base_url, total=total,
                                  self_link=request.path), content_type=JSON_API)
+
+
+def association_privileges(entity: str, criteria: Q.Criteria) -> Iterator[str]:
+    """`<entity>:read` of every association the criteria load, depth first."""
+    for name, nested in criteria.associations.items():
+        target = ENTITIES[entity].target(name)
+        if target is not None:
+            yield f"{target}:read"
+            yield from association_privileges(target, nested)
 
 
 def _rows(shop: ShopwareSandbox, entity: str) -> dict[str, dict]:
