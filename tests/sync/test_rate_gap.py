@@ -27,7 +27,8 @@ GAP = "for the Basiszinssatz (DE, §247 BGB) from 2026-07-01"
 @pytest.fixture
 def shop() -> Iterator[MemoryShop]:
     # Placed 60 days ago, payment term 14 days: due 46 days ago; businesses (a VAT id) are in default once 30 days
-    # after the due date have passed (§286(3) BGB, moved past a weekend by §193), i.e. from about 15 days ago: a day of 2026-H2 or later, for which no base rate is known.
+    # after the due date have passed (§286(3) BGB, moved past a weekend by §193), i.e. from about 15 days ago:
+    # a day of 2026-H2 or later, for which no base rate is known.
     orders = [invoice_order("1", days_ago=60, total="119.00", company="Blumen Berger GmbH",
                             vat_id="DE123456789"),
               invoice_order("2", days_ago=60, total="80.00"),  # a consumer: not in default without a notice
