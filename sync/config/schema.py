@@ -205,6 +205,16 @@ def shop_url(raw: Any, ctx: Context) -> str:
     return raw.rstrip("/")
 
 
+def listen_address(raw: Any, ctx: Context) -> tuple[str, int]:
+    """"127.0.0.1:9464" or "[::1]:9464" as (host, port): where a local HTTP listener binds."""
+    expect(isinstance(raw, str), 'an address like "127.0.0.1:9464"', raw)
+    host, _, port = raw.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise Invalid(f'expected host:port like "127.0.0.1:9464" (port 1-65535), got {show(raw)}')
+    return host, int(port)
+
+
 def existing_file(raw: Any, ctx: Context) -> Path:
     path = ctx.config_dir / text()(raw, ctx)
     if not path.is_file():

@@ -36,6 +36,7 @@ from mahnwerk.sync.config.schema import (
     duration,
     existing_file,
     integer,
+    listen_address,
     one_of,
     parse_duration,
     setting,
@@ -82,6 +83,13 @@ class RatesConfig:
 
     bundesbank_url: str = setting(shop_url, BUNDESBANK_URL)
     timeout: timedelta = setting(duration("1s", "5m"), timedelta(seconds=30))
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """`[daemon]` in mahnwerk.toml: how `mahnwerk daemon` runs."""
+
+    metrics_listen: tuple[str, int] | None = setting(listen_address, None)  # None: no metrics and /healthz server
 
 
 @dataclass(frozen=True)
@@ -188,6 +196,7 @@ class Config:
     shops: tuple[ShopConfig, ...] = ()
     warnings: tuple[ConfigProblem, ...] = ()  # allowed but questionable settings, shown by `check`
     rates: RatesConfig = RatesConfig()  # [rates]: where `rates update` reads the German base rate
+    daemon: DaemonConfig = DaemonConfig()  # [daemon]: metrics and health of `mahnwerk daemon`
 
     def shop(self, shop_id: str) -> ShopConfig:
         """The shop with this id; ConfigError with a did-you-mean if there is none."""
@@ -219,5 +228,5 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-__all__ = ["DEFAULT_CONFIG_DIR", "Config", "DatabaseConfig", "HttpConfig", "InvoiceConfig", "LoggingConfig",
-           "RatesConfig", "ShopAuth", "ShopConfig", "StatusMapping", "SyncConfig", "parse_duration"]
+__all__ = ["DEFAULT_CONFIG_DIR", "Config", "DaemonConfig", "DatabaseConfig", "HttpConfig", "InvoiceConfig",
+           "LoggingConfig", "RatesConfig", "ShopAuth", "ShopConfig", "StatusMapping", "SyncConfig", "parse_duration"]

@@ -19,22 +19,26 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from mahnwerk.errors import StoreError
-from mahnwerk.sync.casework.blocked import FIX, message
+from mahnwerk.sync.casework.blocked import FIX, count_blocked, message
+from mahnwerk.sync.casework.planner import shop_today
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.mirror.claimdata import local_date
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.service.baserates import fetched_rows, update_due, update_rates, with_rates
 from mahnwerk.sync.service.dailyrun import daily_run_due, record_daily_run
+from mahnwerk.sync.service.metrics import DaemonMetrics, MetricsServer, database_answers
 from mahnwerk.sync.service.running import run_shop
 from mahnwerk.sync.service.syncing import sync_one
 from mahnwerk.sync.store.engine import Store
@@ -48,7 +52,8 @@ FIRST_RETRY = 5.0  # seconds after a database fault; doubled per fault in a row,
 
 
 def build_scheduler(store: Store, shops: Sequence[ShopConfig], config: Config | None = None, *,
-                    workers: int = DEFAULT_WORKERS, now: Callable[[], datetime] = utcnow) -> BackgroundScheduler:
+                    workers: int = DEFAULT_WORKERS, now: Callable[[], datetime] = utcnow,
+                    metrics: DaemonMetrics | None = None) -> BackgroundScheduler:
     """A scheduler with one job per shop, the first run right away, at most `workers` shops at a time."""
     scheduler = BackgroundScheduler(
         timezone=UTC,
@@ -57,12 +62,13 @@ def build_scheduler(store: Store, shops: Sequence[ShopConfig], config: Config | 
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
     if config is not None:
-        scheduler.add_job(RatesJob(store, config, now=now), "interval", id="rates", name="base rates",
+        scheduler.add_job(RatesJob(store, config, now=now, metrics=metrics), "interval", id="rates", name="base rates",
                           seconds=RATES_CHECK_INTERVAL, next_run_time=datetime.now(UTC))
     for shop in shops:
         job_id = f"shop:{shop.id}"
         scheduler.add_job(shop_job, "interval", args=[store, shop, config],
-                          kwargs={"now": now, "retry": EarlyRetry(scheduler, job_id, shop)}, id=job_id,
+                          kwargs={"now": now, "retry": EarlyRetry(scheduler, job_id, shop), "metrics": metrics},
+                          id=job_id,
                           name=f"shop {shop.id}", seconds=shop.sync.interval.total_seconds(),
                           next_run_time=datetime.now(UTC))
     return scheduler
@@ -95,15 +101,18 @@ def database_fault(exc: BaseException) -> bool:
 
 
 def shop_job(store: Store, shop: ShopConfig, config: Config | None = None, *,
-             now: Callable[[], datetime] = utcnow, retry: EarlyRetry | None = None) -> None:
+             now: Callable[[], datetime] = utcnow, retry: EarlyRetry | None = None,
+             metrics: DaemonMetrics | None = None) -> None:
     """One tick for one shop: sync → payments → the day's run or the due retries, in that order, under its lock.
     Failures are logged; the next tick comes at its time (early after a database fault, with `retry`)."""
     try:
         with shop_lock(store, shop.id, command="daemon", wait=0):
-            _tick(store, shop, config, now)
+            _tick(store, shop, config, now, metrics)
     except ShopBusy as exc:
         log.info("daemon.shop_busy", shop=shop.id, holder=exc.holder)
     except Exception as exc:
+        if metrics:
+            metrics.tick_failed(shop.id)
         if not database_fault(exc):
             log.exception("daemon.job_failed", shop=shop.id)
             return
@@ -120,8 +129,9 @@ class RatesJob:
     changes at midnight in Germany). Its outcome is logged; a failure is retried the next day and never touches
     the shops' jobs."""
 
-    def __init__(self, store: Store, config: Config, *, now: Callable[[], datetime] = utcnow) -> None:
-        self.store, self.config, self.now = store, config, now
+    def __init__(self, store: Store, config: Config, *, now: Callable[[], datetime] = utcnow,
+                 metrics: DaemonMetrics | None = None) -> None:
+        self.store, self.config, self.now, self.metrics = store, config, now, metrics
         self.last_attempt: date | None = None
 
     def __call__(self) -> None:
@@ -134,19 +144,25 @@ class RatesJob:
         except Exception as exc:  # offline, the service down, the database away: tomorrow again
             log.warning("rates.update_failed", reason=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             return
+        if self.metrics and (report.added or report.changed):
+            self.metrics.rates_changed()
         log.info("rates.updated", added=len(report.added), changed=len(report.changed), published=report.published,
                  newest=max((day for day, _ in report.added), default=None))
 
 
-def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[], datetime]) -> None:
+def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[], datetime],
+          metrics: DaemonMetrics | None = None) -> None:
     [shop] = with_rates([shop], fetched_rows(store))  # rows fetched since the daemon started count at once
+    begun = time.monotonic()
     result = sync_one(store, shop, command="daemon")
+    if metrics and not result.busy:
+        metrics.synced(shop.id, ok=result.ok, seconds=time.monotonic() - begun, at=utcnow())
     if result.ok:
         log.info("daemon.synced", shop=shop.id, new=result.counts.new, updated=result.counts.updated,
                  closed=result.counts.closed, requests=result.counts.requests)
     if config is None:
         return
-    moment = now()
+    moment, ran_today = now(), False
     if daily_run_due(store, shop, moment):
         ran = run_shop(store, config, shop, sync=False, now=now, command="daemon")
         log.info("daemon.ran", shop=shop.id, **{k: v for k, v in ran.as_dict().items() if isinstance(v, int)})
@@ -156,10 +172,29 @@ def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[
             log.warning("daemon.rate_missing", shop=shop.id, table=gap.table, since=gap.since.isoformat(),
                         claims=count, fix=FIX, message=message(gap, count, ran.blocked.reminders[gap]))
         record_daily_run(store, shop, moment, ok=ran.ok)
+        ran_today = True
     elif result.ok:
         ran = run_shop(store, config, shop, sync=False, decide=False, now=now, command="daemon")
         for error in ran.as_dict()["errors"]:
             log.error("daemon.run_failed", shop=shop.id, error=error)
+    # Once a day (after the day's run, as `status` would count then), and after a rates update; never per scrape.
+    day = shop_today(shop, moment)
+    if metrics and (ran_today or metrics.blocked_due(shop.id, day)):
+        metrics.blocked_counted(shop.id, day, count_blocked(store, shop, day).total)
+
+
+def scheduler_alive(scheduler: BackgroundScheduler) -> bool:
+    """Is the scheduler started and its thread (which starts the jobs) still there?"""
+    thread = getattr(scheduler, "_thread", None)  # apscheduler 3 keeps it private; None: not started
+    return bool(scheduler.running) and thread is not None and thread.is_alive()
+
+
+def health(store: Store, scheduler: BackgroundScheduler) -> str:
+    """"" when the daemon works (the scheduler runs, the database answers), else what is wrong."""
+    if not scheduler_alive(scheduler):
+        return "scheduler not running"
+    problem = database_answers(store)
+    return f"database not answering: {problem}" if problem else ""
 
 
 def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | None = None,
@@ -167,8 +202,17 @@ def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | No
     """Run until SIGTERM/SIGINT (or until `stop` is set), then wait for running jobs to end."""
     stop = stop or threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    scheduler = build_scheduler(store, shops, config, workers=workers)
+    listen = config.daemon.metrics_listen if config else None
+    metrics = DaemonMetrics(store, [s.id for s in shops]) if listen else None
+    scheduler = build_scheduler(store, shops, config, workers=workers, metrics=metrics)
+    server = None
+    if metrics and listen:
+        with suppress(SQLAlchemyError):  # the database away at start: the first ticks say so
+            metrics.seed()
+        server = MetricsServer(listen, metrics, lambda: health(store, scheduler))
     scheduler.start()
+    if server:
+        server.start()
     log.info("daemon.started", shops=[s.id for s in shops], workers=workers,
              intervals={s.id: int(s.sync.interval.total_seconds()) for s in shops},
              today={s.id: local_date(utcnow(), s.timezone).isoformat() for s in shops[:20]})
@@ -178,6 +222,8 @@ def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | No
     finally:
         log.info("daemon.stopping")
         scheduler.shutdown(wait=True)
+        if server:
+            server.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         log.info("daemon.stopped")
