@@ -41,6 +41,7 @@ from mahnwerk.sync.service.dailyrun import daily_run_due, record_daily_run
 from mahnwerk.sync.service.metrics import DaemonMetrics, MetricsServer, database_answers
 from mahnwerk.sync.service.running import run_shop
 from mahnwerk.sync.service.syncing import sync_one
+from mahnwerk.sync.service.systemd import notify, watchdog_interval
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.locks import ShopBusy, shop_lock
 
@@ -199,27 +200,30 @@ def health(store: Store, scheduler: BackgroundScheduler) -> str:
 
 def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | None = None,
                stop: threading.Event | None = None, workers: int = DEFAULT_WORKERS) -> None:
-    """Run until SIGTERM/SIGINT (or until `stop` is set), then wait for running jobs to end."""
+    """Run until SIGTERM/SIGINT (or until `stop` is set), then wait for running jobs to end. Under systemd
+    (`Type=notify`) it says READY=1 once the scheduler runs, WATCHDOG=1 while it is healthy, STOPPING=1 at the end."""
     stop = stop or threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     listen = config.daemon.metrics_listen if config else None
     metrics = DaemonMetrics(store, [s.id for s in shops]) if listen else None
     scheduler = build_scheduler(store, shops, config, workers=workers, metrics=metrics)
-    server = None
-    if metrics and listen:
+    server = MetricsServer(listen, metrics, lambda: health(store, scheduler)) if metrics and listen else None
+    if metrics:
         with suppress(SQLAlchemyError):  # the database away at start: the first ticks say so
             metrics.seed()
-        server = MetricsServer(listen, metrics, lambda: health(store, scheduler))
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     scheduler.start()
     if server:
         server.start()
     log.info("daemon.started", shops=[s.id for s in shops], workers=workers,
              intervals={s.id: int(s.sync.interval.total_seconds()) for s in shops},
              today={s.id: local_date(utcnow(), s.timezone).isoformat() for s in shops[:20]})
+    notify(f"READY=1\nSTATUS=syncing {len(shops)} shop(s)")
+    watchdog = Watchdog(store, scheduler)
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stop.wait(watchdog.every or 1.0):
+            watchdog.beat()
     finally:
+        notify("STOPPING=1")
         log.info("daemon.stopping")
         scheduler.shutdown(wait=True)
         if server:
@@ -227,3 +231,26 @@ def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | No
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         log.info("daemon.stopped")
+
+
+class Watchdog:
+    """WATCHDOG=1 to systemd every `WatchdogSec=`/2, only while the scheduler's thread lives and the database
+    answers: a daemon that hangs or has lost its database is restarted by systemd (`Restart=on-failure`)."""
+
+    def __init__(self, store: Store, scheduler: BackgroundScheduler) -> None:
+        self.store, self.scheduler = store, scheduler
+        self.every = watchdog_interval()
+        self.problem = ""
+
+    def beat(self) -> None:
+        if self.every is None:
+            return
+        problem = health(self.store, self.scheduler)
+        if problem != self.problem:  # said once when it starts and once when it ends, not every beat
+            if problem:
+                log.warning("daemon.unhealthy", problem=problem, watchdog="no ping until it is healthy again")
+            else:
+                log.info("daemon.healthy")
+            self.problem = problem
+        if not problem:
+            notify("WATCHDOG=1")
