@@ -20,7 +20,7 @@ from mahnwerk.errors import ConfigError, MahnwerkError
 from mahnwerk.sync.casework.blocked import FIX
 from mahnwerk.sync.casework.reports import aging, claim_rows, quarantine_rows
 from mahnwerk.sync.cli import views
-from mahnwerk.sync.cli.logs import configure_logging
+from mahnwerk.sync.cli.logs import configure_logging, error_text
 from mahnwerk.sync.config import DEFAULT_CONFIG_DIR, Config, ShopConfig, load_config
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.service.baserates import config_with_rates
@@ -166,7 +166,7 @@ def run_sync(ctx: Context, store: Any, shops: Sequence[ShopConfig], *, reread: b
         ctx.out.print(views.sync_table(results))
         for r in results:
             if r.error:
-                click.echo(f"error: {r.error}", err=True)
+                click.echo(error_text(f"error: {r.error}"), err=True)
     return results
 
 
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except MahnwerkError as exc:
         text = f"configuration error:\n{exc}" if isinstance(exc, ConfigError) else f"error: {views.safe(exc)}"
-        click.echo(text, err=True)
+        click.echo(error_text(text), err=True)
         return exc.exit_code
     return code if isinstance(code, int) else 0
 

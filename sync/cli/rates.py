@@ -10,6 +10,7 @@ import structlog
 from rich.table import Table
 
 from mahnwerk.connectors.bundesbank import RatesUnavailable
+from mahnwerk.sync.cli.logs import error_text
 from mahnwerk.sync.cli.main import Context, cli, pass_context
 from mahnwerk.sync.cli.views import dumps, plain, safe
 from mahnwerk.sync.mirror.mirror import utcnow
@@ -74,7 +75,7 @@ def update(ctx: Context, as_json: bool) -> None:
         report = update_rates(store, ctx.config(), utcnow())
     except RatesUnavailable as exc:
         log.warning("rates.update_failed", reason=str(exc))
-        click.echo(f"error: {safe(exc)}; nothing changed", err=True)
+        click.echo(error_text(f"error: {safe(exc)}; nothing changed"), err=True)
         raise click.exceptions.Exit(1) from None
     finally:
         store.close()

@@ -16,6 +16,7 @@ from mahnwerk.sync.casework.blocked import count_blocked, message
 from mahnwerk.sync.casework.case import Case
 from mahnwerk.sync.casework.planner import shop_today
 from mahnwerk.sync.cli.cases import by_option
+from mahnwerk.sync.cli.logs import error_text
 from mahnwerk.sync.cli.main import Context, cli, command_name, exit_code, pass_context, wait_option
 from mahnwerk.sync.cli.views import dumps, plain, safe
 from mahnwerk.sync.mirror.mirror import utcnow
@@ -81,7 +82,7 @@ def print_run(ctx: Context, r: dict[str, Any], *, dry_run: bool) -> None:
         ctx.out.print(plain(f"{r['shop']}: " + ", ".join(f"{r.get(k, 0)} {k.replace('_', ' ')}" for k in SUMMARY)))
     print_blocked(ctx, r["shop"], r["blocked"])
     for error in r["errors"]:
-        click.echo(f"error: {safe(error)}", err=True)
+        click.echo(error_text(f"error: {safe(error)}"), err=True)
 
 
 @cli.command("status")

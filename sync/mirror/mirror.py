@@ -84,7 +84,7 @@ class Mirror:
             writer = PageWriter(self.shop, now=started, unresolved=unresolved_quarantine(conn, self.shop.id))
             conn.rollback()
             since = cursor - self.shop.sync.overlap if cursor else self._backfill_start()
-            log.info("mirror.start", shop=self.shop.id, since=since.isoformat() if since else None)
+            log.debug("mirror.start", shop=self.shop.id, since=since.isoformat() if since else None)
             for page in self.source.changed_pages(since):
                 if counts.orders_expected is None:
                     counts.orders_expected = page.total
@@ -105,8 +105,11 @@ class Mirror:
                 conn.commit()
         counts.requests = self.source.requests_made - requests_before
         counts.seconds = time.monotonic() - begun
-        log.info("mirror.done", shop=self.shop.id, new=counts.new, updated=counts.updated, closed=counts.closed,
-                 quarantined=counts.quarantined, requests=counts.requests, seconds=round(counts.seconds, 3))
+        # An idle poll (nothing new, nothing changed) is the normal case every few minutes: debug, not info.
+        changed = counts.new or counts.updated or counts.closed or counts.quarantined
+        (log.info if changed else log.debug)(
+            "mirror.done", shop=self.shop.id, new=counts.new, updated=counts.updated, closed=counts.closed,
+            quarantined=counts.quarantined, requests=counts.requests, seconds=round(counts.seconds, 3))
         return counts
 
     def _classify(self, conn: Connection, counts: SyncCounts, now: datetime) -> None:
@@ -147,8 +150,10 @@ class Mirror:
         counts.quarantined_ids |= result.quarantined
         counts.quarantined = len(counts.quarantined_ids)  # overlapping pages may show a bad record twice
         counts.orders_seen += len(page.records) + len(page.rejected)
-        log.info("mirror.page", shop=self.shop.id, orders=len(page.records), rejected=len(page.rejected),
-                 new=result.new, updated=result.updated, closed=result.closed)
+        wrote = result.new or result.updated or result.closed or page.rejected
+        (log.info if wrote else log.debug)("mirror.page", shop=self.shop.id, orders=len(page.records),
+                                           rejected=len(page.rejected), new=result.new, updated=result.updated,
+                                           closed=result.closed)
 
     def _progress(self, counts: SyncCounts, requests_before: int,
                   on_page: Callable[[SyncCounts], None] | None) -> None:

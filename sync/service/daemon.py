@@ -159,8 +159,10 @@ def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[
     if metrics and not result.busy:
         metrics.synced(shop.id, ok=result.ok, seconds=time.monotonic() - begun, at=utcnow())
     if result.ok:
-        log.info("daemon.synced", shop=shop.id, new=result.counts.new, updated=result.counts.updated,
-                 closed=result.counts.closed, requests=result.counts.requests)
+        counts = result.counts
+        idle = not (counts.new or counts.updated or counts.closed or counts.quarantined)
+        (log.debug if idle else log.info)("daemon.synced", shop=shop.id, new=counts.new, updated=counts.updated,
+                                          closed=counts.closed, requests=counts.requests)
     if config is None:
         return
     moment, ran_today = now(), False
