@@ -24,7 +24,14 @@ from mahnwerk.connectors.records import PaidState
 from mahnwerk.errors import ConfigError, ConfigProblem
 from mahnwerk.policy.model import Policy
 from mahnwerk.policy.presets import PRESETS
-from mahnwerk.sync.config.delivery import AgencyConfig, DeliveryConfig, LettersConfig, MerchantConfig, SmtpConfig
+from mahnwerk.sync.config.delivery import (
+    AgencyConfig,
+    DeliveryConfig,
+    LettersConfig,
+    MerchantConfig,
+    SmtpConfig,
+    email,
+)
 from mahnwerk.sync.config.payments import PaymentsConfig
 from mahnwerk.sync.config.schema import (
     Context,
@@ -90,6 +97,14 @@ class DaemonConfig:
     """`[daemon]` in mahnwerk.toml: how `mahnwerk daemon` runs."""
 
     metrics_listen: tuple[str, int] | None = setting(listen_address, None)  # None: no metrics and /healthz server
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """`[alerts]` in mahnwerk.toml: whom the daemon mails when a shop needs a person (through the shop's [smtp])."""
+
+    email: str = setting(email, "")  # "": no alert mails
+    failed_syncs: int = setting(integer(1, 100), 3)  # this many failed syncs in a row are a problem
 
 
 @dataclass(frozen=True)
@@ -197,6 +212,7 @@ class Config:
     warnings: tuple[ConfigProblem, ...] = ()  # allowed but questionable settings, shown by `check`
     rates: RatesConfig = RatesConfig()  # [rates]: where `rates update` reads the German base rate
     daemon: DaemonConfig = DaemonConfig()  # [daemon]: metrics and health of `mahnwerk daemon`
+    alerts: AlertsConfig = AlertsConfig()  # [alerts]: mails about shops that need a person
 
     def shop(self, shop_id: str) -> ShopConfig:
         """The shop with this id; ConfigError with a did-you-mean if there is none."""
@@ -228,5 +244,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-__all__ = ["DEFAULT_CONFIG_DIR", "Config", "DaemonConfig", "DatabaseConfig", "HttpConfig", "InvoiceConfig",
-           "LoggingConfig", "RatesConfig", "ShopAuth", "ShopConfig", "StatusMapping", "SyncConfig", "parse_duration"]
+__all__ = ["DEFAULT_CONFIG_DIR", "AlertsConfig", "Config", "DaemonConfig", "DatabaseConfig", "HttpConfig",
+           "InvoiceConfig", "LoggingConfig", "RatesConfig", "ShopAuth", "ShopConfig", "StatusMapping", "SyncConfig",
+           "parse_duration"]

@@ -36,6 +36,7 @@ from mahnwerk.sync.casework.planner import shop_today
 from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.mirror.claimdata import local_date
 from mahnwerk.sync.mirror.mirror import utcnow
+from mahnwerk.sync.service.alerts import Alerts
 from mahnwerk.sync.service.baserates import fetched_rows, update_due, update_rates, with_rates
 from mahnwerk.sync.service.dailyrun import daily_run_due, record_daily_run
 from mahnwerk.sync.service.metrics import DaemonMetrics, MetricsServer, database_answers
@@ -54,7 +55,7 @@ FIRST_RETRY = 5.0  # seconds after a database fault; doubled per fault in a row,
 
 def build_scheduler(store: Store, shops: Sequence[ShopConfig], config: Config | None = None, *,
                     workers: int = DEFAULT_WORKERS, now: Callable[[], datetime] = utcnow,
-                    metrics: DaemonMetrics | None = None) -> BackgroundScheduler:
+                    metrics: DaemonMetrics | None = None, alerts: Alerts | None = None) -> BackgroundScheduler:
     """A scheduler with one job per shop, the first run right away, at most `workers` shops at a time."""
     scheduler = BackgroundScheduler(
         timezone=UTC,
@@ -68,7 +69,8 @@ def build_scheduler(store: Store, shops: Sequence[ShopConfig], config: Config | 
     for shop in shops:
         job_id = f"shop:{shop.id}"
         scheduler.add_job(shop_job, "interval", args=[store, shop, config],
-                          kwargs={"now": now, "retry": EarlyRetry(scheduler, job_id, shop), "metrics": metrics},
+                          kwargs={"now": now, "retry": EarlyRetry(scheduler, job_id, shop), "metrics": metrics,
+                                  "alerts": alerts},
                           id=job_id,
                           name=f"shop {shop.id}", seconds=shop.sync.interval.total_seconds(),
                           next_run_time=datetime.now(UTC))
@@ -103,12 +105,12 @@ def database_fault(exc: BaseException) -> bool:
 
 def shop_job(store: Store, shop: ShopConfig, config: Config | None = None, *,
              now: Callable[[], datetime] = utcnow, retry: EarlyRetry | None = None,
-             metrics: DaemonMetrics | None = None) -> None:
+             metrics: DaemonMetrics | None = None, alerts: Alerts | None = None) -> None:
     """One tick for one shop: sync → payments → the day's run or the due retries, in that order, under its lock.
     Failures are logged; the next tick comes at its time (early after a database fault, with `retry`)."""
     try:
         with shop_lock(store, shop.id, command="daemon", wait=0):
-            _tick(store, shop, config, now, metrics)
+            _tick(store, shop, config, now, metrics, alerts)
     except ShopBusy as exc:
         log.info("daemon.shop_busy", shop=shop.id, holder=exc.holder)
     except Exception as exc:
@@ -152,7 +154,7 @@ class RatesJob:
 
 
 def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[], datetime],
-          metrics: DaemonMetrics | None = None) -> None:
+          metrics: DaemonMetrics | None = None, alerts: Alerts | None = None) -> None:
     [shop] = with_rates([shop], fetched_rows(store))  # rows fetched since the daemon started count at once
     begun = time.monotonic()
     result = sync_one(store, shop, command="daemon")
@@ -184,6 +186,8 @@ def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[
     day = shop_today(shop, moment)
     if metrics and (ran_today or metrics.blocked_due(shop.id, day)):
         metrics.blocked_counted(shop.id, day, count_blocked(store, shop, day).total)
+    if alerts:
+        alerts.check(shop, blocked=metrics.blocked_total(shop.id) if metrics else None, now=now())
 
 
 def scheduler_alive(scheduler: BackgroundScheduler) -> bool:
@@ -206,8 +210,10 @@ def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | No
     (`Type=notify`) it says READY=1 once the scheduler runs, WATCHDOG=1 while it is healthy, STOPPING=1 at the end."""
     stop = stop or threading.Event()
     listen = config.daemon.metrics_listen if config else None
-    metrics = DaemonMetrics(store, [s.id for s in shops]) if listen else None
-    scheduler = build_scheduler(store, shops, config, workers=workers, metrics=metrics)
+    alerts = Alerts(store, config.alerts, shops) if config and config.alerts.email else None
+    # The metrics also keep the daily count of blocked claims the alerts look at.
+    metrics = DaemonMetrics(store, [s.id for s in shops]) if listen or alerts else None
+    scheduler = build_scheduler(store, shops, config, workers=workers, metrics=metrics, alerts=alerts)
     server = MetricsServer(listen, metrics, lambda: health(store, scheduler)) if metrics and listen else None
     if metrics:
         with suppress(SQLAlchemyError):  # the database away at start: the first ticks say so

@@ -85,6 +85,12 @@ class DaemonMetrics:
         with self.lock:
             return self.blocked.get(shop, (None,))[0] != day
 
+    def blocked_total(self, shop: str) -> int | None:
+        """The claims counted as waiting for a base rate at the last count; None before the first."""
+        with self.lock:
+            counted = self.blocked.get(shop)
+        return counted[1].get(RATE_MISSING, 0) if counted else None
+
     def rates_changed(self) -> None:
         """New base rates may unblock claims: count again at each shop's next tick."""
         with self.lock:

@@ -270,3 +270,15 @@ def table_of(model: type[SQLModel]) -> Table:
     if not isinstance(name, str):
         raise TypeError(f"{model.__name__} names no table")
     return model.metadata.tables[name]
+
+
+class AlertState(SQLModel, table=True):
+    """A problem of a shop the daemon has mailed about (`[alerts]`): open until it clears, when one more mail says
+    so and the row goes."""
+
+    __tablename__ = "alerts"
+    shop_id: str = Field(foreign_key="shops.id", max_length=40, primary_key=True)
+    problem: str = Field(max_length=40, primary_key=True)  # failed_syncs, dead_letters, rate_missing
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    mailed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # None: the mail has not gone out yet
+    detail: str = Field(default="", max_length=2000)
