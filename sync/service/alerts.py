@@ -46,6 +46,12 @@ class Alerts:
         self.store, self.settings = store, settings
         self.fallback = next((shop for shop in shops if shop.smtp.configured), None)
 
+    def warn_without_smtp(self) -> None:
+        """No shop has an [smtp] table: alerts cannot be sent; the daemon says so when it starts."""
+        if self.fallback is None:
+            log.warning("alerts.no_smtp", email=self.settings.email,
+                        fix="configure [smtp] in a shop file: alert mails go through it")
+
     def check(self, shop: ShopConfig, *, blocked: int | None, now: datetime) -> None:
         """Mail what began, what still lasts after a day, and what cleared. `blocked`: the claims waiting for a
         base rate (None: not counted yet, so that problem stays as it is)."""
@@ -93,9 +99,8 @@ class Alerts:
     def _mail(self, shop: ShopConfig, problem: Problem, now: datetime, *, subject: str, body: str) -> bool:
         """Send one alert; False (logged) when it could not go out: the next tick tries again."""
         via = shop if shop.smtp.configured else self.fallback
-        if via is None:
-            log.warning("alerts.no_smtp", shop=shop.id, problem=problem.name,
-                        fix="configure [smtp] in a shop file: alerts go through it")
+        if via is None:  # said once at start (`warn_without_smtp`), not at every tick
+            log.debug("alerts.no_smtp", shop=shop.id, problem=problem.name)
             return False
         try:
             settings = smtp_settings(via)

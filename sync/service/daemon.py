@@ -225,6 +225,8 @@ def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | No
     log.info("daemon.started", shops=[s.id for s in shops], workers=workers,
              intervals={s.id: int(s.sync.interval.total_seconds()) for s in shops},
              today={s.id: local_date(utcnow(), s.timezone).isoformat() for s in shops[:20]})
+    if alerts:
+        alerts.warn_without_smtp()
     notify(f"READY=1\nSTATUS=syncing {len(shops)} shop(s)")
     watchdog = Watchdog(store, scheduler)
     try:

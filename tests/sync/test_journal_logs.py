@@ -89,9 +89,9 @@ def test_an_idle_poll_logs_nothing_at_info(tmp_path: Path, woo) -> None:
     configure_logging("debug", "json")
     try:
         with capture_logs() as first:
-            shop_job(store, config.shops[0])
+            shop_job(store, config.shops[0], config)
         with capture_logs() as second:
-            shop_job(store, config.shops[0])
+            shop_job(store, config.shops[0], config)
     finally:
         store.close()
         structlog.reset_defaults()
