@@ -11,6 +11,10 @@ tick comes early (after 5 s, doubling up to its interval) and catches up what wa
 
 One more job, for the daemon and not per shop, runs `rates update` once a day on 1–14 January and July.
 
+With `[daemon] metrics_listen` it serves Prometheus metrics and /healthz (service/metrics.py); under systemd it
+reports READY, WATCHDOG and STOPPING (service/systemd.py); with `[alerts] email` each tick ends by mailing the
+problems that began or cleared (service/alerts.py).
+
 SIGTERM or SIGINT stops the scheduler; a job in progress finishes its page and ends, and because every page
 commits with its cursor, even a SIGKILL loses nothing.
 """
