@@ -25,6 +25,7 @@ from tests.e2e.dbproxy import DatabaseProxy
 from tests.e2e.racing import Mahnwerk, poll, read
 from tests.e2e.test_races import config
 from tests.support import write_config
+from tests.sync.test_payments import bring_in, credit, synced
 from tests.sync.test_run import MERCHANT
 
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
@@ -75,6 +76,8 @@ def test_daemon_serves_metrics_from_the_store_and_health_follows_the_database(tm
             etc = config(tmp_path, via_proxy, shop, MERCHANT.replace("[delivery]\n", '[delivery]\nrun_at = "00:00"\n'))
             with (etc / "mahnwerk.toml").open("a", encoding="utf-8") as toml:
                 toml.write(f'\n[daemon]\nmetrics_listen = "127.0.0.1:{port}"\n')
+            synced(etc)  # the claims first, then a salary credit that pays none of them: it waits for a person
+            bring_in(etc, [credit("G1", "1234.56", "Gehalt", payer="Arbeitgeber AG")])
             daemon = Mahnwerk(etc, "daemon")
             try:
                 metrics = poll(lambda: scrape(base), until=lambda m: bool(
@@ -110,7 +113,7 @@ def test_daemon_serves_metrics_from_the_store_and_health_follows_the_database(tm
     rows = read(pg_url, select(OutboxRow.state, func.count()).group_by(OutboxRow.state), scalars=False)
     assert rows, "the day's run decided something"
     assert metrics["mahnwerk_outbox_rows"] == {(*acme, ("state", state)): n for state, n in rows}
-    assert metrics["mahnwerk_payments_waiting"] == {acme: 0}  # no statement, no provider: nothing waits
+    assert metrics["mahnwerk_payments_waiting"] == {acme: 1}  # the salary credit
     # Blocked: what `plan` counts for today, with the same store and shop file.
     cfg = load_config(etc)
     store = Store(pg_url, migrate=False)
@@ -121,9 +124,9 @@ def test_daemon_serves_metrics_from_the_store_and_health_follows_the_database(tm
     assert blocked > 0, "a claim's interest runs into the half-year without a rate"
     assert metrics["mahnwerk_blocked_claims"] == {(("reason", "rate_missing"), *acme): blocked}
     assert metrics["mahnwerk_shop_up"] == {acme: 1.0}
-    # The last success: when the first ok sync run ended (the daemon notes it right after recording the run).
-    [first_ok] = read(pg_url, select(func.min(SyncRun.finished_at)).where(SyncRun.outcome == "ok"))
-    assert 0 <= metrics["mahnwerk_sync_last_success_timestamp_seconds"][acme] - first_ok.timestamp() < 5
+    # The last success: when the daemon's ok sync run ended (it notes the time right after recording the run).
+    [last_ok] = read(pg_url, select(func.max(SyncRun.finished_at)).where(SyncRun.outcome == "ok"))
+    assert 0 <= metrics["mahnwerk_sync_last_success_timestamp_seconds"][acme] - last_ok.timestamp() < 5
     assert metrics["mahnwerk_sync_duration_seconds_count"][acme] >= 1
     assert metrics["mahnwerk_sync_duration_seconds_sum"][acme] > 0
 
