@@ -155,7 +155,7 @@ class StoreCollector(Collector):
             waiting: dict[str, int] = dict(session.execute(
                 select(col(IncomingPaymentRow.shop_id), func.count())
                 .where(col(IncomingPaymentRow.state).in_(PaymentState.WAITING))
-                .group_by(col(IncomingPaymentRow.shop_id))).tuples().all())
+                .group_by(col(IncomingPaymentRow.shop_id))).all())
         for shop in sorted(shops):
             payments.add_metric([shop], waiting.get(shop, 0))
         yield from (claims, amount, outbox, payments)
