@@ -5,6 +5,7 @@ every interval, and a daemon killed with SIGKILL leaves its shops to the other w
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -12,10 +13,14 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from mahnwerk.sandbox import SandboxServer, WooSandbox, generate_orders
 from mahnwerk.sync.store.engine import SCHEMA_REVISION, Store
+from mahnwerk.sync.store.models import SyncRun
+from tests.e2e.racing import Mahnwerk, assert_clean, poll, read
+from tests.support import write_config
 
 # A process that opens (and so migrates) the store at an agreed moment, so that all of them really start together.
 OPEN_AT = ("import sys, time\n"
@@ -71,3 +76,32 @@ def test_processes_opening_a_new_sqlite_file_together_migrate_it_once(tmp_path, 
     """The same on a new SQLite file (without the lock: `table alembic_version already exists`)."""
     url = f"sqlite:///{tmp_path / 'mahnwerk.db'}"
     assert_migrated_once(url, open_together(url, 4))
+
+
+def test_a_second_daemon_on_one_sqlite_file_exits_and_names_the_first(tmp_path) -> None:
+    """SQLite is the store of one daemon: a second `mahnwerk daemon` on the same file exits 3 saying so and naming
+    the first, which goes on; a `sync` typed by hand still works beside it."""
+    db_url = f"sqlite:///{tmp_path / 'mahnwerk.db'}"
+    shop = WooSandbox(orders=generate_orders(20, seed=5))
+    with SandboxServer(shop) as server:
+        etc = write_config(tmp_path / "etc", db_url, [{"shop_id": "acme", "url": server.url,
+                                                       "key": shop.consumer_key, "secret": shop.consumer_secret,
+                                                       "extra": '[sync]\ninterval = "1h"'}])
+        first = Mahnwerk(etc, "daemon")
+        try:
+            poll(lambda: "daemon.started" in first.said() or not first.running(),
+                 why="the first daemon's start")
+            second = Mahnwerk(etc, "daemon").finish()
+            assert second.code == 3, str(second)
+            # error: another daemon serves /tmp/.../mahnwerk.db (daemon by pid 4711 since 2026-12-06 04:40:00 UTC): ...
+            assert f"error: another daemon serves {tmp_path / 'mahnwerk.db'} (daemon by pid {first.pid} since " \
+                   in second.err, second.err
+            assert "a SQLite database is the store of one daemon" in second.err and "PostgreSQL" in second.err
+            by_hand = Mahnwerk(etc, "sync", "--wait", "60").finish()
+            assert_clean(by_hand)
+            assert first.running(), first.said()
+            first.proc.send_signal(signal.SIGTERM)
+            assert_clean(first.finish(30))
+        finally:
+            first.kill()
+    assert {r.outcome for r in read(db_url, select(SyncRun))} == {"ok"}
