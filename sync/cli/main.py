@@ -224,7 +224,7 @@ def daemon(ctx: Context, shop_id: str | None) -> None:
     shops = ctx.shops(shop_id)  # with the fetched base rates; the daemon reads newer ones on every tick
     try:
         with daemon_lock(store):  # one daemon per SQLite file; any number on PostgreSQL
-            run_daemon(store, shops, config=ctx.config())
+            run_daemon(store, shops, config=ctx.config(), workers=ctx.config().daemon.workers)
     finally:
         store.close()
 

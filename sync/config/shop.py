@@ -76,6 +76,13 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class DaemonConfig:
+    """`[daemon]` in mahnwerk.toml: how many shops one daemon works on at a time."""
+
+    workers: int = setting(integer(1, 64), 8)
+
+
+@dataclass(frozen=True)
 class RatesConfig:
     """`[rates]` in mahnwerk.toml: where `mahnwerk rates update` reads the German base rate (tests point it at the
     sandbox), and how long it waits for the answer."""
@@ -133,7 +140,8 @@ class StatusMapping:
 
 @dataclass(frozen=True)
 class SyncConfig:
-    interval: timedelta = setting(duration("30s", "1d"), timedelta(minutes=5))
+    # Below 30s only for a test shop (load.py warns): a live shop is asked that often by every poll.
+    interval: timedelta = setting(duration("1s", "1d"), timedelta(minutes=5))
     since: date | None = setting(a_date, None)  # None: orders of any age
     overlap: timedelta = setting(duration("1s", "1h"), timedelta(seconds=10))  # re-read window behind the cursor
     page_size: int = setting(integer(1, 10_000), 0)  # 0: the largest page the kind allows
@@ -180,7 +188,7 @@ class ShopConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything under the config dir; `database`, `logging` and `rates` come from mahnwerk.toml."""
+    """Everything under the config dir; `database`, `logging`, `rates` and `daemon` come from mahnwerk.toml."""
 
     config_dir: Path
     database: DatabaseConfig = DatabaseConfig()
@@ -188,6 +196,7 @@ class Config:
     shops: tuple[ShopConfig, ...] = ()
     warnings: tuple[ConfigProblem, ...] = ()  # allowed but questionable settings, shown by `check`
     rates: RatesConfig = RatesConfig()  # [rates]: where `rates update` reads the German base rate
+    daemon: DaemonConfig = DaemonConfig()  # [daemon]: the daemon's pool of shop ticks
 
     def shop(self, shop_id: str) -> ShopConfig:
         """The shop with this id; ConfigError with a did-you-mean if there is none."""
