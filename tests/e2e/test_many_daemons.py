@@ -5,12 +5,16 @@ every interval, and a daemon killed with SIGKILL leaves its shops to the other w
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -19,7 +23,7 @@ from sqlalchemy.engine import make_url
 from mahnwerk.sandbox import SandboxServer, WooSandbox, generate_orders
 from mahnwerk.sync.store.engine import SCHEMA_REVISION, Store
 from mahnwerk.sync.store.models import SyncRun
-from tests.e2e.racing import Mahnwerk, assert_clean, poll, read
+from tests.e2e.racing import Mahnwerk, assert_clean, at_once, poll, read
 from tests.support import write_config
 
 # A process that opens (and so migrates) the store at an agreed moment, so that all of them really start together.
@@ -105,3 +109,105 @@ def test_a_second_daemon_on_one_sqlite_file_exits_and_names_the_first(tmp_path) 
         finally:
             first.kill()
     assert {r.outcome for r in read(db_url, select(SyncRun))} == {"ok"}
+
+
+SHOPS = [f"shop{n:02d}" for n in range(1, 13)]
+INTERVAL = 4.0  # seconds: [sync] interval = "4s"
+JITTER = INTERVAL / 20  # daemon.jitter: a twentieth of the interval
+SLACK = 2.5  # seconds a tick may wait for a worker and its process for the CPU on a busy machine
+
+
+def synced(daemon: Mahnwerk) -> set[str]:
+    """The shops a daemon has logged a sync of (`daemon.synced`, JSON lines on stderr)."""
+    events = (json.loads(line) for line in daemon.said().splitlines() if line.startswith("{"))
+    return {e["shop"] for e in events if e.get("event") == "daemon.synced"}
+
+
+def ok_runs(db_url: str) -> dict[str, list[SyncRun]]:
+    """Each shop's good sync runs, oldest first."""
+    runs: dict[str, list[SyncRun]] = {shop: [] for shop in SHOPS}
+    if migrated(db_url) != SCHEMA_REVISION:
+        return runs  # the daemons are still starting
+    for run in read(db_url, select(SyncRun).where(SyncRun.outcome == "ok").order_by(SyncRun.started_at)):
+        runs[run.shop_id].append(run)
+    return runs
+
+
+def migrated(db_url: str) -> str | None:
+    store = Store(db_url, migrate=False)
+    try:
+        return store.revision()
+    finally:
+        store.close()
+
+
+def every_shop_synced_after(db_url: str, moment: datetime) -> dict[str, datetime] | None:
+    """Per shop, the start of its first good sync after `moment`; None while a shop has none yet."""
+    first = {shop: next((r.started_at for r in runs if r.started_at > moment), None)
+             for shop, runs in ok_runs(db_url).items()}
+    return None if None in first.values() else first  # type: ignore[return-value]
+
+
+@pytest.mark.postgres
+def test_two_daemons_on_postgres_share_the_shops_and_one_takes_over_when_the_other_is_killed(
+        tmp_path, new_pg_database) -> None:
+    """Two daemons started together on a new PostgreSQL database with a dozen shops synced every 4 s: both come
+    up (one migrates, the other waits), every shop is synced every interval, by one process at a time (no two
+    sync runs of a shop overlap), both daemons do some of the work, and after a SIGKILL of one the other syncs
+    every shop within an interval."""
+    db_url = new_pg_database
+    with contextlib.ExitStack() as servers:
+        entries = []
+        for n, shop_id in enumerate(SHOPS):
+            shop = WooSandbox(orders=generate_orders(8, seed=n))
+            server = servers.enter_context(SandboxServer(shop))
+            entries.append({"shop_id": shop_id, "url": server.url, "key": shop.consumer_key,
+                            "secret": shop.consumer_secret, "extra": '[sync]\ninterval = "4s"'})
+        etc = write_config(tmp_path / "etc", db_url, entries)
+        first, second = daemons = at_once(etc, ("daemon",), ("daemon",))
+        try:
+            alive = lambda: all(d.running() for d in daemons)  # noqa: E731
+            started = poll(lambda: every_shop_synced_after(db_url, datetime.min.replace(tzinfo=UTC))
+                           or not alive(), timeout=60, why="every shop's first sync")
+            assert alive(), [d.said() for d in daemons]
+            # Three intervals of work shared by the two daemons ...
+            window = max(started.values()) + timedelta(seconds=3 * INTERVAL)
+            poll(lambda: every_shop_synced_after(db_url, window) or not alive(), timeout=30,
+                 why="three more intervals")
+            assert alive(), [d.said() for d in daemons]
+            assert synced(first) and synced(second), "one daemon did all the work"
+            # ... then one dies without a word: its shop locks die with its database sessions.
+            first.proc.send_signal(signal.SIGKILL)
+            first.proc.wait(10)
+            killed = datetime.now(UTC)
+            taken = poll(lambda: every_shop_synced_after(db_url, killed) or not second.running(), timeout=30,
+                         why="the other daemon taking over")
+            assert second.running(), second.said()
+            second.proc.send_signal(signal.SIGTERM)
+            stopped = second.finish(30)
+        finally:
+            for daemon in daemons:
+                daemon.kill()
+    assert_clean(stopped)
+    # Within one interval of the kill, as late as the shop's own jitter and the other daemon's deferral allow:
+    # at most INTERVAL + 2 * JITTER (= 4.4 s) after the killed daemon's last sync, which was before the kill.
+    late = {shop: (at - killed).total_seconds() for shop, at in taken.items()
+            if at > killed + timedelta(seconds=INTERVAL + 2 * JITTER + SLACK)}
+    assert not late, late
+    everything = read(db_url, select(SyncRun).order_by(SyncRun.started_at))
+    for shop in SHOPS:
+        runs = [r for r in everything if r.shop_id == shop]
+        # One process at a time: each run ended before the shop's next one started (a run the killed daemon
+        # left `running` is closed by the next one, before it starts).
+        for earlier, later in itertools.pairwise(runs):
+            assert earlier.finished_at is not None and earlier.finished_at <= later.started_at, (shop, earlier, later)
+        # Every interval: between the first syncs and the kill, no gap longer than an interval and two jitters.
+        starts = [r.started_at for r in runs if r.outcome == "ok" and started[shop] <= r.started_at <= killed]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
+        assert len(starts) >= 4 and max(gaps) <= INTERVAL + 2 * JITTER + SLACK, (shop, gaps)
+        # ... and once per interval, not once per daemon: after the first ticks a tick leaves a shop synced
+        # elsewhere less than INTERVAL - JITTER (3.8 s) ago alone. Two daemons polling on their own would sync
+        # it twice per interval, and of each two such gaps (together 4 s) one is at most 2 s.
+        settled = [(b - a).total_seconds() for a, b in itertools.pairwise(
+            [at for at in starts if at > max(started.values()) + timedelta(seconds=INTERVAL)])]
+        assert settled and min(settled) > INTERVAL / 2, (shop, settled)
