@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import col
 
@@ -105,11 +105,13 @@ class Turns:
         interval (less the jitter) ago; else None: the shop is due. Asked under the shop's lock."""
         if self.mine is None:
             return None  # a daemon's first tick syncs: it may have been down for long
-        with store.session() as session:
-            latest = session.execute(select(func.max(SyncRun.started_at)).where(
-                col(SyncRun.shop_id) == self.shop_id, col(SyncRun.outcome) == "ok")).scalar()
+        with store.session() as session:  # the shop's newest run (the newest id: no scan of its history)
+            last = session.execute(select(col(SyncRun.started_at), col(SyncRun.outcome)).where(
+                col(SyncRun.shop_id) == self.shop_id).order_by(col(SyncRun.id).desc()).limit(1)).first()
+        if last is None or last.outcome != "ok":
+            return None  # never synced, or the last sync failed: due
         recent = datetime.now(UTC) - timedelta(seconds=self.interval - jitter(self.interval))
-        return latest if latest is not None and latest > self.mine and latest > recent else None
+        return last.started_at if self.mine < last.started_at and last.started_at > recent else None
 
     def defer(self, synced: datetime) -> datetime:
         """Move the next tick to just after the shop's next due time (after the other process's own jitter, so it
