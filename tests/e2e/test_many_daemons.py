@@ -164,7 +164,8 @@ def test_two_daemons_on_postgres_share_the_shops_and_one_takes_over_when_the_oth
             entries.append({"shop_id": shop_id, "url": server.url, "key": shop.consumer_key,
                             "secret": shop.consumer_secret, "extra": '[sync]\ninterval = "4s"'})
         etc = write_config(tmp_path / "etc", db_url, entries)
-        first, second = daemons = at_once(etc, ("daemon",), ("daemon",))
+        # At debug: `daemon.synced` says which daemon synced a shop, whatever level an idle poll logs at.
+        first, second = daemons = at_once(etc, ("--log-level", "debug", "daemon"), ("--log-level", "debug", "daemon"))
         try:
             alive = lambda: all(d.running() for d in daemons)  # noqa: E731
             started = poll(lambda: every_shop_synced_after(db_url, datetime.min.replace(tzinfo=UTC))
