@@ -212,3 +212,18 @@ def test_two_daemons_on_postgres_share_the_shops_and_one_takes_over_when_the_oth
         settled = [(b - a).total_seconds() for a, b in itertools.pairwise(
             [at for at in starts if at > max(started.values()) + timedelta(seconds=INTERVAL)])]
         assert settled and min(settled) > INTERVAL / 2, (shop, settled)
+
+
+@pytest.mark.postgres
+def test_a_gone_machines_sessions_end_within_a_minute(pg_url) -> None:
+    """Every session (the shops' locks among them) asks PostgreSQL to probe its client after 30 s of silence,
+    3 times 10 s apart: a daemon whose machine is gone loses its shops after about a minute (30 + 3 * 10 = 60 s),
+    not after the system's 2 h 11 min (7200 s + 9 probes * 75 s)."""
+    store = Store(pg_url)
+    try:
+        with store.connection() as connection:
+            shown = {name: connection.execute(text(f"SHOW {name}")).scalar() for name in
+                     ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")}
+    finally:
+        store.close()
+    assert shown == {"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"}
