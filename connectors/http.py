@@ -231,6 +231,10 @@ class ShopHttp:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            # One thread asks one shop one thing at a time: a pool of two per host (the shop, its token URL), not
+            # requests' ten, keeps a daemon with a thousand shops small.
+            for scheme in ("https://", "http://"):
+                session.mount(scheme, requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=2))
             session.headers.update(self._headers)
             session.verify = self._verify
             self._local.session = session

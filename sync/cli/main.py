@@ -215,6 +215,7 @@ def daemon(ctx: Context, shop_id: str | None) -> None:
     """Run as a service until SIGTERM (for systemd): sync every shop every sync.interval, and once a day at
     delivery.run_at decide and send (like `mahnwerk run`)."""
     from mahnwerk.sync.service.daemon import run_daemon
+    from mahnwerk.sync.store.locks import daemon_lock
 
     shops = ctx.shops(shop_id)
     if not shops:
@@ -222,7 +223,8 @@ def daemon(ctx: Context, shop_id: str | None) -> None:
     store = ctx.store()
     shops = ctx.shops(shop_id)  # with the fetched base rates; the daemon reads newer ones on every tick
     try:
-        run_daemon(store, shops, config=ctx.config())
+        with daemon_lock(store):  # one daemon per SQLite file; any number on PostgreSQL
+            run_daemon(store, shops, config=ctx.config(), workers=ctx.config().daemon.workers)
     finally:
         store.close()
 

@@ -12,6 +12,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import fields, replace
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from mahnwerk.sync.config.schema import Context, read_table, setting
 from mahnwerk.sync.config.secrets import Secret
 from mahnwerk.sync.config.shop import NO_CONFIG_DIR, Config, ShopAuth, ShopConfig
 from mahnwerk.sync.config.tomlpos import Problems, parse_toml
+
+MIN_LIVE_INTERVAL = timedelta(seconds=30)  # a shorter sync.interval is for test shops (a warning)
 
 
 def load_config(config_dir: Path, *, environ: Mapping[str, str] | None = None) -> Config:
@@ -99,6 +102,9 @@ def for_kind(shop: ShopConfig, kind: ShopKind, sink: Problems) -> ShopConfig | N
     for method in sorted(set() if isinstance(said, bool) else said - set(methods)):
         sink.warn(("policy", "invoice_states_default"), f'"{method}" is not an invoice payment method of this shop '
                                                         f'({", ".join(methods)}): no claim is paid by it')
+    if shop.sync.interval < MIN_LIVE_INTERVAL:
+        sink.warn(("sync", "interval"), f"polls the shop every {shop.sync.interval.total_seconds():g} s: fine for a "
+                                        "test shop, a load on a live one (30s or more)")
     page_size = shop.sync.page_size or kind.max_page_size
     if page_size > kind.max_page_size:
         sink.add(("sync", "page_size"), f"must be at most {kind.max_page_size} for {kind.title} (got {page_size})")

@@ -94,8 +94,10 @@ class RatesConfig:
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    """`[daemon]` in mahnwerk.toml: how `mahnwerk daemon` runs."""
+    """`[daemon]` in mahnwerk.toml: how `mahnwerk daemon` runs: how many shops it works on at a time, and where it
+    serves metrics and health."""
 
+    workers: int = setting(integer(1, 64), 8)
     metrics_listen: tuple[str, int] | None = setting(listen_address, None)  # None: no metrics and /healthz server
 
 
@@ -156,7 +158,8 @@ class StatusMapping:
 
 @dataclass(frozen=True)
 class SyncConfig:
-    interval: timedelta = setting(duration("30s", "1d"), timedelta(minutes=5))
+    # Below 30s only for a test shop (load.py warns): a live shop is asked that often by every poll.
+    interval: timedelta = setting(duration("1s", "1d"), timedelta(minutes=5))
     since: date | None = setting(a_date, None)  # None: orders of any age
     overlap: timedelta = setting(duration("1s", "1h"), timedelta(seconds=10))  # re-read window behind the cursor
     page_size: int = setting(integer(1, 10_000), 0)  # 0: the largest page the kind allows
@@ -203,7 +206,7 @@ class ShopConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything under the config dir; `database`, `logging` and `rates` come from mahnwerk.toml."""
+    """Everything under the config dir; `database`, `logging`, `rates` and `daemon` come from mahnwerk.toml."""
 
     config_dir: Path
     database: DatabaseConfig = DatabaseConfig()
@@ -211,7 +214,7 @@ class Config:
     shops: tuple[ShopConfig, ...] = ()
     warnings: tuple[ConfigProblem, ...] = ()  # allowed but questionable settings, shown by `check`
     rates: RatesConfig = RatesConfig()  # [rates]: where `rates update` reads the German base rate
-    daemon: DaemonConfig = DaemonConfig()  # [daemon]: metrics and health of `mahnwerk daemon`
+    daemon: DaemonConfig = DaemonConfig()  # [daemon]: its pool of shop ticks, metrics and health
     alerts: AlertsConfig = AlertsConfig()  # [alerts]: mails about shops that need a person
 
     def shop(self, shop_id: str) -> ShopConfig:

@@ -4,7 +4,16 @@ One job per shop, every `sync.interval`: under the shop's lock it syncs (orders,
 then either does the day's run (decide and execute, as `mahnwerk run`) when it is due, or retries the outbox rows
 whose time has come. The day's run is due from `delivery.run_at` (shop time) until it is done that day, so a run
 missed because the database or the shop was down happens at the next tick after it answers again. Shops run in
-parallel in a bounded pool; a shop held by another process (a command typed by hand) is skipped for this tick.
+parallel in a bounded pool (`[daemon] workers`); a shop held by another process (a command typed by hand, another
+daemon) is skipped for this tick.
+
+Several daemons on one PostgreSQL share the shops without being told which is whose: each schedules every shop,
+and a tick that finds the shop synced by another process since its own last tick, less than an interval ago, skips
+it and comes back just after that shop's next due time. So each shop is synced about once per interval by whoever
+gets there first, and when a daemon dies its shop locks die with its database sessions and the others take its
+shops at their next due time. The first ticks are spread over the time the pool needs for them (a second per
+`workers` shops, at most an interval) and every tick comes a little late at random (a twentieth of the interval,
+at most 15 s), so shops do not fire together.
 
 A database that does not answer (a restart, a network blip) fails the tick without a traceback; the shop's next
 tick comes early (after 5 s, doubling up to its interval) and catches up what was missed, the day's run included.
@@ -21,6 +30,7 @@ commits with its cursor, even a SIGKILL loses nothing.
 
 from __future__ import annotations
 
+import random
 import signal
 import threading
 import time
@@ -32,7 +42,9 @@ from zoneinfo import ZoneInfo
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlmodel import col
 
 from mahnwerk.errors import StoreError
 from mahnwerk.sync.casework.blocked import FIX, count_blocked, message
@@ -49,12 +61,14 @@ from mahnwerk.sync.service.syncing import sync_one
 from mahnwerk.sync.service.systemd import notify, watchdog_interval
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.locks import ShopBusy, shop_lock
+from mahnwerk.sync.store.models import SyncRun
 
 log = structlog.get_logger("mahnwerk.daemon")
 DEFAULT_WORKERS = 8
 RATES_CHECK_INTERVAL = 3600  # seconds: the rates job looks hourly whether today's update is due
 GERMANY = ZoneInfo("Europe/Berlin")
 FIRST_RETRY = 5.0  # seconds after a database fault; doubled per fault in a row, at most the shop's interval
+MAX_JITTER = 15.0  # seconds a tick may come late at random, at most (and a twentieth of the interval)
 
 
 def build_scheduler(store: Store, shops: Sequence[ShopConfig], config: Config | None = None, *,
@@ -70,15 +84,61 @@ def build_scheduler(store: Store, shops: Sequence[ShopConfig], config: Config | 
     if config is not None:
         scheduler.add_job(RatesJob(store, config, now=now, metrics=metrics), "interval", id="rates", name="base rates",
                           seconds=RATES_CHECK_INTERVAL, next_run_time=datetime.now(UTC))
+    spread = len(shops) / max(1, workers)  # seconds: the pool starts about `workers` idle polls a second
     for shop in shops:
         job_id = f"shop:{shop.id}"
+        interval = shop.sync.interval.total_seconds()
+        first = datetime.now(UTC) + timedelta(seconds=random.uniform(0, min(spread, interval)))
         scheduler.add_job(shop_job, "interval", args=[store, shop, config],
                           kwargs={"now": now, "retry": EarlyRetry(scheduler, job_id, shop), "metrics": metrics,
-                                  "alerts": alerts},
-                          id=job_id,
-                          name=f"shop {shop.id}", seconds=shop.sync.interval.total_seconds(),
-                          next_run_time=datetime.now(UTC))
+                                  "alerts": alerts, "turns": Turns(scheduler, job_id, shop)}, id=job_id,
+                          name=f"shop {shop.id}", seconds=interval, jitter=jitter(interval), next_run_time=first)
     return scheduler
+
+
+def jitter(interval: float) -> float:
+    """How late a shop's tick may come at random: a twentieth of its interval, at most MAX_JITTER seconds."""
+    return min(interval / 20, MAX_JITTER)
+
+
+class Turns:
+    """Whose turn a shop is when other processes (another daemon, a `sync` typed by hand) sync it too: a tick
+    leaves the shop to a sync another process started since this daemon's last tick, less than an interval ago,
+    and comes back just after that sync's next due time."""
+
+    def __init__(self, scheduler: BackgroundScheduler, job_id: str, shop: ShopConfig) -> None:
+        self.scheduler, self.job_id, self.shop_id = scheduler, job_id, shop.id
+        self.interval = shop.sync.interval.total_seconds()
+        self.mine: datetime | None = None  # when this daemon's last tick of the shop ended (None: none yet)
+
+    def synced_elsewhere(self, store: Store) -> datetime | None:
+        """When another process started the shop's last good sync, if it did since our last tick and less than an
+        interval (less the jitter) ago; else None: the shop is due. Asked under the shop's lock."""
+        if self.mine is None:
+            return None  # a daemon's first tick syncs: it may have been down for long
+        with store.session() as session:  # the shop's newest run (the newest id: no scan of its history)
+            last = session.execute(select(col(SyncRun.started_at), col(SyncRun.outcome)).where(
+                col(SyncRun.shop_id) == self.shop_id).order_by(col(SyncRun.id).desc()).limit(1)).first()
+        if last is None or last.outcome != "ok":
+            return None  # never synced, or the last sync failed: due
+        recent = datetime.now(UTC) - timedelta(seconds=self.interval - jitter(self.interval))
+        return last.started_at if self.mine < last.started_at and last.started_at > recent else None
+
+    def defer(self, synced: datetime) -> datetime:
+        """Move the next tick to just after the shop's next due time (after the other process's own jitter, so it
+        keeps its turn); returns it."""
+        spare = jitter(self.interval)
+        at = synced + timedelta(seconds=self.interval + random.uniform(spare, 2 * spare))
+        self.scheduler.modify_job(self.job_id, next_run_time=at)
+        return at
+
+    def ended(self) -> None:
+        self.mine = datetime.now(UTC)
+
+    def busy(self) -> None:
+        """Another process had the shop at our first tick: from now on its syncs count (none of ours yet)."""
+        if self.mine is None:
+            self.mine = datetime.min.replace(tzinfo=UTC)
 
 
 class EarlyRetry:
@@ -109,14 +169,26 @@ def database_fault(exc: BaseException) -> bool:
 
 def shop_job(store: Store, shop: ShopConfig, config: Config | None = None, *,
              now: Callable[[], datetime] = utcnow, retry: EarlyRetry | None = None,
-             metrics: DaemonMetrics | None = None, alerts: Alerts | None = None) -> None:
+             metrics: DaemonMetrics | None = None, alerts: Alerts | None = None,
+             turns: Turns | None = None) -> None:
     """One tick for one shop: sync → payments → the day's run or the due retries, in that order, under its lock.
-    Failures are logged; the next tick comes at its time (early after a database fault, with `retry`)."""
+    Failures are logged; the next tick comes at its time (early after a database fault, with `retry`). With
+    `turns`, a shop another process synced since our last tick, less than an interval ago, is left to it."""
     try:
         with shop_lock(store, shop.id, command="daemon", wait=0):
-            _tick(store, shop, config, now, metrics, alerts)
-    except ShopBusy as exc:
-        log.info("daemon.shop_busy", shop=shop.id, holder=exc.holder)
+            if turns is not None and (synced := turns.synced_elsewhere(store)) is not None:
+                log.debug("daemon.synced_elsewhere", shop=shop.id, synced=synced.isoformat(),
+                          next=turns.defer(synced).isoformat())
+                return
+            try:
+                _tick(store, shop, config, now, metrics, alerts)
+            finally:
+                if turns is not None:
+                    turns.ended()
+    except ShopBusy as exc:  # another daemon's tick, or a command typed by hand: its next due time again
+        log.debug("daemon.shop_busy", shop=shop.id, holder=exc.holder)
+        if turns is not None:
+            turns.busy()
     except Exception as exc:
         if metrics:
             metrics.tick_failed(shop.id)

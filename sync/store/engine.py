@@ -24,6 +24,7 @@ MIGRATIONS = str(Path(__file__).with_name("migrations"))
 # The newest migration shipped (tests check it against Alembic's head). Every command starts by comparing the
 # database with it; Alembic, slow to import, is loaded only when there is something to migrate.
 SCHEMA_REVISION = "0008"
+KEEPALIVES = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -99,6 +100,12 @@ def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
     # made while the tables were still empty: a sequential scan for the whole backfill. Custom plans always.
     cursor = dbapi_connection.cursor()
     cursor.execute("SET plan_cache_mode = force_custom_plan")
+    # A shop's lock dies with its session. A process killed on a live machine closes the socket at once, but a
+    # machine that is gone (power, network) says nothing: PostgreSQL's keep-alive probes end such a session
+    # after a minute (30 s idle, then 3 probes 10 s apart) instead of the system's two hours, so another daemon
+    # takes its shops.
+    for setting, value in KEEPALIVES.items():
+        cursor.execute(f"SET {setting} = {value}")
     cursor.close()
     dbapi_connection.commit()
 

@@ -5,6 +5,10 @@ machine) that held it; the holder names itself in `application_name`, which is h
 has the shop. Next to a SQLite database it is an flock on `<database>.<shop>.lock`, released by the kernel when the
 process ends, with the holder written into the file. Read-only commands never take it.
 
+SQLite is the store of one daemon: `daemon_lock` holds an flock on `<database>.daemon` for the daemon's life,
+and a second daemon on the same file exits 3 naming the first (commands typed by hand take only the shop's lock
+and go on working). On PostgreSQL any number of daemons share the shops, so it takes nothing there.
+
 The lock is re-entrant within a thread (`run` syncs the shop it already holds); another thread or process waits
 up to `wait` seconds and then gets ShopBusy (exit code 3), naming the command, its pid and since when.
 """
@@ -41,6 +45,12 @@ class ShopBusy(MahnwerkError):
     def __init__(self, shop_id: str, holder: str) -> None:
         self.shop_id, self.holder = shop_id, holder
         super().__init__(f"shop '{shop_id}' is busy: {holder}")
+
+
+class DaemonRunning(MahnwerkError):
+    """Raised when a second daemon starts on a SQLite database another daemon serves: exit code 3."""
+
+    exit_code = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,32 @@ def shop_lock(store: Store, shop_id: str, *, command: str, wait: float = 30.0) -
     finally:
         with _held_lock:
             del _held[key]
+        lock.release()
+
+
+@contextmanager
+def daemon_lock(store: Store) -> Iterator[None]:
+    """Hold the SQLite database's daemon lock for the block; DaemonRunning when another daemon has it. Nothing on
+    PostgreSQL, where daemons share the shops through the shops' locks."""
+    if store.engine.dialect.name != "sqlite":
+        yield
+        return
+    lock = _FileLock(store, "daemon")
+    if lock.path is None:
+        yield  # an in-memory database lives in one process
+        return
+    lock.path = lock.path.with_suffix("")  # <database>.daemon: no shop's lock file (those end in .lock)
+    me = Holder("daemon", os.getpid(), socket.gethostname(), datetime.now(UTC).replace(microsecond=0))
+    if not lock.acquire(me):
+        lock.close()
+        holder = lock.holder()
+        raise DaemonRunning(f"another daemon serves {store.engine.url.database} ({holder or 'its pid is unknown'}): "
+                            "a SQLite database is the store of one daemon (commands typed by hand still work); to "
+                            "run several daemons, give them one PostgreSQL database (database.url = "
+                            '"postgresql+psycopg://...")')
+    try:
+        yield
+    finally:
         lock.release()
 
 

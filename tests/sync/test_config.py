@@ -165,7 +165,7 @@ APPENDED = [  # (text appended to SHOP at line 10, the one problem expected)
     ("[sync]\npage_size = 500", "11: sync.page_size: must be at most 100 for WooCommerce (got 500)"),
     ('[sync]\ninterval = "often"', '11: sync.interval: expected a duration like "5m", got "often"'),
     ("[sync]\ninterval = 300", '11: sync.interval: expected a duration like "5m", got 300'),
-    ('[sync]\ninterval = "10s"', '11: sync.interval: must be between "30s" and "1d", got "10s"'),
+    ('[sync]\ninterval = "2d"', '11: sync.interval: must be between "1s" and "1d", got "2d"'),
     ('[sync]\nsince = "2024-13-01"', '11: sync.since: expected a date like 2024-01-31, got "2024-13-01"'),
     ('[sync]\nintervall = "5m"', '11: sync.intervall: unknown key "intervall"; did you mean "interval"?'),
     ('[synk]\ninterval = "5m"', '10: synk: unknown table "synk"; did you mean "sync"?'),
@@ -558,3 +558,18 @@ def test_payments_mistakes_name_line_and_key(tmp_path: Path) -> None:
     assert ("shops/acme.toml:13: payments.stripe.api_key: expected a Stripe secret or restricted key "
             "(starting sk_ or rk_)") in found
     assert any('payments.molie: unknown table "molie"; did you mean "mollie"?' in p for p in found)
+
+
+def test_daemon_workers_and_a_test_shops_short_interval(tmp_path: Path) -> None:
+    """`[daemon] workers` sizes the daemon's pool (8 unless set, 1..64); a sync.interval below 30s loads (a test
+    shop) with a warning naming the line."""
+    write(tmp_path, "shops/acme.toml", SHOP + '[sync]\ninterval = "4s"\n')
+    config = load(tmp_path)
+    assert config.daemon.workers == 8 and config.shops[0].sync.interval == timedelta(seconds=4)
+    assert [str(w) for w in config.warnings] == [
+        "shops/acme.toml:11: sync.interval: polls the shop every 4 s: fine for a test shop, a load on a live one "
+        "(30s or more)"]
+    write(tmp_path, "mahnwerk.toml", "[daemon]\nworkers = 32\n")
+    assert load(tmp_path).daemon.workers == 32
+    write(tmp_path, "mahnwerk.toml", "[daemon]\nworkers = 0\n")
+    assert problems(tmp_path) == ["mahnwerk.toml:2: daemon.workers: must be between 1 and 64, got 0"]
