@@ -84,13 +84,16 @@ def _interest(principal: Decimal, start: date, end: date, rule: InterestRule, pa
 
 
 def account(claim: ClaimFacts, history: Sequence[Event], on: date, rule: InterestRule, default_on: date | None,
-            flat_fee: Decimal = ZERO, pauses: Sequence[Span] = (), deferrals: Sequence[Deferral] = ()) -> Balance:
+            flat_fee: Decimal = ZERO, pauses: Sequence[Span] = (), deferrals: Sequence[Deferral] = (), *,
+            interest_from: date | None = None) -> Balance:
     """The claim's balance on `on`: charges up to and including `on`, interest for the days before it.
 
     Payments are allocated to costs (letter fees, then the flat fee), then interest, then principal (§367 BGB).
     Interest runs on the open principal only, from the default date, never on interest or fees (§289 BGB); where a
     payment plan without acceleration covers a day, only on the principal of its overdue instalments (`Deferral`).
-    Raises MissingRate if a rate the period needs is not in the table.
+    `interest_from` starts interest earlier than default where an agreed instalment date was missed (§286(2) no. 1
+    BGB); the flat fee still falls due with the claim's default only. Raises MissingRate if a rate the period needs
+    is not in the table.
     """
     principal, fees, flat, interest = claim.principal, ZERO, ZERO, ZERO
     charged = paid = credit = ZERO
@@ -100,7 +103,7 @@ def account(claim: ClaimFacts, history: Sequence[Event], on: date, rule: Interes
         isinstance(e, Payment) or (isinstance(e, StageDone) and e.fee > 0 and not e.skipped))]
     if default_on is not None and flat_fee > 0 and default_on <= on:
         events.append((default_on, 0, None))  # the flat fee falls due with default, before that day's events
-    cursor = default_on
+    cursor = default_on if interest_from is None else interest_from
     for day, order, event in sorted(events, key=lambda item: (item[0], item[1])) + [(on, 2, None)]:
         if cursor is not None and day > cursor:
             if principal > 0:

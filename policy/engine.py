@@ -141,9 +141,10 @@ def owed(claim: ClaimFacts, history: Sequence[Event], day: date, policy: Policy,
     history = sorted((e for e in history if e.on <= day), key=lambda e: e.on)
     plans = plan_spans(history, policy.plan_grace_days, day, acceleration=policy.plan_acceleration)
     rule = policy.interest_rule(claim) if interest else NO_INTEREST
-    return account(claim, history, day, rule, interest_from(default_date(claim, history, policy), plans),
-                   policy.b2b_flat_fee if claim.is_b2b else ZERO, interest_pauses(hold_spans(history), plans),
-                   deferrals(plans))
+    default_on = default_date(claim, history, policy)
+    return account(claim, history, day, rule, default_on, policy.b2b_flat_fee if claim.is_b2b else ZERO,
+                   interest_pauses(hold_spans(history), plans), deferrals(plans),
+                   interest_from=interest_from(default_on, plans))
 
 
 def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy) -> Assessment:
@@ -165,7 +166,8 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
 
     def balance_on(day: date) -> tuple[Balance | None, MissingRate | None]:
         try:
-            return account(claim, history, day, rule, interest_from(default_on, plans), flat, pauses, deferred), None
+            return account(claim, history, day, rule, default_on, flat, pauses, deferred,
+                           interest_from=interest_from(default_on, plans)), None
         except MissingRate as exc:
             return None, exc
 
