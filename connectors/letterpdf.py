@@ -13,6 +13,7 @@ from fpdf.fonts import TTFFont
 
 from mahnwerk.connectors.girocode import qr_png
 from mahnwerk.connectors.letter import CORE_FONT, LetterContent, LetterError
+from mahnwerk.connectors.letterfonts import Face, face
 
 # DIN 5008 form B, in mm: text from 25 mm, at least 20 mm right margin; address window 45 mm from the top.
 LEFT, RIGHT, TOP, BOTTOM = 25.0, 190.0, 20.0, 10.0
@@ -34,16 +35,21 @@ ASCII_FORMS = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h",
 
 def check_font(font: Path) -> None:
     """Load `font` as a letter would; LetterError names what is wrong with it."""
-    _close(_load_font(FPDF(), font))
+    _close(_load_font(FPDF(), font, faces={}))
 
 
-def render(content: LetterContent, font: Path | None) -> bytes:
-    """The letter as PDF bytes (content already checked)."""
-    sheet = _draw(content, font, total_pages=0)
+def render(content: LetterContent, font: Path | None, *, reuse_fonts: bool = True) -> bytes:
+    """The letter as PDF bytes (content already checked). `reuse_fonts` False parses the font file for this letter
+    alone, as fpdf2 does by itself (the same PDF, slower: for comparisons)."""
+    sheet = _draw(content, font, total_pages=0, reuse_fonts=reuse_fonts)
     if sheet.pages_count > 1:  # page numbers need the total: draw again, now that it is known
         _close(sheet)
-        sheet = _draw(content, font, total_pages=sheet.pages_count)
+        sheet = _draw(content, font, total_pages=sheet.pages_count, reuse_fonts=reuse_fonts)
     try:
+        for key, face in sheet.faces.items():
+            font_of_sheet = sheet.fonts[key]
+            assert isinstance(font_of_sheet, TTFFont)  # attached from the face
+            face.prepare_output(font_of_sheet)
         return bytes(sheet.output())
     finally:
         _close(sheet)
@@ -69,14 +75,15 @@ def _close(sheet: FPDF) -> None:
 class _Sheet(FPDF):
     """A4 in mm with the letter's fonts; folding marks on page 1, page numbers and footer on every page."""
 
-    def __init__(self, font: Path | None, *, footer: tuple[str, ...], total_pages: int) -> None:
+    def __init__(self, font: Path | None, *, footer: tuple[str, ...], total_pages: int, reuse_fonts: bool) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         # else a customer named "{nb}" would be printed as the page count; fpdf2 documents None as "no alias" but
         # annotates the parameter as str
         self.alias_nb_pages(None)  # type: ignore[arg-type]
         self.total_pages = total_pages
         self.family = "Letter" if font else CORE_FONT
-        _load_font(self, font)
+        self.faces: dict[str, Face] = {}  # fontkey -> the face it was attached from
+        _load_font(self, font, faces=self.faces if reuse_fonts else None)
         self.set_font(self.family, size=10)
         self.has_glyph = _glyph_test(self, font)
         self.set_margins(LEFT, TOP, 210.0 - RIGHT)
@@ -172,16 +179,21 @@ class _Sheet(FPDF):
             self.add_page()
 
 
-def _load_font(sheet: FPDF, font: Path | None) -> FPDF:
-    """Register `font` (and its bold sibling) as family "Letter", or set up the core font when None."""
+def _load_font(sheet: FPDF, font: Path | None, *, faces: dict[str, Face] | None) -> FPDF:
+    """Register `font` (and its bold sibling) as family "Letter", or set up the core font when None. With `faces`,
+    each file is parsed once per process (letterfonts.py) and `faces` learns which face each font came from."""
     if font is None:
         sheet.core_fonts_encoding = "windows-1252"  # adds €, „“ and – to Latin-1
         return sheet
     _readable(font)
     bold = font.with_name(f"{font.stem.removesuffix('-Regular')}-Bold{font.suffix}")
     try:
-        sheet.add_font("Letter", "", font)
-        sheet.add_font("Letter", "B", bold if bold.is_file() else font)
+        for style, path in (("", font), ("B", bold if bold.is_file() else font)):
+            if faces is None:
+                sheet.add_font("Letter", style, path)
+            else:
+                known = face(path)
+                faces[known.attach(sheet, "Letter", style).fontkey] = known
     except Exception as exc:  # fontTools raises many unrelated types for a damaged font
         _close(sheet)
         raise LetterError(f"font {font}: not a usable TrueType font ({type(exc).__name__}: {exc})") from exc
@@ -205,8 +217,8 @@ def _encodes(char: str, encoding: str) -> bool:
     return True
 
 
-def _draw(content: LetterContent, font: Path | None, *, total_pages: int) -> _Sheet:
-    sheet = _Sheet(font, footer=content.footer, total_pages=total_pages)
+def _draw(content: LetterContent, font: Path | None, *, total_pages: int, reuse_fonts: bool) -> _Sheet:
+    sheet = _Sheet(font, footer=content.footer, total_pages=total_pages, reuse_fonts=reuse_fonts)
     sheet.set_title(content.title)  # metadata is UTF-16: any character will do
     sheet.set_lang(content.language)
     sheet.set_creator("Mahnwerk")

@@ -1,0 +1,61 @@
+"""Fonts read once per process: the letters are the same PDFs as with fpdf2 parsing the font for each letter."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pypdf
+import pytest
+
+from mahnwerk.connectors.letterfonts import face
+from mahnwerk.connectors.letterpdf import render
+
+from .test_letter import a_letter, dejavu  # noqa: F401  (dejavu is a fixture)
+
+
+def comparable(pdf: bytes) -> bytes:
+    """The PDF without the creation date and the document id made from it: the rest must not differ."""
+    return re.sub(rb"/ID \[[^]]*\]", b"", re.sub(rb"/CreationDate \(D:[^)]*\)", b"", pdf))
+
+
+@pytest.mark.parametrize("changes", [
+    {},  # German: the working font has every glyph
+    {"recipient": ("Ольга Иванова", "Łukasz Żółć 你好", "Ægir Þórsson", "Αθήνα")},  # CJK is not in DejaVu: "?"
+    {"recipient": ("ꙮ ∰ ⌘ Ⴀ", "Hauptstraße 5a")},  # glyphs outside the working font: subset from the file
+    {"body": ("Ein langer Absatz. " * 60,) * 4},  # two pages: drawn twice, with page numbers
+    {"subject": "Mahnung " + "Überweisung " * 30},  # bold, wrapped
+])
+def test_reused_fonts_give_the_same_pdf(changes: dict[str, Any], dejavu: Path) -> None:  # noqa: F811
+    """Byte for byte what fpdf2 writes when it parses the font file for this letter alone."""
+    content = a_letter(**changes)
+    fresh = render(content, dejavu, reuse_fonts=False)
+    assert comparable(render(content, dejavu)) == comparable(fresh)
+    assert comparable(render(content, dejavu)) == comparable(fresh)  # and again, from the parsed face
+    reader = pypdf.PdfReader(BytesIO(fresh))
+    if "body" in changes:
+        assert len(reader.pages) == 2 and "2/2" in reader.pages[1].extract_text()
+
+
+def test_the_working_font_keeps_the_files_glyphs(dejavu: Path) -> None:  # noqa: F811
+    """Latin, Greek and Cyrillic are in the working font, under the file's glyph names; Georgian is not."""
+    known = face(dejavu)
+    assert known.working is not None and len(known.working) < len(known.data) / 4
+    for char in "AäßŁŻÞΑжЖ€„“–":
+        assert known.parsed.cmap[ord(char)] in known.working_glyphs
+    assert known.parsed.cmap[ord("Ⴀ")] not in known.working_glyphs
+
+
+def test_a_font_file_replaced_is_read_again(tmp_path: Path, dejavu: Path) -> None:  # noqa: F811
+    """The face follows the file: after the regular font is replaced by the bold one, letters print in bold."""
+    font = tmp_path / "Letter.ttf"
+    shutil.copyfile(dejavu, font)
+    regular = render(a_letter(), font)
+    shutil.copyfile(dejavu.with_name("DejaVuSans-Bold.ttf"), font)
+    bold = render(a_letter(), font)
+    assert comparable(bold) != comparable(regular)
+    assert comparable(bold) == comparable(render(a_letter(), font, reuse_fonts=False))
+    assert face(font).parsed.name == "DejaVuSansBold"
