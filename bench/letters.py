@@ -122,7 +122,7 @@ def main() -> None:
         sys.exit("DejaVu Sans is not installed (Debian/Ubuntu: apt-get install fonts-dejavu-core)")
     print(header(), flush=True)
     contents = letters(args.letters)
-    base_ms, reuse_ms, first_ms = [], [], []
+    base_ms, reuse_ms, first_ms, base_cpu, reuse_cpu = [], [], [], [], []
     for round_ in range(1, args.repeat + 1):
         with tempfile.TemporaryDirectory(prefix="bench-letters-") as folder:
             cpu = time.process_time()
@@ -138,6 +138,8 @@ def main() -> None:
         base_ms.append(1000 * statistics.mean(parsed))
         later = reused[1:] if round_ == 1 else reused
         reuse_ms.append(1000 * statistics.mean(later))
+        base_cpu.append(1000 * parsed_cpu / len(parsed))
+        reuse_cpu.append(1000 * reused_cpu / len(reused))
         if round_ == 1:
             first_ms.append(1000 * reused[0])
         print(f"round {round_}: baseline {base_ms[-1]:.1f} ms/letter ({1000 * parsed_cpu / len(parsed):.1f} ms CPU) "
@@ -145,8 +147,9 @@ def main() -> None:
               f"({1000 * reused_cpu / len(reused):.1f} ms CPU, first letter {1000 * reused[0]:.0f} ms) over "
               f"{len(later)}; identical PDFs {same}/{len(parsed)}; load {os.getloadavg()[0]:.2f}", flush=True)
     base, reuse = statistics.median(base_ms), statistics.median(reuse_ms)
-    print(f"median of {args.repeat}: baseline {base:.1f} ms/letter, mahnwerk {reuse:.1f} ms/letter "
-          f"({base / reuse:.1f} x); first letter of the process {first_ms[0]:.0f} ms")
+    print(f"median of {args.repeat}: baseline {base:.1f} ms/letter ({statistics.median(base_cpu):.1f} ms CPU), "
+          f"mahnwerk {reuse:.1f} ms/letter ({statistics.median(reuse_cpu):.1f} ms CPU), {base / reuse:.1f} x; "
+          f"first letter of the process {first_ms[0]:.0f} ms")
 
 
 if __name__ == "__main__":

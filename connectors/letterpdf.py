@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Callable
 from io import BytesIO
@@ -65,6 +66,12 @@ def _readable(font: Path) -> None:
         raise LetterError(f"font {font}: not a usable TrueType font (it does not start like one)")
 
 
+@functools.lru_cache(maxsize=4)
+def _qr_png(payload: str) -> bytes:
+    """The GiroCode's image; a letter of several pages is drawn twice (page numbers need the total)."""
+    return qr_png(payload)
+
+
 def _close(sheet: FPDF) -> None:
     # fontTools keeps each font file open until closed; a discarded first draft would leak them.
     for font in sheet.fonts.values():
@@ -89,6 +96,7 @@ class _Sheet(FPDF):
         self.set_margins(LEFT, TOP, 210.0 - RIGHT)
         self.c_margin = 0  # DIN 5008 aligns text on the 25 mm line itself, not 1 mm inside it
         self.footer_lines = self.wrap_footer(footer)
+        self.payment_height = 0.0
         self.set_auto_page_break(True, margin=BOTTOM + FOOTER_LINE * len(self.footer_lines) + FOOTER_GAP)
 
     def wrap_footer(self, footer: tuple[str, ...]) -> list[str]:
@@ -272,7 +280,8 @@ def _table(sheet: _Sheet, content: LetterContent) -> None:
     height += 1.5 + LINE / 2 + sheet.height_of(RIGHT - LEFT, content.pay_by)
     sheet.ln(LINE)
     # The statement and the payment box go together: the account to pay to never stands alone on a page.
-    sheet.keep_together(height + LINE / 2 + _payment_height(sheet, content))
+    sheet.payment_height = _payment_height(sheet, content)  # _payment draws the box this high
+    sheet.keep_together(height + LINE / 2 + sheet.payment_height)
     sheet.use(10, bold=True)
     sheet.lines(LEFT, RIGHT - LEFT, content.table_title)
     *items, total = content.table
@@ -315,7 +324,7 @@ def _payment_height(sheet: _Sheet, content: LetterContent) -> float:
 
 def _payment(sheet: _Sheet, content: LetterContent) -> None:
     qr_x, value_x, value_w = _payment_columns(content)
-    height = _payment_height(sheet, content)
+    height = sheet.payment_height
     sheet.ln(LINE / 2)  # the box's frame sets it apart
     sheet.keep_together(height)
     top = sheet.get_y()
@@ -332,7 +341,7 @@ def _payment(sheet: _Sheet, content: LetterContent) -> None:
         sheet.set_y(row_top)
         sheet.set_y(sheet.lines(value_x, value_w, value))
     if content.qr_payload:
-        sheet.image(BytesIO(qr_png(content.qr_payload)), x=qr_x, y=top + PAD, w=QR_SIZE, h=QR_SIZE)
+        sheet.image(BytesIO(_qr_png(content.qr_payload)), x=qr_x, y=top + PAD, w=QR_SIZE, h=QR_SIZE)
         sheet.use(7)
         sheet.set_y(sheet.get_y() + 1)
         sheet.lines(LEFT + PAD, value_w + BANK_LABEL_W, content.qr_caption, height=3)
