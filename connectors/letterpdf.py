@@ -39,13 +39,23 @@ def check_font(font: Path) -> None:
     _close(_load_font(FPDF(), font, faces={}))
 
 
+_last_total = [0]  # the page count of the last letter of several pages drawn in this process
+
+
 def render(content: LetterContent, font: Path | None, *, reuse_fonts: bool = True) -> bytes:
-    """The letter as PDF bytes (content already checked). `reuse_fonts` False parses the font file for this letter
-    alone, as fpdf2 does by itself (the same PDF, slower: for comparisons)."""
-    sheet = _draw(content, font, total_pages=0, reuse_fonts=reuse_fonts)
-    if sheet.pages_count > 1:  # page numbers need the total: draw again, now that it is known
+    """The letter as PDF bytes (content already checked). `reuse_fonts` False draws it as before issue 17, for
+    comparisons: the font file parsed for this letter alone, a letter of several pages always drawn twice (the
+    same PDF, slower)."""
+    # Page numbers ("2/3") need the total, which only the drawing tells; they change nothing else on the page. So
+    # the letter is drawn with the total of the letter before (letters of a run tend to be alike) and drawn again
+    # only when its own total differs. A one-page letter prints no number, whatever the guess.
+    guess = _last_total[0] if reuse_fonts else 0
+    sheet = _draw(content, font, total_pages=guess, reuse_fonts=reuse_fonts)
+    if sheet.pages_count > 1 and sheet.pages_count != guess:
         _close(sheet)
         sheet = _draw(content, font, total_pages=sheet.pages_count, reuse_fonts=reuse_fonts)
+    if reuse_fonts and sheet.pages_count > 1:
+        _last_total[0] = sheet.pages_count
     try:
         for key, face in sheet.faces.items():
             font_of_sheet = sheet.fonts[key]

@@ -59,3 +59,17 @@ def test_a_font_file_replaced_is_read_again(tmp_path: Path, dejavu: Path) -> Non
     assert comparable(bold) != comparable(regular)
     assert comparable(bold) == comparable(render(a_letter(), font, reuse_fonts=False))
     assert face(font).parsed.name == "DejaVuSansBold"
+
+
+def test_page_numbers_are_right_whatever_the_letter_before(dejavu: Path) -> None:  # noqa: F811
+    """A letter is drawn with the page count of the letter before and again only when its own differs: letters of
+    2, 2, 3, 1 and 2 pages in a row are each the PDF drawn on its own, "n/total" on every page after the first."""
+    paragraph = "Ein langer Absatz. " * 60
+    for paragraphs in (4, 4, 9, 0, 4):
+        content = a_letter(body=(paragraph,) * paragraphs) if paragraphs else a_letter()
+        fresh = render(content, dejavu, reuse_fonts=False)
+        assert comparable(render(content, dejavu)) == comparable(fresh)
+        pages = pypdf.PdfReader(BytesIO(fresh)).pages
+        assert len(pages) == {4: 2, 9: 3, 0: 1}[paragraphs]
+        for number, page in enumerate(pages[1:], start=2):
+            assert f"{number}/{len(pages)}" in page.extract_text()
