@@ -3,11 +3,12 @@
 fpdf2 parses the font file for every document (DejaVu Sans has ~6,000 glyphs: half of a letter's time) and, when the
 document is written, subsets the parsed font in place. A `Face` keeps what fpdf2 reads from the file (metrics,
 cmap, widths) and hands each letter its own copy of the fields a document changes, plus a font for the subsetter
-that fontTools reads lazily from memory: the *working font*, made once from the file with the glyphs letters are
-written in (Latin, Greek, Cyrillic, punctuation, currency signs: ~1,100 glyphs), which subsets in a fraction of
-the time. Subsetting the working font gives the same bytes as subsetting the file (the glyph names, order and
-tables the subset keeps are the file's; tests/connectors/test_letterfonts.py compares whole letters); a letter
-that uses a glyph outside it is subset from the file, as before.
+that fontTools reads lazily from memory: the smallest *working font* that has every glyph the letter uses, made
+once from the file (Latin-1 and Latin Extended-A with punctuation and currency signs: 456 of DejaVu Sans' 6,253
+glyphs; then also Greek, Cyrillic and Latin Extended-B: 1,266), which fontTools subsets in a fraction of the time:
+its cost grows with the glyphs of the font it reads. Subsetting a working font gives the same bytes as subsetting
+the file (the glyph names, order and tables the subset keeps are the file's; tests/connectors/test_letterfonts.py
+compares whole letters); a letter that uses a glyph outside them is subset from the file, as before.
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ from fpdf import FPDF
 from fpdf.enums import TextEmphasis
 from fpdf.fonts import SubsetMap, TTFFont
 
-# Code points of the working font: Latin (with Latin-1 and Extended-A/B), Greek, Cyrillic, general punctuation,
-# superscripts and currency signs, letterlike symbols (№, ™). Outside these a letter takes the slower way.
-WORKING_RANGES = ((0x20, 0x250), (0x370, 0x530), (0x2000, 0x20D0), (0x2100, 0x2150))
+# Code points of the working fonts, smallest first: Latin-1 and Latin Extended-A (German, French, Polish, Czech,
+# Turkish, Nordic names), general punctuation, superscripts and currency signs, letterlike symbols (№, ™); then
+# Latin Extended-B, Greek and Cyrillic too. Outside these a letter takes the slower way.
+WORKING_RANGES = (
+    ((0x20, 0x180), (0x2000, 0x20D0), (0x2100, 0x2150)),
+    ((0x20, 0x250), (0x370, 0x530), (0x2000, 0x20D0), (0x2100, 0x2150)),
+)
 # What fpdf2's subsetting drops anyway (fpdf/output.py, _add_fonts), and the legacy 'kern' table it does not keep.
 DROPPED = ("FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "kern")
 PREFIX_MIN = 8  # shorter texts (fpdf2 measures each character alone too) are summed directly
@@ -65,8 +70,8 @@ class Face:
 
     path: Path
     data: bytes  # the file
-    working: bytes | None  # the working font; None when the file cannot be reduced with its glyph names intact
-    working_glyphs: frozenset[str]
+    working: tuple[tuple[bytes, frozenset[str]], ...]  # the working fonts and their glyphs, smallest first; none
+    #                                                     when the file cannot be reduced with its glyph names intact
     parsed: LetterFont  # fpdf2's parse of the file; never handed to a document itself
 
     def attach(self, sheet: FPDF, family: str, style: str) -> LetterFont:
@@ -79,17 +84,19 @@ class Face:
         font.cw = copy.copy(self.parsed.cw)  # a defaultdict: reading an unknown character adds it
         font.missing_glyphs = []
         font.biggest_size_pt = 0
-        font.ttfont = self._reader(self.working or self.data)
+        font.ttfont = self._reader(self.working[0][0] if self.working else self.data)
         font.subset = SubsetMap(font)
         font._measured, font._units = "", 0
         sheet.fonts[font.fontkey] = font
         return font
 
     def prepare_output(self, font: TTFFont) -> None:
-        """Give `font` the reader its subset is made from: the working font when it has every glyph used."""
-        if self.working is None or not self.working_glyphs.issuperset(font.subset.get_all_glyph_names()):
+        """Give `font` the reader its subset is made from: the smallest working font that has every glyph used."""
+        used = font.subset.get_all_glyph_names()
+        data = next((working for working, glyphs in self.working if glyphs.issuperset(used)), self.data)
+        if not self.working or data is not self.working[0][0]:
             font.ttfont.close()
-            font.ttfont = self._reader(self.data)
+            font.ttfont = self._reader(data)
 
     def _reader(self, data: bytes) -> TTFont:
         # As fpdf2 opens the file (fpdf/fonts.py, TTFFont.__init__): the subset keeps the file's timestamp.
@@ -119,13 +126,20 @@ def _read(path: Path) -> Face:
     parsed = LetterFont(FPDF(), path, "face", "")
     parsed._measured, parsed._units = "", 0
     parsed.ttfont.close()  # everything fpdf2 needs from the file has been read; the documents get their own
-    working = _working_font(data, parsed)
-    glyphs = frozenset(TTFont(BytesIO(working), lazy=True).getGlyphOrder()) if working else frozenset()
-    return Face(path, data, working, glyphs, parsed)
+    working: list[tuple[bytes, frozenset[str]]] = []
+    source = data
+    for ranges in reversed(WORKING_RANGES):  # each from the one above it: fewer glyphs to read
+        reduced = _working_font(source, parsed, ranges)
+        if reduced is None:
+            break
+        working.insert(0, (reduced, frozenset(TTFont(BytesIO(reduced), lazy=True).getGlyphOrder())))
+        source = reduced
+    return Face(path, data, tuple(working), parsed)
 
 
-def _working_font(data: bytes, parsed: TTFFont) -> bytes | None:
-    """The file reduced to WORKING_RANGES, glyph names and order kept; None when the names do not survive."""
+def _working_font(data: bytes, parsed: TTFFont, ranges: tuple[tuple[int, int], ...]) -> bytes | None:
+    """The font reduced to the code points of `ranges`, glyph names and order kept; None when the names do not
+    survive."""
     # Bounding boxes are recomputed when a letter's subset is written: not worth recomputing here.
     source = TTFont(BytesIO(data), recalcTimestamp=False, recalcBBoxes=False, fontNumber=parsed.collection_font_number)
     if source.get("post") is None or source["post"].formatType != 2.0:
@@ -136,7 +150,7 @@ def _working_font(data: bytes, parsed: TTFFont) -> bytes | None:
     options = ftsubset.Options(notdef_outline=True, recommended_glyphs=True, glyph_names=True, name_IDs=["*"],
                                name_languages=["*"])
     subsetter = ftsubset.Subsetter(options)
-    subsetter.populate(unicodes=[c for start, end in WORKING_RANGES for c in range(start, end)])
+    subsetter.populate(unicodes=[c for start, end in ranges for c in range(start, end)])
     try:
         subsetter.subset(source)
         buffer = BytesIO()

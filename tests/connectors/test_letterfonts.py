@@ -23,8 +23,8 @@ def comparable(pdf: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("changes", [
-    {},  # German: the working font has every glyph
-    {"recipient": ("Ольга Иванова", "Łukasz Żółć 你好", "Ægir Þórsson", "Αθήνα")},  # CJK is not in DejaVu: "?"
+    {},  # German: the small working font has every glyph
+    {"recipient": ("Ольга Иванова", "Łukasz Żółć 你好", "Ægir Þórsson", "Αθήνα")},  # the larger; CJK: "?"
     {"recipient": ("ꙮ ∰ ⌘ Ⴀ", "Hauptstraße 5a")},  # glyphs outside the working font: subset from the file
     {"body": ("Ein langer Absatz. " * 60,) * 4},  # two pages: drawn twice, with page numbers
     {"subject": "Mahnung " + "Überweisung " * 30},  # bold, wrapped
@@ -40,13 +40,15 @@ def test_reused_fonts_give_the_same_pdf(changes: dict[str, Any], dejavu: Path) -
         assert len(reader.pages) == 2 and "2/2" in reader.pages[1].extract_text()
 
 
-def test_the_working_font_keeps_the_files_glyphs(dejavu: Path) -> None:  # noqa: F811
-    """Latin, Greek and Cyrillic are in the working font, under the file's glyph names; Georgian is not."""
+def test_the_working_fonts_keep_the_files_glyphs(dejavu: Path) -> None:  # noqa: F811
+    """Latin in the small working font, Greek and Cyrillic in the larger one too, under the file's glyph names;
+    Georgian in neither."""
     known = face(dejavu)
-    assert known.working is not None and len(known.working) < len(known.data) / 4
-    for char in "AäßŁŻÞΑжЖ€„“–":
-        assert known.parsed.cmap[ord(char)] in known.working_glyphs
-    assert known.parsed.cmap[ord("Ⴀ")] not in known.working_glyphs
+    (small, latin), (larger, more) = known.working
+    assert len(small) < len(larger) < len(known.data) / 4 and latin < more
+    assert {known.parsed.cmap[ord(char)] for char in "AäßŁŻÞ€„“–№"} <= latin
+    assert {known.parsed.cmap[ord(char)] for char in "ΑжЖș"} <= more - latin
+    assert known.parsed.cmap[ord("Ⴀ")] not in more
 
 
 def test_a_font_file_replaced_is_read_again(tmp_path: Path, dejavu: Path) -> None:  # noqa: F811
