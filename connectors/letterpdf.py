@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Callable
 from io import BytesIO
@@ -13,6 +14,7 @@ from fpdf.fonts import TTFFont
 
 from mahnwerk.connectors.girocode import qr_png
 from mahnwerk.connectors.letter import CORE_FONT, LetterContent, LetterError
+from mahnwerk.connectors.letterfonts import Face, face
 
 # DIN 5008 form B, in mm: text from 25 mm, at least 20 mm right margin; address window 45 mm from the top.
 LEFT, RIGHT, TOP, BOTTOM = 25.0, 190.0, 20.0, 10.0
@@ -34,16 +36,31 @@ ASCII_FORMS = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h",
 
 def check_font(font: Path) -> None:
     """Load `font` as a letter would; LetterError names what is wrong with it."""
-    _close(_load_font(FPDF(), font))
+    _close(_load_font(FPDF(), font, faces={}))
 
 
-def render(content: LetterContent, font: Path | None) -> bytes:
-    """The letter as PDF bytes (content already checked)."""
-    sheet = _draw(content, font, total_pages=0)
-    if sheet.pages_count > 1:  # page numbers need the total: draw again, now that it is known
+_last_total = [0]  # the page count of the last letter of several pages drawn in this process
+
+
+def render(content: LetterContent, font: Path | None, *, reuse_fonts: bool = True) -> bytes:
+    """The letter as PDF bytes (content already checked). `reuse_fonts` False draws it as before issue 17, for
+    comparisons: the font file parsed for this letter alone, a letter of several pages always drawn twice (the
+    same PDF, slower)."""
+    # Page numbers ("2/3") need the total, which only the drawing tells; they change nothing else on the page. So
+    # the letter is drawn with the total of the letter before (letters of a run tend to be alike) and drawn again
+    # only when its own total differs. A one-page letter prints no number, whatever the guess.
+    guess = _last_total[0] if reuse_fonts else 0
+    sheet = _draw(content, font, total_pages=guess, reuse_fonts=reuse_fonts)
+    if sheet.pages_count > 1 and sheet.pages_count != guess:
         _close(sheet)
-        sheet = _draw(content, font, total_pages=sheet.pages_count)
+        sheet = _draw(content, font, total_pages=sheet.pages_count, reuse_fonts=reuse_fonts)
+    if reuse_fonts and sheet.pages_count > 1:
+        _last_total[0] = sheet.pages_count
     try:
+        for key, face in sheet.faces.items():
+            font_of_sheet = sheet.fonts[key]
+            assert isinstance(font_of_sheet, TTFFont)  # attached from the face
+            face.prepare_output(font_of_sheet)
         return bytes(sheet.output())
     finally:
         _close(sheet)
@@ -59,6 +76,12 @@ def _readable(font: Path) -> None:
         raise LetterError(f"font {font}: not a usable TrueType font (it does not start like one)")
 
 
+@functools.lru_cache(maxsize=4)
+def _qr_png(payload: str) -> bytes:
+    """The GiroCode's image; a letter of several pages is drawn twice (page numbers need the total)."""
+    return qr_png(payload)
+
+
 def _close(sheet: FPDF) -> None:
     # fontTools keeps each font file open until closed; a discarded first draft would leak them.
     for font in sheet.fonts.values():
@@ -69,19 +92,21 @@ def _close(sheet: FPDF) -> None:
 class _Sheet(FPDF):
     """A4 in mm with the letter's fonts; folding marks on page 1, page numbers and footer on every page."""
 
-    def __init__(self, font: Path | None, *, footer: tuple[str, ...], total_pages: int) -> None:
+    def __init__(self, font: Path | None, *, footer: tuple[str, ...], total_pages: int, reuse_fonts: bool) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         # else a customer named "{nb}" would be printed as the page count; fpdf2 documents None as "no alias" but
         # annotates the parameter as str
         self.alias_nb_pages(None)  # type: ignore[arg-type]
         self.total_pages = total_pages
         self.family = "Letter" if font else CORE_FONT
-        _load_font(self, font)
+        self.faces: dict[str, Face] = {}  # fontkey -> the face it was attached from
+        _load_font(self, font, faces=self.faces if reuse_fonts else None)
         self.set_font(self.family, size=10)
         self.has_glyph = _glyph_test(self, font)
         self.set_margins(LEFT, TOP, 210.0 - RIGHT)
         self.c_margin = 0  # DIN 5008 aligns text on the 25 mm line itself, not 1 mm inside it
         self.footer_lines = self.wrap_footer(footer)
+        self.payment_height = 0.0
         self.set_auto_page_break(True, margin=BOTTOM + FOOTER_LINE * len(self.footer_lines) + FOOTER_GAP)
 
     def wrap_footer(self, footer: tuple[str, ...]) -> list[str]:
@@ -172,16 +197,21 @@ class _Sheet(FPDF):
             self.add_page()
 
 
-def _load_font(sheet: FPDF, font: Path | None) -> FPDF:
-    """Register `font` (and its bold sibling) as family "Letter", or set up the core font when None."""
+def _load_font(sheet: FPDF, font: Path | None, *, faces: dict[str, Face] | None) -> FPDF:
+    """Register `font` (and its bold sibling) as family "Letter", or set up the core font when None. With `faces`,
+    each file is parsed once per process (letterfonts.py) and `faces` learns which face each font came from."""
     if font is None:
         sheet.core_fonts_encoding = "windows-1252"  # adds €, „“ and – to Latin-1
         return sheet
     _readable(font)
     bold = font.with_name(f"{font.stem.removesuffix('-Regular')}-Bold{font.suffix}")
     try:
-        sheet.add_font("Letter", "", font)
-        sheet.add_font("Letter", "B", bold if bold.is_file() else font)
+        for style, path in (("", font), ("B", bold if bold.is_file() else font)):
+            if faces is None:
+                sheet.add_font("Letter", style, path)
+            else:
+                known = face(path)
+                faces[known.attach(sheet, "Letter", style).fontkey] = known
     except Exception as exc:  # fontTools raises many unrelated types for a damaged font
         _close(sheet)
         raise LetterError(f"font {font}: not a usable TrueType font ({type(exc).__name__}: {exc})") from exc
@@ -205,8 +235,8 @@ def _encodes(char: str, encoding: str) -> bool:
     return True
 
 
-def _draw(content: LetterContent, font: Path | None, *, total_pages: int) -> _Sheet:
-    sheet = _Sheet(font, footer=content.footer, total_pages=total_pages)
+def _draw(content: LetterContent, font: Path | None, *, total_pages: int, reuse_fonts: bool) -> _Sheet:
+    sheet = _Sheet(font, footer=content.footer, total_pages=total_pages, reuse_fonts=reuse_fonts)
     sheet.set_title(content.title)  # metadata is UTF-16: any character will do
     sheet.set_lang(content.language)
     sheet.set_creator("Mahnwerk")
@@ -260,7 +290,8 @@ def _table(sheet: _Sheet, content: LetterContent) -> None:
     height += 1.5 + LINE / 2 + sheet.height_of(RIGHT - LEFT, content.pay_by)
     sheet.ln(LINE)
     # The statement and the payment box go together: the account to pay to never stands alone on a page.
-    sheet.keep_together(height + LINE / 2 + _payment_height(sheet, content))
+    sheet.payment_height = _payment_height(sheet, content)  # _payment draws the box this high
+    sheet.keep_together(height + LINE / 2 + sheet.payment_height)
     sheet.use(10, bold=True)
     sheet.lines(LEFT, RIGHT - LEFT, content.table_title)
     *items, total = content.table
@@ -303,7 +334,7 @@ def _payment_height(sheet: _Sheet, content: LetterContent) -> float:
 
 def _payment(sheet: _Sheet, content: LetterContent) -> None:
     qr_x, value_x, value_w = _payment_columns(content)
-    height = _payment_height(sheet, content)
+    height = sheet.payment_height
     sheet.ln(LINE / 2)  # the box's frame sets it apart
     sheet.keep_together(height)
     top = sheet.get_y()
@@ -320,7 +351,7 @@ def _payment(sheet: _Sheet, content: LetterContent) -> None:
         sheet.set_y(row_top)
         sheet.set_y(sheet.lines(value_x, value_w, value))
     if content.qr_payload:
-        sheet.image(BytesIO(qr_png(content.qr_payload)), x=qr_x, y=top + PAD, w=QR_SIZE, h=QR_SIZE)
+        sheet.image(BytesIO(_qr_png(content.qr_payload)), x=qr_x, y=top + PAD, w=QR_SIZE, h=QR_SIZE)
         sheet.use(7)
         sheet.set_y(sheet.get_y() + 1)
         sheet.lines(LEFT + PAD, value_w + BANK_LABEL_W, content.qr_caption, height=3)

@@ -171,14 +171,16 @@ def act(ctx: Any, store: Any, config: Any, shop: DemoShop) -> datetime:
     out, start = ctx.out, utcnow()
     out.print("\n[bold]mahnwerk run[/] on a simulated calendar (each run: sync, decide, execute; the demo skips the "
               "pacing of messages_per_minute):")
-    for days in range(0, 99, 14):
-        moment = start + timedelta(days=days)
-        [result] = run_shops(store, config, config.shops, now=partial(_at, moment), sleep=lambda seconds: None)
-        summary = result.as_dict()
-        done = ", ".join(f"{summary[k]} {k.replace('_', ' ')}" for k in SUMMARY if summary.get(k))
-        out.print(views.plain(f"  day +{days:<3} {done or 'nothing due'}"))
-        for error in summary["errors"][:3]:
-            out.print(views.plain(f"    error: {error}"))
+    with views.row_progress(out, enabled=out.is_terminal) as bar:
+        for days in range(0, 99, 14):
+            moment = start + timedelta(days=days)
+            [result] = run_shops(store, config, config.shops, now=partial(_at, moment), sleep=lambda seconds: None,
+                                 progress=bar(f"  day +{days:<3}") if bar else None)
+            summary = result.as_dict()
+            done = ", ".join(f"{summary[k]} {k.replace('_', ' ')}" for k in SUMMARY if summary.get(k))
+            out.print(views.plain(f"  day +{days:<3} {done or 'nothing due'}"))
+            for error in summary["errors"][:3]:
+                out.print(views.plain(f"    error: {error}"))
     mails = shop.customer_mails()
     out.print(f"\nThe sandbox shop mailed {len(mails)} notices to customers; the first, as {shop.title} sent it to "
               f"{mails[0][0]}:" if mails else "\nNo notices were mailed.")

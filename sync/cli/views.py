@@ -140,6 +140,27 @@ def sync_progress(console: Console, *, enabled: bool) -> Iterator[Callable[[Sync
         yield on_page
 
 
+@contextmanager
+def row_progress(console: Console, *, enabled: bool) -> Iterator[Callable[[str], Callable[[int, int], None]] | None]:
+    """On a terminal, a factory of progress bars over outbox rows: `bar("day +14")` gives the callback that a run
+    tells (rows done, rows due); nothing otherwise."""
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("actions"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        shown: list[Any] = []
+
+        def bar(description: str) -> Callable[[int, int], None]:
+            for task in shown:  # one bar at a time: the run before has printed its line
+                progress.remove_task(task)
+            shown[:] = [progress.add_task(description, total=None)]
+            return lambda done, due: progress.update(shown[0], completed=done, total=due)
+
+        yield bar
+
+
 PLAN_HEADER = f"{'claim':<22} {'action':<14} {'on':<10} {'fee':>8} {'interest':>9} {'owed':>12}  reason"
 
 

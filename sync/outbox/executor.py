@@ -52,8 +52,10 @@ class Executor:
     """Executes one shop's due send and close rows; `sleep` is injectable for tests and the demo's calendar."""
 
     def __init__(self, work: RowWork, *, templates: Templates, letters_dir: Path,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 progress: Callable[[int, int], None] | None = None) -> None:
         self.work, self.templates, self.letters_dir, self.sleep = work, templates, letters_dir, sleep
+        self.progress = progress  # called with (rows done, rows due) after each row, for a progress bar
         self.shop, self.now = work.shop, work.now
         self._last_send = float("-inf")
         kind = self.shop.shop_kind
@@ -68,13 +70,16 @@ class Executor:
 
     def run(self) -> None:
         """Every due send and close row of the shop, oldest first. A refused login stops the shop."""
-        for row_id in ready_rows(self.work.store, self.shop.id, self.now(), kinds=("send", "close")):
+        rows = ready_rows(self.work.store, self.shop.id, self.now(), kinds=("send", "close"))
+        for done, row_id in enumerate(rows, start=1):
             try:
                 self.execute(row_id)
             except ShopAuthFailed as exc:
                 self.work.login_refused(exc)
                 self.work.release(row_id)
                 break
+            if self.progress:
+                self.progress(done, len(rows))
 
     def execute(self, row_id: int) -> None:
         """One row, as far as it gets now."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -17,9 +18,11 @@ from datetime import date
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from mahnwerk.errors import ConfigError, ConfigProblem
@@ -84,6 +87,29 @@ def _offer(offer: OfferTerms, language: str, discounted_total: str | None) -> di
     return {"kind": "deferral", "until": day(offer.until, language)}
 
 
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Compiled templates of this process by file name and source: Jinja checks the source's checksum on every
+    load, so an edited template is compiled afresh."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, tuple[str, CodeType]] = {}
+        self.lock = threading.Lock()
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with self.lock:
+            checksum, code = self.codes.get(bucket.key, ("", None))
+        if code is not None and checksum == bucket.checksum:
+            bucket.code = code
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.code is not None:
+            with self.lock:
+                self.codes[bucket.key] = (bucket.checksum, bucket.code)
+
+
+COMPILED = CompiledTemplates()
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     """One rendered message: subject, plain text body, HTML part, and the template file used."""
@@ -106,7 +132,9 @@ class Templates:
             # "html.j2" too: select_autoescape matches name endings, and "mail.html.j2" does not end in ".html".
             autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False,
                                                 default=False),
-            cache_size=0)  # a file the merchant adds or edits counts from the next message on
+            # A file the merchant adds or edits counts from the next message on: no cache of loaded templates, but
+            # the compiled code of each file's current source is kept (compiling is most of a message's time).
+            cache_size=0, bytecode_cache=COMPILED)
 
     def exists(self, name: str, language: str) -> bool:
         """Whether `<lang>/<name>.txt.j2` exists in the override folder or among the shipped templates."""

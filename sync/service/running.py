@@ -70,15 +70,18 @@ def data_dir(config: Config) -> Path:
 
 def run_shops(store: Store, config: Config, shops: Sequence[ShopConfig], *, dry_run: bool = False,
               sync: bool = True, now: Callable[[], datetime] = utcnow,
-              sleep: Callable[[float], None] | None = None, wait: float = 30.0) -> list[RunResult]:
-    """Each shop in turn; one shop's failure (or another process holding it) does not stop the others."""
-    return [run_shop(store, config, shop, dry_run=dry_run, sync=sync, now=now, sleep=sleep, wait=wait)
-            for shop in shops]
+              sleep: Callable[[float], None] | None = None, wait: float = 30.0,
+              progress: Callable[[int, int], None] | None = None) -> list[RunResult]:
+    """Each shop in turn; one shop's failure (or another process holding it) does not stop the others. `progress`
+    is told (rows done, rows due) as each shop's outbox is worked off."""
+    return [run_shop(store, config, shop, dry_run=dry_run, sync=sync, now=now, sleep=sleep, wait=wait,
+                     progress=progress) for shop in shops]
 
 
 def run_shop(store: Store, config: Config, shop: ShopConfig, *, dry_run: bool = False, sync: bool = True,
              decide: bool = True, now: Callable[[], datetime] = utcnow,
-             sleep: Callable[[float], None] | None = None, wait: float = 30.0, command: str = "run") -> RunResult:
+             sleep: Callable[[float], None] | None = None, wait: float = 30.0, command: str = "run",
+             progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Sync, decide (write today's outbox rows), execute every due row, under the shop's lock (a dry run changes
     nothing and takes no lock). `decide=False` only works off the rows already waiting (retries between daily
     runs)."""
@@ -88,13 +91,14 @@ def run_shop(store: Store, config: Config, shop: ShopConfig, *, dry_run: bool = 
                          blocked=decided.blocked)
     try:
         with shop_lock(store, shop.id, command=command, wait=wait):
-            return _run_locked(store, config, shop, sync=sync, decide=decide, now=now, sleep=sleep)
+            return _run_locked(store, config, shop, sync=sync, decide=decide, now=now, sleep=sleep, progress=progress)
     except ShopBusy as exc:
         return RunResult(shop.id, synced=False, error=str(exc), busy=True)
 
 
 def _run_locked(store: Store, config: Config, shop: ShopConfig, *, sync: bool, decide: bool,
-                now: Callable[[], datetime], sleep: Callable[[float], None] | None) -> RunResult:
+                now: Callable[[], datetime], sleep: Callable[[float], None] | None,
+                progress: Callable[[int, int], None] | None = None) -> RunResult:
     result = RunResult(shop.id)
     if decide:
         refusal = sending_refusal(shop.merchant, shop.source.name)
@@ -112,12 +116,12 @@ def _run_locked(store: Store, config: Config, shop: ShopConfig, *, sync: bool, d
         result.decided, result.blocked = len(decided.new), decided.blocked
     elif not ready_rows(store, shop.id, now(), kinds=ROW_KINDS):
         return result  # between daily runs with nothing to retry: no connection, templates or letters for nothing
-    execute(store, config, shop, result, now=now, sleep=sleep)
+    execute(store, config, shop, result, now=now, sleep=sleep, progress=progress)
     return result
 
 
 def execute(store: Store, config: Config, shop: ShopConfig, result: RunResult, *, now: Callable[[], datetime],
-            sleep: Callable[[float], None] | None) -> None:
+            sleep: Callable[[float], None] | None, progress: Callable[[int, int], None] | None = None) -> None:
     """The executor's sends, then the agency batch, then the payment write-back, with one shop connection."""
     try:
         actions = connect_shop(shop)
@@ -128,7 +132,8 @@ def execute(store: Store, config: Config, shop: ShopConfig, result: RunResult, *
         work = RowWork(store, shop, actions, now=now, auth_hint=auth_hint(shop))
         result.outcome = work.outcome
         executor = Executor(work, templates=Templates(config.config_dir / "templates"),
-                            letters_dir=letters_folder(shop, data_dir(config)), **({"sleep": sleep} if sleep else {}))
+                            letters_dir=letters_folder(shop, data_dir(config)), progress=progress,
+                            **({"sleep": sleep} if sleep else {}))
         executor.run()
         Handover(work, export_folder(shop, data_dir(config))).run()
         WriteBack(work).run()

@@ -215,6 +215,22 @@ def test_an_override_replaces_one_file_only(tmp_path: Path) -> None:
     assert templates.exists("reminder", "de") and not templates.exists("reminder_2", "de")
 
 
+def test_an_override_added_or_edited_counts_from_the_next_message_on(tmp_path: Path) -> None:
+    """Compiled templates are kept per process, by file and source: a file the merchant adds while the daemon runs
+    is used for the next message, an edit too, and a runtime error still names the file and line."""
+    templates = Templates(tmp_path)
+    notice = replace(sample_notice("de"), template="reminder")
+    assert templates.render(notice).template_file == str(SHIPPED / "de" / "reminder.txt.j2")
+    mine = write(tmp_path, "de/reminder.txt.j2", "Subject: Erste {{ claim.invoice_number }}\n\nHallo!\n")
+    assert templates.render(notice).subject == "Erste RE-2026-0815"
+    write(tmp_path, "de/reminder.txt.j2", "Subject: Zweite {{ claim.invoice_number }}\n\nHallo!\n")
+    assert templates.render(notice).subject == "Zweite RE-2026-0815"
+    assert Templates(tmp_path).render(notice).subject == "Zweite RE-2026-0815"  # another instance, the same file
+    write(tmp_path, "de/reminder.txt.j2", "Subject: Dritte\n\n{{ shop.adress }}\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{mine}:3: template:")):
+        templates.render(notice)
+
+
 def test_a_missing_override_folder_means_the_shipped_templates(tmp_path: Path) -> None:
     """`<config-dir>/templates` is optional."""
     templates = Templates(tmp_path / "templates")

@@ -120,6 +120,14 @@ def test_run_sends_each_due_reminder_once_through_the_shop(etc: Path, woo) -> No
     assert again.outcome.sent == 0 and again.decided == 0 and len(customer_notes(woo)) == len(mails)
 
 
+def test_run_tells_its_progress_row_by_row(etc: Path, woo) -> None:
+    """The progress callback hears (rows done, rows due) after every outbox row: what the demo's bar shows."""
+    heard: list[tuple[int, int]] = []
+    [result] = run_at(etc, progress=lambda done, due: heard.append((done, due)))
+    rows = result.decided  # the first run: every row due is one decided today
+    assert rows > 0 and heard == [(done, rows) for done in range(1, rows + 1)], (heard, result.as_dict())
+
+
 def test_a_claim_paid_after_the_decision_gets_nothing_and_is_closed(etc: Path, woo) -> None:
     decided = sync_and_decide(etc)
     first = decided.new[0]
