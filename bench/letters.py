@@ -39,20 +39,15 @@ from mahnwerk.connectors.letter import LetterContent, find_font
 from mahnwerk.connectors.letterpdf import render
 from mahnwerk.policy.engine import assess
 from mahnwerk.policy.model import ClaimFacts, Event, StageDone
-from mahnwerk.policy.notice import Addressee, Merchant, notice_for
-from mahnwerk.policy.presets import PRESETS
+from mahnwerk.policy.notice import Addressee, notice_for
 from mahnwerk.sandbox.people import PEOPLE
 from mahnwerk.sync.outbox.letters import letter_content
 from mahnwerk.sync.outbox.templates import Templates
 
 ROOT = Path(__file__).resolve().parents[1]
-MERCHANT = Merchant(name="Gartenglück GmbH", email="buchhaltung@gartenglueck.de", street="Hauptstr. 1",
-                    postcode="10115", city="Berlin", country="DE", phone="+49 30 1234567",
-                    website="https://gartenglueck.de", account_holder="Gartenglück GmbH",
-                    iban="DE89370400440532013000", bic="COBADEFFXXX", bank_name="Commerzbank", vat_id="DE123456789",
-                    register_court="Amtsgericht Charlottenburg", register_number="HRB 123456 B",
-                    managing_directors=("Erika Gärtner", "Max Gärtner"))
-POLICY = PRESETS["de-b2c"]
+sys.path.insert(0, str(ROOT))
+# The letter-layout tests' merchant (with the legal-form lines) and policy: the letters measured are the ones tested.
+from tests.sync.test_letter_layout import MERCHANT, POLICY  # noqa: E402  (tests/ is importable once ROOT is on sys.path)
 
 
 def letters(count: int) -> list[LetterContent]:
