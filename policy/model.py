@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import TypeAlias
@@ -10,6 +11,7 @@ from typing import TypeAlias
 from mahnwerk.policy.calendar import BusinessCalendar
 from mahnwerk.policy.customers import BUSINESS_WHEN
 from mahnwerk.policy.interest import InterestRule
+from mahnwerk.policy.rates import RateTable
 
 ZERO = Decimal(0)
 
@@ -155,3 +157,13 @@ class Policy:
 
     def interest_rule(self, claim: ClaimFacts) -> InterestRule:
         return self.interest_b2b if claim.is_b2b else self.interest_b2c
+
+    def rate_tables(self) -> dict[str, RateTable]:
+        """The base-rate tables the interest rules use, by key ("de", "at")."""
+        return {rule.table.key: rule.table for rule in (self.interest_b2c, self.interest_b2b) if rule.table is not None}
+
+    def with_rate_tables(self, change: Callable[[RateTable], RateTable]) -> Policy:
+        """This policy with each interest rule's base-rate table replaced by `change(table)`."""
+        def rule(current: InterestRule) -> InterestRule:
+            return current if current.table is None else replace(current, table=change(current.table))
+        return replace(self, interest_b2c=rule(self.interest_b2c), interest_b2b=rule(self.interest_b2b))

@@ -32,10 +32,9 @@ import holidays
 import mahnwerk.policy
 from mahnwerk.policy.calendar import BusinessCalendar
 from mahnwerk.policy.customers import GROUP_RULES, RULES
-from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.model import LETTER_KINDS, STAGE_KINDS, Offer, Policy, Stage
 from mahnwerk.policy.presets import PRESETS
-from mahnwerk.policy.rates import TABLES, RateRow, half_year_end
+from mahnwerk.policy.rates import TABLES, RateRow, RateTable, half_year_end
 from mahnwerk.sync.config.schema import (
     Context,
     Invalid,
@@ -242,8 +241,7 @@ def _warn_gaps(policy: Policy, raw: Any, path: KeyPath, sink: Problems) -> None:
     """A warning at each config row that leaves a half-year before it without a row: that half-year has no rate (it
     is never bridged with the older one), so its interest is refused and those claims are blocked. Not an error:
     every other claim goes on, and `mahnwerk rates update` may still bring the missing row."""
-    tables = {rule.table.key: rule.table for rule in (policy.interest_b2c, policy.interest_b2b) if rule.table}
-    for table in tables.values():
+    for table in policy.rate_tables().values():
         configured = [row for row in table.rows if row.origin == "config"]
         for gap in table.gaps():
             # Shipped rows have no gaps, so a config row borders it: the next one after it, else the last before it.
@@ -261,15 +259,12 @@ def _warn_gaps(policy: Policy, raw: Any, path: KeyPath, sink: Problems) -> None:
 def _build(conf: PolicyConfig, stages: list[Stage], rates: dict[str, list[RateRow]]) -> Policy:
     preset = PRESETS[conf.preset]
 
-    def extended(rule: InterestRule) -> InterestRule:
-        if rule.table is not None and rule.table.key in rates:
-            return replace(rule, table=rule.table.extended(rates[rule.table.key]))
-        return rule
+    def extended(table: RateTable) -> RateTable:
+        return table.extended(rates[table.key]) if table.key in rates else table
 
     code = conf.region or preset.calendar.region
     return replace(
-        preset, stages=tuple(stages), calendar=calendar(code),
-        interest_b2c=extended(preset.interest_b2c), interest_b2b=extended(preset.interest_b2b),
+        preset.with_rate_tables(extended), stages=tuple(stages), calendar=calendar(code),
         go_live=_given(conf.go_live, preset.go_live), min_amount=_given(conf.min_amount, preset.min_amount),
         claim_fee_cap=_given(conf.fee_cap_per_claim, preset.claim_fee_cap),
         b2b_flat_fee=_given(conf.b2b_flat_fee, preset.b2b_flat_fee),

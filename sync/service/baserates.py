@@ -19,7 +19,6 @@ import structlog
 from sqlmodel import col, select
 
 from mahnwerk.connectors.bundesbank import PublishedRate, fetch_base_rates
-from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.rates import TABLES, RateRow, RateTable, half_year_end
 from mahnwerk.sync.casework.blocked import count_blocked
 from mahnwerk.sync.casework.planner import shop_today
@@ -42,19 +41,16 @@ def fetched_rows(store: Store) -> dict[str, list[RateRow]]:
 
 def with_rates(shops: Iterable[ShopConfig], fetched: dict[str, list[RateRow]]) -> tuple[ShopConfig, ...]:
     """The shops with their interest tables rebuilt as shipped + fetched + the shop's config rows."""
-    def table(rule: InterestRule) -> InterestRule:
-        current = rule.table
-        if current is None or not fetched.get(current.key):
-            return rule
+    def table(current: RateTable) -> RateTable:
+        if not fetched.get(current.key):
+            return current
         shipped = [row for row in current.rows if row.origin == "shipped"]
         config = [row for row in current.rows if row.origin == "config"]
         base = RateTable(key=current.key, name=current.name, source=current.source, rows=tuple(shipped),
                          fetched_by=current.fetched_by)
-        return replace(rule, table=base.extended(fetched[current.key]).extended(config))
+        return base.extended(fetched[current.key]).extended(config)
 
-    return tuple(replace(shop, policy=replace(shop.policy, interest_b2c=table(shop.policy.interest_b2c),
-                                              interest_b2b=table(shop.policy.interest_b2b)))
-                 for shop in shops)
+    return tuple(replace(shop, policy=shop.policy.with_rate_tables(table)) for shop in shops)
 
 
 def config_with_rates(config: Config, store: Store) -> Config:
@@ -137,9 +133,7 @@ def config_differences(shops: Sequence[ShopConfig], published: Sequence[Publishe
     values = {item.valid_from: item.rate for item in published}
     lines = []
     for shop in shops:
-        rows = {row.valid_from: row for rule in (shop.policy.interest_b2c, shop.policy.interest_b2b)
-                if rule.table is not None and rule.table.key == "de" for row in rule.table.rows
-                if row.origin == "config"}
+        rows = {row.valid_from: row for row in config_rows(shop, "de")}
         for day, row in sorted(rows.items()):
             if day in values and values[day] != row.rate:
                 lines.append(f"  note {day}: shop {shop.id} sets {_pct(row.rate)} % in {row.source}, the Bundesbank "
@@ -186,7 +180,7 @@ def rates_report(store: Store, config: Config, now: datetime, *, recent: int | N
                 rows[configured.valid_from] = {"valid_from": configured.valid_from.isoformat(),
                                                "rate": _pct(configured.rate), "origin": "config",
                                                "source": configured.source, "fetched_at": None, "shop": shop.id}
-        users = [shop for shop in shops if key in tables_of(shop)]
+        users = [shop for shop in shops if key in shop.policy.rate_tables()]
         newest = max(rows)
         ordered = [rows[day] for day in sorted(rows)]
         report.append({
@@ -201,19 +195,13 @@ def rates_report(store: Store, config: Config, now: datetime, *, recent: int | N
 
 def config_rows(shop: ShopConfig, key: str) -> list[RateRow]:
     """The shop's own `[[policy.base_rates]]` rows for table `key`."""
-    table = tables_of(shop).get(key)
+    table = shop.policy.rate_tables().get(key)
     return [row for row in table.rows if row.origin == "config"] if table else []
-
-
-def tables_of(shop: ShopConfig) -> dict[str, RateTable]:
-    """The base-rate tables the shop's interest rules use, by key."""
-    return {rule.table.key: rule.table for rule in (shop.policy.interest_b2c, shop.policy.interest_b2b)
-            if rule.table is not None}
 
 
 def blocked_claims(store: Store, shop: ShopConfig, key: str, now: datetime) -> int:
     """Open claims of the shop whose interest waits for a missing row of table `key` (counted as `run`, `status`
     and `check` count them: sync/casework/blocked.py)."""
-    name = tables_of(shop)[key].name
+    name = shop.policy.rate_tables()[key].name
     counted = count_blocked(store, shop, shop_today(shop, now))
     return sum(n for gap, n in counted.claims.items() if gap.table == name)

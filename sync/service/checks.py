@@ -96,14 +96,12 @@ def check_shop(shop: ShopConfig) -> ShopVerdict:
 
 def policy_warnings(shop: ShopConfig, today: date) -> list[str]:
     """What in the shop's policy will stop it soon: a base-rate table that ends before today."""
-    tables = {rule.table.key: rule.table for rule in (shop.policy.interest_b2c, shop.policy.interest_b2b)
-              if rule.table is not None}
     return [f"the {table.name} table ends {table.known_until}: interest for later days is refused and claims in "
             f"default since then get no dunning notice until you "
             + (f"run `{table.fetched_by}` (or add" if table.fetched_by else "add")
             + f" the published rate as [[policy.base_rates]] (table = \"{key}\") from {table.source}"
             + (")" if table.fetched_by else "")
-            for key, table in tables.items() if table.known_until < today]
+            for key, table in shop.policy.rate_tables().items() if table.known_until < today]
 
 
 def check_shops(shops: Sequence[ShopConfig], store: Store | None = None) -> list[ShopVerdict]:
