@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from mahnwerk.sync.cli.main import main
@@ -22,18 +19,9 @@ from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.service.daemon import shop_job
 from mahnwerk.sync.service.metrics import DaemonMetrics
 from mahnwerk.sync.store.models import AlertState, OutboxRow
-from tests.connectors.test_smtp import Inbox, free_port
+from tests.connectors.test_smtp import Inbox
 from tests.support import write_config
 from tests.sync.test_run import MERCHANT
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), server_hostname="mx.test")
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 def subjects(inbox: Inbox) -> list[str]:

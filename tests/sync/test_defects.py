@@ -10,12 +10,10 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -24,7 +22,7 @@ from mahnwerk.sync.cli.main import main
 from mahnwerk.sync.outbox import handover
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import Claim, ClaimState, LedgerEntry, OutboxRow, OutboxState, Task
-from tests.connectors.test_smtp import Inbox, free_port
+from tests.connectors.test_smtp import Inbox
 from tests.support import write_config
 from tests.sync.test_casework_cli import RATES
 from tests.sync.test_config import example_parts
@@ -192,16 +190,6 @@ def test_read_only_commands_work_without_the_shop_secret(tmp_path: Path, woo, db
 
 
 # --- 5. a mail with attach_letter leaves nothing in the print folder --------------------------------------------------
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    """A plain SMTP server on 127.0.0.1: its inbox and port."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), server_hostname="mx.test")
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 def test_a_mail_with_attach_letter_carries_the_pdf_and_leaves_the_print_folder_empty(
