@@ -119,15 +119,19 @@ def sync_table(results: Sequence[ShopSyncResult]) -> Table:
     return table
 
 
+def _bars(console: Console, unit: str) -> Progress:
+    """Transient progress bars on the console: what, bar, done/total `unit`, time elapsed."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
 @contextmanager
 def sync_progress(console: Console, *, enabled: bool) -> Iterator[Callable[[SyncCounts], None] | None]:
     """A progress bar per shop on a terminal; nothing otherwise (the structured log tells the story there)."""
     if not enabled:
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("orders"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with _bars(console, "orders") as progress:
         tasks: dict[str, Any] = {}
 
         def on_page(counts: SyncCounts) -> None:
@@ -147,9 +151,7 @@ def row_progress(console: Console, *, enabled: bool) -> Iterator[Callable[[str],
     if not enabled:
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("actions"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with _bars(console, "actions") as progress:
         shown: list[Any] = []
 
         def bar(description: str) -> Callable[[int, int], None]:
