@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.chromium import WINDOW, browser_problem, start_chromium
+from tests.browser.seed import SeededStore, seeded_store
 from tests.conftest import IN_CI
 
 SHOTS = "browser-shots"
@@ -97,3 +98,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for folder in folders:
         count = len(list(folder.glob("*.png")))
         terminalreporter.write_line(f"browser screenshots ({count}, {WINDOW[0]}x{WINDOW[1]}): {folder}")
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededStore]:
+    """The console's store (tests/browser/seed.py), seeded once per test session; its sandbox shop keeps serving
+    until the session ends. Tests that act on it use claims and payments no other test reads."""
+    with seeded_store(tmp_path_factory.mktemp("console")) as store:
+        yield store
