@@ -9,15 +9,20 @@ the run's summary names the folder, and a failed test leaves a screenshot of eve
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.browser.chromium import WINDOW, browser_problem, start_chromium
 from tests.browser.seed import SeededStore, seeded_store
 from tests.conftest import IN_CI
+from tests.connectors.test_smtp import free_port
+from tests.e2e.racing import Mahnwerk, poll
 
 SHOTS = "browser-shots"
 
@@ -106,3 +111,36 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededStore]:
     until the session ends. Tests that act on it use claims and payments no other test reads."""
     with seeded_store(tmp_path_factory.mktemp("console")) as store:
         yield store
+
+
+@dataclass(frozen=True)
+class Console:
+    """`mahnwerk web` serving the seeded store: its address and what was seeded."""
+
+    url: str
+    seeded: SeededStore
+    process: Mahnwerk
+
+
+@pytest.fixture(scope="session")
+def console(seeded: SeededStore) -> Iterator[Console]:
+    """`mahnwerk --config-dir ETC web --listen 127.0.0.1:<free port>` as a real process; stopped with SIGTERM at
+    the end of the session."""
+    url = f"http://127.0.0.1:{free_port()}"
+    process = Mahnwerk(seeded.config_dir, "web", "--listen", url.removeprefix("http://"))
+    try:
+        poll(lambda: answers(f"{url}/login") or not process.running(), why=f"the console at {url}", timeout=60)
+        assert process.running(), f"`mahnwerk web` ended before it answered:\n{process.finish(5)}"
+        yield Console(url, seeded, process)
+    finally:
+        if process.running():
+            process.proc.send_signal(signal.SIGTERM)
+        ended = process.finish(20)
+        assert ended.code in (0, -signal.SIGTERM), f"`mahnwerk web` did not stop cleanly on SIGTERM:\n{ended}"
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
