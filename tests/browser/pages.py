@@ -27,3 +27,76 @@ def alert_text(driver: Any, wait: float = ALERT_WAIT) -> str | None:
     text = alert.text
     alert.dismiss()
     return text
+
+
+def words(key: str, lang: str, **values: Any) -> str:
+    """The console's text for `key` in `lang` (every page module's texts, loaded as the app loads them)."""
+    from mahnwerk.sync.web.app import pages_modules
+    from mahnwerk.sync.web.texts import LANGS, TEXTS
+
+    pages_modules()  # each page adds its words when imported
+    assert key in TEXTS, f"the console has no text {key!r}"
+    text = TEXTS[key][LANGS.index(lang)]
+    return text.format(**values) if values else text
+
+
+def login(driver: Any, url: str, name: str, password: str) -> None:
+    """Log in through the form; AssertionError with the page's message when the console refuses."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{url}/login")
+    driver.find_element(By.NAME, "name").send_keys(name)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".me, .flash.error"))
+    assert driver.find_elements(By.CSS_SELECTOR, ".me"), f"{name} was not logged in: {body_text(driver)}"
+
+
+def path(driver: Any) -> str:
+    """The path (and query) the browser shows."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(driver.current_url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def submit(driver: Any, form: Any) -> None:
+    """Submit `form` with its own button and wait for the next page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(form))
+
+
+def http_session(driver: Any) -> Any:
+    """A requests.Session with the browser's cookies: the same login, for requests a form would not send."""
+    import requests
+
+    session = requests.Session()
+    for cookie in driver.get_cookies():
+        session.cookies.set(cookie["name"], cookie["value"], path=cookie.get("path", "/"))
+    return session
+
+
+def csrf_token(driver: Any) -> str:
+    """The CSRF token of the page's forms."""
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.NAME, "csrf_token").get_attribute("value")
+
+
+def post_forms(driver: Any) -> dict[str, Any]:
+    """The page's POST forms by their action's path, without the layout's own (language, log out)."""
+    from urllib.parse import urlsplit
+
+    from selenium.webdriver.common.by import By
+
+    found = {}
+    for form in driver.find_elements(By.CSS_SELECTOR, "form[method=post]"):
+        action = urlsplit(form.get_attribute("action")).path
+        if action not in ("/lang", "/logout"):
+            found[action] = form
+    return found
