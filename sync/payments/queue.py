@@ -135,7 +135,7 @@ def waiting_payment(conn: Connection, payment_id: int) -> Any:
 
 def booked_payments(store: Store, shop_ids: Sequence[str], search: str, *, limit: int = 50) -> list[dict[str, Any]]:
     """Payments booked to claims (in full or in part), newest first, whose payer, text, reference or amount holds
-    `search`; each with the claims it was booked to (`booked_to`: SHOP:ORDER and amount)."""
+    `search`; each with the claims it was booked to (`booked_to`: SHOP:ORDER, amount, the claim's currency)."""
     query = select(PAYMENTS).where(PAYMENTS.c.shop_id.in_(shop_ids), PAYMENTS.c.state.in_(
         (PaymentState.MATCHED, PaymentState.REVIEW)), PAYMENTS.c.unallocated < PAYMENTS.c.amount)
     if words := search.strip():
@@ -149,21 +149,21 @@ def booked_payments(store: Store, shop_ids: Sequence[str], search: str, *, limit
     with store.connection() as conn:
         rows = conn.execute(query.order_by(PAYMENTS.c.booked_on.desc(), PAYMENTS.c.id.desc()).limit(limit)).all()
         shares = booked_shares(conn, rows)
-        keys = claim_keys(conn, {claim for found in shares.values() for claim, _ in found})
-    return [payment_dict(r, {}) | {"booked_to": [(keys.get(c, "?"), a) for c, a in shares.get(r.id, [])]}
+        keys = claim_keys(conn, {claim for found in shares.values() for claim, _, _ in found})
+    return [payment_dict(r, {}) | {"booked_to": [(keys.get(c, "?"), a, cur) for c, a, cur in shares.get(r.id, [])]}
             for r in rows]
 
 
-def booked_shares(conn: Connection, rows: Sequence[Any]) -> dict[int, list[tuple[int, str]]]:
-    """(claim id, amount) of each payment's bookings, from the claims' ledgers (written after the import)."""
+def booked_shares(conn: Connection, rows: Sequence[Any]) -> dict[int, list[tuple[int, str, str]]]:
+    """(claim id, amount, currency) of each payment's bookings, from the claims' ledgers (written after the import)."""
     if not rows:
         return {}
     ids = {r.id for r in rows}
-    found: dict[int, list[tuple[int, str]]] = {}
+    found: dict[int, list[tuple[int, str, str]]] = {}
     entries = conn.execute(select(LEDGER.c.claim_id, LEDGER.c.data).where(
         LEDGER.c.kind == "payment", LEDGER.c.at >= min(r.imported_at for r in rows),
         LEDGER.c.claim_id.in_(select(CLAIMS.c.id).where(CLAIMS.c.shop_id.in_({r.shop_id for r in rows})))))
     for claim_id, data in entries:
         if data.get("payment") in ids:
-            found.setdefault(data["payment"], []).append((claim_id, data["amount"]))
+            found.setdefault(data["payment"], []).append((claim_id, data["amount"], data["currency"]))
     return found
