@@ -100,3 +100,22 @@ def post_forms(driver: Any) -> dict[str, Any]:
         if action not in ("/lang", "/logout"):
             found[action] = form
     return found
+
+
+def wait_for_text(driver: Any, wanted: str, timeout: float = 10) -> str:
+    """The page's text once it shows `wanted` (after a navigation a script started); AssertionError with what the
+    page shows instead."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def shown(d: Any) -> str | None:
+        try:
+            text = body_text(d)
+        except StaleElementReferenceException:
+            return None
+        return text if wanted in text else None
+
+    try:
+        return WebDriverWait(driver, timeout).until(shown)
+    except TimeoutException:
+        raise AssertionError(f"the page does not show {wanted!r} within {timeout} s:\n{body_text(driver)}") from None

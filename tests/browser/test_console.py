@@ -34,7 +34,9 @@ def test_a_clerk_logs_in_and_reads_the_overview_in_the_browsers_language(open_br
     assert driver.find_element(By.TAG_NAME, "h1").text == words("overview.title", lang)
     assert f"clara ({words('role.clerk', lang)})" in text
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
-    assert SHOP_ID in text, "the overview does not name the shop"
+    card = driver.find_element(By.ID, f"shop-{SHOP_ID}").text  # the shop's card: its sync, claims, queues
+    for key in ("overview.last_sync", "overview.open", "overview.next_run", "overview.payments_waiting"):
+        assert words(key, lang) in card, f"the shop's card lacks {words(key, lang)!r}:\n{card}"
     money = GERMAN_MONEY if lang == "de" else ENGLISH_MONEY
     assert money.search(text), f"no amount in the {lang} format on the overview:\n{text}"
     assert driver.find_elements(By.CSS_SELECTOR, "svg"), "the overview has no aging chart (SVG)"
