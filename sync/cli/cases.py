@@ -6,12 +6,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -19,21 +17,20 @@ import click
 from mahnwerk.policy.model import HOLD_KINDS
 from mahnwerk.sync.casework.case import (
     Case,
+    CaseError,
     finish_task,
     hold,
     instalments,
     mark_paid,
     note,
-    open_case,
-    parse_claim_ref,
     release,
 )
+from mahnwerk.sync.casework.changes import change_case, parse_amount, read_case
 from mahnwerk.sync.casework.planner import assessments, plan_row, plan_rows, shop_today
 from mahnwerk.sync.casework.timeline import explain as explain_case
 from mahnwerk.sync.cli import views
 from mahnwerk.sync.cli.main import Context, cli, command_name, pass_context, wait_option
 from mahnwerk.sync.mirror.mirror import utcnow
-from mahnwerk.sync.store.locks import shop_lock
 
 
 def default_actor() -> str:
@@ -43,18 +40,14 @@ def default_actor() -> str:
 
 class Amount(click.ParamType):
     name = "amount"
-    plain = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")  # no exponent, no "inf": what a person types for money
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Decimal:
-        if not isinstance(value, Decimal) and not self.plain.fullmatch(str(value).strip()):
-            self.fail(f'"{value}" is not an amount like 49.90', param, ctx)
+        if isinstance(value, Decimal):
+            return value
         try:
-            amount = Decimal(str(value).replace(",", ".")) if not isinstance(value, Decimal) else value
-        except InvalidOperation:
-            self.fail(f'"{value}" is not an amount like 49.90', param, ctx)
-        if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-            self.fail(f'"{value}" is not a positive amount with at most two decimals', param, ctx)
-        return amount
+            return parse_amount(str(value))
+        except CaseError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -115,16 +108,11 @@ def with_case(ctx: Context, ref: str, actor: str | None, work: Callable[[Case], 
               wait: float = 30.0) -> Any:
     """Open the store and the claim, do `work` and commit it under the shop's lock (reading needs no lock)."""
     store = ctx.store()
-    config = ctx.config()
     try:
-        shop_id = parse_claim_ref(ref)[0]
-        with shop_lock(store, shop_id, command=command_name(), wait=wait) if write else nullcontext(), \
-                store.session() as session:
-            case = open_case(session, config, ref, actor=actor or "", now=utcnow())
-            result = work(case)
-            if write:
-                session.commit()
-            return result
+        if not write:
+            return read_case(store, ctx.config(), ref, work, now=utcnow())
+        return change_case(store, ctx.config(), ref, work, actor=actor or "", now=utcnow(), command=command_name(),
+                           wait=wait)
     finally:
         store.close()
 
@@ -191,10 +179,6 @@ def mark_paid_command(ctx: Context, claim: str, amount: Decimal | None, paid_on:
                       as_json: bool, actor: str,
         wait: float) -> None:
     """Record a payment; a claim paid in full closes (a surplus is recorded as a credit)."""
-    shop = next((s for s in ctx.config().shops if s.id == parse_claim_ref(claim)[0]), None)
-    if amount is not None and shop is not None and amount > shop.payments.max_amount:
-        raise click.BadParameter(f"{amount} is above the sanity limit of {shop.payments.max_amount} "
-                                 f"(payments.max_amount in the shop's file)", param_hint="--amount")
     outcome = with_case(ctx, claim, actor, lambda case: mark_paid(case, amount, on=as_date(paid_on), note=note),
                         wait=wait)
     if as_json:
