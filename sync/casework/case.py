@@ -83,7 +83,7 @@ def parse_claim_ref(ref: str) -> tuple[str, str]:
     return shop_id, number
 
 
-def open_case(session: Session, config: Config, ref: str, *, actor: str, now: datetime) -> Case:
+def open_case(session: Session, config: Config, ref: str, *, actor: str, now: datetime, source: str = "cli") -> Case:
     """The claim named by `ref`, or a CaseError naming what was not found."""
     shop_id, number = parse_claim_ref(ref)
     shop = config.shop(shop_id)
@@ -93,7 +93,7 @@ def open_case(session: Session, config: Config, ref: str, *, actor: str, now: da
         nearby = session.execute(select(col(Claim.order_number)).where(
             col(Claim.shop_id) == shop_id, col(Claim.order_number).like(f"{number[:2]}%")).limit(200)).scalars().all()
         raise CaseError(f"no claim {ref} in the store{did_you_mean(number, nearby)}; `mahnwerk claims` lists them")
-    return Case(session, shop, claim, actor, now)
+    return Case(session, shop, claim, actor, now, source=source)
 
 
 def require_open(case: Case) -> None:
@@ -165,12 +165,16 @@ def mark_paid(case: Case, amount: Decimal | None, *, on: date | None = None, not
     if on > case.today:
         raise CaseError(f"--on {on} lies in the future")
     owed = case.assess(on)
+    everything = amount is None
     if amount is None:
         if owed.balance is None or owed.interest_unknown:
             raise CaseError(f"cannot compute what {owed.claim.key} owes: {owed.problem}; give --amount")
         amount = cents(owed.balance.total)
     if amount <= 0:
         raise CaseError("--amount must be positive")
+    if amount > case.shop.payments.max_amount and not everything:  # a typo guard for what a person typed
+        raise CaseError(f"{amount} is above the sanity limit of {case.shop.payments.max_amount} "
+                        "(payments.max_amount in the shop's file)")
     case.record("payment", {"amount": str(amount), "currency": case.claim.currency, "on": on.isoformat(),
                             "source": "manual", "note": note})
     after = case.assess()
