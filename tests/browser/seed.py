@@ -65,8 +65,21 @@ class SeededStore:
     review_order: str  # ... which it pays in full
     review_amount: Decimal
     unmatched_payment_id: int
-    stages: Counter = field(default_factory=Counter)  # open claims by the last stage sent ("" for none yet)
+    by_stage: dict[str, list[str]] = field(default_factory=dict)  # open claims' order numbers by the last stage
+    # sent ("" for none yet), oldest due date first
     users: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(USERS))  # name: (role, password)
+
+    @property
+    def stages(self) -> Counter:
+        """How many open claims stand at each stage."""
+        return Counter({stage: len(orders) for stage, orders in self.by_stage.items()})
+
+    def at_stage(self, stage: str) -> str:
+        """The order number of an open consumer claim at `stage` that the seed gave no other part to play."""
+        taken = {self.script_order, self.disputed_order, self.review_order}
+        found = [order for order in self.by_stage.get(stage, []) if order not in taken]
+        assert found, f"no open claim at stage {stage!r} in the seeded store: {dict(self.stages)}"
+        return found[0]
 
     def claim_ref(self, order_number: str) -> str:
         return f"{SHOP_ID}:{order_number}"
@@ -116,7 +129,7 @@ def seeded_store(folder: Path, db_url: str | None = None) -> Iterator[SeededStor
                 run_on(store, config, shop, now - timedelta(days=days_ago))
             shop.clock = real_clock
             seeded = settle_casework(store, config, etc, db_url, shop, now)
-            seeded.stages = last_stages(store)
+            seeded.by_stage = orders_by_stage(store)
         add_users(etc, USERS)
         yield seeded
 
@@ -174,15 +187,22 @@ def credit(ref: str, amount: Decimal, text: str, payer: str, now: datetime) -> I
                            currency="EUR", account=ACCOUNT, payer_name=payer, remittance=text, position=f"entry {ref}")
 
 
-def last_stages(store: Store) -> Counter:
-    """Open claims by the last stage the ledger records for them ("" when none was sent yet)."""
-    return Counter(stage_by_claim(store).values())
+def orders_by_stage(store: Store) -> dict[str, list[str]]:
+    """Order numbers of the open consumer claims by the last stage sent to them ("" when none was sent yet)."""
+    stages = stage_by_claim(store)
+    with store.session() as session:
+        rows = session.execute(select(col(Claim.id), col(Claim.order_number)).where(
+            col(Claim.state) == ClaimState.OPEN, col(Claim.is_b2b).is_(False)).order_by(col(Claim.due_date)))
+        found: dict[str, list[str]] = {}
+        for claim_id, order in rows:
+            found.setdefault(stages[claim_id], []).append(order)
+    return found
 
 
 def stage_by_claim(store: Store) -> dict[int, str]:
     """The last stage sent to each open claim ("" when none was sent yet), by claim id."""
     with store.session() as session:
-        open_ids = set(session.execute(select(col(Claim.id)).where(col(Claim.state) == ClaimState.OPEN)).scalars())
+        open_ids = session.execute(select(col(Claim.id)).where(col(Claim.state) == ClaimState.OPEN)).scalars()
         last: dict[int, str] = dict.fromkeys(open_ids, "")
         for claim_id, data in session.execute(select(col(LedgerEntry.claim_id), col(LedgerEntry.data)).where(
                 col(LedgerEntry.kind) == "stage").order_by(col(LedgerEntry.at), col(LedgerEntry.id))):
