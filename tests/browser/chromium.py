@@ -93,7 +93,11 @@ def start_chromium(lang: str) -> WebDriver:
     options.add_experimental_option("prefs", {"intl.accept_languages": lang})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    # The window holds the browser's own bars too: fix the page's viewport itself to WINDOW.
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": WINDOW[0], "height": WINDOW[1], "deviceScaleFactor": 1, "mobile": False})
+    set_viewport(driver, *WINDOW)  # the window holds the browser's own bars too: fix the page's viewport itself
     return driver
+
+
+def set_viewport(driver: WebDriver, width: int, height: int) -> None:
+    """The page's viewport in CSS pixels (1 device pixel each), whatever the window's size."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})

@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 import requests
 
-from tests.browser.chromium import WINDOW, browser_problem, start_chromium
+from tests.browser.chromium import WINDOW, browser_problem, set_viewport, start_chromium
 from tests.browser.seed import SeededStore, seeded_store
 from tests.conftest import IN_CI
 from tests.connectors.test_smtp import free_port
 from tests.e2e.racing import Mahnwerk, poll
 
 SHOTS = "browser-shots"
+MAX_HEIGHT = 6000
 
 
 def cannot_run(reason: str) -> None:
@@ -49,10 +50,16 @@ class Shots:
         self.folder = folder
 
     def take(self, driver: Any, name: str) -> Path:
-        """Save what `driver` shows as `<folder>/<name>.png` and return the path."""
+        """Save the whole page `driver` shows (at least the viewport, at most MAX_HEIGHT pixels high) as
+        `<folder>/<name>.png` and return the path."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
-        assert driver.save_screenshot(str(path)), f"the browser saved no screenshot to {path}"
+        height = min(MAX_HEIGHT, max(WINDOW[1], driver.execute_script("return document.documentElement.scrollHeight")))
+        set_viewport(driver, WINDOW[0], height)
+        try:
+            assert driver.save_screenshot(str(path)), f"the browser saved no screenshot to {path}"
+        finally:
+            set_viewport(driver, *WINDOW)
         print(f"screenshot: {path}")
         return path
 
@@ -102,7 +109,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     folders = sorted({p.parent for pattern in (f"{SHOTS}/*.png", f"*/{SHOTS}/*.png") for p in base.glob(pattern)})
     for folder in folders:
         count = len(list(folder.glob("*.png")))
-        terminalreporter.write_line(f"browser screenshots ({count}, {WINDOW[0]}x{WINDOW[1]}): {folder}")
+        terminalreporter.write_line(f"browser screenshots ({count}, {WINDOW[0]} px wide, whole pages): {folder}")
 
 
 @pytest.fixture(scope="session")

@@ -33,9 +33,10 @@ from mahnwerk.sandbox.dates import real_clock
 from mahnwerk.sync.casework.case import hold, open_case
 from mahnwerk.sync.casework.planner import assessments, shop_today
 from mahnwerk.sync.config import load_config
+from mahnwerk.sync.mirror.mirror import Mirror
 from mahnwerk.sync.payments.intake import import_payments
 from mahnwerk.sync.payments.matchrun import run as match_payments
-from mahnwerk.sync.service.bootstrap import open_store
+from mahnwerk.sync.service.bootstrap import connect_shop, open_store
 from mahnwerk.sync.service.running import run_shops
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import Claim, ClaimState, IncomingPaymentRow, LedgerEntry, PaymentState
@@ -139,7 +140,12 @@ def run_on(store: Store, config, shop: WooSandbox, moment: datetime) -> None:
     says `moment` too: what the run changes in the shop is dated then, and the next run's sync finds the orders
     added after it (its cursor follows the shop's dates)."""
     shop.clock = lambda: moment
-    for result in run_shops(store, config, config.shops, now=lambda: moment, sleep=lambda seconds: None):
+    simulated = moment < datetime.now(UTC) - timedelta(hours=1)
+    if simulated:  # `run` syncs on the real clock; the mirror itself takes one, so claims are first seen then
+        with closing(connect_shop(config.shops[0])) as source:
+            Mirror(store, config.shops[0], source, clock=lambda: moment).run()
+    for result in run_shops(store, config, config.shops, now=lambda: moment, sleep=lambda seconds: None,
+                            sync=not simulated):
         summary = result.as_dict()
         assert result.ok and not summary["errors"], f"the seeding run on {moment:%Y-%m-%d} failed: {summary}"
 
