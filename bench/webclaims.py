@@ -36,40 +36,61 @@ from bench.plan import SHOP, TZ, bench_store, run_header  # noqa: E402  (bench/ 
 
 TARGET_MS = 300.0
 PAGE = 50
+ROW = f'href="/claims/{SHOP}/'  # a claim's row links to its page
 USER, PASSWORD = "bench", "bench-password"
 
 
 @dataclass(frozen=True)
 class Case:
-    """One request to the claims page: a label, its path and query, a text the answer must contain (so that a
-    filter or search that does nothing is noticed, not timed)."""
+    """One request to the claims page: a label, its path and query, and a text the answer must contain (or, for
+    `absent`, must not), so that a filter or search that does nothing is noticed, not timed."""
 
     label: str
     path: str
-    expect: str
+    expect: str = ROW
+    absent: bool = False
 
 
-def cases(claims: int) -> list[Case]:
-    """The default list, each filter, a page deep in the list and each kind of search, for claim ids 1..N."""
-    probe = claims // 2 + 7  # a claim in the middle: its order number, name and e-mail are searched for
+def cases(claims: int, deep: str, last: str) -> list[Case]:
+    """The default list, each filter, pages deep in the list and each kind of search, for claim ids 1..N.
+    `deep` and `last` are list cursors ("due.id") 90 % of the way down the open claims and at their end."""
+    probe = claims // 2 + 7  # a claim in the middle (open: not a multiple of 10, not 1 mod 40)
     number = str(100_000 + probe)
-    last_page = (claims - claims // 10 - claims // 40) // PAGE  # roughly the open claims' last page
+    found = f"/claims/{SHOP}/{number}\""
     return [
-        Case("default list", "/claims", "/claims/"),
-        Case("filter shop", f"/claims?shop={SHOP}", "/claims/"),
-        Case("filter state paid", "/claims?state=paid", "/claims/"),
-        Case("filter state in_collection", "/claims?state=in_collection", "/claims/"),
-        Case("filter stage reminder", "/claims?stage=reminder", "/claims/"),
-        Case("filter aging 31-60", "/claims?bucket=31-60", "/claims/"),
-        Case("filter aging 90+", "/claims?bucket=90%2B", "/claims/"),
-        Case(f"page {last_page // 2} (middle)", f"/claims?page={last_page // 2}", "/claims/"),
-        Case(f"page {last_page} (last)", f"/claims?page={last_page}", "/claims/"),
-        Case("search order number", f"/claims?q={number}", number),
-        Case("search invoice number", f"/claims?q=RE-{probe:08d}", number),
-        Case("search name", f"/claims?q=Muster{probe}", number),
-        Case("search e-mail", f"/claims?q=kunde{probe}@example.org", number),
-        Case("search nothing found", "/claims?q=zzzz-nobody", ""),
+        Case("default list (open, most overdue first)", "/claims"),
+        Case("filter shop", f"/claims?shop={SHOP}"),
+        Case("filter state in_collection", "/claims?state=in_collection"),
+        Case("filter state closed", "/claims?state=closed"),
+        Case("filter state all", "/claims?state=all"),
+        Case("filter stage reminder", "/claims?stage=reminder"),
+        Case("filter stage none (nothing sent)", "/claims?stage=none"),
+        Case("filter aging 31-60", "/claims?bucket=31-60"),
+        Case("filter aging over 90", "/claims?bucket=over+90"),
+        Case("filter aging not yet due", "/claims?bucket=not+yet+due"),
+        Case("filter stage + aging + shop", f"/claims?shop={SHOP}&stage=reminder&bucket=31-60"),
+        Case("page 90 % down (after=)", f"/claims?after={deep}"),
+        Case("last page (before= the end)", f"/claims?before={last}"),
+        Case("page 90 % down, state all", f"/claims?state=all&after={deep}"),
+        Case("search order number", f"/claims?q={number}", found),
+        Case("search invoice number", f"/claims?q=RE-{probe:08d}", found),
+        Case("search name (full)", f"/claims?q=Erika+Muster{probe}", found),
+        Case("search name prefix matching all", "/claims?q=Erika"),
+        Case("search e-mail", f"/claims?q=kunde{probe}@example.org", found),
+        Case("search nothing found", "/claims?q=zzzz-nobody", absent=True),
     ]
+
+
+def cursors(store: Any) -> tuple[str, str]:
+    """List cursors ("due.id") of the open claim 90 % of the way down the list's order, and of the last one."""
+    with store.engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM claims WHERE state = 'open'")).scalar()
+        found = []
+        for offset in (count * 9 // 10, count - 1):
+            due, claim_id = conn.execute(text("SELECT due_date, id FROM claims WHERE state = 'open' "
+                                              "ORDER BY due_date, id LIMIT 1 OFFSET :n"), {"n": offset}).one()
+            found.append(f"{due if isinstance(due, str) else due.isoformat()}.{claim_id}")
+    return found[0], found[1]
 
 
 def mix_states(url: str) -> dict[str, int]:
@@ -111,9 +132,9 @@ def request(client: Any, case: Case) -> Callable[[], None]:
     def get() -> None:
         answer = client.get(case.path)
         body = answer.get_data(as_text=True)
-        if answer.status_code != 200 or case.expect not in body:
-            raise SystemExit(f"{case.label}: GET {case.path} answered {answer.status_code} without "
-                             f"{case.expect!r}:\n{body[:2000]}")
+        if answer.status_code != 200 or (case.expect in body) == case.absent:
+            raise SystemExit(f"{case.label}: GET {case.path} answered {answer.status_code} "
+                             f"{'with' if case.absent else 'without'} {case.expect!r}:\n{body[:3000]}")
     return get
 
 
@@ -147,7 +168,7 @@ def bench(args: argparse.Namespace) -> int:
             client = logged_in(create_app(config, store))
             rows = [("baseline: bare SQL (page + count)", timed(bare_sql(store), args.repeat)),
                     ("baseline: GET /login", timed(lambda: client.get("/login"), args.repeat))]
-            for case in cases(args.claims):
+            for case in cases(args.claims, *cursors(store)):
                 rows.append((f"{case.label}: GET {case.path}", timed(request(client, case), args.repeat)))
         for label, (median, worst) in rows:
             verdict = "" if label.startswith("baseline") else "ok" if median <= TARGET_MS else "OVER TARGET"

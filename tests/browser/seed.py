@@ -68,6 +68,8 @@ class SeededStore:
     unmatched_payment_id: int
     by_stage: dict[str, list[str]] = field(default_factory=dict)  # open claims' order numbers by the last stage
     # sent ("" for none yet), oldest due date first
+    numbered: dict[str, str] = field(default_factory=dict)  # order number: order id, of the open claims whose
+    # number is not their id (a sequential-numbers plugin: "2026-1005" for order 1005)
     users: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(USERS))  # name: (role, password)
 
     @property
@@ -131,6 +133,9 @@ def seeded_store(folder: Path, db_url: str | None = None) -> Iterator[SeededStor
             shop.clock = real_clock
             seeded = settle_casework(store, config, etc, db_url, shop, now)
             seeded.by_stage = orders_by_stage(store)
+            with store.session() as session:
+                seeded.numbered = dict(session.execute(select(col(Claim.order_number), col(Claim.order_id)).where(
+                    col(Claim.state) == ClaimState.OPEN, col(Claim.order_number) != col(Claim.order_id))).all())
         add_users(etc, USERS)
         yield seeded
 

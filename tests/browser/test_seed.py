@@ -63,3 +63,8 @@ def test_the_users_log_in_with_their_passwords_and_roles(seeded: SeededStore) ->
             assert verify(store, name, password + "x") is None
     finally:
         store.close()
+
+
+def test_some_claims_are_numbered_apart_from_their_order_id(seeded: SeededStore) -> None:
+    assert seeded.numbered, "no open claim whose order number differs from its id"
+    assert all(number != order_id for number, order_id in seeded.numbered.items())
