@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from tests.browser.pages import alert_text, body_text, http_session, login, path, submit, words
-from tests.browser.seed import SCRIPT_NAME, SHOP_ID, SeededStore
+from tests.browser.seed import SCRIPT_NAME, SeededStore
 
 pytestmark = pytest.mark.browser
 
