@@ -17,6 +17,7 @@ from mahnwerk.sync.casework.case import Case, CaseError, hold, instalments, mark
 from mahnwerk.sync.casework.casefile import claim_key
 from mahnwerk.sync.casework.changes import change_case, parse_amount, read_case
 from mahnwerk.sync.casework.preview import preview_claim
+from mahnwerk.sync.casework.reasons import reason_text
 from mahnwerk.sync.casework.timeline import explain
 from mahnwerk.sync.casework.wording import wording
 from mahnwerk.sync.config import Config
@@ -75,7 +76,8 @@ def preview_panel(store: Store, config: Config, shop: str, order: str, now: date
     except MahnwerkError:
         return None
     pdf = url_for("claim.preview_pdf", shop=shop, order=order) if shown.has_letter else None
-    return Panel("claim_preview.html", {"preview": shown, "pdf_url": pdf, "word": wording(current_lang()).word})
+    return Panel("claim_preview.html", {"preview": shown, "pdf_url": pdf, "word": wording(current_lang()).word,
+                                        "reason": reason_text(shown.policy_reason, current_lang())})
 
 
 CLAIM_PANELS.insert(0, preview_panel)
