@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from mahnwerk.policy.engine import RateGap
+from mahnwerk.sync.casework.acting import ActionRefused
 from mahnwerk.sync.casework.blocked import count_blocked, message
-from mahnwerk.sync.casework.case import Case
 from mahnwerk.sync.casework.planner import shop_today
 from mahnwerk.sync.cli.cases import by_option
 from mahnwerk.sync.cli.logs import error_text
@@ -21,9 +21,9 @@ from mahnwerk.sync.cli.main import Context, cli, command_name, exit_code, pass_c
 from mahnwerk.sync.cli.views import dumps, plain, safe
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.outbox.rows import counts_by_state
+from mahnwerk.sync.outbox.settle import settle_dead_letter
 from mahnwerk.sync.outbox.work import DISK_FULL
 from mahnwerk.sync.service.running import run_shops
-from mahnwerk.sync.store.locks import shop_lock
 from mahnwerk.sync.store.models import (
     Claim,
     ClaimState,
@@ -204,38 +204,13 @@ def settle_command(verb: str, summary: str) -> None:
         store = ctx.store()
         config = ctx.config()
         try:
-            with store.session() as session:
-                found = session.get(OutboxRow, row_id)
-                shop_id = found.shop_id if found is not None else ""
-            with shop_lock(store, shop_id, command=command_name(), wait=wait), store.session() as session:
-                row = session.get(OutboxRow, row_id)
-                if row is None or row.state != OutboxState.DEAD:
-                    raise click.UsageError(f"outbox row {row_id} is not a dead letter "
-                                           "(see mahnwerk outbox --state dead)")
-                now = utcnow()
-                if verb == "retry":
-                    row.state, row.attempts, row.next_attempt_at, row.reference = OutboxState.PENDING, 0, now, ""
-                elif row.kind in ("writeback", "agency_update"):  # no stage: only the row is settled
-                    row.state, row.done_at = OutboxState.DONE if verb == "done" else OutboxState.SKIPPED, now
-                else:
-                    claim = session.get(Claim, row.claim_id)
-                    if claim is None:  # the foreign key keeps it; a store edited by hand may not
-                        raise click.UsageError(f"outbox row {row_id}: its claim {row.claim_id} is not in the store")
-                    Case(session, config.shop(row.shop_id), claim, actor, now).record("stage", {
-                        "stage": row.stage, "kind": row.kind, "deadline": row.payload.get("deadline"),
-                        "fee": row.payload.get("fee", "0") if verb == "done" else "0", "skipped": verb == "skip",
-                        "channel": row.payload.get("channel_used", row.channel), "key": row.key,
-                        "note": note or f"outbox row {row.id} settled by hand"})
-                    row.state, row.done_at = OutboxState.DONE if verb == "done" else OutboxState.SKIPPED, now
-                row.last_error = f"{verb} by {actor} at {now.isoformat(timespec='seconds')}: {row.last_error}"[:2000]
-                row.updated_at = now
-                session.add(row)
-                session.commit()
+            outcome = settle_dead_letter(store, config, row_id, verb, note=note, by=actor, source="cli",
+                                         now=utcnow(), command=command_name(), wait=wait)
+        except ActionRefused as refused:  # click's own usage error, as before the web console shared this
+            raise click.UsageError(str(refused)) from refused
         finally:
             store.close()
-        ctx.out.print(f"outbox row {row_id}: " + {"retry": "queued for the next run",
-                                                   "done": "recorded as sent; the ladder goes on",
-                                                   "skip": "recorded as skipped; the ladder goes on"}[verb])
+        ctx.out.print(f"outbox row {row_id}: {outcome}")
 
 
 settle_command("retry", "Queue a dead letter again (after fixing its cause).")

@@ -69,7 +69,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "claim.noted": ("Notiz gespeichert.", "Note added."),
     "claim.paid": ("Zahlung erfasst.", "Payment recorded."),
     "claim.planned": ("Ratenzahlung vereinbart.", "Payment plan agreed."),
-    "claim.failed": ("Nicht möglich: {reason}", "Not possible: {reason}"),
+    "claim.failed": ("Nicht möglich: {why}", "Not possible: {why}"),
     "status.due": ("fällig", "due"),
     "status.waiting": ("wartet", "waiting"),
     "status.on_hold": ("angehalten", "on hold"),
