@@ -11,7 +11,7 @@ import calendar as months
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
@@ -35,6 +35,22 @@ class CaseError(MahnwerkError):
     """A casework command that cannot be done as asked (unknown claim, not on hold, ...): exit code 2."""
 
     exit_code = 2
+
+
+PLAIN_AMOUNT = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")  # no exponent, no "inf": what a person types for money
+
+
+def parse_amount(text: str) -> Decimal:
+    """A positive amount as a person types it ("120.50", "120,50"), at most two decimals; CaseError otherwise."""
+    if not PLAIN_AMOUNT.fullmatch(text.strip()):
+        raise CaseError(f'"{text}" is not an amount like 49.90')
+    try:
+        amount = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        raise CaseError(f'"{text}" is not an amount like 49.90') from None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise CaseError(f'"{text}" is not a positive amount with at most two decimals')
+    return amount
 
 
 @dataclass
@@ -83,7 +99,7 @@ def parse_claim_ref(ref: str) -> tuple[str, str]:
     return shop_id, number
 
 
-def open_case(session: Session, config: Config, ref: str, *, actor: str, now: datetime, source: str = "cli") -> Case:
+def open_case(session: Session, config: Config, ref: str, *, actor: str, now: datetime) -> Case:
     """The claim named by `ref`, or a CaseError naming what was not found."""
     shop_id, number = parse_claim_ref(ref)
     shop = config.shop(shop_id)
@@ -93,7 +109,7 @@ def open_case(session: Session, config: Config, ref: str, *, actor: str, now: da
         nearby = session.execute(select(col(Claim.order_number)).where(
             col(Claim.shop_id) == shop_id, col(Claim.order_number).like(f"{number[:2]}%")).limit(200)).scalars().all()
         raise CaseError(f"no claim {ref} in the store{did_you_mean(number, nearby)}; `mahnwerk claims` lists them")
-    return Case(session, shop, claim, actor, now, source=source)
+    return Case(session, shop, claim, actor, now)
 
 
 def require_open(case: Case) -> None:

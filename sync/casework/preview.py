@@ -25,6 +25,8 @@ class Preview:
 
     claim: str
     reason: str  # why this notice on that day, or why there is no notice
+    none: str = ""  # why there is no notice, as a word: closed, nothing, not_a_notice, blocked, channel
+    policy_reason: str = ""  # the policy's reason for its next step, as `plan` and `explain` give it
     stage: str | None = None
     channel: str | None = None
     on: date | None = None  # the day the plan sends it
@@ -39,11 +41,11 @@ class Preview:
     @property
     def found(self) -> bool:
         """Whether there is a notice to show."""
-        return self.stage is not None
+        return not self.none
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready; the PDF is given by its size only."""
-        return {"claim": self.claim, "stage": self.stage, "channel": self.channel,
+        return {"claim": self.claim, "none": self.none or None, "stage": self.stage, "channel": self.channel,
                 "on": self.on.isoformat() if self.on else None, "reason": self.reason, "language": self.language,
                 "subject": self.subject, "text": self.text, "html": self.html, "letter": self.has_letter,
                 "pdf_bytes": len(self.pdf) if self.pdf is not None else None, "warnings": list(self.warnings)}
@@ -63,18 +65,20 @@ def preview_claim(store: Store, config: Config, shop: str, order_id: str, now: d
         case = open_case(session, config, key, actor="", now=now)
         claim = case.claim
         if claim.state != ClaimState.OPEN:
-            return Preview(key, f"the claim is {claim.state}: no notice follows")
+            return Preview(key, f"the claim is {claim.state}: no notice follows", "closed")
         result = case.assess()
         action = result.next
         if action is None or action.kind != "send":
             what = f"the next step is {action.kind} {action.stage}".rstrip() if action else "nothing is planned"
-            return Preview(key, f"no notice to preview: {what} ({result.reason})")
+            return Preview(key, f"no notice to preview: {what} ({result.reason})",
+                           "not_a_notice" if action else "nothing", result.reason)
         if result.next_balance is None:  # blocked: the notice needs interest that cannot be computed yet
-            return Preview(key, f"no notice to preview yet: {result.reason}", stage=action.stage, on=action.on)
+            return Preview(key, f"no notice to preview yet: {result.reason}", "blocked", result.reason,
+                           stage=action.stage, on=action.on)
         try:
             way = route(shop_config, claim, action.stage, action.channel or "shop")
         except MahnwerkError as exc:
-            return Preview(key, str(exc))
+            return Preview(key, str(exc), "channel", result.reason)
         composed = compose(shop_config, claim, result, Templates(config.config_dir / "templates"),
                            channel=way.channel)
     warnings = [f"the customer has no usable e-mail address: the {action.stage} goes out as a letter to post"
@@ -83,7 +87,7 @@ def preview_claim(store: Store, config: Config, shop: str, order_id: str, now: d
         warnings.append(f"[merchant] in {shop_config.source.name} lacks {', '.join(missing)}: `run` sends nothing "
                         "until it is filled in")
     rendered = composed.rendered
-    return Preview(key, action.reason, stage=action.stage, channel=way.channel, on=action.on,
-                   language=composed.notice.language, subject=rendered.subject, text=rendered.text,
+    return Preview(key, action.reason, policy_reason=action.reason, stage=action.stage, channel=way.channel,
+                   on=action.on, language=composed.notice.language, subject=rendered.subject, text=rendered.text,
                    html=rendered.html, pdf=composed.pdf(shop_config) if with_pdf else None,
                    has_letter=composed.letter is not None, warnings=tuple(warnings))

@@ -13,6 +13,7 @@ from mahnwerk.policy.engine import Assessment
 from mahnwerk.policy.interest import cents
 from mahnwerk.sync.casework.blocked import FIX
 from mahnwerk.sync.casework.case import Case
+from mahnwerk.sync.casework.reasons import reason_text
 from mahnwerk.sync.casework.wording import summary, wording
 from mahnwerk.sync.mirror.claimdata import classification, local_date
 from mahnwerk.sync.store.models import ClaimState, LedgerEntry
@@ -65,7 +66,7 @@ def explain(case: Case, lang: str = "en") -> dict[str, Any]:
         "rate_source": rule.table.source if rule.table is not None else None,
         "timeline": timeline,
         "status": result.status if is_open else claim.state,
-        "reason": result.reason if is_open else words("is_closed", state=words.word(claim.state)),
+        "reason": reason_text(result.reason, lang) if is_open else words("is_closed", state=words.word(claim.state)),
         "default_since": result.default_on.isoformat() if result.default_on else None,
         # while a base rate is missing no balance pretends to hold interest: `without_interest` has what is known
         "balance": balance_dict(result.balance) if result.gap is None else None,

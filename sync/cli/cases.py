@@ -23,9 +23,9 @@ from mahnwerk.sync.casework.case import (
     instalments,
     mark_paid,
     note,
+    parse_amount,
     release,
 )
-from mahnwerk.sync.casework.changes import parse_amount
 from mahnwerk.sync.casework.planner import plan_rows
 from mahnwerk.sync.casework.tasks import finish_tasks, open_tasks
 from mahnwerk.sync.casework.timeline import explain as explain_case

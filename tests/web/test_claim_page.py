@@ -86,7 +86,7 @@ def test_the_claim_page_shows_what_is_owed_in_german(login: Callable[..., FlaskC
     assert claim.due_date.strftime("%d.%m.%Y") in text
     assert "Offen am" in text and "Hauptforderung" in text and "Gesamt" in text
     assert "Forderung angelegt" in text  # the timeline in German
-    assert "Nächster Schritt" in text and "Zahlungserinnerung am" in text and "Warum" in text
+    assert "Nächster Schritt" in text and "Zahlungserinnerung am" in text and "Warum: fällig " in text
     english = page(login("vera", "en"), claim)  # vera chose English
     assert "Owed on" in english and "claim opened" in english
 
@@ -196,3 +196,22 @@ def test_the_customer_page_lists_the_claims_with_totals_per_currency(login: Call
     assert "Keine Forderungen" in client.get("/customers/acme/nobody@example.org").get_data(as_text=True)
     assert client.get("/customers/nope/x@example.org").status_code == 404
     assert client.get("/claims/acme/nope").status_code == 404
+
+
+@pytest.mark.parametrize(("english", "german"), [
+    ("due 2026-10-01, reminder sent 2026-10-08, deadline 2026-10-22 passed → dunning_1",
+     "fällig 01.10.2026, Zahlungserinnerung versandt am 08.10.2026, Frist 22.10.2026 abgelaufen → 1. Mahnung"),
+    ("due 2026-10-03 (payable until 2026-10-05) → reminder on 2026-10-19",
+     "fällig 03.10.2026 (zahlbar bis 05.10.2026) → Zahlungserinnerung am 19.10.2026"),
+    ("on hold (dispute: says <b>no</b>) since 2026-12-06 until released",
+     "angehalten (Streitfall: says <b>no</b>) seit 06.12.2026, bis zur Freigabe"),
+    ("payment plan of 2026-12-06: instalment 1 of 3 (40.00 EUR) due 2026-12-13",
+     "Ratenzahlung vom 06.12.2026: Rate 1 von 3 (40,00\xa0€) fällig am 13.12.2026"),
+    ("paid in full (119.00 EUR received)", "vollständig bezahlt (119,00\xa0€ erhalten)"),
+    ("a phrase the table does not know 2026-01-02", "a phrase the table does not know 02.01.2026"),
+])
+def test_the_policys_reasons_read_german(english: str, german: str) -> None:
+    """Each phrase of policy/engine.py's reasons has German words; an unknown one stays English, dates German."""
+    from mahnwerk.sync.casework.reasons import reason_text
+
+    assert reason_text(english, "de") == german and reason_text(english, "en") == english

@@ -1,6 +1,6 @@
 """The claim page: what `mahnwerk explain` tells (timeline, what is owed with each interest period, the next step
 and why), the panels (the next notice's preview first), and the clerk's actions, each through the same casework
-function as its CLI command (sync/casework/changes.py), recorded with the user's name and source "web"."""
+function as its CLI command (sync/casework/acting.py), recorded with the user's name and source "web"."""
 
 from __future__ import annotations
 
@@ -13,16 +13,18 @@ from markupsafe import Markup
 
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.model import HOLD_KINDS
-from mahnwerk.sync.casework.case import Case, CaseError, hold, instalments, mark_paid, note, release
+from mahnwerk.sync.casework.acting import act_on_case
+from mahnwerk.sync.casework.case import Case, CaseError, hold, instalments, mark_paid, note, parse_amount, release
 from mahnwerk.sync.casework.casefile import claim_key
-from mahnwerk.sync.casework.changes import change_case, parse_amount, read_case
 from mahnwerk.sync.casework.preview import preview_claim
+from mahnwerk.sync.casework.reasons import reason_text
 from mahnwerk.sync.casework.timeline import explain
 from mahnwerk.sync.casework.wording import wording
 from mahnwerk.sync.config import Config
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.web import context
 from mahnwerk.sync.web.access import clerk_required
+from mahnwerk.sync.web.acting import acting, perform
 from mahnwerk.sync.web.claimtexts import TEXTS
 from mahnwerk.sync.web.panels import CLAIM_PANELS, Panel, claim_panels
 from mahnwerk.sync.web.texts import _, add, current_lang
@@ -37,9 +39,9 @@ def show(shop: str, order: str) -> Any:
     """The claim with its story, its next notice and (for clerks) the forms that change it."""
     key = claim_key(shop, order)
     try:
-        report = read_case(context.store(), context.config(), key,
-                           lambda case: explain(case, lang=current_lang()), now=context.now())
-    except (CaseError, MahnwerkError):
+        report = act_on_case(context.store(), context.config(), key, lambda case: explain(case, lang=current_lang()),
+                             by="", source="web", now=context.now(), command="web", write=False)
+    except MahnwerkError:
         abort(404)
     panels = [Markup(render_template(p.template, **p.context))  # each panel's HTML, autoescaped by its template
               for p in claim_panels(context.store(), context.config(), shop, order, context.now())]
@@ -75,7 +77,8 @@ def preview_panel(store: Store, config: Config, shop: str, order: str, now: date
     except MahnwerkError:
         return None
     pdf = url_for("claim.preview_pdf", shop=shop, order=order) if shown.has_letter else None
-    return Panel("claim_preview.html", {"preview": shown, "pdf_url": pdf, "word": wording(current_lang()).word})
+    return Panel("claim_preview.html", {"preview": shown, "pdf_url": pdf, "word": wording(current_lang()).word,
+                                        "reason": reason_text(shown.policy_reason, current_lang())})
 
 
 CLAIM_PANELS.insert(0, preview_panel)
@@ -83,15 +86,15 @@ CLAIM_PANELS.insert(0, preview_panel)
 
 def act(shop: str, order: str, work: Callable[[Case], Any], done: str) -> Any:
     """Run a clerk's change through casework under the shop's lock, flash what happened, back to the claim."""
-    me = context.user()
-    assert me is not None  # clerk_required let the request through
-    try:
-        change_case(context.store(), context.config(), claim_key(shop, order), work, actor=me.name,
-                    now=context.now(), source="web", command="web", wait=10.0)
-    except MahnwerkError as exc:  # the casework says why (not on hold, an amount above the limit, a busy shop)
-        flash(_("claim.failed", reason=str(exc)), "error")
-    else:
-        flash(done)
+    if shop not in {s.id for s in context.config().shops}:
+        abort(404)
+    key = claim_key(shop, order)
+
+    def run() -> str:
+        act_on_case(context.store(), context.config(), key, work, **acting(key))
+        return done
+
+    perform(run, "claim.failed")
     return redirect(url_for("claim.show", shop=shop, order=order))
 
 
@@ -111,7 +114,7 @@ def checked(shop: str, order: str, read: Callable[[], Callable[[Case], Any]], do
     try:
         work = read()
     except CaseError as exc:
-        flash(_("claim.failed", reason=str(exc)), "error")
+        flash(_("claim.failed", why=str(exc)), "error")
         return redirect(url_for("claim.show", shop=shop, order=order))
     return act(shop, order, work, done)
 
