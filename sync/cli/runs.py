@@ -23,9 +23,7 @@ from mahnwerk.sync.cli.views import dumps, plain, safe
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.outbox.settle import settle_dead_letter
 from mahnwerk.sync.service.running import run_shops
-from mahnwerk.sync.store.models import (
-    OutboxRow,
-)
+from mahnwerk.sync.store.models import OutboxRow
 
 SUMMARY = ("decided", "sent", "letters", "recovered", "exports", "closed", "written_back", "skipped_paid", "skipped",
            "retrying", "dead", "tasks")
