@@ -5,6 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 ALERT_WAIT = 1.5  # seconds a script would need to open an alert after the page has loaded
+NAVIGATION_WAIT = 15.0
+
+
+def settled(driver: Any, timeout: float = NAVIGATION_WAIT) -> Any:
+    """A wait for the page after a click: asked while the browser swaps documents, chromedriver may answer with
+    an error about a node of the old one; that means "not yet", the wait's timeout decides."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,))
 
 
 def body_text(driver: Any) -> str:
@@ -43,13 +53,12 @@ def words(key: str, lang: str, **values: Any) -> str:
 def login(driver: Any, url: str, name: str, password: str) -> None:
     """Log in through the form; AssertionError with the page's message when the console refuses."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(f"{url}/login")
     driver.find_element(By.NAME, "name").send_keys(name)
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
-    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".me, .flash.error"))
+    settled(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".me, .flash.error"))
     assert driver.find_elements(By.CSS_SELECTOR, ".me"), f"{name} was not logged in: {body_text(driver)}"
 
 
@@ -65,10 +74,9 @@ def submit(driver: Any, form: Any) -> None:
     """Submit `form` with its own button and wait for the next page."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(form))
+    settled(driver).until(expected_conditions.staleness_of(form))
 
 
 def http_session(driver: Any) -> Any:
@@ -106,7 +114,6 @@ def wait_for_text(driver: Any, wanted: str, timeout: float = 10) -> str:
     """The page's text once it shows `wanted` (after a navigation a script started); AssertionError with what the
     page shows instead."""
     from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
-    from selenium.webdriver.support.ui import WebDriverWait
 
     def shown(d: Any) -> str | None:
         try:
@@ -116,6 +123,6 @@ def wait_for_text(driver: Any, wanted: str, timeout: float = 10) -> str:
         return text if wanted in text else None
 
     try:
-        return WebDriverWait(driver, timeout).until(shown)
+        return settled(driver, timeout).until(shown)
     except TimeoutException:
         raise AssertionError(f"the page does not show {wanted!r} within {timeout} s:\n{body_text(driver)}") from None

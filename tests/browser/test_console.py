@@ -8,7 +8,7 @@ import re
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser.pages import body_text, csrf_token, http_session, login, path, words
+from tests.browser.pages import body_text, csrf_token, http_session, login, path, settled, words
 from tests.browser.seed import SHOP_ID
 
 pytestmark = pytest.mark.browser
@@ -49,7 +49,7 @@ def test_a_wrong_password_is_refused_with_a_message(open_browser, console) -> No
     driver.find_element(By.NAME, "name").send_keys("clara")
     driver.find_element(By.NAME, "password").send_keys("not-her-password")
     driver.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
-    error = driver.find_element(By.CSS_SELECTOR, ".flash.error")
+    [error] = settled(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".flash.error"))
     assert error.text == words("login.failed", "de")
     assert path(driver).startswith("/login") and not driver.find_elements(By.CSS_SELECTOR, ".me")
 
