@@ -11,7 +11,7 @@ import calendar as months
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
@@ -35,6 +35,22 @@ class CaseError(MahnwerkError):
     """A casework command that cannot be done as asked (unknown claim, not on hold, ...): exit code 2."""
 
     exit_code = 2
+
+
+PLAIN_AMOUNT = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")  # no exponent, no "inf": what a person types for money
+
+
+def parse_amount(text: str) -> Decimal:
+    """A positive amount as a person types it ("120.50", "120,50"), at most two decimals; CaseError otherwise."""
+    if not PLAIN_AMOUNT.fullmatch(text.strip()):
+        raise CaseError(f'"{text}" is not an amount like 49.90')
+    try:
+        amount = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        raise CaseError(f'"{text}" is not an amount like 49.90') from None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise CaseError(f'"{text}" is not a positive amount with at most two decimals')
+    return amount
 
 
 @dataclass
@@ -165,12 +181,16 @@ def mark_paid(case: Case, amount: Decimal | None, *, on: date | None = None, not
     if on > case.today:
         raise CaseError(f"--on {on} lies in the future")
     owed = case.assess(on)
+    everything = amount is None
     if amount is None:
         if owed.balance is None or owed.interest_unknown:
             raise CaseError(f"cannot compute what {owed.claim.key} owes: {owed.problem}; give --amount")
         amount = cents(owed.balance.total)
     if amount <= 0:
         raise CaseError("--amount must be positive")
+    if amount > case.shop.payments.max_amount and not everything:  # a typo guard for what a person typed
+        raise CaseError(f"{amount} is above the sanity limit of {case.shop.payments.max_amount} "
+                        "(payments.max_amount in the shop's file)")
     case.record("payment", {"amount": str(amount), "currency": case.claim.currency, "on": on.isoformat(),
                             "source": "manual", "note": note})
     after = case.assess()

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from mahnwerk.policy.account import account
@@ -42,12 +42,15 @@ def figures(claim: Claim, history: Sequence[Event], today: date, policy: Policy)
 
 
 def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open",
-               now: datetime) -> list[dict[str, Any]]:
-    """Claims of the given shops as JSON-ready dicts, most overdue first; days counted in each shop's timezone."""
+               now: datetime, email: str | None = None) -> list[dict[str, Any]]:
+    """Claims of the given shops (of one customer's e-mail address, in any case, if given) as JSON-ready dicts,
+    most overdue first; days counted in each shop's timezone."""
     if state not in STATES:
         raise ValueError(f"state must be one of {', '.join(STATES)} (got {state!r})")
     zones = {shop.id: shop.timezone for shop in shops}
     query = select(Claim).where(col(Claim.shop_id).in_(list(zones)))
+    if email is not None:
+        query = query.where(func.lower(col(Claim.email)) == email.strip().lower())
     if state == "open":
         query = query.where(col(Claim.state) == ClaimState.OPEN)
     elif state == "in_collection":

@@ -6,34 +6,32 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import click
 
 from mahnwerk.policy.model import HOLD_KINDS
+from mahnwerk.sync.casework.acting import act_on_case
 from mahnwerk.sync.casework.case import (
     Case,
-    finish_task,
+    CaseError,
     hold,
     instalments,
     mark_paid,
     note,
-    open_case,
-    parse_claim_ref,
+    parse_amount,
     release,
 )
-from mahnwerk.sync.casework.planner import assessments, plan_row, plan_rows, shop_today
+from mahnwerk.sync.casework.planner import plan_rows
+from mahnwerk.sync.casework.tasks import finish_tasks, open_tasks
 from mahnwerk.sync.casework.timeline import explain as explain_case
 from mahnwerk.sync.cli import views
 from mahnwerk.sync.cli.main import Context, cli, command_name, pass_context, wait_option
 from mahnwerk.sync.mirror.mirror import utcnow
-from mahnwerk.sync.store.locks import shop_lock
 
 
 def default_actor() -> str:
@@ -43,18 +41,14 @@ def default_actor() -> str:
 
 class Amount(click.ParamType):
     name = "amount"
-    plain = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")  # no exponent, no "inf": what a person types for money
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Decimal:
-        if not isinstance(value, Decimal) and not self.plain.fullmatch(str(value).strip()):
-            self.fail(f'"{value}" is not an amount like 49.90', param, ctx)
+        if isinstance(value, Decimal):
+            return value
         try:
-            amount = Decimal(str(value).replace(",", ".")) if not isinstance(value, Decimal) else value
-        except InvalidOperation:
-            self.fail(f'"{value}" is not an amount like 49.90', param, ctx)
-        if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-            self.fail(f'"{value}" is not a positive amount with at most two decimals', param, ctx)
-        return amount
+            return parse_amount(str(value))
+        except CaseError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -115,16 +109,9 @@ def with_case(ctx: Context, ref: str, actor: str | None, work: Callable[[Case], 
               wait: float = 30.0) -> Any:
     """Open the store and the claim, do `work` and commit it under the shop's lock (reading needs no lock)."""
     store = ctx.store()
-    config = ctx.config()
     try:
-        shop_id = parse_claim_ref(ref)[0]
-        with shop_lock(store, shop_id, command=command_name(), wait=wait) if write else nullcontext(), \
-                store.session() as session:
-            case = open_case(session, config, ref, actor=actor or "", now=utcnow())
-            result = work(case)
-            if write:
-                session.commit()
-            return result
+        return act_on_case(store, ctx.config(), ref, work, by=actor or "", source="cli", now=utcnow(),
+                           command=command_name(), wait=wait, write=write)
     finally:
         store.close()
 
@@ -191,10 +178,6 @@ def mark_paid_command(ctx: Context, claim: str, amount: Decimal | None, paid_on:
                       as_json: bool, actor: str,
         wait: float) -> None:
     """Record a payment; a claim paid in full closes (a surplus is recorded as a credit)."""
-    shop = next((s for s in ctx.config().shops if s.id == parse_claim_ref(claim)[0]), None)
-    if amount is not None and shop is not None and amount > shop.payments.max_amount:
-        raise click.BadParameter(f"{amount} is above the sanity limit of {shop.payments.max_amount} "
-                                 f"(payments.max_amount in the shop's file)", param_hint="--amount")
     outcome = with_case(ctx, claim, actor, lambda case: mark_paid(case, amount, on=as_date(paid_on), note=note),
                         wait=wait)
     if as_json:
@@ -230,10 +213,7 @@ def tasks(click_ctx: click.Context, shop_id: str | None, as_json: bool) -> None:
     store = ctx.store()
     shops = ctx.shops(shop_id)
     try:
-        rows = [plan_row(shop.id, row, result) for shop in shops
-                for row, result in assessments(store, shop, shop_today(shop, utcnow()))
-                if result.status == "due" and result.next is not None and result.next.kind == "task"]
-        rows += open_work(store, [shop.id for shop in shops])
+        rows = open_tasks(store, shops, utcnow())
     finally:
         store.close()
     if as_json:
@@ -252,49 +232,15 @@ def task_command(verb: str, summary: str, note_help: str) -> None:
     @wait_option
     @pass_context
     def finish(ctx: Context, claim: str, note: str, actor: str, wait: float) -> None:
-        def work(case: Case) -> str:
-            closed = close_work(case, note=note, skipped=verb == "skip")
-            if closed:
-                return ", ".join(closed)
-            return finish_task(case, skipped=verb == "skip", note=note).data["stage"]
-
-        what = with_case(ctx, claim, actor, work, wait=wait)
+        store = ctx.store()
+        config = ctx.config()
+        try:
+            what = finish_tasks(store, config, claim, skipped=verb == "skip", note=note, by=actor, source="cli",
+                                now=utcnow(), command=command_name(), wait=wait)
+        finally:
+            store.close()
         ctx.out.print(views.plain(f"{claim}: task {what} {'skipped' if verb == 'skip' else 'done'}"))
 
 
 task_command("done", "Mark the claim's due task as done; the ladder goes on.", "What came of it, for the ledger.")
 task_command("skip", "Skip the claim's due task; the ladder goes on.", "Why, for the ledger.")
-
-
-
-def open_work(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
-    """Tasks the executor opened for a person (a letter to post for a customer without e-mail, an upload that
-    failed), in the shape of plan rows."""
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from mahnwerk.sync.casework.casefile import claim_key
-    from mahnwerk.sync.store.models import Claim, Task
-
-    with store.session() as session:
-        found = session.execute(select(Task, Claim).join(Claim, col(Claim.id) == Task.claim_id).where(
-            col(Claim.shop_id).in_(shop_ids), col(Task.done_at).is_(None)).order_by(col(Task.id))).all()
-        return [{"claim": claim_key(c.shop_id, c.order_number), "action": t.kind, "kind": "task",
-                 "due_on": t.created_at.date().isoformat(), "open_amount": str(c.open_amount), "currency": c.currency,
-                 "reason": t.text} for t, c in found]
-
-
-def close_work(case: Case, *, note: str, skipped: bool) -> list[str]:
-    """Close the claim's open executor tasks (with a ledger entry each); their kinds, or [] if it has none."""
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from mahnwerk.sync.store.models import Task
-
-    open_tasks = case.session.execute(select(Task).where(col(Task.claim_id) == case.claim.id,
-                                                         col(Task.done_at).is_(None))).scalars().all()
-    for task in open_tasks:
-        task.done_at, task.done_by = case.now, case.actor
-        case.session.add(task)
-        case.record("task", {"task": task.kind, "text": task.text, "skipped": skipped, "note": note})
-    return [t.kind for t in open_tasks]

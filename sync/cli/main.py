@@ -244,8 +244,9 @@ def demo(click_ctx: click.Context, orders: int, keep: Path | None, kind: str) ->
     run_demo(click_ctx.obj, orders=orders, keep=keep, kind=kind)
 
 
-# Registers plan, explain, tasks and casework; payments; rates; run, status and outbox on the `cli` group.
-from mahnwerk.sync.cli import cases, payments, rates, runs  # noqa: E402,F401
+# Registers plan, explain, tasks and casework; payments; preview; rates; run, status and outbox; web on the `cli`
+# group.
+from mahnwerk.sync.cli import cases, payments, previews, rates, runs, web  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

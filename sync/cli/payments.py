@@ -9,13 +9,11 @@ from typing import Any
 
 import click
 from rich.table import Table
-from sqlalchemy import select, update
 
 from mahnwerk.connectors.payment_records import IncomingPayment
 from mahnwerk.connectors.statements import read_statement
 from mahnwerk.errors import MahnwerkError
-from mahnwerk.policy.matching import Share
-from mahnwerk.sync.casework.case import open_case, parse_claim_ref, require_open
+from mahnwerk.sync.casework.acting import ActionRefused
 from mahnwerk.sync.cli import views
 from mahnwerk.sync.cli.cases import Amount, by_option
 from mahnwerk.sync.cli.main import Context, cli, command_name, pass_context, wait_option
@@ -23,9 +21,9 @@ from mahnwerk.sync.cli.views import plain
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.payments.matchrun import run
-from mahnwerk.sync.payments.reconcile import CLAIMS, PAYMENTS, ZERO, Booking, Reconciled, book
+from mahnwerk.sync.payments.queue import assign_payment, ignore_payment, waiting_payments
+from mahnwerk.sync.payments.reconcile import Reconciled
 from mahnwerk.sync.store.locks import shop_lock
-from mahnwerk.sync.store.models import IncomingPaymentRow, PaymentEvent, PaymentState
 
 
 @cli.group("payments")
@@ -106,15 +104,9 @@ def unmatched_command(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     """Payments waiting for a person: no claim found, or a guess below the shop's confidence threshold."""
     store = ctx.store()
     try:
-        with store.connection() as conn:
-            rows = conn.execute(select(PAYMENTS).where(
-                PAYMENTS.c.shop_id.in_([s.id for s in ctx.shops(shop_id)]),
-                PAYMENTS.c.state.in_(PaymentState.WAITING)).order_by(PAYMENTS.c.booked_on, PAYMENTS.c.id)).all()
-            keys = dict(conn.execute(select(CLAIMS.c.id, CLAIMS.c.shop_id + ":" + CLAIMS.c.order_number).where(
-                CLAIMS.c.id.in_({c for r in rows for c in r.candidates}))).all()) if rows else {}
+        queue = waiting_payments(store, [s.id for s in ctx.shops(shop_id)])
     finally:
         store.close()
-    queue = [waiting_dict(r, keys) for r in rows]
     if as_json:
         click.echo(views.dumps(queue, indent=2))
         return
@@ -132,14 +124,11 @@ def unmatched_command(ctx: Context, shop_id: str | None, as_json: bool) -> None:
     ctx.out.print(table)
 
 
-def waiting_dict(row: Any, keys: dict[int, str]) -> dict[str, Any]:
-    return {"id": row.id, "shop": row.shop_id, "source": row.source, "ref": row.ref, "booked_on":
-            row.booked_on.isoformat(), "amount": str(row.amount), "unallocated": str(row.unallocated),
-            "currency": row.currency, "payer_name": row.payer_name, "payer_account": row.payer_account,
-            "remittance": row.remittance, "state": row.state, "rule": row.rule,
-            "confidence": str(row.confidence) if row.confidence is not None else None, "reason": row.reason,
-            "candidates": [keys[c] for c in row.candidates if c in keys], "origin": row.origin,
-            "position": row.position}
+def usage_error(refused: ActionRefused) -> click.ClickException:
+    """Click's own usage error for a refused action, as the commands raised before the web console shared them."""
+    if refused.param:
+        return click.BadParameter(str(refused), param_hint=refused.param)
+    return click.UsageError(str(refused))
 
 
 @payments.command("assign")
@@ -159,41 +148,16 @@ def assign_command(ctx: Context, payment_id: int, claim: str, amount: Decimal | 
     store = ctx.store()
     config = ctx.config()
     try:
-        with shop_lock(store, parse_claim_ref(claim)[0], command=command_name(), wait=wait), \
-                store.session() as session:
-            conn = session.connection()
-            payment = waiting_payment(conn, payment_id)
-            now = utcnow()
-            case = open_case(session, config, claim, actor=actor, now=now)
-            require_open(case)
-            shop, target = case.shop, case.claim
-            if shop.id != payment.shop_id:
-                raise click.UsageError(f"payment {payment_id} belongs to shop {payment.shop_id}, {claim} to {shop.id}")
-            converted = target.currency != payment.currency
-            if payment.unallocated <= 0:  # never book nothing or a negative amount (it would raise the claim)
-                raise click.UsageError(f"payment {payment_id} has nothing left to book")
-            if converted and amount is None:
-                raise click.UsageError(
-                    f"{claim} is in {target.currency}, payment {payment_id} in {payment.currency}: say what the "
-                    f"payment is worth in {target.currency} with --amount (the whole payment is booked)")
-            share = amount or payment.unallocated
-            if share > payment.unallocated and not converted:
-                raise click.BadParameter(f"must be at most the {payment.unallocated} {payment.currency} not yet "
-                                         "booked", param_hint="--amount")
-            result = Reconciled(shop.id)
-            how = f"assigned by {actor}" + (f" as {share} {target.currency}" if converted else "")
-            book(conn, shop, [Booking(payment, (Share(case.claim_id, share),), "manual", Decimal(1), how,
-                                      whole=converted)], today=case.today, now=now, actor=actor, result=result)
-            if not result.booked:  # the payment or the claim changed meanwhile: a lost race changes nothing
-                raise click.UsageError(f"payment {payment_id} or {claim} changed meanwhile, nothing booked (see "
-                                       "mahnwerk payments unmatched)")
-            session.commit()
+        # The ledger has always said "payments" for a booking from the command line (the web console's say "web").
+        done = assign_payment(store, config, payment_id, claim, amount, by=actor, source="payments", now=utcnow(),
+                              command=command_name(), wait=wait)
+    except ActionRefused as refused:
+        raise usage_error(refused) from refused
     finally:
         store.close()
-    left = ZERO if converted else payment.unallocated - share
-    ctx.out.print(plain(f"payment {payment_id}: {share} {target.currency} booked to {claim}"
-                        + (" (paid in full, closed)" if result.closed else "")
-                        + (f"; {left} {payment.currency} still waiting" if left else "")))
+    ctx.out.print(plain(f"payment {payment_id}: {done.share} {done.currency} booked to {claim}"
+                        + (" (paid in full, closed)" if done.closed else "")
+                        + (f"; {done.left} {done.payment_currency} still waiting" if done.left else "")))
 
 
 @payments.command("ignore")
@@ -204,32 +168,12 @@ def assign_command(ctx: Context, payment_id: int, claim: str, amount: Decimal | 
 @pass_context
 def ignore_command(ctx: Context, payment_id: int, reason: str, actor: str, wait: float) -> None:
     """Take a payment out of the queue for good: not a customer's (a refund from a supplier, a transfer...)."""
-    if not reason.strip():
-        raise click.BadParameter("say why", param_hint="--reason")
     store = ctx.store()
     try:
-        with store.session() as session:
-            found = session.get(IncomingPaymentRow, payment_id)
-            shop_id = found.shop_id if found is not None else ""
-        with shop_lock(store, shop_id, command=command_name(), wait=wait), store.session() as session:
-            now = utcnow()
-            # Only while it waits, in one statement: a payment booked meanwhile stays booked.
-            taken = session.execute(update(PAYMENTS).where(
-                PAYMENTS.c.id == payment_id, PAYMENTS.c.state.in_(PaymentState.WAITING)).values(
-                state=PaymentState.IGNORED, reason=reason[:500], decided_at=now, decided_by=actor)
-                .returning(PAYMENTS.c.id)).first()
-            if taken is None:
-                raise click.UsageError(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
-            session.add(PaymentEvent(payment_id=payment_id, at=now, kind="ignored", actor=actor,
-                                     data={"reason": reason}))
-            session.commit()
+        ignore_payment(store, payment_id, reason, by=actor, source="cli", now=utcnow(), command=command_name(),
+                       wait=wait)
+    except ActionRefused as refused:
+        raise usage_error(refused) from refused
     finally:
         store.close()
     ctx.out.print(plain(f"payment {payment_id}: ignored ({reason})"))
-
-
-def waiting_payment(conn: Any, payment_id: int) -> Any:
-    row = conn.execute(select(PAYMENTS).where(PAYMENTS.c.id == payment_id)).first()
-    if row is None or row.state not in PaymentState.WAITING:
-        raise click.UsageError(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
-    return row

@@ -8,32 +8,22 @@ from typing import Any
 
 import click
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import col
 
 from mahnwerk.policy.engine import RateGap
+from mahnwerk.sync.casework.acting import ActionRefused
 from mahnwerk.sync.casework.blocked import count_blocked, message
-from mahnwerk.sync.casework.case import Case
 from mahnwerk.sync.casework.planner import shop_today
+from mahnwerk.sync.casework.status import status_report
 from mahnwerk.sync.cli.cases import by_option
 from mahnwerk.sync.cli.logs import error_text
 from mahnwerk.sync.cli.main import Context, cli, command_name, exit_code, pass_context, wait_option
 from mahnwerk.sync.cli.views import dumps, plain, safe
 from mahnwerk.sync.mirror.mirror import utcnow
-from mahnwerk.sync.outbox.rows import counts_by_state
-from mahnwerk.sync.outbox.work import DISK_FULL
+from mahnwerk.sync.outbox.settle import settle_dead_letter
 from mahnwerk.sync.service.running import run_shops
-from mahnwerk.sync.store.locks import shop_lock
-from mahnwerk.sync.store.models import (
-    Claim,
-    ClaimState,
-    IncomingPaymentRow,
-    OutboxRow,
-    OutboxState,
-    PaymentState,
-    SyncRun,
-    Task,
-)
+from mahnwerk.sync.store.models import OutboxRow
 
 SUMMARY = ("decided", "sent", "letters", "recovered", "exports", "closed", "written_back", "skipped_paid", "skipped",
            "retrying", "dead", "tasks")
@@ -117,42 +107,6 @@ def status(ctx: Context, shop_id: str | None, as_json: bool) -> None:
         print_blocked(ctx, s["shop"], s["blocked"])
 
 
-def status_report(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
-    outbox = counts_by_state(store, shop_ids)
-    report = []
-    with store.session() as session:
-        for shop_id in shop_ids:
-            last = session.execute(select(SyncRun).where(col(SyncRun.shop_id) == shop_id)
-                                   .order_by(col(SyncRun.id).desc()).limit(1)).scalars().first()
-            states = dict(session.execute(select(col(Claim.state), func.count()).where(col(Claim.shop_id) == shop_id)
-                                          .group_by(col(Claim.state))).all())
-            dead = session.execute(select(OutboxRow).where(col(OutboxRow.shop_id) == shop_id,
-                                                           col(OutboxRow.state) == OutboxState.DEAD)
-                                   .order_by(col(OutboxRow.id))).scalars().all()
-            tasks = session.execute(select(func.count()).select_from(Task).join(Claim, col(Claim.id) == Task.claim_id)
-                                    .where(col(Claim.shop_id) == shop_id, col(Task.done_at).is_(None))).scalar_one()
-            full = session.execute(select(col(OutboxRow.last_error), func.count()).where(
-                col(OutboxRow.shop_id) == shop_id, col(OutboxRow.state).in_((OutboxState.PENDING, OutboxState.SENDING)),
-                col(OutboxRow.last_error).startswith(DISK_FULL)).group_by(col(OutboxRow.last_error))).all()
-            waiting = session.execute(select(func.count()).select_from(IncomingPaymentRow).where(
-                col(IncomingPaymentRow.shop_id) == shop_id,
-                col(IncomingPaymentRow.state).in_(PaymentState.WAITING))).scalar_one()
-            report.append({
-                "shop": shop_id, "last_sync": last.started_at.isoformat() if last else None,
-                "last_sync_outcome": last.outcome if last else None,
-                "open_claims": states.get(ClaimState.OPEN, 0), "in_collection": states.get(ClaimState.IN_COLLECTION, 0),
-                "outbox": {state: outbox[shop_id].get(state, 0) for state in
-                           (OutboxState.PENDING, OutboxState.SENDING, OutboxState.DONE, OutboxState.SKIPPED,
-                            OutboxState.DEAD)},
-                "dead_letters": [{"id": d.id, "key": d.key, "stage": d.stage, "attempts": d.attempts,
-                                  "error": d.last_error} for d in dead],
-                "disk_full": {"rows": sum(n for _, n in full), "error": full[0][0]} if full else None,
-                "open_tasks": tasks,
-                "payments_waiting": waiting,
-            })
-    return report
-
-
 @cli.group("outbox", invoke_without_command=True)
 @click.option("--shop", "shop_id", help="Only this shop.")
 @click.option("--state", type=click.Choice(["pending", "sending", "done", "skipped", "dead", "all"]), default="all")
@@ -204,38 +158,13 @@ def settle_command(verb: str, summary: str) -> None:
         store = ctx.store()
         config = ctx.config()
         try:
-            with store.session() as session:
-                found = session.get(OutboxRow, row_id)
-                shop_id = found.shop_id if found is not None else ""
-            with shop_lock(store, shop_id, command=command_name(), wait=wait), store.session() as session:
-                row = session.get(OutboxRow, row_id)
-                if row is None or row.state != OutboxState.DEAD:
-                    raise click.UsageError(f"outbox row {row_id} is not a dead letter "
-                                           "(see mahnwerk outbox --state dead)")
-                now = utcnow()
-                if verb == "retry":
-                    row.state, row.attempts, row.next_attempt_at, row.reference = OutboxState.PENDING, 0, now, ""
-                elif row.kind in ("writeback", "agency_update"):  # no stage: only the row is settled
-                    row.state, row.done_at = OutboxState.DONE if verb == "done" else OutboxState.SKIPPED, now
-                else:
-                    claim = session.get(Claim, row.claim_id)
-                    if claim is None:  # the foreign key keeps it; a store edited by hand may not
-                        raise click.UsageError(f"outbox row {row_id}: its claim {row.claim_id} is not in the store")
-                    Case(session, config.shop(row.shop_id), claim, actor, now).record("stage", {
-                        "stage": row.stage, "kind": row.kind, "deadline": row.payload.get("deadline"),
-                        "fee": row.payload.get("fee", "0") if verb == "done" else "0", "skipped": verb == "skip",
-                        "channel": row.payload.get("channel_used", row.channel), "key": row.key,
-                        "note": note or f"outbox row {row.id} settled by hand"})
-                    row.state, row.done_at = OutboxState.DONE if verb == "done" else OutboxState.SKIPPED, now
-                row.last_error = f"{verb} by {actor} at {now.isoformat(timespec='seconds')}: {row.last_error}"[:2000]
-                row.updated_at = now
-                session.add(row)
-                session.commit()
+            outcome = settle_dead_letter(store, config, row_id, verb, note=note, by=actor, source="cli",
+                                         now=utcnow(), command=command_name(), wait=wait)
+        except ActionRefused as refused:  # click's own usage error, as before the web console shared this
+            raise click.UsageError(str(refused)) from refused
         finally:
             store.close()
-        ctx.out.print(f"outbox row {row_id}: " + {"retry": "queued for the next run",
-                                                   "done": "recorded as sent; the ladder goes on",
-                                                   "skip": "recorded as skipped; the ladder goes on"}[verb])
+        ctx.out.print(f"outbox row {row_id}: {outcome}")
 
 
 settle_command("retry", "Queue a dead letter again (after fixing its cause).")

@@ -110,6 +110,17 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """`[web]` in mahnwerk.toml: the web console (sync/web/). With `listen` the daemon serves it too; `mahnwerk web`
+    serves it on its own (at `listen`, else 127.0.0.1:8420)."""
+
+    listen: tuple[str, int] | None = setting(listen_address, None)  # None: the daemon serves no console
+    secure_cookies: bool = setting(boolean, False)  # the session cookie only over HTTPS (behind a TLS proxy)
+    behind_proxy: bool = setting(boolean, False)  # trust one proxy's X-Forwarded-For/-Proto/-Host
+    secret_key_file: Path | None = setting(existing_file, None)  # None: a random key kept in the database
+
+
+@dataclass(frozen=True)
 class ShopAuth:
     """`[shop.auth]`: the secrets the shop's kind asks for (connectors/kinds.py), by key; never shown."""
 
@@ -216,6 +227,7 @@ class Config:
     rates: RatesConfig = RatesConfig()  # [rates]: where `rates update` reads the German base rate
     daemon: DaemonConfig = DaemonConfig()  # [daemon]: its pool of shop ticks, metrics and health
     alerts: AlertsConfig = AlertsConfig()  # [alerts]: mails about shops that need a person
+    web: WebConfig = WebConfig()  # [web]: the web console
 
     def shop(self, shop_id: str) -> ShopConfig:
         """The shop with this id; ConfigError with a did-you-mean if there is none."""
@@ -249,4 +261,4 @@ def _is_loopback(host: str) -> bool:
 
 __all__ = ["DEFAULT_CONFIG_DIR", "AlertsConfig", "Config", "DaemonConfig", "DatabaseConfig", "HttpConfig",
            "InvoiceConfig", "LoggingConfig", "RatesConfig", "ShopAuth", "ShopConfig", "StatusMapping", "SyncConfig",
-           "parse_duration"]
+           "WebConfig", "parse_duration"]

@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from mahnwerk.connectors.letter import LetterError
 from mahnwerk.connectors.records import Progress, ShopOrder
-from mahnwerk.connectors.smtp import SmtpRejected, SmtpUnavailable, valid_email
+from mahnwerk.connectors.smtp import SmtpRejected, SmtpUnavailable
 from mahnwerk.errors import MahnwerkError, OrderChanged, ShopAuthFailed, ShopError, ShopRejected, ShopUnavailable
 from mahnwerk.policy.engine import Assessment
 from mahnwerk.sync.casework.blocked import owed_text
@@ -33,9 +33,10 @@ from mahnwerk.sync.casework.case import Case, settle
 from mahnwerk.sync.casework.casefile import claim_key
 from mahnwerk.sync.config.delivery import missing_for_sending
 from mahnwerk.sync.outbox.channels import UNKNOWN, Channel, Email, Letter, Prepared, ShopChannel
+from mahnwerk.sync.outbox.compose import compose, route, shop_attaches
 from mahnwerk.sync.outbox.formats import money
-from mahnwerk.sync.outbox.letters import letter_content, letter_file
-from mahnwerk.sync.outbox.notices import build_notice, smtp_settings
+from mahnwerk.sync.outbox.letters import letter_file
+from mahnwerk.sync.outbox.notices import smtp_settings
 from mahnwerk.sync.outbox.rows import ready_rows
 from mahnwerk.sync.outbox.templates import Templates
 from mahnwerk.sync.outbox.work import ACTOR, DISK_FULL, DISK_FULL_ERRNOS, SOURCE, RowWork
@@ -58,9 +59,7 @@ class Executor:
         self.progress = progress  # called with (rows done, rows due) after each row, for a progress bar
         self.shop, self.now = work.shop, work.now
         self._last_send = float("-inf")
-        kind = self.shop.shop_kind
-        self.shop_attaches = bool(kind and kind.attachments and self.shop.delivery.attach_letter)
-        self.channels: dict[str, Channel] = {"shop": ShopChannel(work.actions, attach_letter=self.shop_attaches,
+        self.channels: dict[str, Channel] = {"shop": ShopChannel(work.actions, attach_letter=shop_attaches(self.shop),
                                                                  font=self.shop.letters.font),
                                              "letter": Letter(self.shop.letters.font)}
         if self.shop.smtp.configured:
@@ -164,30 +163,19 @@ class Executor:
                                 f"{', '.join(missing)}; every notice must name the sender and where to pay")
         action = result.next
         assert action is not None and result.next_balance is not None
-        notice = build_notice(self.shop, claim, result)
-        wanted = row.channel if row.channel in self.channels else "shop" if row.channel != "email" else None
-        if wanted is None:
-            raise MahnwerkError(f"stage {row.stage} sends by e-mail but [smtp] is not configured in "
-                                f"{self.shop.source.name}")
+        way = route(self.shop, claim, row.stage, row.channel)
+        if way.channel in self.work.outcome.stopped:
+            raise ChannelStopped(self.work.outcome.stopped[way.channel])
+        composed = compose(self.shop, claim, result, self.templates, channel=way.channel)
+        notice, rendered, wanted = composed.notice, composed.rendered, way.channel
         path = letter_file(self.letters_dir, notice, row.key)
-        fallback = wanted in ("shop", "email") and not valid_email(claim.email)
-        if fallback:
-            wanted = "letter"
-        if wanted in self.work.outcome.stopped:
-            raise ChannelStopped(self.work.outcome.stopped[wanted])
-        rendered = self.templates.render(notice)
-        letter = None
-        if wanted == "letter" or (wanted == "email" and self.shop.smtp.attach_letter) or \
-                (wanted == "shop" and self.shop_attaches):
-            letter = letter_content(notice, self.templates.render(notice, letter=True),
-                                    girocode=self.shop.letters.girocode)
         message = Prepared(row.key, rendered.subject, rendered.text, rendered.html, claim.email, claim.customer_name,
-                           notice.language, letter, path)
+                           notice.language, composed.letter, path)
         row.state, row.updated_at = OutboxState.SENDING, self.now()
         self.work.count_attempt(row)
         row.payload = {**row.payload, "channel_used": wanted, "subject": rendered.subject, "text": rendered.text,
                        "to": claim.email, "letter_path": str(path) if wanted == "letter" else None,
-                       "language": notice.language, "no_email": fallback,
+                       "language": notice.language, "no_email": way.no_email,
                        "deadline": action.deadline.isoformat() if action.deadline else None,
                        "fee": str(action.fee), "total": str(notice.total), "currency": notice.currency,
                        "template": rendered.template_file}

@@ -178,12 +178,13 @@ def wait_update(payment_id: int | None, unallocated: Decimal, match: Match | Non
 
 
 def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: date, now: datetime, actor: str,
-         result: Reconciled, stored: Set[int] = frozenset()) -> None:
+         result: Reconciled, stored: Set[int] = frozenset(), source: str = "payments") -> None:
     """Write the bookings: ledger entries with the §367 split, closed claims, write-back rows, payment states
     (`stored`: payments whose row was written as booked in full already; only a share not booked changes it).
     A share is not booked when its claim is no longer open (the money waits for a person to refund or assign it),
     is in another currency than the payment (unless a person converted it: `whole`), or is not a positive amount
-    within what the payment has left; the payment then goes to review saying why."""
+    within what the payment has left; the payment then goes to review saying why. `source`: where the ledger says
+    the bookings came from (a person in the web console: "web")."""
     bookings = still_waiting(conn, bookings, stored, now=now, result=result)
     if not bookings:
         return
@@ -219,7 +220,7 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
             applied = {"fees": owed[0] - fees, "flat_fee": owed[1] - flat, "interest": owed[2] - interest,
                        "principal": owed[3] - principal, "credit": surplus}
             history.append(Payment(p.booked_on, amount, p.source))
-            ledger.append({"claim_id": claim.id, "at": now, "kind": "payment", "source": "payments", "actor": actor,
+            ledger.append({"claim_id": claim.id, "at": now, "kind": "payment", "source": source, "actor": actor,
                            "data": {"amount": str(amount), "currency": claim.currency,
                                     "on": p.booked_on.isoformat(), "source": p.source, "payment": p.id,
                                     "reference": p.ref, "rule": booking.rule, "confidence": str(booking.confidence),
@@ -240,12 +241,12 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
             if settled:
                 closing[claim.id] = None
                 credit = cents(surplus)
-                ledger.append({"claim_id": claim.id, "at": now, "kind": "closed", "source": "payments",
+                ledger.append({"claim_id": claim.id, "at": now, "kind": "closed", "source": source,
                                "actor": actor, "data": {"changes": {"state": [ClaimState.OPEN, ClaimState.PAID]},
                                                         "reason": f"paid in full: {words}"}})
                 if credit > 0:
                     result.credit += 1
-                    ledger.append({"claim_id": claim.id, "at": now, "kind": "credit", "source": "payments",
+                    ledger.append({"claim_id": claim.id, "at": now, "kind": "credit", "source": source,
                                    "actor": actor, "data": {"amount": str(credit), "currency": claim.currency,
                                                             "reason": "paid beyond what was owed"}})
                 result.closed += 1
@@ -273,7 +274,7 @@ def book(conn: Connection, shop: ShopConfig, bookings: list[Booking], *, today: 
         if booking.rule == "manual" and used:  # automatic bookings are on the payment row and in each claim's ledger
             payment_events.append({"payment_id": p.id, "at": now, "kind": "assigned", "actor": actor,
                                    "data": {"shares": [{"claim": s.claim_id, "amount": str(s.amount)}
-                                                       for s in booking.shares]}})
+                                                       for s in booking.shares], "source": source}})
     if closing:
         for ids in chunked(closing, 10_000):  # SQLite takes at most 32,766 parameters
             conn.execute(CLOSE_CLAIMS(conn), {"ids": ids, "now": now})

@@ -22,7 +22,8 @@ One more job, for the daemon and not per shop, runs `rates update` once a day on
 
 With `[daemon] metrics_listen` it serves Prometheus metrics and /healthz (service/metrics.py); under systemd it
 reports READY, WATCHDOG and STOPPING (service/systemd.py); with `[alerts] email` each tick ends by mailing the
-problems that began or cleared (service/alerts.py).
+problems that began or cleared (service/alerts.py); with `[web] listen` it serves the web console (sync/web/) in
+a thread of its own.
 
 SIGTERM or SIGINT stops the scheduler; a job in progress finishes its page and ends, and because every page
 commits with its cursor, even a SIGKILL loses nothing.
@@ -37,6 +38,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -62,6 +64,9 @@ from mahnwerk.sync.service.systemd import notify, watchdog_interval
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.locks import ShopBusy, shop_lock
 from mahnwerk.sync.store.models import SyncRun
+
+if TYPE_CHECKING:
+    from mahnwerk.sync.web.serve import WebServer
 
 log = structlog.get_logger("mahnwerk.daemon")
 DEFAULT_WORKERS = 8
@@ -291,6 +296,7 @@ def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | No
     metrics = DaemonMetrics(store, [s.id for s in shops]) if listen or alerts else None
     scheduler = build_scheduler(store, shops, config, workers=workers, metrics=metrics, alerts=alerts)
     server = MetricsServer(listen, metrics, lambda: health(store, scheduler)) if metrics and listen else None
+    console = web_console(store, config) if config and config.web.listen else None
     if metrics:
         with suppress(SQLAlchemyError):  # the database away at start: the first ticks say so
             metrics.seed()
@@ -298,6 +304,8 @@ def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | No
     scheduler.start()
     if server:
         server.start()
+    if console:
+        console.start()
     log.info("daemon.started", shops=[s.id for s in shops], workers=workers,
              intervals={s.id: int(s.sync.interval.total_seconds()) for s in shops},
              today={s.id: local_date(utcnow(), s.timezone).isoformat() for s in shops[:20]})
@@ -314,9 +322,20 @@ def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | No
         scheduler.shutdown(wait=True)
         if server:
             server.stop()
+        if console:
+            console.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         log.info("daemon.stopped")
+
+
+def web_console(store: Store, config: Config) -> WebServer:
+    """The web console at `[web] listen`, not yet started (sync/web/, imported only when it is wanted)."""
+    from mahnwerk.sync.web.app import create_app
+    from mahnwerk.sync.web.serve import WebServer
+
+    assert config.web.listen is not None
+    return WebServer(create_app(config, store), config.web.listen)
 
 
 class Watchdog:

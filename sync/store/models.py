@@ -282,3 +282,24 @@ class AlertState(SQLModel, table=True):
     opened_at: datetime = Field(sa_type=UTCDateTime)
     mailed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # None: the mail has not gone out yet
     detail: str = Field(default="", max_length=2000)
+
+
+class WebUser(SQLModel, table=True):
+    """A person who may log in to the web console: a viewer reads, a clerk also acts (`mahnwerk web adduser`)."""
+
+    __tablename__ = "web_users"
+    name: str = Field(primary_key=True, max_length=100)
+    role: str = Field(max_length=10)  # clerk, viewer
+    password_hash: str = Field(max_length=300)  # argon2id, with its parameters and salt
+    lang: str = Field(default="", max_length=10)  # "": the browser's language
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class WebSecret(SQLModel, table=True):
+    """A secret of the web console kept in the store, such as the key that signs session cookies: sessions outlive
+    a restart, and every process serving the console signs with the same key."""
+
+    __tablename__ = "web_secrets"
+    name: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)

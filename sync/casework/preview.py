@@ -1,0 +1,93 @@
+"""The next notice of a claim, exactly as its customer will get it: the channel, the mail's subject, text and HTML,
+and the PDF letter when one goes out. Rendered by the executor's own function (sync/outbox/compose.py) for the day
+the plan sends it; nothing is written and no shop or mail server is asked (`mahnwerk preview`, the web console)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from mahnwerk.errors import ConfigError, MahnwerkError
+from mahnwerk.sync.casework.case import CaseError, open_case
+from mahnwerk.sync.casework.casefile import claim_key
+from mahnwerk.sync.config import Config
+from mahnwerk.sync.config.delivery import missing_for_sending
+from mahnwerk.sync.outbox.compose import compose, route
+from mahnwerk.sync.outbox.templates import Templates
+from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import ClaimState
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The claim's next notice, or (`stage` None) why there is none; `pdf` is the letter, None when none goes out."""
+
+    claim: str
+    reason: str  # why this notice on that day, or why there is no notice
+    none: str = ""  # why there is no notice, as a word: closed, nothing, not_a_notice, blocked, channel
+    policy_reason: str = ""  # the policy's reason for its next step, as `plan` and `explain` give it
+    stage: str | None = None
+    channel: str | None = None
+    on: date | None = None  # the day the plan sends it
+    language: str = ""
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    pdf: bytes | None = None
+    has_letter: bool = False  # the notice goes out with a letter (by post or attached); `pdf` holds it if rendered
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def found(self) -> bool:
+        """Whether there is a notice to show."""
+        return not self.none
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready; the PDF is given by its size only."""
+        return {"claim": self.claim, "none": self.none or None, "stage": self.stage, "channel": self.channel,
+                "on": self.on.isoformat() if self.on else None, "reason": self.reason, "language": self.language,
+                "subject": self.subject, "text": self.text, "html": self.html, "letter": self.has_letter,
+                "pdf_bytes": len(self.pdf) if self.pdf is not None else None, "warnings": list(self.warnings)}
+
+
+def preview_claim(store: Store, config: Config, shop: str, order_id: str, now: datetime, *,
+                  with_pdf: bool = True) -> Preview:
+    """The notice the plan sends next for the claim SHOP:ORDER_NUMBER (`order_id` is the order number people see,
+    as in `explain`); `with_pdf` False leaves the letter unrendered (`has_letter` still says whether there is one).
+    CaseError (exit 2) for an unknown shop or claim."""
+    key = claim_key(shop, order_id)
+    try:
+        shop_config = config.shop(shop)
+    except ConfigError as exc:  # a mistyped shop in a claim's name is a usage mistake, not a broken config file
+        raise CaseError(f"{key}: {exc.problems[0].message}") from None
+    with store.session() as session:  # read only: never committed
+        case = open_case(session, config, key, actor="", now=now)
+        claim = case.claim
+        if claim.state != ClaimState.OPEN:
+            return Preview(key, f"the claim is {claim.state}: no notice follows", "closed")
+        result = case.assess()
+        action = result.next
+        if action is None or action.kind != "send":
+            what = f"the next step is {action.kind} {action.stage}".rstrip() if action else "nothing is planned"
+            return Preview(key, f"no notice to preview: {what} ({result.reason})",
+                           "not_a_notice" if action else "nothing", result.reason)
+        if result.next_balance is None:  # blocked: the notice needs interest that cannot be computed yet
+            return Preview(key, f"no notice to preview yet: {result.reason}", "blocked", result.reason,
+                           stage=action.stage, on=action.on)
+        try:
+            way = route(shop_config, claim, action.stage, action.channel or "shop")
+        except MahnwerkError as exc:
+            return Preview(key, str(exc), "channel", result.reason)
+        composed = compose(shop_config, claim, result, Templates(config.config_dir / "templates"),
+                           channel=way.channel)
+    warnings = [f"the customer has no usable e-mail address: the {action.stage} goes out as a letter to post"
+                ] if way.no_email else []
+    if missing := missing_for_sending(shop_config.merchant):
+        warnings.append(f"[merchant] in {shop_config.source.name} lacks {', '.join(missing)}: `run` sends nothing "
+                        "until it is filled in")
+    rendered = composed.rendered
+    return Preview(key, action.reason, policy_reason=action.reason, stage=action.stage, channel=way.channel,
+                   on=action.on, language=composed.notice.language, subject=rendered.subject, text=rendered.text,
+                   html=rendered.html, pdf=composed.pdf(shop_config) if with_pdf else None,
+                   has_letter=composed.letter is not None, warnings=tuple(warnings))

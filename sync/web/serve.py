@@ -1,0 +1,49 @@
+"""Serving the console with waitress: in the foreground (`mahnwerk web`) or in a thread of the daemon."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import structlog
+from flask import Flask
+from waitress.server import create_server
+
+from mahnwerk.errors import MahnwerkError
+
+log = structlog.get_logger("mahnwerk.web")
+DEFAULT_LISTEN = ("127.0.0.1", 8420)
+
+
+class WebServer:
+    """The console on one address, its requests answered by a few waitress threads."""
+
+    def __init__(self, app: Flask, address: tuple[str, int], *, threads: int = 4, key: str = "web.listen") -> None:
+        host, port = address
+        try:
+            self.server: Any = create_server(app, host=host, port=port, threads=threads, ident="mahnwerk",
+                                             clear_untrusted_proxy_headers=False)
+        except OSError as exc:  # the port taken, an address not on this machine: the merchant's to fix
+            raise MahnwerkError(f"{key}: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.getsockname()[:2]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        log.info("web.listening", url=self.url)
+
+    def stop(self) -> None:
+        self.server.close()
+        self.thread.join(timeout=10)
+
+    def run(self) -> None:
+        """In the foreground until Ctrl-C or SIGTERM."""
+        log.info("web.listening", url=self.url)
+        try:
+            self.server.run()
+        finally:
+            self.server.close()
