@@ -86,6 +86,7 @@ def test_the_claim_page_shows_what_is_owed_in_german(login: Callable[..., FlaskC
     assert claim.due_date.strftime("%d.%m.%Y") in text
     assert "Offen am" in text and "Hauptforderung" in text and "Gesamt" in text
     assert "Forderung angelegt" in text  # the timeline in German
+    assert "Verbraucher: nichts in der Bestellung" in text and "Basiszinssatz + 5 Prozentpunkte" in text
     assert "Nächster Schritt" in text and "Zahlungserinnerung am" in text and "Warum: fällig " in text
     english = page(login("vera", "en"), claim)  # vera chose English
     assert "Owed on" in english and "claim opened" in english
@@ -209,6 +210,12 @@ def test_the_customer_page_lists_the_claims_with_totals_per_currency(login: Call
      "Ratenzahlung vom 06.12.2026: Rate 1 von 3 (40,00\xa0€) fällig am 13.12.2026"),
     ("paid in full (119.00 EUR received)", "vollständig bezahlt (119,00\xa0€ erhalten)"),
     ("a phrase the table does not know 2026-01-02", "a phrase the table does not know 02.01.2026"),
+    ("consumer: nothing on the order makes it a business (business_when = vat_id)",
+     "Verbraucher: nichts in der Bestellung weist auf ein Unternehmen hin (business_when = vat_id)"),
+    ('consumer: VAT id and customer group "Händler" given, but business_when does not count them '
+     "(business_when = company)", 'Verbraucher: USt-IdNr. und Kundengruppe "Händler" angegeben, zählt aber nach '
+     "business_when nicht (business_when = company)"),
+    ("base rate + 9.2 points (Basiszinssatz (AT))", "Basiszinssatz + 9,2 Prozentpunkte (Basiszinssatz (AT))"),
 ])
 def test_the_policys_reasons_read_german(english: str, german: str) -> None:
     """Each phrase of policy/engine.py's reasons has German words; an unknown one stays English, dates German."""
