@@ -8,32 +8,22 @@ from typing import Any
 
 import click
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import col
 
 from mahnwerk.policy.engine import RateGap
 from mahnwerk.sync.casework.acting import ActionRefused
 from mahnwerk.sync.casework.blocked import count_blocked, message
 from mahnwerk.sync.casework.planner import shop_today
+from mahnwerk.sync.casework.status import status_report
 from mahnwerk.sync.cli.cases import by_option
 from mahnwerk.sync.cli.logs import error_text
 from mahnwerk.sync.cli.main import Context, cli, command_name, exit_code, pass_context, wait_option
 from mahnwerk.sync.cli.views import dumps, plain, safe
 from mahnwerk.sync.mirror.mirror import utcnow
-from mahnwerk.sync.outbox.rows import counts_by_state
 from mahnwerk.sync.outbox.settle import settle_dead_letter
-from mahnwerk.sync.outbox.work import DISK_FULL
 from mahnwerk.sync.service.running import run_shops
-from mahnwerk.sync.store.models import (
-    Claim,
-    ClaimState,
-    IncomingPaymentRow,
-    OutboxRow,
-    OutboxState,
-    PaymentState,
-    SyncRun,
-    Task,
-)
+from mahnwerk.sync.store.models import OutboxRow
 
 SUMMARY = ("decided", "sent", "letters", "recovered", "exports", "closed", "written_back", "skipped_paid", "skipped",
            "retrying", "dead", "tasks")
@@ -115,42 +105,6 @@ def status(ctx: Context, shop_id: str | None, as_json: bool) -> None:
         for dead in s["dead_letters"]:
             ctx.out.print(plain(f"  dead letter {dead['id']} {dead['key']}: {dead['error']}"))
         print_blocked(ctx, s["shop"], s["blocked"])
-
-
-def status_report(store: Any, shop_ids: list[str]) -> list[dict[str, Any]]:
-    outbox = counts_by_state(store, shop_ids)
-    report = []
-    with store.session() as session:
-        for shop_id in shop_ids:
-            last = session.execute(select(SyncRun).where(col(SyncRun.shop_id) == shop_id)
-                                   .order_by(col(SyncRun.id).desc()).limit(1)).scalars().first()
-            states = dict(session.execute(select(col(Claim.state), func.count()).where(col(Claim.shop_id) == shop_id)
-                                          .group_by(col(Claim.state))).all())
-            dead = session.execute(select(OutboxRow).where(col(OutboxRow.shop_id) == shop_id,
-                                                           col(OutboxRow.state) == OutboxState.DEAD)
-                                   .order_by(col(OutboxRow.id))).scalars().all()
-            tasks = session.execute(select(func.count()).select_from(Task).join(Claim, col(Claim.id) == Task.claim_id)
-                                    .where(col(Claim.shop_id) == shop_id, col(Task.done_at).is_(None))).scalar_one()
-            full = session.execute(select(col(OutboxRow.last_error), func.count()).where(
-                col(OutboxRow.shop_id) == shop_id, col(OutboxRow.state).in_((OutboxState.PENDING, OutboxState.SENDING)),
-                col(OutboxRow.last_error).startswith(DISK_FULL)).group_by(col(OutboxRow.last_error))).all()
-            waiting = session.execute(select(func.count()).select_from(IncomingPaymentRow).where(
-                col(IncomingPaymentRow.shop_id) == shop_id,
-                col(IncomingPaymentRow.state).in_(PaymentState.WAITING))).scalar_one()
-            report.append({
-                "shop": shop_id, "last_sync": last.started_at.isoformat() if last else None,
-                "last_sync_outcome": last.outcome if last else None,
-                "open_claims": states.get(ClaimState.OPEN, 0), "in_collection": states.get(ClaimState.IN_COLLECTION, 0),
-                "outbox": {state: outbox[shop_id].get(state, 0) for state in
-                           (OutboxState.PENDING, OutboxState.SENDING, OutboxState.DONE, OutboxState.SKIPPED,
-                            OutboxState.DEAD)},
-                "dead_letters": [{"id": d.id, "key": d.key, "stage": d.stage, "attempts": d.attempts,
-                                  "error": d.last_error} for d in dead],
-                "disk_full": {"rows": sum(n for _, n in full), "error": full[0][0]} if full else None,
-                "open_tasks": tasks,
-                "payments_waiting": waiting,
-            })
-    return report
 
 
 @cli.group("outbox", invoke_without_command=True)

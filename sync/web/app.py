@@ -50,7 +50,7 @@ def create_app(config: Config, store: Store, *, now: Callable[[], datetime] | No
     access.install(app)
     app.jinja_env.filters.update(texts.FILTERS)
     app.jinja_env.globals.update(_=texts._, csrf_field=access.csrf_field, nav_items=nav_items, link=link,
-                                 current_user=user, current_lang=texts.current_lang)
+                                 current_user=user, current_lang=texts.current_lang, word=texts.word)
     app.register_error_handler(HTTPException, error_page)
     for module in pages_modules():
         if (blueprint := getattr(module, "bp", None)) is not None:

@@ -58,6 +58,30 @@ TEXTS: dict[str, tuple[str, str]] = {
     "common.next": ("weiter", "next"),
     "common.previous": ("zurück", "previous"),
     "common.unknown": ("unbekannt", "unknown"),
+    # claim states (store.models.ClaimState)
+    "state.open": ("offen", "open"),
+    "state.in_collection": ("beim Inkasso", "with the agency"),
+    "state.paid": ("bezahlt", "paid"),
+    "state.cancelled": ("storniert", "cancelled"),
+    "state.refunded": ("erstattet", "refunded"),
+    "state.trashed": ("gelöscht", "trashed"),
+    "state.deleted": ("gelöscht", "deleted"),
+    "state.closed": ("erledigt", "closed"),
+    # the shipped ladder's stages (policy/presets.py); other stage names show as they are written
+    "stage.reminder": ("Zahlungserinnerung", "payment reminder"),
+    "stage.dunning_1": ("1. Mahnung", "1st dunning notice"),
+    "stage.dunning_2": ("2. Mahnung", "2nd dunning notice"),
+    "stage.final_notice": ("letzte Mahnung", "final notice"),
+    "stage.agency": ("Übergabe ans Inkasso", "hand-over to the agency"),
+    "stage.task": ("Aufgabe", "task"),
+    "stage.close": ("abschließen", "close"),
+    "stage.none": ("noch keine", "none yet"),
+    # aging buckets (policy/aging.py)
+    "bucket.not yet due": ("noch nicht fällig", "not yet due"),
+    "bucket.1-30": ("1–30 Tage", "1–30 days"),
+    "bucket.31-60": ("31–60 Tage", "31–60 days"),
+    "bucket.61-90": ("61–90 Tage", "61–90 days"),
+    "bucket.over 90": ("über 90 Tage", "over 90 days"),
 }
 
 
@@ -78,13 +102,24 @@ def current_lang() -> str:
 
 
 def _(key: str, **values: Any) -> str:
-    """The text for `key` in the request's language, with `{name}` filled from `values`; the key itself if unknown
-    (a missing text shows, it does not break the page)."""
+    """The text for `key` in the request's language, with `{name}` filled from `values` (numbers in the locale's
+    format; `n=1` takes `key.one` if there is one); the key itself if unknown (a missing text shows, it does not
+    break the page)."""
+    if values.get("n") == 1 and f"{key}.one" in TEXTS:  # the singular, where a text has one: "1 Forderung"
+        key = f"{key}.one"
     words = TEXTS.get(key)
     if words is None:
         return key
     text = words[LANGS.index(current_lang())]
-    return text.format(**values) if values else text
+    shown = {name: number(value) if isinstance(value, (int, Decimal)) and not isinstance(value, bool) else value
+             for name, value in values.items()}
+    return text.format(**shown) if values else text
+
+
+def word(prefix: str, name: str) -> str:
+    """The text for a value from the data (a state, a stage, a bucket): `prefix.name` if there is one, else the
+    name as written (a merchant's own stage name)."""
+    return _(f"{prefix}.{name}") if f"{prefix}.{name}" in TEXTS else name
 
 
 def locale() -> str:
