@@ -58,7 +58,7 @@ def status_text(status: str) -> str:
 
 @bp.route("/<shop>/<order>/preview.pdf")
 def preview_pdf(shop: str, order: str) -> Any:
-    """The next notice's PDF letter, as the customer gets it; 404 when the notice goes without a letter."""
+    """The next notice as a PDF letter (the customer's own when the notice goes with one); 404 without a notice."""
     try:
         shown = preview_claim(context.store(), context.config(), shop, order, context.now())
     except MahnwerkError:
@@ -76,7 +76,7 @@ def preview_panel(store: Store, config: Config, shop: str, order: str, now: date
         shown = preview_claim(store, config, shop, order, now, with_pdf=False)
     except MahnwerkError:
         return None
-    pdf = url_for("claim.preview_pdf", shop=shop, order=order) if shown.has_letter else None
+    pdf = url_for("claim.preview_pdf", shop=shop, order=order) if shown.found else None
     return Panel("claim_preview.html", {"preview": shown, "pdf_url": pdf, "word": wording(current_lang()).word,
                                         "reason": reason_text(shown.policy_reason, current_lang())})
 
