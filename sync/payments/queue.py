@@ -78,18 +78,22 @@ def assign_payment(store: Store, config: Config, payment_id: int, ref: str, amou
         require_open(case)
         shop, target = case.shop, case.claim
         if shop.id != payment.shop_id:
-            raise ActionRefused(f"payment {payment_id} belongs to shop {payment.shop_id}, {ref} to {shop.id}")
+            raise ActionRefused(f"payment {payment_id} belongs to shop {payment.shop_id}, {ref} to {shop.id}",
+                                code="payment_other_shop", id=payment_id, shop=payment.shop_id, claim=ref)
         converted = target.currency != payment.currency
         if payment.unallocated <= 0:  # never book nothing or a negative amount (it would raise the claim)
-            raise ActionRefused(f"payment {payment_id} has nothing left to book")
+            raise ActionRefused(f"payment {payment_id} has nothing left to book", code="payment_used_up",
+                                id=payment_id)
         if converted and amount is None:
             raise ActionRefused(
                 f"{ref} is in {target.currency}, payment {payment_id} in {payment.currency}: say what the "
-                f"payment is worth in {target.currency} with --amount (the whole payment is booked)")
+                f"payment is worth in {target.currency} with --amount (the whole payment is booked)",
+                code="payment_needs_amount", id=payment_id, claim=ref, currency=target.currency)
         share = amount or payment.unallocated
         if share > payment.unallocated and not converted:
             raise ActionRefused(f"must be at most the {payment.unallocated} {payment.currency} not yet booked",
-                                param="--amount")
+                                param="--amount", code="payment_too_much", left=payment.unallocated,
+                                currency=payment.currency)
         result = Reconciled(shop.id)
         how = f"assigned by {by}" + (f" as {share} {target.currency}" if converted else "")
         book(conn, shop, [Booking(payment, (Share(case.claim_id, share),), "manual", Decimal(1), how,
@@ -97,7 +101,7 @@ def assign_payment(store: Store, config: Config, payment_id: int, ref: str, amou
              source=source)
         if not result.booked:  # the payment or the claim changed meanwhile: a lost race changes nothing
             raise ActionRefused(f"payment {payment_id} or {ref} changed meanwhile, nothing booked (see "
-                                "mahnwerk payments unmatched)")
+                                "mahnwerk payments unmatched)", code="payment_changed", id=payment_id, claim=ref)
         session.commit()
     return Assigned(payment_id, ref, share, target.currency, bool(result.closed),
                     ZERO if converted else payment.unallocated - share, payment.currency)
@@ -108,7 +112,7 @@ def ignore_payment(store: Store, payment_id: int, reason: str, *, by: str, sourc
     """Take a waiting payment out of the queue for good (not a customer's: a refund from a supplier, a transfer),
     with the reason; ActionRefused without a reason or when it no longer waits."""
     if not reason.strip():
-        raise ActionRefused("say why", param="--reason")
+        raise ActionRefused("say why", param="--reason", code="reason_missing")
     with store.session() as session:
         found = session.get(IncomingPaymentRow, payment_id)
         shop_id = found.shop_id if found is not None else ""
@@ -119,7 +123,8 @@ def ignore_payment(store: Store, payment_id: int, reason: str, *, by: str, sourc
             state=PaymentState.IGNORED, reason=reason[:500], decided_at=now, decided_by=by)
             .returning(PAYMENTS.c.id)).first()
         if taken is None:
-            raise ActionRefused(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
+            raise ActionRefused(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)",
+                                code="payment_not_waiting", id=payment_id)
         session.add(PaymentEvent(payment_id=payment_id, at=now, kind="ignored", actor=by,
                                  data={"reason": reason, "source": source}))
         session.commit()
@@ -129,7 +134,8 @@ def waiting_payment(conn: Connection, payment_id: int) -> Any:
     """The payments row, if it still waits; else ActionRefused."""
     row = conn.execute(select(PAYMENTS).where(PAYMENTS.c.id == payment_id)).first()
     if row is None or row.state not in PaymentState.WAITING:
-        raise ActionRefused(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
+        raise ActionRefused(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)",
+                            code="payment_not_waiting", id=payment_id)
     return row
 
 
