@@ -1,0 +1,243 @@
+"""Many-shops benchmark (issue 17): one daemon, 1,000 shops, the default `[daemon] workers`.
+
+    python bench/manyshops.py --db sqlite
+    python bench/manyshops.py --db postgresql        # MAHNWERK_TEST_PG_URL, default 127.0.0.1:5432/test
+
+The shops are a sandbox fleet in a process of its own (`python -m mahnwerk.sandbox --shops 1000 --orders 300`,
+shop n under /s/<n>, its memory is not the daemon's); one shop file each. The daemon's job loop runs in a child
+process (bench/manyshops_jobs.py: set up as `mahnwerk daemon`, each cycle calls every shop's job once through the
+daemon's pool). Cycles: the first full cycle (backfill), two cycles of idle polls, then, after the fleet's admin
+marked `--change` orders paid in every shop, a cycle with changes. The baseline, in the same run against the same
+fleet: a bare requests loop of one incremental GET per shop (a new connection each, as a tick opens one) through a
+pool of as many threads.
+
+While a cycle runs the child's /proc is sampled every 50 ms: RSS, threads, TCP sockets to the fleet (HTTP) and to
+PostgreSQL, open descriptors of the SQLite file. Targets: a cycle of 1,000 idle polls <= 60 s, peak RSS <= 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+
+from mahnwerk.connectors.woocommerce.orders import ORDER_FIELDS
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.backfill import PG, pg_schema_url  # noqa: E402  (ROOT on sys.path first)
+from tests.support import write_config  # noqa: E402
+
+DEFAULT_WORKERS = 8  # [daemon] workers when mahnwerk.toml does not set it (sync/config/shop.py)
+SAMPLE_SECONDS = 0.05
+
+
+def start_fleet(shops: int, orders: int) -> tuple[subprocess.Popen, dict]:
+    proc = subprocess.Popen([sys.executable, "-m", "mahnwerk.sandbox", "--shops", str(shops), "--orders", str(orders),
+                             "--seed", "1"], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline() if proc.stdout else ""
+    if not line:
+        proc.kill()
+        raise SystemExit("the sandbox fleet did not start")
+    return proc, json.loads(line)
+
+
+def write_shops(folder: Path, db_url: str, fleet: dict) -> Path:
+    """mahnwerk.toml (the database, warnings only, metrics on) and one shop file per fleet shop. The day's run is
+    set to 23:59 shop time: these cycles measure polling, not a day's sending."""
+    shops = requests.get(f"{fleet['admin']}/shops", timeout=60).json()
+    etc = write_config(folder, db_url, [{"shop_id": f"shop{s['shop']:04d}", "url": s["url"],
+                                         "key": s["consumer_key"], "secret": s["consumer_secret"],
+                                         "extra": '[delivery]\nrun_at = "23:59"\n'} for s in shops])
+    with (etc / "mahnwerk.toml").open("a", encoding="utf-8") as toml:
+        toml.write(f'\n[logging]\nlevel = "warning"\n\n[daemon]\nmetrics_listen = "127.0.0.1:{free_port()}"\n')
+    return etc
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def baseline(fleet: dict, workers: int) -> float:
+    """Seconds for one bare incremental GET per shop (new session each) through `workers` threads."""
+    shops = requests.get(f"{fleet['admin']}/shops", timeout=60).json()
+    since = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
+
+    def poll(shop: dict) -> int:
+        with requests.Session() as session:
+            response = session.get(f"{shop['url']}/wp-json/wc/v3/orders", timeout=60,
+                                   auth=(shop["consumer_key"], shop["consumer_secret"]),
+                                   params={"orderby": "modified", "order": "asc", "per_page": 100, "page": 1,
+                                           "dates_are_gmt": "true", "modified_after": since, "status": "any",
+                                           "_fields": ORDER_FIELDS})
+            response.raise_for_status()
+            return len(response.json())
+
+    begun = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(poll, shops))
+    return time.perf_counter() - begun
+
+
+class Watch:
+    """Samples a process's /proc while a cycle runs: peak RSS, threads and connections."""
+
+    def __init__(self, pid: int, http_port: int, sqlite_file: str | None) -> None:
+        self.pid, self.http_port, self.sqlite_file = pid, http_port, sqlite_file
+        self.peak: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def status(self) -> dict[str, int]:
+        fields = {}
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM", "Threads"):
+                fields[name] = int(value.split()[0])
+        return fields
+
+    def connections(self) -> dict[str, int]:
+        """TCP sockets of the process by peer (fleet, PostgreSQL) and descriptors of the SQLite file."""
+        inodes, db_files = set(), 0
+        fd_dir = Path(f"/proc/{self.pid}/fd")
+        for fd in fd_dir.iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+            elif self.sqlite_file and target == self.sqlite_file:
+                db_files += 1
+        counts = {"http": 0, "postgresql": 0, "sqlite_fds": db_files}
+        for table in ("tcp", "tcp6"):
+            for line in Path(f"/proc/{self.pid}/net/{table}").read_text().splitlines()[1:]:
+                cols = line.split()
+                if cols[9] in inodes:
+                    port = int(cols[2].rsplit(":", 1)[1], 16)
+                    if port == self.http_port:
+                        counts["http"] += 1
+                    elif port == 5432:
+                        counts["postgresql"] += 1
+        return counts
+
+    def sample(self) -> None:
+        now = {**self.status(), **self.connections()}
+        for name, value in now.items():
+            self.peak[name] = max(self.peak.get(name, 0), value)
+
+    def __enter__(self) -> Watch:
+        self.peak = {}
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(SAMPLE_SECONDS):
+                try:
+                    self.sample()
+                except (OSError, IndexError, ValueError):
+                    pass
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        self.sample()
+
+
+def cycle(child: subprocess.Popen, watch: Watch) -> dict:
+    assert child.stdin and child.stdout
+    with watch:
+        child.stdin.write("cycle\n")
+        child.stdin.flush()
+        line = child.stdout.readline()
+    if not line:
+        raise SystemExit(f"the job loop died (exit {child.wait()})")
+    status = watch.status()
+    return json.loads(line) | {"peak": dict(watch.peak), "rss_mb": status["VmRSS"] / 1024,
+                               "hwm_mb": status["VmHWM"] / 1024}
+
+
+def served(fleet: dict) -> int:
+    return requests.get(f"{fleet['admin']}/stats", timeout=60).json()["requests"]
+
+
+def show(name: str, result: dict, requests_served: int) -> None:
+    peak = result["peak"]
+    db = f"PostgreSQL conns {peak['postgresql']}" if peak["postgresql"] else f"SQLite fds {peak['sqlite_fds']}"
+    print(f"{name:<16} {result['seconds']:8.2f} s  runs ok {result['ok']} failed {result['failed']}  "
+          f"new {result['new']} updated {result['updated']} closed {result['closed']}  "
+          f"requests {requests_served}  RSS {result['rss_mb']:.0f} MB (peak {result['hwm_mb']:.0f} MB)  "
+          f"threads {peak['Threads']}  HTTP sockets {peak['http']}  {db} (peaks)", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--shops", type=int, default=1000)
+    parser.add_argument("--orders", type=int, default=300, help="orders per shop")
+    parser.add_argument("--change", type=int, default=3, help="orders marked paid per shop before the last cycle")
+    args = parser.parse_args()
+    fleet_proc, fleet = start_fleet(args.shops, args.orders)
+    schema = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="mahnwerk-manyshops-") as tmp:
+            db_url, schema = (f"sqlite:///{tmp}/bench.db", None) if args.db == "sqlite" else pg_schema_url()
+            etc = write_shops(Path(tmp) / "etc", db_url, fleet)
+            print(f"date={date.today().isoformat()} machine={platform.node()} cpus={os.cpu_count()} "
+                  f"load={' '.join(f'{x:.2f}' for x in os.getloadavg())} python={platform.python_version()} "
+                  f"db={args.db} shops={args.shops} orders/shop={args.orders} workers={DEFAULT_WORKERS}", flush=True)
+            child = subprocess.Popen([sys.executable, str(ROOT / "bench" / "manyshops_jobs.py"), "--config-dir",
+                                      str(etc)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=open(Path(tmp) / "jobs.log", "w"), text=True)  # noqa: SIM115
+            try:
+                line = child.stdout.readline() if child.stdout else ""
+                if not line:
+                    raise SystemExit("the job loop did not start: " + (Path(tmp) / "jobs.log").read_text()[-2000:])
+                assert json.loads(line)["workers"] == DEFAULT_WORKERS, line
+                watch = Watch(child.pid, int(fleet["url"].rsplit(":", 1)[1]),
+                              f"{tmp}/bench.db" if args.db == "sqlite" else None)
+                for name in ("backfill", "idle", "idle again"):
+                    before = served(fleet)
+                    show(name, cycle(child, watch), served(fleet) - before)
+                paid = requests.post(f"{fleet['admin']}/pay", params={"count": args.change}, timeout=600).json()
+                before = served(fleet)
+                show(f"{paid['paid']} paid", cycle(child, watch), served(fleet) - before)
+                print(f"{'baseline':<16} {baseline(fleet, DEFAULT_WORKERS):8.2f} s  one bare GET per shop, "
+                      f"{DEFAULT_WORKERS} threads (requests.Session each, stores nothing)")
+                print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            finally:
+                if child.stdin:
+                    child.stdin.close()
+                if child.wait(120) != 0:
+                    print((Path(tmp) / "jobs.log").read_text()[-3000:])
+            problems = [line for line in (Path(tmp) / "jobs.log").read_text().splitlines() if '"error"' in line]
+            if problems:
+                print(f"{len(problems)} error lines in the job loop's log, the first: {problems[0][:400]}")
+    finally:
+        fleet_proc.terminate()
+        fleet_proc.wait(10)
+        if schema:
+            with create_engine(PG).begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+if __name__ == "__main__":
+    main()
