@@ -18,6 +18,7 @@ PostgreSQL, open descriptors of the SQLite file. Targets: a cycle of 1,000 idle 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -147,10 +148,8 @@ class Watch:
 
         def loop() -> None:
             while not self._stop.wait(SAMPLE_SECONDS):
-                try:
+                with contextlib.suppress(OSError, IndexError, ValueError):  # the process ended meanwhile
                     self.sample()
-                except (OSError, IndexError, ValueError):
-                    pass
         self._thread = threading.Thread(target=loop, daemon=True)
         self._thread.start()
         return self
