@@ -92,7 +92,7 @@ def make_engine(url: str, *, workers: int = DEFAULT_WORKERS) -> Engine:
     pool: dict[str, Any] = {"pool_size": pool_size(workers), "max_overflow": POOL_OVERFLOW}
     if parsed.get_backend_name() == "sqlite":
         memory = not parsed.database or parsed.database == ":memory:"
-        if not memory:
+        if parsed.database and not memory:
             private_file(Path(parsed.database).expanduser().resolve())
         engine = create_engine(parsed, connect_args={"timeout": 30}, **({} if memory else pool))
         event.listen(engine, "connect", _sqlite_pragmas)
