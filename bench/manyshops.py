@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -33,9 +35,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
+from sqlmodel import col
 
 from mahnwerk.connectors.woocommerce.orders import ORDER_FIELDS
+from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import SyncRun
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -57,12 +62,13 @@ def start_fleet(shops: int, orders: int) -> tuple[subprocess.Popen, dict]:
 
 
 def write_shops(folder: Path, db_url: str, fleet: dict) -> Path:
-    """mahnwerk.toml (the database, warnings only, metrics on) and one shop file per fleet shop. The day's run is
-    set to 23:59 shop time: these cycles measure polling, not a day's sending."""
+    """mahnwerk.toml (the database, warnings only, metrics on) and one shop file per fleet shop, synced every 60 s
+    (the target: a cycle of 1,000 idle polls within 60 s). The day's run is set to 23:59 shop time: these cycles
+    measure polling, not a day's sending."""
     shops = requests.get(f"{fleet['admin']}/shops", timeout=60).json()
-    etc = write_config(folder, db_url, [{"shop_id": f"shop{s['shop']:04d}", "url": s["url"],
-                                         "key": s["consumer_key"], "secret": s["consumer_secret"],
-                                         "extra": '[delivery]\nrun_at = "23:59"\n'} for s in shops])
+    extra = '[sync]\ninterval = "60s"\n\n[delivery]\nrun_at = "23:59"\n'
+    etc = write_config(folder, db_url, [{"shop_id": f"shop{s['shop']:04d}", "url": s["url"], "extra": extra,
+                                         "key": s["consumer_key"], "secret": s["consumer_secret"]} for s in shops])
     with (etc / "mahnwerk.toml").open("a", encoding="utf-8") as toml:
         toml.write(f'\n[logging]\nlevel = "warning"\n\n[daemon]\nmetrics_listen = "127.0.0.1:{free_port()}"\n')
     return etc
@@ -187,55 +193,113 @@ def show(name: str, result: dict, requests_served: int) -> None:
           f"threads {peak['Threads']}  HTTP sockets {peak['http']}  {db} (peaks)", flush=True)
 
 
+def job_loop(tmp: Path, etc: Path, fleet: dict, db: str, change: int, idle: int) -> None:
+    """The cycles through the daemon's job loop (bench/manyshops_jobs.py), then the baseline."""
+    log = tmp / "jobs.log"
+    child = subprocess.Popen([sys.executable, str(ROOT / "bench" / "manyshops_jobs.py"), "--config-dir", str(etc)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        if not line:
+            raise SystemExit("the job loop did not start: " + log.read_text()[-2000:])
+        assert json.loads(line)["workers"] == DEFAULT_WORKERS, line
+        watch = Watch(child.pid, fleet_port(fleet), str(tmp / "bench.db") if db == "sqlite" else None)
+        for name in ["backfill"] + [f"idle {n + 1}" for n in range(idle)]:
+            before = served(fleet)
+            show(name, cycle(child, watch), served(fleet) - before)
+        paid = requests.post(f"{fleet['admin']}/pay", params={"count": change}, timeout=600).json()
+        before = served(fleet)
+        show(f"{paid['paid']} paid", cycle(child, watch), served(fleet) - before)
+        print(f"{'baseline':<16} {baseline(fleet, DEFAULT_WORKERS):8.2f} s  one bare GET per shop, "
+              f"{DEFAULT_WORKERS} threads (requests.Session each, stores nothing)", flush=True)
+    finally:
+        if child.stdin:
+            child.stdin.close()
+        if child.wait(120) != 0:
+            print(log.read_text()[-3000:])
+    errors(log)
+
+
+def real_daemon(tmp: Path, etc: Path, fleet: dict, db_url: str, seconds: float) -> None:
+    """`mahnwerk daemon` itself on the synced store for `seconds` (shop files: interval 60 s): does each shop get
+    its sync every interval, how much memory and how many connections does it take?"""
+    log = tmp / "daemon.log"
+    begun = datetime.now(UTC)
+    child = subprocess.Popen([sys.executable, "-m", "mahnwerk", "--config-dir", str(etc), "daemon"],
+                             stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    watch = Watch(child.pid, fleet_port(fleet), str(tmp / "bench.db") if db_url.startswith("sqlite") else None)
+    try:
+        with watch:
+            time.sleep(seconds)
+        status = watch.status()
+    finally:
+        child.send_signal(signal.SIGTERM)
+        code = child.wait(120)
+    store = Store(db_url, migrate=False)
+    with store.session() as session:
+        rows = session.execute(select(SyncRun.shop_id, SyncRun.started_at, SyncRun.outcome)
+                               .where(col(SyncRun.started_at) >= begun)
+                               .order_by(col(SyncRun.shop_id), col(SyncRun.started_at))).all()
+    store.close()
+    starts: dict[str, list[datetime]] = {}
+    for shop_id, started, _ in rows:
+        starts.setdefault(shop_id, []).append(started)
+    gaps = [(b - a).total_seconds() for times in starts.values() for a, b in itertools.pairwise(times)]
+    per_shop = [len(times) for times in starts.values()]
+    peak = watch.peak
+    db = f"PostgreSQL conns {peak['postgresql']}" if peak["postgresql"] else f"SQLite fds {peak['sqlite_fds']}"
+    print(f"{'daemon ' + str(int(seconds)) + ' s':<16} runs {len(rows)} (failed "
+          f"{sum(r[2] != 'ok' for r in rows)}), shops synced {len(starts)}, syncs per shop "
+          f"{min(per_shop, default=0)}-{max(per_shop, default=0)}, longest gap between a shop's syncs "
+          f"{max(gaps, default=0):.1f} s (interval 60 s)  RSS {status['VmRSS'] / 1024:.0f} MB (peak "
+          f"{status['VmHWM'] / 1024:.0f} MB)  threads {peak['Threads']}  HTTP sockets {peak['http']}  {db} (peaks)  "
+          f"exit {code}", flush=True)
+    errors(log)
+
+
+def errors(log: Path) -> None:
+    problems = [line for line in log.read_text().splitlines() if '"error"' in line or "Traceback" in line]
+    if problems:
+        print(f"  {len(problems)} error lines in {log.name}, the first: {problems[0][:400]}")
+
+
+def fleet_port(fleet: dict) -> int:
+    return int(fleet["url"].rsplit(":", 1)[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--shops", type=int, default=1000)
     parser.add_argument("--orders", type=int, default=300, help="orders per shop")
     parser.add_argument("--change", type=int, default=3, help="orders marked paid per shop before the last cycle")
+    parser.add_argument("--idle", type=int, default=3, help="cycles of idle polls (RSS after each: no growth)")
+    parser.add_argument("--daemon", type=float, default=150, help="seconds of the real daemon at the end (0: none)")
     args = parser.parse_args()
     fleet_proc, fleet = start_fleet(args.shops, args.orders)
     schema = None
     try:
-        with tempfile.TemporaryDirectory(prefix="mahnwerk-manyshops-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="mahnwerk-manyshops-") as folder:
+            tmp = Path(folder)
             db_url, schema = (f"sqlite:///{tmp}/bench.db", None) if args.db == "sqlite" else pg_schema_url()
-            etc = write_shops(Path(tmp) / "etc", db_url, fleet)
+            etc = write_shops(tmp / "etc", db_url, fleet)
             print(f"date={date.today().isoformat()} machine={platform.node()} cpus={os.cpu_count()} "
-                  f"load={' '.join(f'{x:.2f}' for x in os.getloadavg())} python={platform.python_version()} "
-                  f"db={args.db} shops={args.shops} orders/shop={args.orders} workers={DEFAULT_WORKERS}", flush=True)
-            child = subprocess.Popen([sys.executable, str(ROOT / "bench" / "manyshops_jobs.py"), "--config-dir",
-                                      str(etc)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=open(Path(tmp) / "jobs.log", "w"), text=True)  # noqa: SIM115
-            try:
-                line = child.stdout.readline() if child.stdout else ""
-                if not line:
-                    raise SystemExit("the job loop did not start: " + (Path(tmp) / "jobs.log").read_text()[-2000:])
-                assert json.loads(line)["workers"] == DEFAULT_WORKERS, line
-                watch = Watch(child.pid, int(fleet["url"].rsplit(":", 1)[1]),
-                              f"{tmp}/bench.db" if args.db == "sqlite" else None)
-                for name in ("backfill", "idle", "idle again"):
-                    before = served(fleet)
-                    show(name, cycle(child, watch), served(fleet) - before)
-                paid = requests.post(f"{fleet['admin']}/pay", params={"count": args.change}, timeout=600).json()
-                before = served(fleet)
-                show(f"{paid['paid']} paid", cycle(child, watch), served(fleet) - before)
-                print(f"{'baseline':<16} {baseline(fleet, DEFAULT_WORKERS):8.2f} s  one bare GET per shop, "
-                      f"{DEFAULT_WORKERS} threads (requests.Session each, stores nothing)")
-                print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-            finally:
-                if child.stdin:
-                    child.stdin.close()
-                if child.wait(120) != 0:
-                    print((Path(tmp) / "jobs.log").read_text()[-3000:])
-            problems = [line for line in (Path(tmp) / "jobs.log").read_text().splitlines() if '"error"' in line]
-            if problems:
-                print(f"{len(problems)} error lines in the job loop's log, the first: {problems[0][:400]}")
+                  f"load={load()} python={platform.python_version()} db={args.db} shops={args.shops} "
+                  f"orders/shop={args.orders} workers={DEFAULT_WORKERS}", flush=True)
+            job_loop(tmp, etc, fleet, args.db, args.change, args.idle)
+            if args.daemon:
+                real_daemon(tmp, etc, fleet, db_url, args.daemon)
+            print(f"load after: {load()}")
     finally:
         fleet_proc.terminate()
         fleet_proc.wait(10)
         if schema:
             with create_engine(PG).begin() as connection:
                 connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
