@@ -30,10 +30,11 @@ POOL_OVERFLOW = 4  # connections beyond the pool for a moment's peak, closed aga
 
 
 def pool_size(workers: int) -> int:
-    """Connections a process working on `workers` shops at once keeps: per shop its lock's connection (PostgreSQL)
-    and one for the work, two more for the metrics scrape and the base-rates job. SQLAlchemy's default (5 + 10
-    overflow) is less than eight workers need: the ninth tick waited 30 s for a connection and failed."""
-    return 2 * max(1, workers) + 2
+    """Connections a process working on `workers` shops at once keeps: per shop its lock's connection (PostgreSQL),
+    a unit of work and one more beside it (matching payments reads with one connection while it books with
+    another), and two for the metrics scrape and the base-rates job. SQLAlchemy's default (5 + 10 overflow) is
+    less than eight workers need: ticks waited 30 s for a connection and failed ("QueuePool limit ... reached")."""
+    return 3 * max(1, workers) + 2
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
