@@ -39,6 +39,7 @@ from sqlalchemy import create_engine, select, text
 from sqlmodel import col
 
 from mahnwerk.connectors.woocommerce.orders import ORDER_FIELDS
+from mahnwerk.sync.config.shop import DaemonConfig
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import SyncRun
 
@@ -47,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from bench.backfill import PG, pg_schema_url  # noqa: E402  (ROOT on sys.path first)
 from tests.support import write_config  # noqa: E402
 
-DEFAULT_WORKERS = 8  # [daemon] workers when mahnwerk.toml does not set it (sync/config/shop.py)
+DEFAULT_WORKERS = DaemonConfig().workers  # [daemon] workers when mahnwerk.toml does not set it
 SAMPLE_SECONDS = 0.05
 
 
