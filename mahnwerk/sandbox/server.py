@@ -27,14 +27,13 @@ class _Handler(ShopHandler):
 
     def answer(self, url: SplitResult, body: bytes) -> Response:
         pairs = parse_qsl(url.query, keep_blank_values=True)
-        return dispatch(self.server.shop, self._request(url.path, pairs, body), self.headers.get("Authorization"))
+        return dispatch(self.shop(), self._request(url.path, pairs, body), self.headers.get("Authorization"))
 
     def fault_response(self, status: int, retry_after: float | None) -> Response:
         return _fault_response(status, retry_after)
 
     def log(self, url: SplitResult, status: int) -> None:
-        self.server.shop.record(RecordedRequest(self.command, url.path,
-                                                parse_qs(url.query, keep_blank_values=True), status))
+        self.shop().record(RecordedRequest(self.command, url.path, parse_qs(url.query, keep_blank_values=True), status))
 
     def send(self, response: Response, *, truncate: bool) -> None:
         self._send(response, truncate=truncate)
@@ -51,7 +50,11 @@ class _Handler(ShopHandler):
                 route = "/__not_rest__" + path
         route = route.rstrip("/") or "/"
         return Request(self.command, route, pairs, php_params(pairs), body,
-                       self.headers.get("Content-Type", ""), self.server.url, pretty)
+                       self.headers.get("Content-Type", ""), self.base_url(), pretty)
+
+    def base_url(self) -> str:
+        """The shop's home URL, which its REST links start with (a fleet's shop adds its path prefix)."""
+        return self.server.url
 
     def _send(self, response: Response, *, truncate: bool) -> None:
         self.write_response(response.status, [f"Date: {self.date_time_string()}", "Server: Apache",

@@ -19,8 +19,8 @@ class UnsupportedKind(MahnwerkError):
 
 
 def open_store(config: Config) -> Store:
-    """The configured database, migrated to this version's schema."""
-    return Store(config.database.url)
+    """The configured database, migrated to this version's schema, with connections for `[daemon] workers`."""
+    return Store(config.database.url, workers=config.daemon.workers)
 
 
 def shop_settings(shop: ShopConfig) -> ShopSettings:

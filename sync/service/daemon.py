@@ -61,7 +61,7 @@ from mahnwerk.sync.service.metrics import DaemonMetrics, MetricsServer, database
 from mahnwerk.sync.service.running import run_shop
 from mahnwerk.sync.service.syncing import sync_one
 from mahnwerk.sync.service.systemd import notify, watchdog_interval
-from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.engine import DEFAULT_WORKERS, Store
 from mahnwerk.sync.store.locks import ShopBusy, shop_lock
 from mahnwerk.sync.store.models import SyncRun
 
@@ -69,7 +69,6 @@ if TYPE_CHECKING:
     from mahnwerk.sync.web.serve import WebServer
 
 log = structlog.get_logger("mahnwerk.daemon")
-DEFAULT_WORKERS = 8
 RATES_CHECK_INTERVAL = 3600  # seconds: the rates job looks hourly whether today's update is due
 GERMANY = ZoneInfo("Europe/Berlin")
 FIRST_RETRY = 5.0  # seconds after a database fault; doubled per fault in a row, at most the shop's interval

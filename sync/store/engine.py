@@ -25,6 +25,16 @@ MIGRATIONS = str(Path(__file__).with_name("migrations"))
 # database with it; Alembic, slow to import, is loaded only when there is something to migrate.
 SCHEMA_REVISION = "0009"
 KEEPALIVES = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
+DEFAULT_WORKERS = 8  # shops a process works on at once when nobody says ([daemon] workers' default)
+POOL_OVERFLOW = 4  # connections beyond the pool for a moment's peak, closed again when returned
+
+
+def pool_size(workers: int) -> int:
+    """Connections a process working on `workers` shops at once keeps: per shop its lock's connection (PostgreSQL),
+    a unit of work and one more beside it (matching payments reads with one connection while it books with
+    another), and two for the metrics scrape and the base-rates job. SQLAlchemy's default (5 + 10 overflow) is
+    less than eight workers need: ticks waited 30 s for a connection and failed ("QueuePool limit ... reached")."""
+    return 3 * max(1, workers) + 2
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -73,20 +83,23 @@ def private_file(path: Path) -> None:
         raise StoreError(f"database.url: cannot create the SQLite file {path}: {exc.strerror}") from None
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; creates the SQLite file (0600) and its folders (0700). StoreError names the masked URL."""
+def make_engine(url: str, *, workers: int = DEFAULT_WORKERS) -> Engine:
+    """An engine for `url` with a connection pool for `workers` shops at a time; creates the SQLite file (0600) and
+    its folders (0700). StoreError names the masked URL."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"database.url: not a database URL ({mask_url(url)}): {exc}") from None
+    pool: dict[str, Any] = {"pool_size": pool_size(workers), "max_overflow": POOL_OVERFLOW}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        memory = not parsed.database or parsed.database == ":memory:"
+        if parsed.database and not memory:
             private_file(Path(parsed.database).expanduser().resolve())
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        engine = create_engine(parsed, connect_args={"timeout": 30}, **({} if memory else pool))
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True, **pool)
     except (ImportError, ModuleNotFoundError) as exc:
         raise StoreError(f"database.url: no driver for {parsed.drivername} ({exc}); for PostgreSQL install "
                          "'mahnwerk[postgresql]'") from None
@@ -131,9 +144,10 @@ def _migration_lock(connection: Connection) -> None:
 class Store:
     """The database behind Mahnwerk: migrated on open, used through short units of work."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, workers: int = DEFAULT_WORKERS) -> None:
+        """`workers`: how many shops the process works on at once (sizes the connection pool)."""
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, workers=workers)
         if migrate:
             self.migrate()
 
