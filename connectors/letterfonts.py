@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ WORKING_RANGES = (
 )
 # What fpdf2's subsetting drops anyway (fpdf/output.py, _add_fonts), and the legacy 'kern' table it does not keep.
 DROPPED = ("FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "kern")
+# What fpdf2 drops from the fonts it embeds (fpdf/output.py, _add_fonts), beside fontTools' own list.
+FPDF_DROPPED = ("FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC", "EBDT", "EBLC", "EBSC",
+                "SVG ", "CPAL", "COLR")
+KEPT_SUBSETS = 256  # per face, some 20-60 KB each
 PREFIX_MIN = 8  # shorter texts (fpdf2 measures each character alone too) are summed directly
 
 
@@ -65,6 +70,14 @@ class LetterFont(TTFFont):
 
 
 @dataclass(frozen=True, slots=True)
+class Subset:
+    """A font reduced to some glyphs, as embedded in a PDF, and the new glyph number of each glyph name."""
+
+    data: bytes
+    glyph_ids: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class Face:
     """One font file as fpdf2 parsed it, with the bytes its documents' subsets are made from."""
 
@@ -73,6 +86,8 @@ class Face:
     working: tuple[tuple[bytes, frozenset[str]], ...]  # the working fonts and their glyphs, smallest first; none
     #                                                     when the file cannot be reduced with its glyph names intact
     parsed: LetterFont  # fpdf2's parse of the file; never handed to a document itself
+    subsets: dict[frozenset[str], Subset] = field(default_factory=dict)  # glyph names -> subset, oldest first
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     def attach(self, sheet: FPDF, family: str, style: str) -> LetterFont:
         """Register this face with `sheet` as fpdf2's `add_font(family, style, path)` would, without parsing it."""
@@ -90,13 +105,34 @@ class Face:
         sheet.fonts[font.fontkey] = font
         return font
 
-    def prepare_output(self, font: TTFFont) -> None:
-        """Give `font` the reader its subset is made from: the smallest working font that has every glyph used."""
-        used = font.subset.get_all_glyph_names()
-        data = next((working for working, glyphs in self.working if glyphs.issuperset(used)), self.data)
-        if not self.working or data is not self.working[0][0]:
-            font.ttfont.close()
-            font.ttfont = self._reader(data)
+    def subset(self, glyph_names: Iterable[str]) -> Subset:
+        """The font file reduced to `glyph_names` as fpdf2 embeds it (fpdf/output.py, `_add_fonts`), made from the
+        smallest working font that has them all; the last `KEPT_SUBSETS` made are kept."""
+        key = frozenset(glyph_names)
+        with self.lock:
+            known = self.subsets.pop(key, None)
+            if known is not None:
+                self.subsets[key] = known  # the most recently used last
+                return known
+        data = next((working for working, glyphs in self.working if glyphs.issuperset(key)), self.data)
+        reader = self._reader(data)
+        try:
+            options = ftsubset.Options(notdef_outline=True, recommended_glyphs=True)
+            options.drop_tables += list(FPDF_DROPPED)
+            subsetter = ftsubset.Subsetter(options)
+            subsetter.populate(glyphs=key)
+            subsetter.subset(reader)
+            glyph_ids = {name: reader.getGlyphID(name) for name in key}
+            buffer = BytesIO()
+            reader.save(buffer)
+        finally:
+            reader.close()
+        made = Subset(buffer.getvalue(), glyph_ids)
+        with self.lock:
+            self.subsets[key] = made
+            while len(self.subsets) > KEPT_SUBSETS:
+                del self.subsets[next(iter(self.subsets))]
+        return made
 
     def _reader(self, data: bytes) -> TTFont:
         # As fpdf2 opens the file (fpdf/fonts.py, TTFFont.__init__): the subset keeps the file's timestamp.

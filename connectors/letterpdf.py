@@ -14,6 +14,7 @@ from fpdf.fonts import TTFFont
 
 from mahnwerk.connectors.girocode import qr_png
 from mahnwerk.connectors.letter import CORE_FONT, LetterContent, LetterError
+from mahnwerk.connectors.letterembed import LetterOutput
 from mahnwerk.connectors.letterfonts import Face, face
 
 # DIN 5008 form B, in mm: text from 25 mm, at least 20 mm right margin; address window 45 mm from the top.
@@ -57,11 +58,7 @@ def render(content: LetterContent, font: Path | None, *, reuse_fonts: bool = Tru
     if reuse_fonts and sheet.pages_count > 1:
         _last_total[0] = sheet.pages_count
     try:
-        for key, face in sheet.faces.items():
-            font_of_sheet = sheet.fonts[key]
-            assert isinstance(font_of_sheet, TTFFont)  # attached from the face
-            face.prepare_output(font_of_sheet)
-        return bytes(sheet.output())
+        return bytes(sheet.output(output_producer_class=LetterOutput))  # the faces' subsets (letterembed.py)
     finally:
         _close(sheet)
 
