@@ -55,11 +55,13 @@ class LetterFont(TTFFont):
 
     def get_text_width(self, text: str, font_size_pt: float,
                        text_shaping_params: dict[str, Any] | None) -> tuple[int, float]:
-        if text_shaping_params or self.is_symbol or len(text) < PREFIX_MIN:
+        if text_shaping_params or self.is_symbol:
             return super().get_text_width(text, font_size_pt, text_shaping_params)
         if font_size_pt > self.biggest_size_pt:
             self.biggest_size_pt = font_size_pt
         widths = self.cw
+        if len(text) < PREFIX_MIN:  # fpdf2 measures every character alone too: its sum, without the calls around it
+            return len(text), sum(widths[ord(c)] for c in text) * font_size_pt * 0.001
         measured = self._measured
         if measured and text.startswith(measured):
             units = self._units + sum(widths[ord(c)] for c in text[len(measured):])

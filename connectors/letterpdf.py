@@ -100,6 +100,7 @@ class _Sheet(FPDF):
         _load_font(self, font, faces=self.faces if reuse_fonts else None)
         self.set_font(self.family, size=10)
         self.has_glyph = _glyph_test(self, font)
+        self.printed: tuple[dict[str, str], dict[str, str]] = ({}, {})  # by `lines`: character -> as printed
         self.set_margins(LEFT, TOP, 210.0 - RIGHT)
         self.c_margin = 0  # DIN 5008 aligns text on the 25 mm line itself, not 1 mm inside it
         self.footer_lines = self.wrap_footer(footer)
@@ -126,7 +127,9 @@ class _Sheet(FPDF):
         """Text the font can print: control characters as spaces, unknown characters in an ASCII form or '?'."""
         if lines:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        return "".join(self._printable(c, keep_newline=lines) for c in text)
+        printed = self.printed[lines]
+        # A letter has a few dozen distinct characters in some thousands: each is looked at once.
+        return "".join([printed.get(c) or printed.setdefault(c, self._printable(c, keep_newline=lines)) for c in text])
 
     def _printable(self, char: str, *, keep_newline: bool) -> str:
         if char == "\n" and keep_newline:
