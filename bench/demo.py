@@ -32,7 +32,7 @@ MASKS = (
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
     (re.compile(r"mahnwerk-demo-[\w-]+"), "mahnwerk-demo-DIR"),
     (re.compile(r"\d{8}T\d{6}(-\d+)?"), "STAMP"),
-    (re.compile(r"\b\d+\.\d\d(?= │\s*$)"), "SECONDS"),
+    (re.compile(r"\b\d+\.\d\d(?= │\s*$)", re.MULTILINE), "SECONDS"),
     (re.compile(r"\d\d:\d\d(:\d\d)?"), "HH:MM"),
 )
 
@@ -79,6 +79,8 @@ def main() -> None:
             differing += abs(len(main_lines) - len(these))
             print(f"round {round_}: outputs {'the same' if not differing else f'differ in {differing} lines'} "
                   f"({len(these)} lines, masked)", flush=True)
+            for a, b in [(a, b) for a, b in zip(main_lines, these, strict=False) if a != b][:3]:
+                print(f"  main: {a.strip()}\n  this: {b.strip()}")
     for name, _ in pythons:
         walls, cpus = [w for w, _ in figures[name]], [c for _, c in figures[name]]
         print(f"median of {args.repeat}, {name}: {statistics.median(walls):.2f} s wall "
