@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from fpdf.fonts import SubsetMap
 from fpdf.output import (
     LOGGER,
     CIDSystemInfo,
@@ -97,7 +98,7 @@ class LetterOutput(OutputProducer):
         self._add_pdf_obj(font_file, "fonts")
         descriptor.font_file2 = font_file  # type: ignore[attr-defined]  # as fpdf2 sets it
 
-        font.subset.pick.cache_clear()
+        SubsetMap.pick.cache_clear()  # as fpdf2 does after each font (one cache for all documents)
         font.subset.get_glyph.cache_clear()
         font.close()
         return composite

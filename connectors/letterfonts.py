@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -40,6 +41,7 @@ DROPPED = ("FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "kern")
 FPDF_DROPPED = ("FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC", "EBDT", "EBLC", "EBSC",
                 "SVG ", "CPAL", "COLR")
 KEPT_SUBSETS = 256  # per face, some 20-60 KB each
+KEPT_HEIGHTS = 4096  # per face: heights of texts in the letter layout
 PREFIX_MIN = 8  # shorter texts (fpdf2 measures each character alone too) are summed directly
 
 
@@ -71,6 +73,40 @@ class LetterFont(TTFFont):
         return len(text), units * font_size_pt * 0.001  # as fpdf/fonts.py: TTFFont.get_text_width
 
 
+class RecordingSubsetMap(SubsetMap):
+    """fpdf2's map of the characters a document uses to their codes in the embedded font (codes are given in the
+    order of first use), telling `recording` which characters it was asked for."""
+
+    _picked: list[int] | None = None
+
+    def pick(self, unicode: int) -> int | None:  # type: ignore[override]  # fpdf2's is wrapped in a cache
+        if self._picked is not None:
+            self._picked.append(unicode)
+        return super().pick(unicode)
+
+    pick.cache_clear = SubsetMap.pick.cache_clear  # type: ignore[attr-defined]  # fpdf2 clears it through any map
+
+    @contextmanager
+    def recording(self) -> Iterator[list[int]]:
+        """The characters picked while the block runs, in order."""
+        picked: list[int] = []
+        self._picked = picked
+        try:
+            yield picked
+        finally:
+            self._picked = None
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """A text's height in the letter layout, and the characters measuring it gave codes in the font, in order:
+    measuring draws the lines (unseen), and the order in which characters are first drawn is the order of their
+    codes in the PDF."""
+
+    height: float
+    picked: tuple[int, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Subset:
     """A font reduced to some glyphs, as embedded in a PDF, and the new glyph number of each glyph name."""
@@ -89,6 +125,7 @@ class Face:
     #                                                     when the file cannot be reduced with its glyph names intact
     parsed: LetterFont  # fpdf2's parse of the file; never handed to a document itself
     subsets: dict[frozenset[str], Subset] = field(default_factory=dict)  # glyph names -> subset, oldest first
+    heights: dict[tuple[str, float, float, float, str], Measured] = field(default_factory=dict)  # letterpdf.height_of
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     def attach(self, sheet: FPDF, family: str, style: str) -> LetterFont:
@@ -102,7 +139,7 @@ class Face:
         font.missing_glyphs = []
         font.biggest_size_pt = 0
         font.ttfont = self._reader(self.working[0][0] if self.working else self.data)
-        font.subset = SubsetMap(font)
+        font.subset = RecordingSubsetMap(font)
         font._measured, font._units = "", 0
         sheet.fonts[font.fontkey] = font
         return font
@@ -135,6 +172,13 @@ class Face:
             while len(self.subsets) > KEPT_SUBSETS:
                 del self.subsets[next(iter(self.subsets))]
         return made
+
+    def remember_height(self, key: tuple[str, float, float, float, str], height: Measured) -> None:
+        """Keep the height of a text as the letter layout measured it (the last `KEPT_HEIGHTS`)."""
+        with self.lock:
+            self.heights[key] = height
+            while len(self.heights) > KEPT_HEIGHTS:
+                del self.heights[next(iter(self.heights))]
 
     def _reader(self, data: bytes) -> TTFont:
         # As fpdf2 opens the file (fpdf/fonts.py, TTFFont.__init__): the subset keeps the file's timestamp.

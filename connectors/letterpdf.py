@@ -15,7 +15,7 @@ from fpdf.fonts import TTFFont
 from mahnwerk.connectors.girocode import qr_png
 from mahnwerk.connectors.letter import CORE_FONT, LetterContent, LetterError
 from mahnwerk.connectors.letterembed import LetterOutput
-from mahnwerk.connectors.letterfonts import Face, face
+from mahnwerk.connectors.letterfonts import Face, LetterFont, Measured, RecordingSubsetMap, face
 
 # DIN 5008 form B, in mm: text from 25 mm, at least 20 mm right margin; address window 45 mm from the top.
 LEFT, RIGHT, TOP, BOTTOM = 25.0, 190.0, 20.0, 10.0
@@ -186,8 +186,26 @@ class _Sheet(FPDF):
         return self.get_y()
 
     def height_of(self, width: float, text: str, *, height: float = LINE) -> float:
-        result = self.multi_cell(width, height, self.clean(text, lines=True), dry_run=True,
-                                 output=MethodReturnValue.HEIGHT)
+        """The height `lines` would print `text` in; the face remembers it (the bank rows, the QR caption and most
+        table labels are the same in every letter of a merchant)."""
+        text = self.clean(text, lines=True)
+        font = self.current_font
+        face = self.faces.get(font.fontkey) if isinstance(font, LetterFont) else None
+        if face is None or not isinstance(font, LetterFont) or not isinstance(font.subset, RecordingSubsetMap):
+            return self._height_of(width, text, height)  # the core font, or fonts parsed for this letter alone
+        key = (font.fontkey, self.font_size_pt, width, height, text)
+        known = face.heights.get(key)
+        if known is not None:
+            for code in known.picked:  # the characters the measuring gives their codes in the font, in this order
+                font.subset.pick(code)
+            return known.height
+        with font.subset.recording() as picked:
+            result = self._height_of(width, text, height)
+        face.remember_height(key, Measured(result, tuple(dict.fromkeys(picked))))
+        return result
+
+    def _height_of(self, width: float, text: str, height: float) -> float:
+        result = self.multi_cell(width, height, text, dry_run=True, output=MethodReturnValue.HEIGHT)
         assert isinstance(result, int | float)  # asked for the height alone: the height alone
         return float(result)
 
