@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,11 @@ WORKING_RANGES = (
 )
 # What fpdf2's subsetting drops anyway (fpdf/output.py, _add_fonts), and the legacy 'kern' table it does not keep.
 DROPPED = ("FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "kern")
+# What fpdf2 drops from the fonts it embeds (fpdf/output.py, _add_fonts), beside fontTools' own list.
+FPDF_DROPPED = ("FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC", "EBDT", "EBLC", "EBSC",
+                "SVG ", "CPAL", "COLR")
+KEPT_SUBSETS = 256  # per face, some 20-60 KB each
+KEPT_HEIGHTS = 4096  # per face: heights of texts in the letter layout
 PREFIX_MIN = 8  # shorter texts (fpdf2 measures each character alone too) are summed directly
 
 
@@ -50,11 +57,13 @@ class LetterFont(TTFFont):
 
     def get_text_width(self, text: str, font_size_pt: float,
                        text_shaping_params: dict[str, Any] | None) -> tuple[int, float]:
-        if text_shaping_params or self.is_symbol or len(text) < PREFIX_MIN:
+        if text_shaping_params or self.is_symbol:
             return super().get_text_width(text, font_size_pt, text_shaping_params)
         if font_size_pt > self.biggest_size_pt:
             self.biggest_size_pt = font_size_pt
         widths = self.cw
+        if len(text) < PREFIX_MIN:  # fpdf2 measures every character alone too: its sum, without the calls around it
+            return len(text), sum(widths[ord(c)] for c in text) * font_size_pt * 0.001
         measured = self._measured
         if measured and text.startswith(measured):
             units = self._units + sum(widths[ord(c)] for c in text[len(measured):])
@@ -62,6 +71,48 @@ class LetterFont(TTFFont):
             units = sum(widths[ord(c)] for c in text)
         self._measured, self._units = text, units
         return len(text), units * font_size_pt * 0.001  # as fpdf/fonts.py: TTFFont.get_text_width
+
+
+class RecordingSubsetMap(SubsetMap):
+    """fpdf2's map of the characters a document uses to their codes in the embedded font (codes are given in the
+    order of first use), telling `recording` which characters it was asked for."""
+
+    _picked: list[int] | None = None
+
+    def pick(self, unicode: int) -> int | None:  # type: ignore[override]  # fpdf2's is wrapped in a cache
+        if self._picked is not None:
+            self._picked.append(unicode)
+        return super().pick(unicode)
+
+    pick.cache_clear = SubsetMap.pick.cache_clear  # type: ignore[attr-defined]  # fpdf2 clears it through any map
+
+    @contextmanager
+    def recording(self) -> Iterator[list[int]]:
+        """The characters picked while the block runs, in order."""
+        picked: list[int] = []
+        self._picked = picked
+        try:
+            yield picked
+        finally:
+            self._picked = None
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """A text's height in the letter layout, and the characters measuring it gave codes in the font, in order:
+    measuring draws the lines (unseen), and the order in which characters are first drawn is the order of their
+    codes in the PDF."""
+
+    height: float
+    picked: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Subset:
+    """A font reduced to some glyphs, as embedded in a PDF, and the new glyph number of each glyph name."""
+
+    data: bytes
+    glyph_ids: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +124,9 @@ class Face:
     working: tuple[tuple[bytes, frozenset[str]], ...]  # the working fonts and their glyphs, smallest first; none
     #                                                     when the file cannot be reduced with its glyph names intact
     parsed: LetterFont  # fpdf2's parse of the file; never handed to a document itself
+    subsets: dict[frozenset[str], Subset] = field(default_factory=dict)  # glyph names -> subset, oldest first
+    heights: dict[tuple[str, float, float, float, str], Measured] = field(default_factory=dict)  # letterpdf.height_of
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     def attach(self, sheet: FPDF, family: str, style: str) -> LetterFont:
         """Register this face with `sheet` as fpdf2's `add_font(family, style, path)` would, without parsing it."""
@@ -85,18 +139,46 @@ class Face:
         font.missing_glyphs = []
         font.biggest_size_pt = 0
         font.ttfont = self._reader(self.working[0][0] if self.working else self.data)
-        font.subset = SubsetMap(font)
+        font.subset = RecordingSubsetMap(font)
         font._measured, font._units = "", 0
         sheet.fonts[font.fontkey] = font
         return font
 
-    def prepare_output(self, font: TTFFont) -> None:
-        """Give `font` the reader its subset is made from: the smallest working font that has every glyph used."""
-        used = font.subset.get_all_glyph_names()
-        data = next((working for working, glyphs in self.working if glyphs.issuperset(used)), self.data)
-        if not self.working or data is not self.working[0][0]:
-            font.ttfont.close()
-            font.ttfont = self._reader(data)
+    def subset(self, glyph_names: Iterable[str]) -> Subset:
+        """The font file reduced to `glyph_names` as fpdf2 embeds it (fpdf/output.py, `_add_fonts`), made from the
+        smallest working font that has them all; the last `KEPT_SUBSETS` made are kept."""
+        key = frozenset(glyph_names)
+        with self.lock:
+            known = self.subsets.pop(key, None)
+            if known is not None:
+                self.subsets[key] = known  # the most recently used last
+                return known
+        data = next((working for working, glyphs in self.working if glyphs.issuperset(key)), self.data)
+        reader = self._reader(data)
+        try:
+            options = ftsubset.Options(notdef_outline=True, recommended_glyphs=True)
+            options.drop_tables += list(FPDF_DROPPED)
+            subsetter = ftsubset.Subsetter(options)
+            subsetter.populate(glyphs=key)
+            subsetter.subset(reader)
+            glyph_ids = {name: reader.getGlyphID(name) for name in key}
+            buffer = BytesIO()
+            reader.save(buffer)
+        finally:
+            reader.close()
+        made = Subset(buffer.getvalue(), glyph_ids)
+        with self.lock:
+            self.subsets[key] = made
+            while len(self.subsets) > KEPT_SUBSETS:
+                del self.subsets[next(iter(self.subsets))]
+        return made
+
+    def remember_height(self, key: tuple[str, float, float, float, str], height: Measured) -> None:
+        """Keep the height of a text as the letter layout measured it (the last `KEPT_HEIGHTS`)."""
+        with self.lock:
+            self.heights[key] = height
+            while len(self.heights) > KEPT_HEIGHTS:
+                del self.heights[next(iter(self.heights))]
 
     def _reader(self, data: bytes) -> TTFont:
         # As fpdf2 opens the file (fpdf/fonts.py, TTFFont.__init__): the subset keeps the file's timestamp.

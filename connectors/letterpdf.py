@@ -14,7 +14,8 @@ from fpdf.fonts import TTFFont
 
 from mahnwerk.connectors.girocode import qr_png
 from mahnwerk.connectors.letter import CORE_FONT, LetterContent, LetterError
-from mahnwerk.connectors.letterfonts import Face, face
+from mahnwerk.connectors.letterembed import LetterOutput
+from mahnwerk.connectors.letterfonts import Face, LetterFont, Measured, RecordingSubsetMap, face
 
 # DIN 5008 form B, in mm: text from 25 mm, at least 20 mm right margin; address window 45 mm from the top.
 LEFT, RIGHT, TOP, BOTTOM = 25.0, 190.0, 20.0, 10.0
@@ -57,11 +58,7 @@ def render(content: LetterContent, font: Path | None, *, reuse_fonts: bool = Tru
     if reuse_fonts and sheet.pages_count > 1:
         _last_total[0] = sheet.pages_count
     try:
-        for key, face in sheet.faces.items():
-            font_of_sheet = sheet.fonts[key]
-            assert isinstance(font_of_sheet, TTFFont)  # attached from the face
-            face.prepare_output(font_of_sheet)
-        return bytes(sheet.output())
+        return bytes(sheet.output(output_producer_class=LetterOutput))  # the faces' subsets (letterembed.py)
     finally:
         _close(sheet)
 
@@ -103,6 +100,7 @@ class _Sheet(FPDF):
         _load_font(self, font, faces=self.faces if reuse_fonts else None)
         self.set_font(self.family, size=10)
         self.has_glyph = _glyph_test(self, font)
+        self.printed: tuple[dict[str, str], dict[str, str]] = ({}, {})  # by `lines`: character -> as printed
         self.set_margins(LEFT, TOP, 210.0 - RIGHT)
         self.c_margin = 0  # DIN 5008 aligns text on the 25 mm line itself, not 1 mm inside it
         self.footer_lines = self.wrap_footer(footer)
@@ -129,7 +127,9 @@ class _Sheet(FPDF):
         """Text the font can print: control characters as spaces, unknown characters in an ASCII form or '?'."""
         if lines:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        return "".join(self._printable(c, keep_newline=lines) for c in text)
+        printed = self.printed[lines]
+        # A letter has a few dozen distinct characters in some thousands: each is looked at once.
+        return "".join([printed.get(c) or printed.setdefault(c, self._printable(c, keep_newline=lines)) for c in text])
 
     def _printable(self, char: str, *, keep_newline: bool) -> str:
         if char == "\n" and keep_newline:
@@ -186,8 +186,26 @@ class _Sheet(FPDF):
         return self.get_y()
 
     def height_of(self, width: float, text: str, *, height: float = LINE) -> float:
-        result = self.multi_cell(width, height, self.clean(text, lines=True), dry_run=True,
-                                 output=MethodReturnValue.HEIGHT)
+        """The height `lines` would print `text` in; the face remembers it (the bank rows, the QR caption and most
+        table labels are the same in every letter of a merchant)."""
+        text = self.clean(text, lines=True)
+        font = self.current_font
+        face = self.faces.get(font.fontkey) if isinstance(font, LetterFont) else None
+        if face is None or not isinstance(font, LetterFont) or not isinstance(font.subset, RecordingSubsetMap):
+            return self._height_of(width, text, height)  # the core font, or fonts parsed for this letter alone
+        key = (font.fontkey, self.font_size_pt, width, height, text)
+        known = face.heights.get(key)
+        if known is not None:
+            for code in known.picked:  # the characters the measuring gives their codes in the font, in this order
+                font.subset.pick(code)
+            return known.height
+        with font.subset.recording() as picked:
+            result = self._height_of(width, text, height)
+        face.remember_height(key, Measured(result, tuple(dict.fromkeys(picked))))
+        return result
+
+    def _height_of(self, width: float, text: str, height: float) -> float:
+        result = self.multi_cell(width, height, text, dry_run=True, output=MethodReturnValue.HEIGHT)
         assert isinstance(result, int | float)  # asked for the height alone: the height alone
         return float(result)
 

@@ -75,3 +75,19 @@ def test_page_numbers_are_right_whatever_the_letter_before(dejavu: Path) -> None
         assert len(pages) == {4: 2, 9: 3, 0: 1}[paragraphs]
         for number, page in enumerate(pages[1:], start=2):
             assert f"{number}/{len(pages)}" in page.extract_text()
+
+
+def test_what_a_letter_before_left_behind_changes_nothing(dejavu: Path) -> None:  # noqa: F811
+    """The kept font subsets and text heights (letterfonts.Face) come from other letters: a letter whose bank rows,
+    table labels and glyphs were met before in another order, or not at all, is still the PDF fpdf2 writes for it
+    alone (the codes of the characters in the font follow the order in which each letter first uses them)."""
+    letters = [
+        a_letter(),
+        a_letter(recipient=("Zoë Ångström", "Ωmega-Weg 1", "Київ"), body=("Guten Tag, Frau Ångström!",)),
+        a_letter(bank_title="Zahlung", table=(("Verzugszinsen", "7,40 €"), ("Rechnung RE-2026-1042", "119,00 €"),
+                                               ("Gesamtbetrag", "126,40 €"))),
+        a_letter(subject="Zahlungserinnerung", body=("Xylophon-Quittung: jeder Betrag zählt.",)),
+        a_letter(),
+    ]
+    for content in letters + letters[::-1]:
+        assert comparable(render(content, dejavu)) == comparable(render(content, dejavu, reuse_fonts=False))
