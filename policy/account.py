@@ -74,6 +74,8 @@ def _accrue(principal: Decimal, start: date, end: date, rule: InterestRule,
 def _interest(principal: Decimal, start: date, end: date, rule: InterestRule, pauses: Sequence[Span],
               deferrals: Sequence[Deferral]) -> list[InterestPeriod]:
     """Interest on `principal` over [start, end), on the part a payment plan has made due where one covers a day."""
+    if not deferrals:  # the common case, and what the loop below comes to without any
+        return _accrue(principal, start, end, rule, pauses)
     cuts = sorted({start, end} | {day for d in deferrals for day in d.cuts() if start < day < end})
     periods: list[InterestPeriod] = []
     for first, after in pairwise(cuts):
@@ -125,10 +127,11 @@ def account(claim: ClaimFacts, history: Sequence[Event], on: date, rule: Interes
                 fees += charge - taken
             else:
                 flat += charge - taken
-    accrued = sum((p.amount for p in periods), ZERO)
+    accrued = sum((p.amount for p in periods), ZERO) if periods else ZERO
     # The instalments still to come cover whatever is owed up to their sum: costs and interest from before the plan
     # are in its first instalments, so they are deferred as well until those fall due.
-    deferred = max((d.deferred(principal + fees + flat + interest, on) for d in deferrals), default=ZERO)
+    deferred = max((d.deferred(principal + fees + flat + interest, on) for d in deferrals), default=ZERO) \
+        if deferrals else ZERO
     return Balance(on, claim.currency, principal, fees, flat, interest, charged, accrued, paid, credit,
                    tuple(payments), tuple(periods), deferred)
 

@@ -32,6 +32,7 @@ from mahnwerk.policy.pauses import (
 from mahnwerk.policy.rates import MissingRate
 
 THIRTY_DAYS = timedelta(days=30)  # §286(3) BGB: in default once 30 days after due date and receipt have passed
+ACTION_KINDS = {"task": "task", "agency": "handover"}  # by stage kind; letters are "send"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,8 @@ def default_date(claim: ClaimFacts, history: Sequence[Event], policy: Policy) ->
 def interest_from(default_on: date | None, plans: Sequence[PlanSpan]) -> date | None:
     """When default interest may start: the claim's default, or earlier where a payment plan without acceleration
     fell into arrears, since an instalment's date is agreed by the calendar (§286(2) no. 1 BGB)."""
+    if not plans:
+        return default_on
     starts = [span[0] for plan in plans if not plan.accelerates for span in plan.arrears]
     return min([d for d in (default_on, *starts) if d is not None], default=None)
 
@@ -163,11 +166,11 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
         None, None, None)
     holds = hold_spans(history)
     pauses, deferred = interest_pauses(holds, plans), deferrals(plans)
+    starts = interest_from(default_on, plans)
 
     def balance_on(day: date) -> tuple[Balance | None, MissingRate | None]:
         try:
-            return account(claim, history, day, rule, default_on, flat, pauses, deferred,
-                           interest_from=interest_from(default_on, plans)), None
+            return account(claim, history, day, rule, default_on, flat, pauses, deferred, interest_from=starts), None
         except MissingRate as exc:
             return None, exc
 
@@ -279,7 +282,7 @@ def _next_stage(claim: ClaimFacts, history: Sequence[Event], holds: Sequence[Hol
 
 def _action(claim: ClaimFacts, stage: Stage, on: date, code: str, reason: str, history: Sequence[Event],
             policy: Policy, default_on: date | None) -> Action:
-    kind = {"task": "task", "agency": "handover"}.get(stage.kind, "send")
+    kind = ACTION_KINDS.get(stage.kind, "send")
     deadline = None
     if stage.kind != "agency":
         extra = stage.offer.extra_days if stage.offer and stage.offer.kind == "deferral" else 0

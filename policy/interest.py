@@ -16,6 +16,7 @@ from mahnwerk.policy.rates import RateTable
 KINDS = ("base_plus", "fixed", "none")
 DAYS_PER_YEAR = 365
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 
 
 def _plain(number: Decimal) -> str:
@@ -105,4 +106,4 @@ def accrue(principal: Decimal, start: date, end: date, rule: InterestRule) -> Ac
 
 def cents(amount: Decimal) -> Decimal:
     """Presentation rounding: half up to whole cents (Rappen)."""
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)

@@ -13,18 +13,25 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Result, bindparam, select
 
 from mahnwerk.policy.model import ClaimFacts, Event, Hold, Instalment, Payment, PlanAgreed, Release, StageDone
 from mahnwerk.sync.mirror.claimdata import local_date
 from mahnwerk.sync.store.bulk import for_ids
-from mahnwerk.sync.store.models import LedgerEntry, table_of
+from mahnwerk.sync.store.models import Claim, LedgerEntry, table_of
 
-LEDGER = table_of(LedgerEntry)
+LEDGER, CLAIMS = table_of(LedgerEntry), table_of(Claim)
 POLICY_KINDS = ("stage", "payment", "hold", "release", "plan")
-HISTORY = for_ids(lambda among: select(LEDGER.c.claim_id, LEDGER.c.at, LEDGER.c.kind, LEDGER.c.data)
+HISTORY_COLUMNS = (LEDGER.c.claim_id, LEDGER.c.at, LEDGER.c.kind, LEDGER.c.data)
+HISTORY = for_ids(lambda among: select(*HISTORY_COLUMNS)
                   .where(LEDGER.c.kind.in_(POLICY_KINDS), among).order_by(LEDGER.c.claim_id, LEDGER.c.id),
                   LEDGER.c.claim_id)
+# A range of claim ids instead of a list: one scan of the (kind, claim_id) index, where a list of 5,000 ids was a
+# lookup per id and kind (SQLite: 2.8 µs per claim against 0.12).
+HISTORY_RANGE = (select(*HISTORY_COLUMNS).join(CLAIMS, CLAIMS.c.id == LEDGER.c.claim_id)
+                 .where(LEDGER.c.kind.in_(POLICY_KINDS), CLAIMS.c.shop_id == bindparam("shop"),
+                        LEDGER.c.claim_id.between(bindparam("first"), bindparam("last")))
+                 .order_by(LEDGER.c.claim_id, LEDGER.c.id))
 
 
 def claim_key(shop_id: str, order_number: str) -> str:
@@ -63,8 +70,17 @@ def event(kind: str, at: datetime, data: dict[str, Any], tz: ZoneInfo) -> Event:
 def histories(conn: Connection, claim_ids: Iterable[int], tz: ZoneInfo) -> dict[int, list[Event]]:
     """The policy events of many claims in one query, in ledger order; claims without any are absent."""
     ids = list(claim_ids)
+    return _by_claim(conn.execute(HISTORY(conn), {"ids": ids}), tz) if ids else {}
+
+
+def shop_histories(conn: Connection, shop_id: str, first: int, last: int, tz: ZoneInfo) -> dict[int, list[Event]]:
+    """The policy events of the shop's claims with ids from `first` to `last`, in ledger order; claims without
+    any are absent. For claims read in id order: the range of a chunk of them."""
+    return _by_claim(conn.execute(HISTORY_RANGE, {"shop": shop_id, "first": first, "last": last}), tz)
+
+
+def _by_claim(entries: Result[Any], tz: ZoneInfo) -> dict[int, list[Event]]:
     found: dict[int, list[Event]] = defaultdict(list)
-    if ids:
-        for claim_id, at, kind, data in conn.execute(HISTORY(conn), {"ids": ids}):
-            found[claim_id].append(event(kind, at, data, tz))
+    for claim_id, at, kind, data in entries:
+        found[claim_id].append(event(kind, at, data, tz))
     return found

@@ -12,7 +12,7 @@ from sqlalchemy import Row, bindparam, select
 from mahnwerk.policy.engine import Assessment, assess
 from mahnwerk.policy.interest import cents
 from mahnwerk.policy.model import Event
-from mahnwerk.sync.casework.casefile import facts, histories
+from mahnwerk.sync.casework.casefile import facts, shop_histories
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.claimdata import local_date
 from mahnwerk.sync.store.engine import Store
@@ -45,7 +45,7 @@ def open_chunks(store: Store, shop: ShopConfig, *, columns: Sequence[Any] = PLAN
     after = 0
     with store.connection() as conn:
         while rows := conn.execute(query, {"shop": shop.id, "after": after, "size": chunk}).all():
-            yield rows, histories(conn, [row.id for row in rows], shop.timezone)
+            yield rows, shop_histories(conn, shop.id, rows[0].id, rows[-1].id, shop.timezone)
             after = rows[-1].id
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -47,10 +47,23 @@ def plain(value: Any, *, lines: bool = False) -> Text:
     return Text(safe(value, lines=lines))
 
 
+ROW_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps(row, ensure_ascii=False), built once
+
+
+def _inert(text: str) -> str:
+    return UNESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def dumps(data: Any, **options: Any) -> str:
     """JSON for scripts, exact and still inert on a terminal: json.dumps escapes C0 controls but with
     ensure_ascii=False passes DEL, C1 (U+009B is CSI to some terminals) and bidi overrides through; escaped too."""
-    return UNESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False, **options))
+    return _inert(json.dumps(data, ensure_ascii=False, **options))
+
+
+def dumps_joined(rows: Iterable[Any], separator: str) -> str:
+    """`separator.join(dumps(row) for row in rows)`, with one encoder and one escaping pass for all of them: the
+    per-row cost of `plan --json` over a million claims."""
+    return _inert(separator.join(map(ROW_ENCODER.encode, rows)))
 
 
 def claims_table(rows: Sequence[dict[str, Any]], *, title: str, width: int = 200) -> Table:
