@@ -7,13 +7,13 @@ every amount the policy computes can be recomputed from the ledger alone.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Result, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
 from mahnwerk.policy.model import ClaimFacts, Event, Hold, Instalment, Payment, PlanAgreed, Release, StageDone
 from mahnwerk.sync.mirror.claimdata import local_date
@@ -79,7 +79,7 @@ def shop_histories(conn: Connection, shop_id: str, first: int, last: int, tz: Zo
     return _by_claim(conn.execute(HISTORY_RANGE, {"shop": shop_id, "first": first, "last": last}), tz)
 
 
-def _by_claim(entries: Result[Any], tz: ZoneInfo) -> dict[int, list[Event]]:
+def _by_claim(entries: Iterable[Sequence[Any]], tz: ZoneInfo) -> dict[int, list[Event]]:
     found: dict[int, list[Event]] = defaultdict(list)
     for claim_id, at, kind, data in entries:
         found[claim_id].append(event(kind, at, data, tz))

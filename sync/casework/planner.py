@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, bindparam, select
 
@@ -19,9 +20,27 @@ from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import Claim, ClaimState, table_of
 
 CLAIMS = table_of(Claim)
-PLAN_COLUMNS = (CLAIMS.c.id, CLAIMS.c.shop_id, CLAIMS.c.order_id, CLAIMS.c.order_number, CLAIMS.c.currency,
-                CLAIMS.c.open_amount, CLAIMS.c.invoice_date, CLAIMS.c.due_date, CLAIMS.c.is_b2b,
-                CLAIMS.c.payment_method)
+
+
+class PlanClaim(NamedTuple):
+    """The columns of a claims row that plan reads. A plain tuple: a SQLAlchemy Row looks an attribute up in
+    Python (~0.8 µs), a named tuple's costs a tenth of that, and plan reads eleven per claim."""
+
+    id: int
+    shop_id: str
+    order_id: str
+    order_number: str
+    currency: str
+    open_amount: Decimal
+    invoice_date: date
+    due_date: date
+    is_b2b: bool
+    payment_method: str
+
+
+PLAN_COLUMNS = tuple(CLAIMS.c[name] for name in PlanClaim._fields)
+
+
 def open_chunk(columns: Sequence[Any]) -> Any:
     """The next `size` open claims of a shop after id `after`, with `columns`."""
     return (select(*columns).where(CLAIMS.c.shop_id == bindparam("shop"), CLAIMS.c.state == ClaimState.OPEN,
@@ -49,14 +68,15 @@ def open_chunks(store: Store, shop: ShopConfig, *, columns: Sequence[Any] = PLAN
             after = rows[-1].id
 
 
-def assessments(store: Store, shop: ShopConfig, today: date, *, chunk: int = 5000) -> Iterator[tuple[Any, Assessment]]:
-    """(claims row, assessment) for every open claim of the shop, in id order, `chunk` claims per query."""
+def assessments(store: Store, shop: ShopConfig, today: date, *,
+                chunk: int = 5000) -> Iterator[tuple[PlanClaim, Assessment]]:
+    """(claim, assessment) for every open claim of the shop, in id order, `chunk` claims per query."""
     for rows, events in open_chunks(store, shop, chunk=chunk):
-        for row in rows:
-            yield row, assess(facts(row), events.get(row.id, ()), today, shop.policy)
+        for claim in map(PlanClaim._make, rows):
+            yield claim, assess(facts(claim), events.get(claim.id, ()), today, shop.policy)
 
 
-def plan_row(shop_id: str, row: Any, result: Assessment) -> dict[str, Any]:
+def plan_row(shop_id: str, row: PlanClaim, result: Assessment) -> dict[str, Any]:
     """One line of `mahnwerk plan --json`: the claim's next action, its date, fee, interest and the reason."""
     action = result.next
     balance = result.next_balance  # interest and amount owed on the action's day

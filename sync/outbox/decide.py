@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from mahnwerk.policy.engine import Action, Assessment
 from mahnwerk.sync.casework.blocked import Blocked
-from mahnwerk.sync.casework.planner import assessments
+from mahnwerk.sync.casework.planner import PlanClaim, assessments
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.outbox.rows import EXECUTED_KINDS, OUTBOX, outbox_key
 from mahnwerk.sync.store.bulk import chunked, insert_new
@@ -38,8 +38,8 @@ class Decided:
 
 
 def due_actions(store: Store, shop: ShopConfig, today: date, *,
-                blocked: Blocked | None = None) -> Iterator[tuple[Row[Any], Assessment, Action]]:
-    """(claims row, assessment, action) for every claim with an action the executor carries out today; claims that
+                blocked: Blocked | None = None) -> Iterator[tuple[PlanClaim, Assessment, Action]]:
+    """(claim, assessment, action) for every claim with an action the executor carries out today; claims that
     wait for a base rate are counted into `blocked` on the way."""
     for row, result in assessments(store, shop, today):
         if blocked is not None:
