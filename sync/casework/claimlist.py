@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, tuple_
+from sqlalchemy import Connection, and_, func, or_, select, tuple_, union
 from sqlmodel import col
 
 from mahnwerk.policy.aging import BUCKET_NAMES, BUCKETS, NOT_DUE
@@ -110,16 +110,20 @@ def stage_condition(stage: str) -> Any:
 
 def search_condition(text: str, dialect: str) -> Any:
     """An exact order or invoice number ("#" before it allowed), or the start of the name or e-mail address,
-    case-insensitive: each one index range (ix_claims_order_number, ..._name_prefix, ..._email_prefix)."""
+    case-insensitive: each one index range (ix_claims_order_number, ..._name_prefix, ..._email_prefix). The ids
+    are looked up apart and united: with the terms OR-ed beside the state and the list order, SQLite walks every
+    open claim in ix_claims_state_due instead (2 s at 100,000 claims, bench/webclaims.py)."""
     numbers = {text, text.removeprefix("#")}
-    found: list[Any] = [col(Claim.order_number).in_(numbers), col(Claim.invoice_number).in_(numbers)]
+    lookups = [select(col(Claim.id)).where(col(Claim.order_number).in_(numbers)),
+               select(col(Claim.id)).where(col(Claim.invoice_number).in_(numbers))]
     for prefix in prefixes(text, dialect):
         for column in (col(Claim.customer_name), col(Claim.email)):
             lowered: Any = func.lower(column)
             if dialect == "postgresql":
                 lowered = lowered.collate("C")  # as the index is (byte order)
-            found.append(and_(lowered >= prefix, lowered < prefix[:-1] + chr(ord(prefix[-1]) + 1)))
-    return or_(*found)
+            lookups.append(select(col(Claim.id)).where(lowered >= prefix,
+                                                       lowered < prefix[:-1] + chr(ord(prefix[-1]) + 1)))
+    return col(Claim.id).in_(union(*lookups))
 
 
 def prefixes(text: str, dialect: str) -> list[str]:
