@@ -84,3 +84,33 @@ def test_the_svg_draws_the_chart_without_inline_style(login: Callable[..., Flask
     assert svg.count("<rect") == 5 and "style=" not in svg
     for y, height in re.findall(r'<rect class="bar" x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"', svg):
         assert float(y) >= 0 and float(y) + float(height) <= 240
+
+
+def test_the_cache_answers_the_old_value_while_it_computes_the_new_one() -> None:
+    import threading
+
+    from mahnwerk.sync.web.cache import TimedCache
+
+    clock = [0.0]
+    cache = TimedCache(ttl=120, clock=lambda: clock[0])
+    computed: list[int] = []
+    release = threading.Event()
+
+    def compute() -> int:
+        computed.append(len(computed) + 1)
+        if len(computed) > 1:
+            release.wait(10)
+        return computed[-1]
+
+    assert cache.get("k", compute) == 1
+    clock[0] = 60
+    assert cache.get("k", compute) == 1 and computed == [1]  # fresh: not computed again
+    clock[0] = 200
+    assert cache.get("k", compute) == 1  # stale: answered at once, refreshed in a thread
+    assert cache.get("k", compute) == 1  # a second request starts no second refresh
+    release.set()
+    for _ in range(200):
+        if cache.get("k", lambda: 99) == 2:
+            break
+        threading.Event().wait(0.01)
+    assert cache.get("k", compute) == 2 and computed == [1, 2]
