@@ -31,6 +31,7 @@ from mahnwerk.sync.web.texts import _, add, current_lang
 
 bp = Blueprint("claim", __name__, url_prefix="/claims")
 add(TEXTS)
+PDF_POLICY = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
 EVERY = ("1m", "2w", "14d")  # the payment plan's spacing choices: monthly, fortnightly, every 14 days
 
 
@@ -66,8 +67,11 @@ def preview_pdf(shop: str, order: str) -> Any:
     if shown.pdf is None:
         abort(404)
     name = f"{order}-{shown.stage}-preview.pdf".replace('"', "")
+    # The console's CSP says object-src 'none'; Chromium shows a PDF through its viewer plugin, which a PDF's own
+    # object-src 'none' may block (not verifiable headless): the letter gets a policy that allows only itself.
     return Response(shown.pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+                    headers={"Content-Disposition": f'inline; filename="{name}"',
+                             "Content-Security-Policy": PDF_POLICY})
 
 
 def preview_panel(store: Store, config: Config, shop: str, order: str, now: datetime) -> Panel | None:
