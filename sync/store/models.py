@@ -41,7 +41,8 @@ class Claim(SQLModel, table=True):
 
     __tablename__ = "claims"
     __table_args__ = (UniqueConstraint("shop_id", "order_id", name="uq_claims_shop_order"),
-                      Index("ix_claims_shop_state", "shop_id", "state"))
+                      Index("ix_claims_shop_state", "shop_id", "state"),
+                      Index("ix_claims_shop_customer", "shop_id", "customer_id"))
     id: int | None = Field(default=None, primary_key=True)
     shop_id: str = Field(foreign_key="shops.id", max_length=40)
     order_id: str = Field(max_length=64)
@@ -63,6 +64,7 @@ class Claim(SQLModel, table=True):
     shop_status: str = Field(max_length=40)
     payment_method: str = Field(max_length=60)
     customer_group: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
+    customer_id: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})  # "" for a guest
     ordered_at: datetime = Field(sa_type=UTCDateTime)
     shop_modified_at: datetime = Field(sa_type=UTCDateTime)
     first_seen_at: datetime = Field(sa_type=UTCDateTime)

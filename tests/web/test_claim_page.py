@@ -197,6 +197,12 @@ def test_the_customer_page_lists_the_claims_with_totals_per_currency(login: Call
     assert format_currency(owing, "EUR", locale="de_DE") in text
     assert f'href="/customers/acme/{claim.email}"' in page(client, claim)
     assert "Keine Forderungen" in client.get("/customers/acme/nobody@example.org").get_data(as_text=True)
+    registered = next(c for c in claims(store) if c.customer_id)  # by the customer's id in the shop
+    text = client.get(f"/customers/acme/{registered.customer_id}").get_data(as_text=True)
+    ids = [c for c in claims(store) if c.customer_id == registered.customer_id]
+    assert all(f'href="/claims/acme/{c.order_number}"' in text for c in ids)
+    assert f'href="/customers/acme/{registered.customer_id}"' in page(client, registered)
+    assert "Keine Forderungen" in client.get("/customers/acme/999999").get_data(as_text=True)
     assert client.get("/customers/nope/x@example.org").status_code == 404
     assert client.get("/claims/acme/nope").status_code == 404
 
