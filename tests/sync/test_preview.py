@@ -73,7 +73,8 @@ def test_the_preview_is_the_text_the_executor_then_sends(etc: Path) -> None:
         preview = shown[claims[row.claim_id]]
         assert (preview.stage, preview.channel) == (row.stage, row.payload["channel_used"])
         assert (preview.subject, preview.text) == (row.payload["subject"], row.payload["text"])
-        assert preview.pdf is None and not preview.has_letter  # WooCommerce customer notes carry no files
+        assert not preview.has_letter  # WooCommerce customer notes carry no files: the PDF only shows it on paper
+        assert preview.pdf is not None and preview.pdf.startswith(b"%PDF")
     waiting = [p for p in shown.values() if p.found and p.on and p.on > NOW.date()]
     assert all(p.text and p.reason for p in waiting)  # a later notice is shown as it will be on its day
 
@@ -148,3 +149,14 @@ def test_preview_mistakes_are_usage_errors(etc: Path, capsys) -> None:
             preview_claim(store, config, "acmee", "1", NOW)
     finally:
         store.close()
+
+
+def test_a_notice_without_a_letter_still_shows_how_it_reads_on_paper(etc: Path, tmp_path: Path, capsys) -> None:
+    """Through WooCommerce's customer notes no letter goes out: --pdf writes it anyway and says so."""
+    number = next(n for n, p in previews(etc, open_numbers(etc)).items() if p.found)
+    capsys.readouterr()
+    pdf = tmp_path / "paper.pdf"
+    assert main(["--config-dir", str(etc), "preview", f"acme:{number}", "--pdf", str(pdf)]) == 0
+    out = capsys.readouterr().out
+    assert "by shop (" in out and "with a PDF letter" not in out
+    assert "the customer gets the reminder without it, by shop" in out and pdf.read_bytes().startswith(b"%PDF")

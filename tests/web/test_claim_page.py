@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from mahnwerk.sync.casework.acting import act_on_case
 from mahnwerk.sync.casework.preview import preview_claim
+from mahnwerk.sync.casework.timeline import explain
 from mahnwerk.sync.cli.main import main
 from mahnwerk.sync.config import Config
 from mahnwerk.sync.store.engine import Store
@@ -25,7 +27,7 @@ from mahnwerk.sync.web.app import create_app
 from tests.support import write_config
 from tests.sync.test_preview import page_text
 from tests.sync.test_run import MERCHANT
-from tests.web.conftest import RATES, csrf
+from tests.web.conftest import RATES, csrf, log_in
 
 HOSTILE = "<script>alert(1)</script>"
 BY_LETTER = """
@@ -86,6 +88,7 @@ def test_the_claim_page_shows_what_is_owed_in_german(login: Callable[..., FlaskC
     assert claim.due_date.strftime("%d.%m.%Y") in text
     assert "Offen am" in text and "Hauptforderung" in text and "Gesamt" in text
     assert "Forderung angelegt" in text  # the timeline in German
+    assert "Verbraucher: nichts in der Bestellung" in text and "Basiszinssatz + 5 Prozentpunkte" in text
     assert "Nächster Schritt" in text and "Zahlungserinnerung am" in text and "Warum: fällig " in text
     english = page(login("vera", "en"), claim)  # vera chose English
     assert "Owed on" in english and "claim opened" in english
@@ -209,9 +212,38 @@ def test_the_customer_page_lists_the_claims_with_totals_per_currency(login: Call
      "Ratenzahlung vom 06.12.2026: Rate 1 von 3 (40,00\xa0€) fällig am 13.12.2026"),
     ("paid in full (119.00 EUR received)", "vollständig bezahlt (119,00\xa0€ erhalten)"),
     ("a phrase the table does not know 2026-01-02", "a phrase the table does not know 02.01.2026"),
+    ("consumer: nothing on the order makes it a business (business_when = vat_id)",
+     "Verbraucher: nichts in der Bestellung weist auf ein Unternehmen hin (business_when = vat_id)"),
+    ('consumer: VAT id and customer group "Händler" given, but business_when does not count them '
+     "(business_when = company)", 'Verbraucher: USt-IdNr. und Kundengruppe "Händler" angegeben, zählt aber nach '
+     "business_when nicht (business_when = company)"),
+    ("base rate + 9.2 points (Basiszinssatz (AT))", "Basiszinssatz + 9,2 Prozentpunkte (Basiszinssatz (AT))"),
 ])
 def test_the_policys_reasons_read_german(english: str, german: str) -> None:
     """Each phrase of policy/engine.py's reasons has German words; an unknown one stays English, dates German."""
     from mahnwerk.sync.casework.reasons import reason_text
 
     assert reason_text(english, "de") == german and reason_text(english, "en") == english
+
+
+def test_interest_periods_show_in_german_after_default(etc: Path, config: Config, store: Store) -> None:
+    """After the reminder's deadline has passed the page lists each interest period with its rate and amount."""
+    from tests.sync.test_run import run_at
+
+    claim = due_claim(store, config)
+    [result] = run_at(etc)  # the reminders go out today (as letters)
+    assert result.ok and result.outcome.letters > 0
+    later = NOW + timedelta(days=60)
+    app = create_app(config, store, now=lambda: later)
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    log_in(client, "clara")
+    text = page(client, claim)
+    report = act_on_case(store, config, f"acme:{claim.order_number}", explain, by="", source="web", now=later,
+                         command="test", write=False)
+    [period, *_] = report["balance"]["interest_periods"]
+    assert "Zinszeiträume" in text and "Im Verzug seit" in text
+    assert format_decimal(Decimal(period["annual_rate"]), locale="de_DE") + " %" in text  # "6,27 %"
+    interest = Decimal(report["balance"]["interest"])
+    assert interest > 0 and format_currency(interest, "EUR", locale="de_DE") in text
+    assert "Zahlungserinnerung versandt" in text  # the ledger's stage entry in German

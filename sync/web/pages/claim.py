@@ -31,6 +31,7 @@ from mahnwerk.sync.web.texts import _, add, current_lang
 
 bp = Blueprint("claim", __name__, url_prefix="/claims")
 add(TEXTS)
+PDF_POLICY = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
 EVERY = ("1m", "2w", "14d")  # the payment plan's spacing choices: monthly, fortnightly, every 14 days
 
 
@@ -58,7 +59,7 @@ def status_text(status: str) -> str:
 
 @bp.route("/<shop>/<order>/preview.pdf")
 def preview_pdf(shop: str, order: str) -> Any:
-    """The next notice's PDF letter, as the customer gets it; 404 when the notice goes without a letter."""
+    """The next notice as a PDF letter (the customer's own when the notice goes with one); 404 without a notice."""
     try:
         shown = preview_claim(context.store(), context.config(), shop, order, context.now())
     except MahnwerkError:
@@ -66,8 +67,11 @@ def preview_pdf(shop: str, order: str) -> Any:
     if shown.pdf is None:
         abort(404)
     name = f"{order}-{shown.stage}-preview.pdf".replace('"', "")
+    # The console's CSP says object-src 'none'; Chromium shows a PDF through its viewer plugin, which a PDF's own
+    # object-src 'none' may block (not verifiable headless): the letter gets a policy that allows only itself.
     return Response(shown.pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+                    headers={"Content-Disposition": f'inline; filename="{name}"',
+                             "Content-Security-Policy": PDF_POLICY})
 
 
 def preview_panel(store: Store, config: Config, shop: str, order: str, now: datetime) -> Panel | None:
@@ -76,7 +80,7 @@ def preview_panel(store: Store, config: Config, shop: str, order: str, now: date
         shown = preview_claim(store, config, shop, order, now, with_pdf=False)
     except MahnwerkError:
         return None
-    pdf = url_for("claim.preview_pdf", shop=shop, order=order) if shown.has_letter else None
+    pdf = url_for("claim.preview_pdf", shop=shop, order=order) if shown.found else None
     return Panel("claim_preview.html", {"preview": shown, "pdf_url": pdf, "word": wording(current_lang()).word,
                                         "reason": reason_text(shown.policy_reason, current_lang())})
 
