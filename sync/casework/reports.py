@@ -48,17 +48,11 @@ def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open"
     if state not in STATES:
         raise ValueError(f"state must be one of {', '.join(STATES)} (got {state!r})")
     zones = {shop.id: shop.timezone for shop in shops}
-    query = select(Claim).where(col(Claim.shop_id).in_(list(zones)))
+    query = select(Claim).where(col(Claim.shop_id).in_(list(zones)), *state_condition(state))
     if email is not None:
         query = query.where(func.lower(col(Claim.email)) == email.strip().lower())
     if customer_id is not None:
         query = query.where(col(Claim.customer_id) == customer_id.strip())
-    if state == "open":
-        query = query.where(col(Claim.state) == ClaimState.OPEN)
-    elif state == "in_collection":
-        query = query.where(col(Claim.state) == ClaimState.IN_COLLECTION)
-    elif state == "closed":
-        query = query.where(col(Claim.state).not_in((ClaimState.OPEN, ClaimState.IN_COLLECTION)))
     by_id = {shop.id: shop for shop in shops}
     with store.session() as session:
         claims = session.execute(query.order_by(col(Claim.due_date), col(Claim.shop_id), col(Claim.id))).scalars().all()
@@ -67,34 +61,46 @@ def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open"
             owing = [c.id for c in claims if c.shop_id == shop.id and c.state in OWING]
             for ids in chunked(owing, 5000):  # SQLite takes at most 32,766 parameters
                 events.update(histories(session.connection(), ids, shop.timezone))
-    rows = []
-    for claim in claims:
-        today = local_date(now, zones[claim.shop_id])
-        overdue = days_overdue(claim.due_date, today) if claim.state == ClaimState.OPEN else 0
-        principal, total = figures(claim, events.get(claim.id, ()), today, by_id[claim.shop_id].policy) \
-            if claim.state in OWING else (NOTHING, NOTHING)
-        rows.append({
-            "shop": claim.shop_id,
-            "order_id": claim.order_id,
-            "order_number": claim.order_number,
-            "invoice_number": claim.invoice_number,
-            "invoice_date": claim.invoice_date.isoformat(),
-            "customer": claim.customer_name,
-            "email": claim.email,
-            "customer_id": claim.customer_id or None,
-            "company": claim.company,
-            "b2b": claim.is_b2b,
-            "state": claim.state,
-            "shop_status": claim.shop_status,
-            "gross_amount": str(claim.gross_amount),
-            "open_amount": str(principal),  # the principal still owed: the invoice less payments booked here
-            "owed": str(total) if total is not None else None,  # with fees and interest; None: interest blocked
-            "currency": claim.currency,
-            "due_date": claim.due_date.isoformat(),
-            "days_overdue": overdue,
-            "aging": bucket(overdue) if claim.state == ClaimState.OPEN else None,
-        })
-    return rows
+    return [claim_row(claim, events.get(claim.id, ()), local_date(now, zones[claim.shop_id]),
+                      by_id[claim.shop_id].policy) for claim in claims]
+
+
+def state_condition(state: str) -> list[Any]:
+    """The WHERE conditions on claims for one of STATES ("all": none)."""
+    if state == "open":
+        return [col(Claim.state) == ClaimState.OPEN]
+    if state == "in_collection":
+        return [col(Claim.state) == ClaimState.IN_COLLECTION]
+    if state == "closed":
+        return [col(Claim.state).not_in((ClaimState.OPEN, ClaimState.IN_COLLECTION))]
+    return []
+
+
+def claim_row(claim: Claim, history: Sequence[Event], today: date, policy: Policy) -> dict[str, Any]:
+    """One claim as a JSON-ready dict (`mahnwerk claims --json`, the console's list and its CSV) on `today`."""
+    overdue = days_overdue(claim.due_date, today) if claim.state == ClaimState.OPEN else 0
+    principal, total = figures(claim, history, today, policy) if claim.state in OWING else (NOTHING, NOTHING)
+    return {
+        "shop": claim.shop_id,
+        "order_id": claim.order_id,
+        "order_number": claim.order_number,
+        "invoice_number": claim.invoice_number,
+        "invoice_date": claim.invoice_date.isoformat(),
+        "customer": claim.customer_name,
+        "email": claim.email,
+        "customer_id": claim.customer_id or None,
+        "company": claim.company,
+        "b2b": claim.is_b2b,
+        "state": claim.state,
+        "shop_status": claim.shop_status,
+        "gross_amount": str(claim.gross_amount),
+        "open_amount": str(principal),  # the principal still owed: the invoice less payments booked here
+        "owed": str(total) if total is not None else None,  # with fees and interest; None: interest blocked
+        "currency": claim.currency,
+        "due_date": claim.due_date.isoformat(),
+        "days_overdue": overdue,
+        "aging": bucket(overdue) if claim.state == ClaimState.OPEN else None,
+    }
 
 
 def aging(rows: Sequence[dict[str, Any]]) -> list[AgingLine]:

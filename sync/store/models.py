@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from mahnwerk.sync.store.coltypes import Money, UTCDateTime
@@ -42,7 +42,15 @@ class Claim(SQLModel, table=True):
     __tablename__ = "claims"
     __table_args__ = (UniqueConstraint("shop_id", "order_id", name="uq_claims_shop_order"),
                       Index("ix_claims_shop_state", "shop_id", "state"),
-                      Index("ix_claims_shop_customer", "shop_id", "customer_id"))
+                      # the console's claims list (migration 0010): most overdue first, exact numbers, and the
+                      # start of a name or e-mail address (on PostgreSQL the migration adds COLLATE "C": byte
+                      # order, as SQLite compares, so a prefix is one index range; reflection does not show it)
+                      Index("ix_claims_state_due", "state", "due_date", "id", "shop_id"),
+                      Index("ix_claims_order_number", "order_number"),
+                      Index("ix_claims_invoice_number", "invoice_number"),
+                      Index("ix_claims_name_prefix", text("lower(customer_name)")),
+                      Index("ix_claims_email_prefix", text("lower(email)")),
+                      Index("ix_claims_shop_customer", "shop_id", "customer_id"))  # the customer page (0011)
     id: int | None = Field(default=None, primary_key=True)
     shop_id: str = Field(foreign_key="shops.id", max_length=40)
     order_id: str = Field(max_length=64)

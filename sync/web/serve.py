@@ -37,8 +37,13 @@ class WebServer:
         log.info("web.listening", url=self.url)
 
     def stop(self) -> None:
-        self.server.close()
-        self.thread.join(timeout=10)
+        """Close from within the server's own loop (its trigger runs the call there): closing from this thread
+        races the loop and its workers, which then write to a closed pipe."""
+        if self.thread.is_alive():
+            self.server.trigger.pull_trigger(self.server.close)
+            self.thread.join(timeout=15)
+        else:
+            self.server.close()
 
     def run(self) -> None:
         """In the foreground until Ctrl-C or SIGTERM."""

@@ -78,7 +78,7 @@ def test_assigning_a_waiting_payment_closes_the_claim_and_books_it_once(
 
     again = post(client, f"/payments/{g2.id}/assign", claim=ref)  # the form sent twice: nothing booked twice
     assert again.status_code == 302
-    assert f"payment {g2.id} is not waiting" in client.get("/payments").get_data(as_text=True)
+    assert f"Zahlung {g2.id} wartet nicht mehr" in client.get("/payments").get_data(as_text=True)  # German
     assert len(query(etc, select(LedgerEntry).where(LedgerEntry.claim_id == claim.id,
                                                     LedgerEntry.kind == "payment"))) == 1
 
@@ -96,7 +96,7 @@ def test_a_part_amount_books_that_much_and_the_rest_keeps_waiting(
 
     post(client, f"/payments/{g1.id}/assign", claim_other=f"acme:{claim.order_number}", amount="99999")
     page = client.get("/payments").get_data(as_text=True)
-    assert "Nicht gebucht" in page and "must be at most the 1229.56 EUR not yet booked" in page
+    assert "Nicht gebucht: Höchstens 1.229,56\xa0€ sind noch nicht gebucht." in page
     assert payment(etc, "G1").unallocated == D("1229.56")
     post(client, f"/payments/{g1.id}/assign", claim_other=f"acme:{claim.order_number}", amount="zwölf")
     assert "kein Betrag" in client.get("/payments").get_data(as_text=True)
@@ -143,7 +143,8 @@ def test_search_finds_booked_payments_with_their_claims(login: Callable[..., Fla
     [claim] = query(etc, select(Claim).where(Claim.id == booked.claim_id))
     client = login("clara")
     page = client.get("/payments?q=kunde bezahlt").get_data(as_text=True)
-    assert "Kunde Bezahlt" in page and f"acme:{claim.order_number}" in page
+    ref = f"acme:{claim.order_number}"
+    assert "Kunde Bezahlt" in page and f'<a href="/claims/acme/{claim.order_number}">{ref}</a>' in page  # its page
     by_amount = client.get(f"/payments?q={str(k1.amount).replace('.', ',')}").get_data(as_text=True)
     assert "Kunde Bezahlt" in by_amount
     assert "Keine gebuchte Zahlung gefunden." in client.get("/payments?q=Arbeitgeber").get_data(as_text=True)

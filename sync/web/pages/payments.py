@@ -4,19 +4,17 @@ and why; a clerk books one (or a part of it) to a claim or ignores it with a rea
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from mahnwerk.sync.casework.case import CaseError, parse_amount
 from mahnwerk.sync.payments.queue import assign_payment, booked_payments, ignore_payment, waiting_payments
 from mahnwerk.sync.web import context, texts
 from mahnwerk.sync.web.access import clerk_required
 from mahnwerk.sync.web.acting import acting, perform
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
-AMOUNT = re.compile(r"[0-9]+(?:[.,][0-9]{1,2})?")
 
 texts.add({
     "payments.title": ("Zahlungen", "Payments"),
@@ -68,22 +66,6 @@ def index() -> Any:
     return render_template("payments.html", queue=waiting_payments(store, shop_ids), search=search, found=found)
 
 
-def parse_amount(value: str) -> Decimal | None:
-    """A positive amount as a person types it ("49,90", "49.90", "50"); None for an empty field; ValueError else."""
-    value = value.strip()
-    if not value:
-        return None
-    if not AMOUNT.fullmatch(value):
-        raise ValueError(value)
-    try:
-        amount = Decimal(value.replace(",", "."))
-    except InvalidOperation as exc:
-        raise ValueError(value) from exc
-    if amount <= 0:
-        raise ValueError(value)
-    return amount
-
-
 @bp.post("/<int:payment_id>/assign")
 @clerk_required
 def assign(payment_id: int) -> Any:
@@ -92,10 +74,11 @@ def assign(payment_id: int) -> Any:
     if not ref:
         flash(texts._("payments.need_claim"), "error")
         return redirect(url_for(".index"))
+    typed = request.form.get("amount", "").strip()
     try:
-        amount = parse_amount(request.form.get("amount", ""))
-    except ValueError as exc:
-        flash(texts._("payments.bad_amount", value=str(exc)), "error")
+        amount = parse_amount(typed) if typed else None  # empty: the whole payment
+    except CaseError:
+        flash(texts._("payments.bad_amount", value=typed), "error")
         return redirect(url_for(".index"))
 
     def work() -> str:

@@ -1,7 +1,7 @@
 """Claims: the customer's account id in the shop
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06
 
 `claims.customer_id` is the customer's account as the merchant looks it up in the shop (WooCommerce: the WordPress
@@ -12,8 +12,8 @@ customer's claims by it (index with the shop). Claims mirrored before fill it at
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
