@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, String, cast, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Numeric, String, cast, or_, select, update
 
 from mahnwerk.policy.matching import Share
 from mahnwerk.sync.casework.acting import ActionRefused
@@ -142,15 +142,17 @@ def waiting_payment(conn: Connection, payment_id: int) -> Any:
 def booked_payments(store: Store, shop_ids: Sequence[str], search: str, *, limit: int = 50) -> list[dict[str, Any]]:
     """Payments booked to claims (in full or in part), newest first, whose payer, text, reference or amount holds
     `search`; each with the claims it was booked to (`booked_to`: SHOP:ORDER, amount, the claim's currency)."""
+    # Money is text in SQLite: compared as numbers, not letter by letter ("95.00" < "100.00").
+    amount, unallocated = cast(PAYMENTS.c.amount, Numeric), cast(PAYMENTS.c.unallocated, Numeric)
     query = select(PAYMENTS).where(PAYMENTS.c.shop_id.in_(shop_ids), PAYMENTS.c.state.in_(
-        (PaymentState.MATCHED, PaymentState.REVIEW)), PAYMENTS.c.unallocated < PAYMENTS.c.amount)
+        (PaymentState.MATCHED, PaymentState.REVIEW)), unallocated < amount)
     if words := search.strip():
         like = f"%{words.replace('%', '').replace('_', '')}%"
         wanted: list[ColumnElement[bool]] = [
             PAYMENTS.c.payer_name.ilike(like), PAYMENTS.c.remittance.ilike(like), PAYMENTS.c.ref.ilike(like),
             cast(PAYMENTS.c.amount, String).like(like)]
         with suppress(InvalidOperation):  # an amount typed with a comma finds the payment of that amount too
-            wanted.append(PAYMENTS.c.amount == Decimal(words.replace(",", ".")))
+            wanted.append(amount == Decimal(words.replace(",", ".")))
         query = query.where(or_(*wanted))
     with store.connection() as conn:
         rows = conn.execute(query.order_by(PAYMENTS.c.booked_on.desc(), PAYMENTS.c.id.desc()).limit(limit)).all()

@@ -143,7 +143,8 @@ def test_search_finds_booked_payments_with_their_claims(login: Callable[..., Fla
     [claim] = query(etc, select(Claim).where(Claim.id == booked.claim_id))
     client = login("clara")
     page = client.get("/payments?q=kunde bezahlt").get_data(as_text=True)
-    assert "Kunde Bezahlt" in page and f"acme:{claim.order_number}" in page
+    ref = f"acme:{claim.order_number}"
+    assert "Kunde Bezahlt" in page and f'<a href="/claims/acme/{claim.order_number}">{ref}</a>' in page  # its page
     by_amount = client.get(f"/payments?q={str(k1.amount).replace('.', ',')}").get_data(as_text=True)
     assert "Kunde Bezahlt" in by_amount
     assert "Keine gebuchte Zahlung gefunden." in client.get("/payments?q=Arbeitgeber").get_data(as_text=True)
