@@ -29,6 +29,7 @@ texts.add({
     "payments.state.review": ("prüfen", "to review"),
     "payments.state.unmatched": ("nicht zugeordnet", "unmatched"),
     "payments.state.matched": ("gebucht", "booked"),
+    "payments.claim_closed": ("nicht mehr offen: {state}", "no longer open: {state}"),
     "payments.suggested": ("Vorschläge", "Suggested claims"),
     "payments.why": ("Warum", "Why"),
     "payments.claim": ("Forderung", "Claim"),
@@ -63,7 +64,7 @@ def index() -> Any:
     store = context.store()
     search = request.args.get("q", "").strip()
     found = booked_payments(store, shop_ids, search) if search else None
-    return render_template("payments.html", queue=waiting_payments(store, shop_ids), search=search, found=found)
+    return render_template("payments.html", queue=waiting_payments(store, shop_ids, details=True), search=search, found=found)
 
 
 @bp.post("/<int:payment_id>/assign")
