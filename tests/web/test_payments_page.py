@@ -14,6 +14,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from mahnwerk.sync.store.models import Claim, ClaimState, IncomingPaymentRow, LedgerEntry, PaymentEvent, PaymentState
+from mahnwerk.sync.web.pages import payments as payments_page
 from tests.support import write_config
 from tests.sync.test_payments import bring_in, credit, payment, synced
 from tests.sync.test_run import MERCHANT, query
@@ -159,3 +160,11 @@ def test_search_finds_booked_payments_with_their_claims(login: Callable[..., Fla
     assert "Kunde Bezahlt" in by_amount
     assert "Keine gebuchte Zahlung gefunden." in client.get("/payments?q=Arbeitgeber").get_data(as_text=True)
     assert all(p.state != PaymentState.IGNORED for p in query(etc, select(IncomingPaymentRow)))
+
+
+def test_a_long_queue_shows_its_oldest_and_counts_the_rest(login: Callable[..., FlaskClient], etc: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(payments_page, "QUEUE_PAGE", 1)
+    page = login("clara").get("/payments").get_data(as_text=True)
+    assert f'id="payment-{payment(etc, "G1").id}"' in page and f'id="payment-{payment(etc, "G2").id}"' not in page
+    assert "… und 1 weitere" in page
