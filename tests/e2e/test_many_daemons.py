@@ -26,10 +26,6 @@ from mahnwerk.sync.store.models import SyncRun
 from tests.e2e.racing import Mahnwerk, assert_clean, at_once, poll, read
 from tests.support import write_config
 
-# These shops have no [merchant], so a day's run would log an error: after 09:00 (the default run_at) every first
-# tick did one, and the tests failed from 09:00 to midnight. 23:59 keeps it out of all but the day's last minute.
-NO_DAY_RUN = '[delivery]\nrun_at = "23:59"\n'
-
 # A process that opens (and so migrates) the store at an agreed moment, so that all of them really start together.
 OPEN_AT = ("import sys, time\n"
            "from mahnwerk.sync.store.engine import Store\n"
@@ -94,7 +90,7 @@ def test_a_second_daemon_on_one_sqlite_file_exits_and_names_the_first(tmp_path) 
     with SandboxServer(shop) as server:
         etc = write_config(tmp_path / "etc", db_url, [{"shop_id": "acme", "url": server.url,
                                                        "key": shop.consumer_key, "secret": shop.consumer_secret,
-                                                       "extra": '[sync]\ninterval = "1h"\n' + NO_DAY_RUN}])
+                                                       "extra": '[sync]\ninterval = "1h"'}])
         first = Mahnwerk(etc, "daemon")
         try:
             poll(lambda: "daemon.started" in first.said() or not first.running(),
@@ -166,7 +162,7 @@ def test_two_daemons_on_postgres_share_the_shops_and_one_takes_over_when_the_oth
             shop = WooSandbox(orders=generate_orders(8, seed=n))
             server = servers.enter_context(SandboxServer(shop))
             entries.append({"shop_id": shop_id, "url": server.url, "key": shop.consumer_key,
-                            "secret": shop.consumer_secret, "extra": '[sync]\ninterval = "4s"\n' + NO_DAY_RUN})
+                            "secret": shop.consumer_secret, "extra": '[sync]\ninterval = "4s"'})
         etc = write_config(tmp_path / "etc", db_url, entries)
         # At debug: `daemon.synced` says which daemon synced a shop, whatever level an idle poll logs at.
         first, second = daemons = at_once(etc, ("--log-level", "debug", "daemon"), ("--log-level", "debug", "daemon"))
