@@ -25,8 +25,14 @@ from mahnwerk.sync.store.engine import SCHEMA_REVISION, Store
 from mahnwerk.sync.store.models import SyncRun
 from tests.e2e.racing import Mahnwerk, assert_clean, at_once, poll, read
 from tests.support import write_config
+from tests.sync.test_casework_cli import RATES
+from tests.sync.test_run import MERCHANT
 
 # A process that opens (and so migrates) the store at an agreed moment, so that all of them really start together.
+# A complete [merchant] and the day's run due since midnight: whatever the hour the tests run at, each daemon
+# does the daily run too (an incomplete [merchant] is rightly logged as an error), not only before 09:00.
+DAILY = RATES + MERCHANT.replace("[delivery]\n", '[delivery]\nrun_at = "00:00"\n')
+
 OPEN_AT = ("import sys, time\n"
            "from mahnwerk.sync.store.engine import Store\n"
            "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
@@ -90,7 +96,7 @@ def test_a_second_daemon_on_one_sqlite_file_exits_and_names_the_first(tmp_path) 
     with SandboxServer(shop) as server:
         etc = write_config(tmp_path / "etc", db_url, [{"shop_id": "acme", "url": server.url,
                                                        "key": shop.consumer_key, "secret": shop.consumer_secret,
-                                                       "extra": '[sync]\ninterval = "1h"'}])
+                                                       "extra": '[sync]\ninterval = "1h"\n' + DAILY}])
         first = Mahnwerk(etc, "daemon")
         try:
             poll(lambda: "daemon.started" in first.said() or not first.running(),
@@ -162,7 +168,7 @@ def test_two_daemons_on_postgres_share_the_shops_and_one_takes_over_when_the_oth
             shop = WooSandbox(orders=generate_orders(8, seed=n))
             server = servers.enter_context(SandboxServer(shop))
             entries.append({"shop_id": shop_id, "url": server.url, "key": shop.consumer_key,
-                            "secret": shop.consumer_secret, "extra": '[sync]\ninterval = "4s"'})
+                            "secret": shop.consumer_secret, "extra": '[sync]\ninterval = "4s"\n' + DAILY})
         etc = write_config(tmp_path / "etc", db_url, entries)
         # At debug: `daemon.synced` says which daemon synced a shop, whatever level an idle poll logs at.
         first, second = daemons = at_once(etc, ("--log-level", "debug", "daemon"), ("--log-level", "debug", "daemon"))
