@@ -3,6 +3,7 @@ own orders and keys, an admin that changes orders and counts requests; over real
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -136,3 +137,20 @@ def test_mahnwerk_syncs_fleet_shops_each_on_its_own(server: FleetServer, fleet: 
         assert (open_claims("shop1"), open_claims("shop2")) == (unpaid[1], unpaid[2] - 2)
     finally:
         store.close()
+
+
+def test_the_command_line_serves_a_fleet_until_sigterm() -> None:
+    """`python -m mahnwerk.sandbox --shops 3 --orders 5` prints where it is; the keys come from /admin/shops."""
+    child = subprocess.Popen([sys.executable, "-m", "mahnwerk.sandbox", "--shops", "3", "--orders", "5"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(child.stdout.readline() if child.stdout else "{}")
+        assert info["shops"] == 3 and info["orders"] == 5 and info["admin"] == info["url"] + "/admin"
+        shops = requests.get(info["admin"] + "/shops", timeout=10).json()
+        assert [s["url"] for s in shops] == [f"{info['url']}/s/{n}" for n in (1, 2, 3)]
+        third = requests.get(shops[2]["url"] + "/wp-json/wc/v3/orders", timeout=10,
+                             auth=(shops[2]["consumer_key"], shops[2]["consumer_secret"]))
+        assert third.status_code == 200 and len(third.json()) == 5
+    finally:
+        child.terminate()
+        assert child.wait(10) == 0
