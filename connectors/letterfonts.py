@@ -9,6 +9,10 @@ glyphs; then also Greek, Cyrillic and Latin Extended-B: 1,266), which fontTools 
 its cost grows with the glyphs of the font it reads. Subsetting a working font gives the same bytes as subsetting
 the file (the glyph names, order and tables the subset keeps are the file's; tests/connectors/test_letterfonts.py
 compares whole letters); a letter that uses a glyph outside them is subset from the file, as before.
+
+A face also keeps what letters of a run share: the last subsets made (`Face.subset`: the same glyphs give the same
+bytes; connectors/letterembed.py embeds them) and the heights of texts the layout measured (the bank rows, the QR
+caption), with the order in which measuring gave characters their codes in the font, which the PDF depends on.
 """
 
 from __future__ import annotations
