@@ -31,7 +31,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -49,6 +49,9 @@ from mahnwerk.sync.store.models import Claim, LedgerEntry, Shop
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.support import write_config  # noqa: E402  (tests/ is not installed: importable once ROOT is on sys.path)
+
+sys.path.insert(0, str(ROOT / "bench"))
+from against import WORKING_TREE, Code, code_at, output_digest  # noqa: E402  (bench/against.py, beside this file)
 
 PG = os.environ.get("MAHNWERK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHOP = "bench"
@@ -134,15 +137,16 @@ def mahnwerk_command(config_dir: Path) -> list[str]:
     return head + ["--config-dir", str(config_dir), "plan", "--json"]
 
 
-def run_child(command: list[str]) -> tuple[float, float, float, str]:
-    """Run `command` with stdout to /dev/null: wall seconds, CPU seconds, peak RSS MB, and its stderr.
+def run_child(command: list[str], code: Code = WORKING_TREE) -> tuple[float, float, float, str]:
+    """Run `command` with stdout to /dev/null: wall seconds, CPU seconds, peak RSS MB, and its stderr. `code`: which
+    mahnwerk it imports (bench/against.py).
 
     It is started and waited for (wait4) by a small launcher process, not by this one: Linux counts the RSS a child
     inherits from its parent's address space up to exec (fork or vfork alike), and this process holds the fill's
     memory. The launcher (`python -I -S`, os and time only) peaks at a few MB, below any child measured here."""
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.run([sys.executable, "-I", "-S", "-c", LAUNCHER, *command], stdout=subprocess.PIPE,
-                              stderr=err, text=True, check=False)
+                              stderr=err, text=True, check=False, env=code.env, cwd=code.cwd)
         err.seek(0)
         message = err.read()
     if proc.returncode != 0:
@@ -330,7 +334,7 @@ def verify(config_dir: Path) -> Counter:
     return statuses
 
 
-def bench(claims: int, args: argparse.Namespace, today: date) -> None:
+def bench(claims: int, args: argparse.Namespace, today: date, against: Code | None) -> None:
     with bench_store(args.db, claims, args.history_share, today, prefix="mahnwerk-bench-plan-") as filled:
         print(f"setup:     {claims:>9,} claims, ledger {dict(filled.ledger)} in {filled.seconds:.1f} s", flush=True)
         database = (str(filled.folder / "bench.db") if args.db == "sqlite"
@@ -338,10 +342,17 @@ def bench(claims: int, args: argparse.Namespace, today: date) -> None:
         base = run_child([sys.executable, "-c", BASELINE, args.db, database, filled.schema or ""])
         if int(base[3].strip()) != claims:
             raise SystemExit(f"baseline streamed {base[3].strip()} claims, expected {claims}")
-        mine = run_child(mahnwerk_command(filled.config_dir))
-        for name, (wall, cpu, rss, _) in (("baseline", base), ("mahnwerk", mine)):
-            print(f"{name}:  {claims:>9,} claims  {wall:7.2f} s wall  {cpu:7.2f} s CPU  {rss:6.0f} MB peak RSS"
+        command = mahnwerk_command(filled.config_dir)
+        # the other commit first: whatever the machine does meanwhile, it does not favour the working tree
+        runs = [(f"at {against.label}", run_child(command, against))] if against else []
+        runs.append(("mahnwerk", run_child(command)))
+        for name, (wall, cpu, rss, _) in (("baseline", base), *runs):
+            print(f"{name + ':':12}{claims:>9,} claims  {wall:7.2f} s wall  {cpu:7.2f} s CPU  {rss:6.0f} MB peak RSS"
                   f"  {wall / base[0]:5.2f} x baseline", flush=True)
+        if against:
+            theirs, mine = output_digest(command, against), output_digest(command)
+            verdict = "identical" if theirs == mine else f"DIFFERENT ({theirs[0][:12]} vs {mine[0][:12]})"
+            print(f"output:    {verdict}: sha256 {mine[0][:16]}…, {mine[1]:,} bytes", flush=True)
         if args.verify:
             print(f"verify:    statuses {dict(verify(filled.config_dir).most_common())}", flush=True)
 
@@ -361,11 +372,14 @@ def main() -> None:
     parser.add_argument("--history-share", type=float, default=0.1,
                         help="share of claims with policy history in the ledger")
     parser.add_argument("--verify", action="store_true", help="run plan once more and count rows by status")
+    parser.add_argument("--against", metavar="REF",
+                        help="also time plan as it was at this commit (e.g. main), and compare both outputs' sha256")
     args = parser.parse_args()
     today = datetime.now(TZ).date()  # what plan takes as today (the shop's timezone)
     print(run_header(today, args.db, history_share=args.history_share), flush=True)
-    for claims in args.claims:
-        bench(claims, args, today)
+    with code_at(args.against) if args.against else nullcontext() as against:
+        for claims in args.claims:
+            bench(claims, args, today, against)
 
 
 if __name__ == "__main__":

@@ -152,7 +152,7 @@ def owed(claim: ClaimFacts, history: Sequence[Event], day: date, policy: Policy,
 
 def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Policy) -> Assessment:
     """Where the claim stands on `today` and its next action, with a machine-readable code and a reason."""
-    history = sorted((e for e in history if e.on <= today), key=lambda e: e.on)
+    history = sorted((e for e in history if e.on <= today), key=lambda e: e.on) if history else []
     done = [e for e in history if isinstance(e, StageDone)]
     payments = [e for e in history if isinstance(e, Payment)]
     last = done[-1] if done else None
@@ -160,12 +160,15 @@ def assess(claim: ClaimFacts, history: Sequence[Event], today: date, policy: Pol
     default_on = default_date(claim, history, policy)
     rule = policy.interest_rule(claim)
     flat = policy.b2b_flat_fee if claim.is_b2b else ZERO
-    plans = plan_spans(history, policy.plan_grace_days, today, acceleration=policy.plan_acceleration)
+    if history:
+        plans = plan_spans(history, policy.plan_grace_days, today, acceleration=policy.plan_acceleration)
+        holds = hold_spans(history)
+        pauses, deferred = interest_pauses(holds, plans), deferrals(plans)
+    else:  # most claims, before anything happened: what the lines above come to, without the work
+        plans, holds, pauses, deferred = [], [], [], []
     current = plans[-1] if plans and plans[-1].ended is None else None
     plan, broken_on, instalment = (current.plan, current.broken_on, current.next_instalment) if current else (
         None, None, None)
-    holds = hold_spans(history)
-    pauses, deferred = interest_pauses(holds, plans), deferrals(plans)
     starts = interest_from(default_on, plans)
 
     def balance_on(day: date) -> tuple[Balance | None, MissingRate | None]:
@@ -231,7 +234,7 @@ def _next_stage(claim: ClaimFacts, history: Sequence[Event], holds: Sequence[Hol
                 state: _State, last: StageDone | None, last_stage: Stage | None, resume: tuple[date, str, str] | None,
                 now: Balance | None, default_on: date | None) -> Assessment:
     stages = policy.stages
-    names = [s.name for s in stages]
+    names = [s.name for s in stages] if last or resume else []
     index = names.index(last.stage) + 1 if last and last.stage in names else len([e for e in history
                                                                                  if isinstance(e, StageDone)])
     if resume is not None and resume[1] == "plan_broken" and policy.plan_resume_stage in names:
