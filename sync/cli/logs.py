@@ -25,9 +25,11 @@ PRIORITIES = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "warn": 4
 STDLIB_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
-def current_stderr(*_args: object) -> structlog.PrintLogger:
-    """A logger on whatever sys.stderr is now (tests and daemons may swap it after start-up)."""
-    return structlog.PrintLogger(file=sys.stderr)
+def current_stderr(*_args: object) -> structlog.WriteLogger:
+    """A logger on whatever sys.stderr is now (tests and daemons may swap it after start-up). Each event is one
+    write of the whole line: print() writes the text and its newline apart, and a warning from the standard library
+    (APScheduler's, in another thread) landed between them, breaking both lines."""
+    return structlog.WriteLogger(file=sys.stderr)
 
 
 def terminal_safe(_logger: object, _method: str, event: EventDict) -> EventDict:
