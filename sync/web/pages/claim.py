@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
+from sqlalchemy import select
+from sqlmodel import col
 
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.model import HOLD_KINDS
@@ -31,6 +33,7 @@ from mahnwerk.sync.casework.timeline import explain
 from mahnwerk.sync.casework.wording import wording
 from mahnwerk.sync.config import Config
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import Claim
 from mahnwerk.sync.web import context
 from mahnwerk.sync.web.access import clerk_required
 from mahnwerk.sync.web.acting import acting, perform
@@ -55,10 +58,24 @@ def ref_of(shop: str, order: str) -> str:
         abort(404)
 
 
+def id_of_number(shop: str, order: str) -> str | None:
+    """The order id of the claim whose order number is `order`, when no order has `order` as its id: pages that
+    know a claim as SHOP:ORDER_NUMBER link by number, and the claim page sends them on to its own address."""
+    with context.store().session() as session:
+        if session.execute(select(col(Claim.id)).where(col(Claim.shop_id) == shop, col(Claim.order_id) == order)
+                           ).first() is not None:
+            return None
+        found = session.execute(select(col(Claim.order_id)).where(
+            col(Claim.shop_id) == shop, col(Claim.order_number) == order).order_by(col(Claim.id))).scalars().first()
+    return str(found) if found is not None else None
+
+
 @bp.route("/<shop>/<order>")
 def show(shop: str, order: str) -> Any:
     """The claim on the shop's order id `order`, with its story, its next notice and (for clerks) the forms that
     change it."""
+    if (canonical := id_of_number(shop, order)) is not None:
+        return redirect(url_for("claim.show", shop=shop, order=canonical))
     ref = ref_of(shop, order)
     report = act_on_case(context.store(), context.config(), ref, lambda case: explain(case, lang=current_lang()),
                          by="", source="web", now=context.now(), command="web", write=False)
