@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Numeric, String, cast, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Numeric, String, cast, func, or_, select, update
 
 from mahnwerk.policy.matching import Share
 from mahnwerk.sync.casework.acting import ActionRefused
@@ -23,15 +23,37 @@ from mahnwerk.sync.store.locks import shop_lock
 from mahnwerk.sync.store.models import IncomingPaymentRow, PaymentEvent, PaymentState
 
 
-def waiting_payments(store: Store, shop_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The shops' payments waiting for a person, oldest first, each with its suggested claims (SHOP:ORDER) and
-    why it waits."""
+def waiting_payments(store: Store, shop_ids: Sequence[str], *, details: bool = False,
+                     limit: int | None = None) -> list[dict[str, Any]]:
+    """The shops' payments waiting for a person, oldest first (the first `limit`), each with its suggested claims
+    (SHOP:ORDER) and why it waits; `details` adds `suggested`: each suggested claim's customer, open amount,
+    currency and state."""
     with store.connection() as conn:
-        rows = conn.execute(select(PAYMENTS).where(
-            PAYMENTS.c.shop_id.in_(shop_ids),
-            PAYMENTS.c.state.in_(PaymentState.WAITING)).order_by(PAYMENTS.c.booked_on, PAYMENTS.c.id)).all()
-        keys = claim_keys(conn, {c for r in rows for c in r.candidates})
-    return [payment_dict(r, keys) for r in rows]
+        rows = conn.execute(select(PAYMENTS).where(*waiting(shop_ids)).order_by(
+            PAYMENTS.c.booked_on, PAYMENTS.c.id).limit(limit)).all()
+        suggested = {c for r in rows for c in r.candidates}
+        keys = claim_keys(conn, suggested)
+        claims = {c.id: c for c in conn.execute(select(
+            CLAIMS.c.id, CLAIMS.c.customer_name, CLAIMS.c.open_amount, CLAIMS.c.currency, CLAIMS.c.state).where(
+            CLAIMS.c.id.in_(suggested)))} if details and suggested else {}
+    queue = [payment_dict(r, keys) for r in rows]
+    if details:
+        for entry, row in zip(queue, rows, strict=True):
+            entry["suggested"] = [{"claim": keys[c], "customer": claims[c].customer_name,
+                                   "open_amount": claims[c].open_amount, "currency": claims[c].currency,
+                                   "state": claims[c].state} for c in row.candidates if c in claims]
+    return queue
+
+
+def waiting(shop_ids: Sequence[str]) -> tuple[ColumnElement[bool], ...]:
+    """The WHERE conditions of the shops' waiting payments."""
+    return PAYMENTS.c.shop_id.in_(shop_ids), PAYMENTS.c.state.in_(PaymentState.WAITING)
+
+
+def count_waiting(store: Store, shop_ids: Sequence[str]) -> int:
+    """How many of the shops' payments wait for a person."""
+    with store.connection() as conn:
+        return int(conn.execute(select(func.count()).select_from(PAYMENTS).where(*waiting(shop_ids))).scalar_one())
 
 
 def claim_keys(conn: Connection, claim_ids: set[int]) -> dict[int, str]:

@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from flask import Flask
 from waitress.server import create_server
+from waitress.wasyncore import close_all
 
 from mahnwerk.errors import MahnwerkError
 
@@ -40,10 +41,16 @@ class WebServer:
         """Close from within the server's own loop (its trigger runs the call there): closing from this thread
         races the loop and its workers, which then write to a closed pipe."""
         if self.thread.is_alive():
-            self.server.trigger.pull_trigger(self.server.close)
+            self.server.trigger.pull_trigger(self._close)
             self.thread.join(timeout=15)
         else:
-            self.server.close()
+            self._close()
+
+    def _close(self) -> None:
+        # The workers first (they wake the loop through the trigger when done), then every socket: the trigger,
+        # the listener and the open connections; with nothing left to watch, the loop in `run` ends.
+        self.server.task_dispatcher.shutdown()
+        close_all(self.server._map)
 
     def run(self) -> None:
         """In the foreground until Ctrl-C or SIGTERM."""
@@ -51,4 +58,4 @@ class WebServer:
         try:
             self.server.run()
         finally:
-            self.server.close()
+            self._close()

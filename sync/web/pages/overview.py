@@ -4,9 +4,9 @@ waiting for a base rate (with the fix) and payments waiting for a person."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
 
 from mahnwerk.policy.aging import AgingLine
 from mahnwerk.sync.casework.outlook import Outlook, outlook
@@ -62,7 +62,7 @@ def shop_outlook(shop_id: str) -> Outlook:
 
 
 @bp.route("/")
-def index() -> Any:
+def index() -> ResponseReturnValue:
     shops = context.config().shops
     report = status_report(context.store(), [shop.id for shop in shops])
     outlooks = [shop_outlook(shop.id) for shop in shops]
