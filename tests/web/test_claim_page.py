@@ -186,6 +186,8 @@ def test_a_customer_named_like_a_script_is_shown_inert(login: Callable[..., Flas
         assert HOSTILE not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     # its order number is not its id: the URL names the id, the page the number
     assert claim.order_number == "R-2026-77" != claim.order_id and "Forderung acme:R-2026-77" in page(client, claim)
+    by_number = client.get("/claims/acme/R-2026-77")  # pages that know SHOP:ORDER_NUMBER link by number
+    assert by_number.status_code == 302 and by_number.headers["Location"] == f"/claims/acme/{claim.order_id}"
 
 
 def test_the_customer_page_lists_the_claims_with_totals_per_currency(login: Callable[..., FlaskClient],

@@ -9,7 +9,10 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup
+from sqlalchemy import select
+from sqlmodel import col
 
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.model import HOLD_KINDS
@@ -31,6 +34,7 @@ from mahnwerk.sync.casework.timeline import explain
 from mahnwerk.sync.casework.wording import wording
 from mahnwerk.sync.config import Config
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import Claim
 from mahnwerk.sync.web import context
 from mahnwerk.sync.web.access import clerk_required
 from mahnwerk.sync.web.acting import acting, perform
@@ -55,10 +59,24 @@ def ref_of(shop: str, order: str) -> str:
         abort(404)
 
 
+def id_of_number(shop: str, order: str) -> str | None:
+    """The order id of the claim whose order number is `order`, when no order has `order` as its id: pages that
+    know a claim as SHOP:ORDER_NUMBER link by number, and the claim page sends them on to its own address."""
+    with context.store().session() as session:
+        if session.execute(select(col(Claim.id)).where(col(Claim.shop_id) == shop, col(Claim.order_id) == order)
+                           ).first() is not None:
+            return None
+        found = session.execute(select(col(Claim.order_id)).where(
+            col(Claim.shop_id) == shop, col(Claim.order_number) == order).order_by(col(Claim.id))).scalars().first()
+    return str(found) if found is not None else None
+
+
 @bp.route("/<shop>/<order>")
-def show(shop: str, order: str) -> Any:
+def show(shop: str, order: str) -> ResponseReturnValue:
     """The claim on the shop's order id `order`, with its story, its next notice and (for clerks) the forms that
     change it."""
+    if (canonical := id_of_number(shop, order)) is not None:
+        return redirect(url_for("claim.show", shop=shop, order=canonical))
     ref = ref_of(shop, order)
     report = act_on_case(context.store(), context.config(), ref, lambda case: explain(case, lang=current_lang()),
                          by="", source="web", now=context.now(), command="web", write=False)
@@ -76,7 +94,7 @@ def status_text(status: str) -> str:
 
 
 @bp.route("/<shop>/<order>/preview.pdf")
-def preview_pdf(shop: str, order: str) -> Any:
+def preview_pdf(shop: str, order: str) -> ResponseReturnValue:
     """The next notice as a PDF letter (the customer's own when the notice goes with one); 404 without a notice."""
     try:
         shown = preview_claim(context.store(), context.config(), shop, order, context.now())
@@ -106,7 +124,7 @@ def preview_panel(store: Store, config: Config, shop: str, order: str, now: date
 CLAIM_PANELS.insert(0, preview_panel)
 
 
-def act(shop: str, order: str, work: Callable[[Case], Any], done: str) -> Any:
+def act(shop: str, order: str, work: Callable[[Case], Any], done: str) -> ResponseReturnValue:
     """Run a clerk's change through casework under the shop's lock, flash what happened, back to the claim."""
     key = ref_of(shop, order)
 
@@ -129,7 +147,7 @@ def form_date(name: str) -> date | None:
         raise CaseError(f'{name}: "{text}" is not a date like 2026-12-31') from None
 
 
-def checked(shop: str, order: str, read: Callable[[], Callable[[Case], Any]], done: str) -> Any:
+def checked(shop: str, order: str, read: Callable[[], Callable[[Case], Any]], done: str) -> ResponseReturnValue:
     """`act` with the form read first: a malformed field is flashed like a refusal, nothing is written."""
     try:
         work = read()
@@ -141,7 +159,7 @@ def checked(shop: str, order: str, read: Callable[[], Callable[[Case], Any]], do
 
 @bp.post("/<shop>/<order>/hold")
 @clerk_required
-def hold_claim(shop: str, order: str) -> Any:
+def hold_claim(shop: str, order: str) -> ResponseReturnValue:
     def read() -> Callable[[Case], Any]:
         kind, until, text = request.form.get("reason", ""), form_date("until"), request.form.get("note", "")
         return lambda case: hold(case, kind, note=text, until=until)
@@ -151,21 +169,21 @@ def hold_claim(shop: str, order: str) -> Any:
 
 @bp.post("/<shop>/<order>/release")
 @clerk_required
-def release_claim(shop: str, order: str) -> Any:
+def release_claim(shop: str, order: str) -> ResponseReturnValue:
     text = request.form.get("note", "")
     return act(shop, order, lambda case: release(case, note=text), _("claim.released"))
 
 
 @bp.post("/<shop>/<order>/note")
 @clerk_required
-def note_claim(shop: str, order: str) -> Any:
+def note_claim(shop: str, order: str) -> ResponseReturnValue:
     text = request.form.get("text", "")
     return act(shop, order, lambda case: note(case, text), _("claim.noted"))
 
 
 @bp.post("/<shop>/<order>/paid")
 @clerk_required
-def mark_paid_claim(shop: str, order: str) -> Any:
+def mark_paid_claim(shop: str, order: str) -> ResponseReturnValue:
     def read() -> Callable[[Case], Any]:
         typed = request.form.get("amount", "").strip()
         amount, on, text = parse_amount(typed) if typed else None, form_date("on"), request.form.get("note", "")
@@ -176,7 +194,7 @@ def mark_paid_claim(shop: str, order: str) -> Any:
 
 @bp.post("/<shop>/<order>/instalments")
 @clerk_required
-def instalments_claim(shop: str, order: str) -> Any:
+def instalments_claim(shop: str, order: str) -> ResponseReturnValue:
     def read() -> Callable[[Case], Any]:
         count, first, every = request.form.get("count", ""), form_date("first"), request.form.get("every", "1m")
         if not count.strip().isdigit():

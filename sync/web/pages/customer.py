@@ -3,9 +3,8 @@ the shop), with what they owe per currency; each claim links to its page."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, abort, render_template
+from flask.typing import ResponseReturnValue
 
 from mahnwerk.sync.casework.case import CaseError
 from mahnwerk.sync.casework.customers import customer_claims
@@ -19,7 +18,7 @@ add(TEXTS)
 
 
 @bp.route("/<shop>/<path:key>")
-def show(shop: str, key: str) -> Any:
+def show(shop: str, key: str) -> ResponseReturnValue:
     """All claims of the customer `key` (an e-mail address, or the customer id in the shop) and the totals."""
     try:
         found = customer_claims(context.store(), context.config(), shop, key, context.now())
