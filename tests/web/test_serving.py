@@ -159,3 +159,18 @@ def test_claim_panels_render_in_order_and_skip_none() -> None:
         assert [(p.template, p.context) for p in panels] == [("a.html", {"order": "42"}), ("b.html", {})]
     finally:
         CLAIM_PANELS[:] = saved
+
+
+def test_a_started_server_fills_the_overview_cache_and_stops(app) -> None:
+    from mahnwerk.sync.web.serve import WebServer
+
+    server = WebServer(app, ("127.0.0.1", 0))
+    server.start()
+    try:
+        caches = app.extensions.setdefault("mahnwerk.caches", {})
+        poll(lambda: caches.get("outlook") is not None and caches["outlook"].values, why="the warm-up", timeout=60)
+        assert get(f"{server.url}/login")[0] == 200
+    finally:
+        server.stop()
+    assert not server.thread.is_alive()
+    assert get(f"{server.url}/login")[0] == 0

@@ -61,6 +61,16 @@ def shop_outlook(shop_id: str) -> Outlook:
     return app_cache("outlook", OUTLOOK_SECONDS).get((shop.id, shop_today(shop, now)), compute)
 
 
+def warm() -> None:
+    """Compute every shop's outlook into the cache (in the application's context), so the first visitor of the
+    overview does not wait for it."""
+    for shop in context.config().shops:
+        shop_outlook(shop.id)
+
+
+bp.record_once(lambda state: state.app.extensions.setdefault("mahnwerk.warmers", []).append(warm))
+
+
 @bp.route("/")
 def index() -> ResponseReturnValue:
     shops = context.config().shops
