@@ -10,9 +10,8 @@ from datetime import date, datetime
 from typing import Any
 
 from mahnwerk.errors import ConfigError, MahnwerkError
-from mahnwerk.sync.casework.case import CaseError, open_case
-from mahnwerk.sync.casework.casefile import claim_key
-from mahnwerk.sync.config import Config
+from mahnwerk.sync.casework.case import CaseError, open_case, order_ref, parse_claim_ref
+from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.config.delivery import missing_for_sending
 from mahnwerk.sync.outbox.compose import carries_letter, compose, route
 from mahnwerk.sync.outbox.templates import Templates
@@ -53,17 +52,30 @@ class Preview:
                 "pdf_bytes": len(self.pdf) if self.pdf is not None else None, "warnings": list(self.warnings)}
 
 
+def shop_named(config: Config, shop: str, what: str) -> ShopConfig:
+    """The configured shop; CaseError (exit 2), not ConfigError, for a mistyped one: a usage mistake."""
+    try:
+        return config.shop(shop)
+    except ConfigError as exc:
+        raise CaseError(f"{what}: {exc.problems[0].message}") from None
+
+
+def preview_ref(store: Store, config: Config, ref: str, now: datetime, *, with_pdf: bool = True) -> Preview:
+    """`preview_claim` for a claim named as people name it, SHOP:ORDER_NUMBER (`mahnwerk preview`)."""
+    shop, _ = parse_claim_ref(ref)
+    shop_named(config, shop, ref)
+    with store.session() as session:
+        order_id = open_case(session, config, ref, actor="", now=now).claim.order_id
+    return preview_claim(store, config, shop, order_id, now, with_pdf=with_pdf)
+
+
 def preview_claim(store: Store, config: Config, shop: str, order_id: str, now: datetime, *,
                   with_pdf: bool = True) -> Preview:
-    """The notice the plan sends next for the claim SHOP:ORDER_NUMBER (`order_id` is the order number people see,
-    as in `explain`); `with_pdf` False leaves the letter unrendered (the slow part).
-    CaseError (exit 2) for an unknown shop or claim."""
-    key = claim_key(shop, order_id)
-    try:
-        shop_config = config.shop(shop)
-    except ConfigError as exc:  # a mistyped shop in a claim's name is a usage mistake, not a broken config file
-        raise CaseError(f"{key}: {exc.problems[0].message}") from None
+    """The notice the plan sends next for the claim on the shop's order `order_id`; `with_pdf` False leaves the
+    letter unrendered (the slow part). CaseError (exit 2) for an unknown shop or claim."""
+    shop_config = shop_named(config, shop, f"{shop}/{order_id}")
     with store.session() as session:  # read only: never committed
+        key = order_ref(session, shop, order_id)
         case = open_case(session, config, key, actor="", now=now)
         claim = case.claim
         if claim.state != ClaimState.OPEN:

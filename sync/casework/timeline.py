@@ -60,7 +60,8 @@ def explain(case: Case, lang: str = "en") -> dict[str, Any]:
     return {
         "claim": result.claim.key, "shop": shop.id, "order_id": claim.order_id, "invoice_number": claim.invoice_number,
         "invoice_date": claim.invoice_date.isoformat(), "due_date": claim.due_date.isoformat(),
-        "customer": claim.customer_name, "email": claim.email, "b2b": claim.is_b2b, "b2b_reason": why,
+        "customer": claim.customer_name, "email": claim.email, "customer_id": claim.customer_id or None,
+        "b2b": claim.is_b2b, "b2b_reason": why,
         "customer_group": claim.customer_group or None, "currency": claim.currency,
         "gross_amount": str(claim.gross_amount), "state": claim.state, "today": result.today.isoformat(),
         "policy": shop.policy.preset, "interest_rule": reason_text(rule.describe(), lang),

@@ -9,7 +9,7 @@ import click
 
 from mahnwerk.connectors.files import write_private
 from mahnwerk.sync.casework.case import parse_claim_ref
-from mahnwerk.sync.casework.preview import Preview, preview_claim
+from mahnwerk.sync.casework.preview import Preview, preview_ref
 from mahnwerk.sync.cli import views
 from mahnwerk.sync.cli.logs import error_text
 from mahnwerk.sync.cli.main import Context, cli, pass_context
@@ -25,10 +25,10 @@ from mahnwerk.sync.mirror.mirror import utcnow
 def preview(ctx: Context, claim: str, pdf_file: Path | None, as_json: bool) -> None:
     """The claim's next notice exactly as the customer will get it: channel, subject, text (and its letter).
     Sends and records nothing."""
-    shop_id, order = parse_claim_ref(claim)  # a malformed name fails before the store is opened
+    parse_claim_ref(claim)  # a malformed name fails before the store is opened
     store = ctx.store()
     try:
-        shown = preview_claim(store, ctx.config(), shop_id, order, utcnow(), with_pdf=pdf_file is not None)
+        shown = preview_ref(store, ctx.config(), claim, utcnow(), with_pdf=pdf_file is not None)
     finally:
         store.close()
     if as_json:

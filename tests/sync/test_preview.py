@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from mahnwerk.sync.casework.case import CaseError
-from mahnwerk.sync.casework.preview import preview_claim
+from mahnwerk.sync.casework.preview import preview_claim, preview_ref
 from mahnwerk.sync.cli.main import main
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync.service.bootstrap import open_store
@@ -42,7 +42,7 @@ def previews(etc: Path, order_numbers: list[str]) -> dict[str, object]:
     config = load_config(etc)
     store = open_store(config)
     try:
-        return {number: preview_claim(store, config, "acme", number, NOW) for number in order_numbers}
+        return {number: preview_ref(store, config, f"acme:{number}", NOW) for number in order_numbers}
     finally:
         store.close()
 
@@ -147,6 +147,8 @@ def test_preview_mistakes_are_usage_errors(etc: Path, capsys) -> None:
     try:
         with pytest.raises(CaseError, match="unknown shop"):
             preview_claim(store, config, "acmee", "1", NOW)
+        with pytest.raises(CaseError, match="no claim on order id nope"):
+            preview_claim(store, config, "acme", "nope", NOW)
     finally:
         store.close()
 

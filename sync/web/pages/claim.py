@@ -10,18 +10,30 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
+from sqlalchemy import select
+from sqlmodel import col
 
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.model import HOLD_KINDS
 from mahnwerk.sync.casework.acting import act_on_case
-from mahnwerk.sync.casework.case import Case, CaseError, hold, instalments, mark_paid, note, parse_amount, release
-from mahnwerk.sync.casework.casefile import claim_key
+from mahnwerk.sync.casework.case import (
+    Case,
+    CaseError,
+    hold,
+    instalments,
+    mark_paid,
+    note,
+    order_ref,
+    parse_amount,
+    release,
+)
 from mahnwerk.sync.casework.preview import preview_claim
 from mahnwerk.sync.casework.reasons import reason_text
 from mahnwerk.sync.casework.timeline import explain
 from mahnwerk.sync.casework.wording import wording
 from mahnwerk.sync.config import Config
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import Claim
 from mahnwerk.sync.web import context
 from mahnwerk.sync.web.access import clerk_required
 from mahnwerk.sync.web.acting import acting, perform
@@ -35,15 +47,38 @@ PDF_POLICY = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
 EVERY = ("1m", "2w", "14d")  # the payment plan's spacing choices: monthly, fortnightly, every 14 days
 
 
+def ref_of(shop: str, order: str) -> str:
+    """SHOP:ORDER_NUMBER of the claim on order id `order` (what the casework functions take); 404 if none."""
+    if shop not in {s.id for s in context.config().shops}:
+        abort(404)
+    try:
+        with context.store().session() as session:
+            return order_ref(session, shop, order)
+    except CaseError:
+        abort(404)
+
+
+def id_of_number(shop: str, order: str) -> str | None:
+    """The order id of the claim whose order number is `order`, when no order has `order` as its id: pages that
+    know a claim as SHOP:ORDER_NUMBER link by number, and the claim page sends them on to its own address."""
+    with context.store().session() as session:
+        if session.execute(select(col(Claim.id)).where(col(Claim.shop_id) == shop, col(Claim.order_id) == order)
+                           ).first() is not None:
+            return None
+        found = session.execute(select(col(Claim.order_id)).where(
+            col(Claim.shop_id) == shop, col(Claim.order_number) == order).order_by(col(Claim.id))).scalars().first()
+    return str(found) if found is not None else None
+
+
 @bp.route("/<shop>/<order>")
 def show(shop: str, order: str) -> Any:
-    """The claim with its story, its next notice and (for clerks) the forms that change it."""
-    key = claim_key(shop, order)
-    try:
-        report = act_on_case(context.store(), context.config(), key, lambda case: explain(case, lang=current_lang()),
-                             by="", source="web", now=context.now(), command="web", write=False)
-    except MahnwerkError:
-        abort(404)
+    """The claim on the shop's order id `order`, with its story, its next notice and (for clerks) the forms that
+    change it."""
+    if (canonical := id_of_number(shop, order)) is not None:
+        return redirect(url_for("claim.show", shop=shop, order=canonical))
+    ref = ref_of(shop, order)
+    report = act_on_case(context.store(), context.config(), ref, lambda case: explain(case, lang=current_lang()),
+                         by="", source="web", now=context.now(), command="web", write=False)
     panels = [Markup(render_template(p.template, **p.context))  # each panel's HTML, autoescaped by its template
               for p in claim_panels(context.store(), context.config(), shop, order, context.now())]
     me = context.user()
@@ -90,9 +125,7 @@ CLAIM_PANELS.insert(0, preview_panel)
 
 def act(shop: str, order: str, work: Callable[[Case], Any], done: str) -> Any:
     """Run a clerk's change through casework under the shop's lock, flash what happened, back to the claim."""
-    if shop not in {s.id for s in context.config().shops}:
-        abort(404)
-    key = claim_key(shop, order)
+    key = ref_of(shop, order)
 
     def run() -> str:
         act_on_case(context.store(), context.config(), key, work, **acting(key))
