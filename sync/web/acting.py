@@ -5,8 +5,9 @@ for the page the browser is sent back to (POST/redirect/GET)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TypedDict
 
 from flask import flash
 
@@ -42,12 +43,22 @@ texts.add({
 })
 
 
-def acting(command: str) -> dict[str, Any]:
+class Acting(TypedDict):
+    """Who acts, from where, when, named how for the shop's lock, waiting how long for it."""
+
+    by: str
+    source: str
+    now: datetime
+    command: str
+    wait: float
+
+
+def acting(command: str) -> Acting:
     """The keyword arguments every shared action takes: who (the logged-in clerk), from where, when, and how long
     to wait for the shop's lock; `command` names the action for whoever else waits for that lock."""
     me = context.user()
     assert me is not None and me.is_clerk  # the route is clerk_required
-    return {"by": me.name, "source": "web", "now": context.now(), "command": f"web {command}", "wait": LOCK_WAIT}
+    return Acting(by=me.name, source="web", now=context.now(), command=f"web {command}", wait=LOCK_WAIT)
 
 
 def perform(work: Callable[[], str], refused: str) -> bool:

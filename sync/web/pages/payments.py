@@ -4,9 +4,8 @@ and why; a clerk books one (or a part of it) to a claim or ignores it with a rea
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from mahnwerk.sync.casework.case import CaseError, parse_amount
 from mahnwerk.sync.payments.queue import (
@@ -67,7 +66,7 @@ texts.add({
 
 
 @bp.route("")
-def index() -> Any:
+def index() -> ResponseReturnValue:
     """The queue (its oldest QUEUE_PAGE payments: each has its forms), and the booked payments matching `q` when a
     search was asked for."""
     shop_ids = [shop.id for shop in context.config().shops]
@@ -81,7 +80,7 @@ def index() -> Any:
 
 @bp.post("/<int:payment_id>/assign")
 @clerk_required
-def assign(payment_id: int) -> Any:
+def assign(payment_id: int) -> ResponseReturnValue:
     """Book the payment (or the part amount given) to the claim picked or typed."""
     ref = request.form.get("claim_other", "").strip() or request.form.get("claim", "").strip()
     if not ref:
@@ -111,7 +110,7 @@ def assign(payment_id: int) -> Any:
 
 @bp.post("/<int:payment_id>/ignore")
 @clerk_required
-def ignore(payment_id: int) -> Any:
+def ignore(payment_id: int) -> ResponseReturnValue:
     """Take the payment out of the queue for good, with the reason given."""
     reason = request.form.get("reason", "").strip()
     if not reason:
