@@ -67,7 +67,7 @@ class SeededStore:
     review_amount: Decimal
     unmatched_payment_id: int
     by_stage: dict[str, list[str]] = field(default_factory=dict)  # open claims' order numbers by the last stage
-    # sent ("" for none yet), oldest due date first
+    # sent ("" for none yet), consumers first, oldest due date first
     numbered: dict[str, str] = field(default_factory=dict)  # order number: order id, of the open claims whose
     # number is not their id (a sequential-numbers plugin: "2026-1005" for order 1005)
     users: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(USERS))  # name: (role, password)
@@ -78,7 +78,8 @@ class SeededStore:
         return Counter({stage: len(orders) for stage, orders in self.by_stage.items()})
 
     def at_stage(self, stage: str) -> str:
-        """The order number of an open consumer claim at `stage` that the seed gave no other part to play."""
+        """The order number of an open claim at `stage` (a consumer's if there is one) that the seed gave no other
+        part to play."""
         taken = {self.script_order, self.disputed_order, self.review_order}
         found = [order for order in self.by_stage.get(stage, []) if order not in taken]
         assert found, f"no open claim at stage {stage!r} in the seeded store: {dict(self.stages)}"
@@ -199,11 +200,12 @@ def credit(ref: str, amount: Decimal, text: str, payer: str, now: datetime) -> I
 
 
 def orders_by_stage(store: Store) -> dict[str, list[str]]:
-    """Order numbers of the open consumer claims by the last stage sent to them ("" when none was sent yet)."""
+    """Order numbers of the open claims by the last stage sent to them ("" when none was sent yet), consumers
+    before businesses, each oldest due date first."""
     stages = stage_by_claim(store)
     with store.session() as session:
         rows = session.execute(select(col(Claim.id), col(Claim.order_number)).where(
-            col(Claim.state) == ClaimState.OPEN, col(Claim.is_b2b).is_(False)).order_by(col(Claim.due_date)))
+            col(Claim.state) == ClaimState.OPEN).order_by(col(Claim.is_b2b), col(Claim.due_date)))
         found: dict[str, list[str]] = {}
         for claim_id, order in rows:
             found.setdefault(stages[claim_id], []).append(order)
