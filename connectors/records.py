@@ -68,6 +68,7 @@ class ShopOrder:
     language: str = ""  # the order's own language ("de", "en") where the shop keeps one; else the country decides
     part_paid: bool = False  # the shop says part was paid but not how much: a person confirms the amount
     customer_group: str = ""  # the customer's group in the shop (ShopKind.customer_groups), "" where not known
+    customer_id: str = ""  # the customer's account as the merchant looks it up in the shop, "" for a guest order
 
     @property
     def open_amount(self) -> Decimal:

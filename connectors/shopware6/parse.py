@@ -234,6 +234,7 @@ def parse_order(raw: dict[str, Any], reading: Reading = Reading()) -> ShopOrder:
         billing=parse_billing(raw),
         vat_id=vat_id(raw),
         customer_group=customer_group(raw),
+        customer_id=text(obj(raw.get("orderCustomer")).get("customerNumber")),  # the "Kundennummer" in the admin
         invoice_number=invoice_number or None,
         invoice_date=calendar_date(custom(custom_fields, names.invoice_date) or config.get("documentDate"),
                                    record_id=record_id, field=date_field),

@@ -18,7 +18,7 @@ from mahnwerk.connectors.woocommerce.parse import TRASH, Reading, newest_modifie
 from mahnwerk.errors import ShopAuthFailed, ShopError, ShopRejected
 
 ORDER_FIELDS = ("id,number,status,currency,total,refunds,payment_method,date_created_gmt,date_modified_gmt,"
-                "date_paid_gmt,billing,meta_data")
+                "date_paid_gmt,billing,meta_data,customer_id")
 RESOLUTION = timedelta(seconds=1)  # date_modified has one-second resolution; ties are common
 # The statuses every WooCommerce shop registers. "any" would be shorter but never includes "trash", and trashing
 # an order only bumps its date_modified: listing the statuses by name is how the incremental read sees it go.
@@ -41,7 +41,7 @@ class WooOrders:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE} (got {page_size})")
         self.http, self.reading, self.page_size = http, reading, page_size
         self.listed_statuses = ",".join(dict.fromkeys((*CORE_STATUSES, *reading.statuses, TRASH)))
-        self.fields = ORDER_FIELDS + (",customer_id" if reading.customer_roles else "")
+        self.fields = ORDER_FIELDS
         self._tried_query_auth = False
 
     @property

@@ -140,6 +140,8 @@ def parse_order(raw: dict[str, Any], reading: Reading = Reading()) -> ShopOrder:
         paid_at=parse_gmt(raw.get("date_paid_gmt"), record_id=record_id, field="date_paid_gmt", required=False),
         billing=parse_billing(raw.get("billing")),
         vat_id=next((text(meta[k]) for k in VAT_META_KEYS if meta.get(k)), ""),
+        # the WordPress user id shown in wp-admin; 0 (or missing) for a guest order
+        customer_id=str(raw["customer_id"]) if type(raw.get("customer_id")) is int and raw["customer_id"] > 0 else "",
         invoice_number=text(invoice_number) if invoice_number not in (None, "") else None,
         invoice_date=parse_meta_date(meta.get(meta_keys.invoice_date), record_id=record_id,
                                      field=f"meta_data.{meta_keys.invoice_date}") if meta_keys.invoice_date else None,

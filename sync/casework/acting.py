@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mahnwerk.sync.casework.case import Case, CaseError, open_case, parse_claim_ref
 from mahnwerk.sync.config import Config
@@ -19,11 +19,12 @@ T = TypeVar("T")
 
 class ActionRefused(CaseError):
     """An action that cannot be done as asked (a payment no longer waiting, a row that is no dead letter...): exit
-    code 2. `param` names the command-line option at fault, if one is."""
+    code 2. `param` names the command-line option at fault, if one is; `code` and `values` say the same for a
+    page that words it in the reader's language (the message is English, for the command line)."""
 
-    def __init__(self, message: str, *, param: str = "") -> None:
+    def __init__(self, message: str, *, param: str = "", code: str = "", **values: Any) -> None:
         super().__init__(message)
-        self.param = param
+        self.param, self.code, self.values = param, code, values
 
 
 def act_on_case(store: Store, config: Config, ref: str, work: Callable[[Case], T], *, by: str, source: str,

@@ -112,6 +112,23 @@ def open_case(session: Session, config: Config, ref: str, *, actor: str, now: da
     return Case(session, shop, claim, actor, now)
 
 
+def order_ref(session: Session, shop_id: str, order_id: str) -> str:
+    """SHOP:ORDER_NUMBER of the claim on the shop's order `order_id` (the web console's URLs name the order id, the
+    one thing unique per shop); CaseError when there is none, or when its number also names an older claim, so
+    `open_case` on the reference could only find the wrong one."""
+    claim = session.execute(select(Claim).where(col(Claim.shop_id) == shop_id, col(Claim.order_id) == order_id)
+                            ).scalars().first()
+    if claim is None:
+        raise CaseError(f"no claim on order id {order_id} of shop {shop_id} in the store")
+    first = session.execute(select(col(Claim.order_id)).where(
+        col(Claim.shop_id) == shop_id, col(Claim.order_number) == claim.order_number).order_by(col(Claim.id))
+    ).scalars().first()
+    if first != order_id:
+        raise CaseError(f"order number {claim.order_number} of shop {shop_id} names more than one order "
+                        f"({first} and {order_id}); Mahnwerk cannot tell them apart by number")
+    return f"{shop_id}:{claim.order_number}"
+
+
 def require_open(case: Case) -> None:
     if case.claim.state != ClaimState.OPEN:
         raise CaseError(f"{facts(case.claim).key} is {case.claim.state}, not open")

@@ -1,5 +1,5 @@
-"""One customer's claims in a shop, found by their e-mail address, with totals per currency: what the web
-console's customer page shows."""
+"""One customer's claims in a shop, found by their e-mail address or their account id in the shop, with totals per
+currency: what the web console's customer page shows."""
 
 from __future__ import annotations
 
@@ -29,19 +29,21 @@ class CustomerClaims:
     """The claims (rows of `claim_rows`, every state) and the totals per currency, in currency order."""
 
     shop: str
-    email: str
+    key: str  # the e-mail address or the customer id it was found by
     name: str = ""
+    email: str = ""
     rows: list[dict[str, Any]] = field(default_factory=list)
     totals: list[Total] = field(default_factory=list)
 
 
-def customer_claims(store: Store, config: Config, shop: str, email: str, now: datetime) -> CustomerClaims:
-    """All claims of the customer with this e-mail address (any case) in the shop; CaseError for an unknown
-    shop."""
+def customer_claims(store: Store, config: Config, shop: str, key: str, now: datetime) -> CustomerClaims:
+    """All claims in the shop of the customer `key` names: an e-mail address (any case) when it has an "@", else
+    the customer's id in the shop; CaseError for an unknown shop."""
     shops = [s for s in config.shops if s.id == shop]
     if not shops:
         raise CaseError(f'unknown shop "{shop}"')
-    rows = claim_rows(store, shops, state="all", now=now, email=email) if email.strip() else []
+    rows = claim_rows(store, shops, state="all", now=now, email=key if "@" in key else None,
+                      customer_id=None if "@" in key else key) if key.strip() else []
     totals: dict[str, Total] = {}
     for row in rows:
         if row["state"] not in OWING:
@@ -50,5 +52,5 @@ def customer_claims(store: Store, config: Config, shop: str, email: str, now: da
         total.claims += 1
         total.open_amount += Decimal(row["open_amount"])
         total.owed = None if total.owed is None or row["owed"] is None else total.owed + Decimal(row["owed"])
-    name = rows[-1]["customer"] if rows else ""
-    return CustomerClaims(shop, email, name, rows, [totals[c] for c in sorted(totals)])
+    name, email = (rows[-1]["customer"], rows[-1]["email"]) if rows else ("", "")
+    return CustomerClaims(shop, key, name, email, rows, [totals[c] for c in sorted(totals)])

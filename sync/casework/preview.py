@@ -1,5 +1,6 @@
 """The next notice of a claim, exactly as its customer will get it: the channel, the mail's subject, text and HTML,
-and the PDF letter when one goes out. Rendered by the executor's own function (sync/outbox/compose.py) for the day
+and the PDF letter (`has_letter` says whether the customer gets it too, by post or attached; else it shows how the
+notice reads on paper). Rendered by the executor's own function (sync/outbox/compose.py) for the day
 the plan sends it; nothing is written and no shop or mail server is asked (`mahnwerk preview`, the web console)."""
 
 from __future__ import annotations
@@ -9,11 +10,10 @@ from datetime import date, datetime
 from typing import Any
 
 from mahnwerk.errors import ConfigError, MahnwerkError
-from mahnwerk.sync.casework.case import CaseError, open_case
-from mahnwerk.sync.casework.casefile import claim_key
-from mahnwerk.sync.config import Config
+from mahnwerk.sync.casework.case import CaseError, open_case, order_ref, parse_claim_ref
+from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.config.delivery import missing_for_sending
-from mahnwerk.sync.outbox.compose import compose, route
+from mahnwerk.sync.outbox.compose import carries_letter, compose, route
 from mahnwerk.sync.outbox.templates import Templates
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import ClaimState
@@ -21,7 +21,8 @@ from mahnwerk.sync.store.models import ClaimState
 
 @dataclass(frozen=True)
 class Preview:
-    """The claim's next notice, or (`stage` None) why there is none; `pdf` is the letter, None when none goes out."""
+    """The claim's next notice, or (`none`) why there is none; `pdf` is its letter (None: not rendered, or no
+    notice), which the customer gets too when `has_letter`."""
 
     claim: str
     reason: str  # why this notice on that day, or why there is no notice
@@ -35,7 +36,7 @@ class Preview:
     text: str = ""
     html: str = ""
     pdf: bytes | None = None
-    has_letter: bool = False  # the notice goes out with a letter (by post or attached); `pdf` holds it if rendered
+    has_letter: bool = False  # the customer gets the letter too (by post, or attached to the mail or the message)
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -51,17 +52,30 @@ class Preview:
                 "pdf_bytes": len(self.pdf) if self.pdf is not None else None, "warnings": list(self.warnings)}
 
 
+def shop_named(config: Config, shop: str, what: str) -> ShopConfig:
+    """The configured shop; CaseError (exit 2), not ConfigError, for a mistyped one: a usage mistake."""
+    try:
+        return config.shop(shop)
+    except ConfigError as exc:
+        raise CaseError(f"{what}: {exc.problems[0].message}") from None
+
+
+def preview_ref(store: Store, config: Config, ref: str, now: datetime, *, with_pdf: bool = True) -> Preview:
+    """`preview_claim` for a claim named as people name it, SHOP:ORDER_NUMBER (`mahnwerk preview`)."""
+    shop, _ = parse_claim_ref(ref)
+    shop_named(config, shop, ref)
+    with store.session() as session:
+        order_id = open_case(session, config, ref, actor="", now=now).claim.order_id
+    return preview_claim(store, config, shop, order_id, now, with_pdf=with_pdf)
+
+
 def preview_claim(store: Store, config: Config, shop: str, order_id: str, now: datetime, *,
                   with_pdf: bool = True) -> Preview:
-    """The notice the plan sends next for the claim SHOP:ORDER_NUMBER (`order_id` is the order number people see,
-    as in `explain`); `with_pdf` False leaves the letter unrendered (`has_letter` still says whether there is one).
-    CaseError (exit 2) for an unknown shop or claim."""
-    key = claim_key(shop, order_id)
-    try:
-        shop_config = config.shop(shop)
-    except ConfigError as exc:  # a mistyped shop in a claim's name is a usage mistake, not a broken config file
-        raise CaseError(f"{key}: {exc.problems[0].message}") from None
+    """The notice the plan sends next for the claim on the shop's order `order_id`; `with_pdf` False leaves the
+    letter unrendered (the slow part). CaseError (exit 2) for an unknown shop or claim."""
+    shop_config = shop_named(config, shop, f"{shop}/{order_id}")
     with store.session() as session:  # read only: never committed
+        key = order_ref(session, shop, order_id)
         case = open_case(session, config, key, actor="", now=now)
         claim = case.claim
         if claim.state != ClaimState.OPEN:
@@ -80,7 +94,7 @@ def preview_claim(store: Store, config: Config, shop: str, order_id: str, now: d
         except MahnwerkError as exc:
             return Preview(key, str(exc), "channel", result.reason)
         composed = compose(shop_config, claim, result, Templates(config.config_dir / "templates"),
-                           channel=way.channel)
+                           channel=way.channel, letter_anyway=with_pdf)
     warnings = [f"the customer has no usable e-mail address: the {action.stage} goes out as a letter to post"
                 ] if way.no_email else []
     if missing := missing_for_sending(shop_config.merchant):
@@ -90,4 +104,4 @@ def preview_claim(store: Store, config: Config, shop: str, order_id: str, now: d
     return Preview(key, action.reason, policy_reason=action.reason, stage=action.stage, channel=way.channel,
                    on=action.on, language=composed.notice.language, subject=rendered.subject, text=rendered.text,
                    html=rendered.html, pdf=composed.pdf(shop_config) if with_pdf else None,
-                   has_letter=composed.letter is not None, warnings=tuple(warnings))
+                   has_letter=carries_letter(shop_config, way.channel), warnings=tuple(warnings))

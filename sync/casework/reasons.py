@@ -47,6 +47,25 @@ WHOLE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(rf"no further stage in the policy(?:; last: (\S+) on {DAY})?"),
      lambda m: "keine weitere Stufe im Regelwerk" + (f"; zuletzt: {_word(m[1])} am {m[2]}" if m[1] else "")),
 ]
+# Why a claim counts as a business or a consumer (policy/customers.py), and the interest rule in words
+# (policy/interest.py InterestRule.describe).
+WHAT = {"VAT id": "USt-IdNr.", "company name": "Firmenname", "group": "Kundengruppe", "role": "Kundenrolle"}
+WHOLE += [
+    (re.compile(r'business: customer (group|role) "(.*)" \((business_when = .*)\)'),
+     lambda m: f'Unternehmen: {WHAT[m[1]]} "{m[2]}" ({m[3]})'),
+    (re.compile(r"business: (VAT id|company name) on the order \((business_when = .*)\)"),
+     lambda m: f"Unternehmen: {WHAT[m[1]]} in der Bestellung ({m[2]})"),
+    (re.compile(r"consumer: (.*) given, but business_when does not count (?:it|them) \((business_when = .*)\)"),
+     lambda m: "Verbraucher: " + re.sub(r'VAT id|company name|customer (group|role)',
+                                        lambda w: WHAT.get(w[0]) or WHAT[w[1]], m[1]).replace(" and ", " und ")
+               + f" angegeben, zählt aber nach business_when nicht ({m[2]})"),
+    (re.compile(r"consumer: nothing on the order makes it a business \((business_when = .*)\)"),
+     lambda m: f"Verbraucher: nichts in der Bestellung weist auf ein Unternehmen hin ({m[1]})"),
+    (re.compile(r"base rate \+ (\S+) points \((.*)\)"),
+     lambda m: f"Basiszinssatz + {m[1].replace('.', ',')} Prozentpunkte ({m[2]})"),
+    (re.compile(r"(\S+) % p\.a\."), lambda m: f"{m[1].replace('.', ',')} % p. a."),
+    (re.compile(r"none"), lambda m: "keine"),
+]
 # Phrases of the ladder's story, replaced wherever they occur.
 PARTS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\(without interest: no base rate\)"), lambda m: "(ohne Zinsen: Basiszinssatz fehlt)"),

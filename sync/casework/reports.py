@@ -41,16 +41,18 @@ def figures(claim: Claim, history: Sequence[Event], today: date, policy: Policy)
     return cents(balance.principal), cents(balance.total)
 
 
-def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open",
-               now: datetime, email: str | None = None) -> list[dict[str, Any]]:
-    """Claims of the given shops (of one customer's e-mail address, in any case, if given) as JSON-ready dicts,
-    most overdue first; days counted in each shop's timezone."""
+def claim_rows(store: Store, shops: Sequence[ShopConfig], *, state: str = "open", now: datetime,
+               email: str | None = None, customer_id: str | None = None) -> list[dict[str, Any]]:
+    """Claims of the given shops (of one customer if given: their e-mail address in any case, or their account id
+    in the shop) as JSON-ready dicts, most overdue first; days counted in each shop's timezone."""
     if state not in STATES:
         raise ValueError(f"state must be one of {', '.join(STATES)} (got {state!r})")
     zones = {shop.id: shop.timezone for shop in shops}
     query = select(Claim).where(col(Claim.shop_id).in_(list(zones)), *state_condition(state))
     if email is not None:
         query = query.where(func.lower(col(Claim.email)) == email.strip().lower())
+    if customer_id is not None:
+        query = query.where(col(Claim.customer_id) == customer_id.strip())
     by_id = {shop.id: shop for shop in shops}
     with store.session() as session:
         claims = session.execute(query.order_by(col(Claim.due_date), col(Claim.shop_id), col(Claim.id))).scalars().all()
@@ -86,6 +88,7 @@ def claim_row(claim: Claim, history: Sequence[Event], today: date, policy: Polic
         "invoice_date": claim.invoice_date.isoformat(),
         "customer": claim.customer_name,
         "email": claim.email,
+        "customer_id": claim.customer_id or None,
         "company": claim.company,
         "b2b": claim.is_b2b,
         "state": claim.state,

@@ -21,8 +21,9 @@ from mahnwerk.sync.store.models import Claim, Task
 
 
 def open_tasks(store: Store, shops: Sequence[ShopConfig], now: datetime) -> list[dict[str, Any]]:
-    """Every open task of the shops as plan rows: the policy's manual stages due today, then the executor's."""
-    rows = [plan_row(shop.id, row, result) for shop in shops
+    """Every open task of the shops as plan rows: the policy's manual stages due today, then the executor's. Only
+    a shop whose policy has a manual stage needs the pass over all its open claims."""
+    rows = [plan_row(shop.id, row, result) for shop in shops if any(s.kind == "task" for s in shop.policy.stages)
             for row, result in assessments(store, shop, shop_today(shop, now))
             if result.status == "due" and result.next is not None and result.next.kind == "task"]
     return rows + open_work(store, [shop.id for shop in shops])

@@ -54,15 +54,17 @@ def explain(case: Case, lang: str = "en") -> dict[str, Any]:
     is_open = claim.state == ClaimState.OPEN
     kind = classification(claim, shop)
     words = wording(lang)
-    why = kind.reason if kind.is_business == claim.is_b2b else words(
-        "until_sync", was=words("business" if claim.is_b2b else "consumer"), reason=kind.reason)
+    why = reason_text(kind.reason, lang)
+    if kind.is_business != claim.is_b2b:
+        why = words("until_sync", was=words("business" if claim.is_b2b else "consumer"), reason=why)
     return {
         "claim": result.claim.key, "shop": shop.id, "order_id": claim.order_id, "invoice_number": claim.invoice_number,
         "invoice_date": claim.invoice_date.isoformat(), "due_date": claim.due_date.isoformat(),
-        "customer": claim.customer_name, "email": claim.email, "b2b": claim.is_b2b, "b2b_reason": why,
+        "customer": claim.customer_name, "email": claim.email, "customer_id": claim.customer_id or None,
+        "b2b": claim.is_b2b, "b2b_reason": why,
         "customer_group": claim.customer_group or None, "currency": claim.currency,
         "gross_amount": str(claim.gross_amount), "state": claim.state, "today": result.today.isoformat(),
-        "policy": shop.policy.preset, "interest_rule": rule.describe(),
+        "policy": shop.policy.preset, "interest_rule": reason_text(rule.describe(), lang),
         "rate_source": rule.table.source if rule.table is not None else None,
         "timeline": timeline,
         "status": result.status if is_open else claim.state,

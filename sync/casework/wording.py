@@ -53,6 +53,7 @@ GERMAN = {
     "deceased": "verstorben", "manual": "manuell", "open": "offen", "paid": "bezahlt", "cancelled": "storniert",
     "in_collection": "beim Inkasso", "state": "Status", "open_amount": "offener Betrag", "due_date": "Fälligkeit",
     "gross_amount": "Rechnungsbetrag", "email": "E-Mail", "customer_name": "Kunde", "is_b2b": "Unternehmen",
+    "customer_id": "Kundennummer",
     "manual payment": "manuell", "reminder": "Zahlungserinnerung", "dunning_1": "1. Mahnung",
     "dunning_2": "2. Mahnung", "final_notice": "letzte Mahnung", "agency": "Inkasso",
 }

@@ -9,7 +9,7 @@ import click
 
 from mahnwerk.connectors.files import write_private
 from mahnwerk.sync.casework.case import parse_claim_ref
-from mahnwerk.sync.casework.preview import Preview, preview_claim
+from mahnwerk.sync.casework.preview import Preview, preview_ref
 from mahnwerk.sync.cli import views
 from mahnwerk.sync.cli.logs import error_text
 from mahnwerk.sync.cli.main import Context, cli, pass_context
@@ -19,16 +19,16 @@ from mahnwerk.sync.mirror.mirror import utcnow
 @cli.command()
 @click.argument("claim")
 @click.option("--pdf", "pdf_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the notice's PDF letter to this file (exit 1 if the notice goes without a letter).")
+              help="Write the notice as a PDF letter to this file (exit 1 if there is no notice).")
 @click.option("--json", "as_json", is_flag=True, help="Print the preview as JSON.")
 @pass_context
 def preview(ctx: Context, claim: str, pdf_file: Path | None, as_json: bool) -> None:
     """The claim's next notice exactly as the customer will get it: channel, subject, text (and its letter).
     Sends and records nothing."""
-    shop_id, order = parse_claim_ref(claim)  # a malformed name fails before the store is opened
+    parse_claim_ref(claim)  # a malformed name fails before the store is opened
     store = ctx.store()
     try:
-        shown = preview_claim(store, ctx.config(), shop_id, order, utcnow(), with_pdf=pdf_file is not None)
+        shown = preview_ref(store, ctx.config(), claim, utcnow(), with_pdf=pdf_file is not None)
     finally:
         store.close()
     if as_json:
@@ -37,18 +37,12 @@ def preview(ctx: Context, claim: str, pdf_file: Path | None, as_json: bool) -> N
         print_preview(ctx, shown)
     if pdf_file is not None:
         if shown.pdf is None:
-            click.echo(error_text(f"no letter written: {no_letter(shown)}"), err=True)
+            click.echo(error_text(f"no letter written: {shown.reason}"), err=True)
             raise click.exceptions.Exit(1)
         write_private(pdf_file, shown.pdf)
         if not as_json:
-            ctx.out.print(views.plain(f"letter written to {pdf_file} ({len(shown.pdf)} bytes)"))
-
-
-def no_letter(shown: Preview) -> str:
-    """Why a preview has no PDF."""
-    if not shown.found:
-        return shown.reason
-    return f"the {shown.stage} goes by {shown.channel} without a letter"
+            sent = "" if shown.has_letter else f"; the customer gets the {shown.stage} without it, by {shown.channel}"
+            ctx.out.print(views.plain(f"letter written to {pdf_file} ({len(shown.pdf)} bytes){sent}"))
 
 
 def print_preview(ctx: Context, shown: Preview) -> None:

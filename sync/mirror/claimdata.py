@@ -17,7 +17,7 @@ ADDRESS_FIELDS = tuple(f.name for f in fields(BillingAddress))
 # Fields whose change is worth a ledger entry; timestamps of our own are not.
 TRACKED = ("order_number", "invoice_number", "invoice_date", "due_date", "customer_name", "email", "company",
            "vat_id", "is_b2b", "billing_address", "language", "currency", "gross_amount", "open_amount", "state",
-           "shop_status", "payment_method", "customer_group")
+           "shop_status", "payment_method", "customer_group", "customer_id")
 
 
 STATE_OF = {PaidState.OPEN: ClaimState.OPEN, PaidState.PAID: ClaimState.PAID,
@@ -72,6 +72,7 @@ def claim_fields(order: ShopOrder, shop: ShopConfig, *, state: str) -> dict[str,
         "shop_status": order.status,
         "payment_method": order.payment_method,
         "customer_group": order.customer_group[:100],
+        "customer_id": order.customer_id[:64],
         "ordered_at": order.created_at,
         "shop_modified_at": order.modified_at,
     }

@@ -37,7 +37,7 @@ class Composed:
     letter: LetterContent | None
 
     def pdf(self, shop: ShopConfig) -> bytes | None:
-        """The letter as the customer gets it (the shop's font), or None when this notice goes without one."""
+        """The letter as PDF, in the shop's font; None when it was not composed."""
         if self.letter is None:
             return None
         return render_letter(self.letter, font=shop.letters.font or find_font())
@@ -66,11 +66,13 @@ def carries_letter(shop: ShopConfig, channel: str) -> bool:
         (channel == "shop" and shop_attaches(shop))
 
 
-def compose(shop: ShopConfig, claim: Claim, result: Assessment, templates: Templates, *, channel: str) -> Composed:
-    """The claim's next notice (`result.next` with its balance) rendered for `channel`."""
+def compose(shop: ShopConfig, claim: Claim, result: Assessment, templates: Templates, *, channel: str,
+            letter_anyway: bool = False) -> Composed:
+    """The claim's next notice (`result.next` with its balance) rendered for `channel`; with its letter when the
+    channel carries one, or `letter_anyway` (a preview shows how the notice reads on paper too)."""
     notice = build_notice(shop, claim, result)
     rendered = templates.render(notice)
     letter = None
-    if carries_letter(shop, channel):
+    if letter_anyway or carries_letter(shop, channel):
         letter = letter_content(notice, templates.render(notice, letter=True), girocode=shop.letters.girocode)
     return Composed(notice, rendered, letter)

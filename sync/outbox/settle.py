@@ -48,7 +48,8 @@ def settle_dead_letter(store: Store, config: Config, row_id: int, verb: str, *, 
     with shop_lock(store, shop_id, command=command, wait=wait), store.session() as session:
         row = session.get(OutboxRow, row_id)
         if row is None or row.state != OutboxState.DEAD:
-            raise ActionRefused(f"outbox row {row_id} is not a dead letter (see mahnwerk outbox --state dead)")
+            raise ActionRefused(f"outbox row {row_id} is not a dead letter (see mahnwerk outbox --state dead)",
+                                code="not_dead_letter", id=row_id)
         if verb == "retry":
             row.state, row.attempts, row.next_attempt_at, row.reference = OutboxState.PENDING, 0, now, ""
         elif row.kind in ("writeback", "agency_update"):  # no stage: only the row is settled
@@ -56,7 +57,8 @@ def settle_dead_letter(store: Store, config: Config, row_id: int, verb: str, *, 
         else:
             claim = session.get(Claim, row.claim_id)
             if claim is None:  # the foreign key keeps it; a store edited by hand may not
-                raise ActionRefused(f"outbox row {row_id}: its claim {row.claim_id} is not in the store")
+                raise ActionRefused(f"outbox row {row_id}: its claim {row.claim_id} is not in the store",
+                                    code="row_without_claim", id=row_id)
             Case(session, config.shop(row.shop_id), claim, by, now, source=source).record("stage", {
                 "stage": row.stage, "kind": row.kind, "deadline": row.payload.get("deadline"),
                 "fee": row.payload.get("fee", "0") if verb == "done" else "0", "skipped": verb == "skip",

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, String, cast, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Numeric, String, cast, func, or_, select, update
 
 from mahnwerk.policy.matching import Share
 from mahnwerk.sync.casework.acting import ActionRefused
@@ -23,15 +23,37 @@ from mahnwerk.sync.store.locks import shop_lock
 from mahnwerk.sync.store.models import IncomingPaymentRow, PaymentEvent, PaymentState
 
 
-def waiting_payments(store: Store, shop_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The shops' payments waiting for a person, oldest first, each with its suggested claims (SHOP:ORDER) and
-    why it waits."""
+def waiting_payments(store: Store, shop_ids: Sequence[str], *, details: bool = False,
+                     limit: int | None = None) -> list[dict[str, Any]]:
+    """The shops' payments waiting for a person, oldest first (the first `limit`), each with its suggested claims
+    (SHOP:ORDER) and why it waits; `details` adds `suggested`: each suggested claim's customer, open amount,
+    currency and state."""
     with store.connection() as conn:
-        rows = conn.execute(select(PAYMENTS).where(
-            PAYMENTS.c.shop_id.in_(shop_ids),
-            PAYMENTS.c.state.in_(PaymentState.WAITING)).order_by(PAYMENTS.c.booked_on, PAYMENTS.c.id)).all()
-        keys = claim_keys(conn, {c for r in rows for c in r.candidates})
-    return [payment_dict(r, keys) for r in rows]
+        rows = conn.execute(select(PAYMENTS).where(*waiting(shop_ids)).order_by(
+            PAYMENTS.c.booked_on, PAYMENTS.c.id).limit(limit)).all()
+        suggested = {c for r in rows for c in r.candidates}
+        keys = claim_keys(conn, suggested)
+        claims = {c.id: c for c in conn.execute(select(
+            CLAIMS.c.id, CLAIMS.c.customer_name, CLAIMS.c.open_amount, CLAIMS.c.currency, CLAIMS.c.state).where(
+            CLAIMS.c.id.in_(suggested)))} if details and suggested else {}
+    queue = [payment_dict(r, keys) for r in rows]
+    if details:
+        for entry, row in zip(queue, rows, strict=True):
+            entry["suggested"] = [{"claim": keys[c], "customer": claims[c].customer_name,
+                                   "open_amount": claims[c].open_amount, "currency": claims[c].currency,
+                                   "state": claims[c].state} for c in row.candidates if c in claims]
+    return queue
+
+
+def waiting(shop_ids: Sequence[str]) -> tuple[ColumnElement[bool], ...]:
+    """The WHERE conditions of the shops' waiting payments."""
+    return PAYMENTS.c.shop_id.in_(shop_ids), PAYMENTS.c.state.in_(PaymentState.WAITING)
+
+
+def count_waiting(store: Store, shop_ids: Sequence[str]) -> int:
+    """How many of the shops' payments wait for a person."""
+    with store.connection() as conn:
+        return int(conn.execute(select(func.count()).select_from(PAYMENTS).where(*waiting(shop_ids))).scalar_one())
 
 
 def claim_keys(conn: Connection, claim_ids: set[int]) -> dict[int, str]:
@@ -78,18 +100,22 @@ def assign_payment(store: Store, config: Config, payment_id: int, ref: str, amou
         require_open(case)
         shop, target = case.shop, case.claim
         if shop.id != payment.shop_id:
-            raise ActionRefused(f"payment {payment_id} belongs to shop {payment.shop_id}, {ref} to {shop.id}")
+            raise ActionRefused(f"payment {payment_id} belongs to shop {payment.shop_id}, {ref} to {shop.id}",
+                                code="payment_other_shop", id=payment_id, shop=payment.shop_id, claim=ref)
         converted = target.currency != payment.currency
         if payment.unallocated <= 0:  # never book nothing or a negative amount (it would raise the claim)
-            raise ActionRefused(f"payment {payment_id} has nothing left to book")
+            raise ActionRefused(f"payment {payment_id} has nothing left to book", code="payment_used_up",
+                                id=payment_id)
         if converted and amount is None:
             raise ActionRefused(
                 f"{ref} is in {target.currency}, payment {payment_id} in {payment.currency}: say what the "
-                f"payment is worth in {target.currency} with --amount (the whole payment is booked)")
+                f"payment is worth in {target.currency} with --amount (the whole payment is booked)",
+                code="payment_needs_amount", id=payment_id, claim=ref, currency=target.currency)
         share = amount or payment.unallocated
         if share > payment.unallocated and not converted:
             raise ActionRefused(f"must be at most the {payment.unallocated} {payment.currency} not yet booked",
-                                param="--amount")
+                                param="--amount", code="payment_too_much", left=payment.unallocated,
+                                currency=payment.currency)
         result = Reconciled(shop.id)
         how = f"assigned by {by}" + (f" as {share} {target.currency}" if converted else "")
         book(conn, shop, [Booking(payment, (Share(case.claim_id, share),), "manual", Decimal(1), how,
@@ -97,7 +123,7 @@ def assign_payment(store: Store, config: Config, payment_id: int, ref: str, amou
              source=source)
         if not result.booked:  # the payment or the claim changed meanwhile: a lost race changes nothing
             raise ActionRefused(f"payment {payment_id} or {ref} changed meanwhile, nothing booked (see "
-                                "mahnwerk payments unmatched)")
+                                "mahnwerk payments unmatched)", code="payment_changed", id=payment_id, claim=ref)
         session.commit()
     return Assigned(payment_id, ref, share, target.currency, bool(result.closed),
                     ZERO if converted else payment.unallocated - share, payment.currency)
@@ -108,7 +134,7 @@ def ignore_payment(store: Store, payment_id: int, reason: str, *, by: str, sourc
     """Take a waiting payment out of the queue for good (not a customer's: a refund from a supplier, a transfer),
     with the reason; ActionRefused without a reason or when it no longer waits."""
     if not reason.strip():
-        raise ActionRefused("say why", param="--reason")
+        raise ActionRefused("say why", param="--reason", code="reason_missing")
     with store.session() as session:
         found = session.get(IncomingPaymentRow, payment_id)
         shop_id = found.shop_id if found is not None else ""
@@ -119,7 +145,8 @@ def ignore_payment(store: Store, payment_id: int, reason: str, *, by: str, sourc
             state=PaymentState.IGNORED, reason=reason[:500], decided_at=now, decided_by=by)
             .returning(PAYMENTS.c.id)).first()
         if taken is None:
-            raise ActionRefused(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
+            raise ActionRefused(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)",
+                                code="payment_not_waiting", id=payment_id)
         session.add(PaymentEvent(payment_id=payment_id, at=now, kind="ignored", actor=by,
                                  data={"reason": reason, "source": source}))
         session.commit()
@@ -129,22 +156,25 @@ def waiting_payment(conn: Connection, payment_id: int) -> Any:
     """The payments row, if it still waits; else ActionRefused."""
     row = conn.execute(select(PAYMENTS).where(PAYMENTS.c.id == payment_id)).first()
     if row is None or row.state not in PaymentState.WAITING:
-        raise ActionRefused(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)")
+        raise ActionRefused(f"payment {payment_id} is not waiting (see mahnwerk payments unmatched)",
+                            code="payment_not_waiting", id=payment_id)
     return row
 
 
 def booked_payments(store: Store, shop_ids: Sequence[str], search: str, *, limit: int = 50) -> list[dict[str, Any]]:
     """Payments booked to claims (in full or in part), newest first, whose payer, text, reference or amount holds
     `search`; each with the claims it was booked to (`booked_to`: SHOP:ORDER, amount, the claim's currency)."""
+    # Money is text in SQLite: compared as numbers, not letter by letter ("95.00" < "100.00").
+    amount, unallocated = cast(PAYMENTS.c.amount, Numeric), cast(PAYMENTS.c.unallocated, Numeric)
     query = select(PAYMENTS).where(PAYMENTS.c.shop_id.in_(shop_ids), PAYMENTS.c.state.in_(
-        (PaymentState.MATCHED, PaymentState.REVIEW)), PAYMENTS.c.unallocated < PAYMENTS.c.amount)
+        (PaymentState.MATCHED, PaymentState.REVIEW)), unallocated < amount)
     if words := search.strip():
         like = f"%{words.replace('%', '').replace('_', '')}%"
         wanted: list[ColumnElement[bool]] = [
             PAYMENTS.c.payer_name.ilike(like), PAYMENTS.c.remittance.ilike(like), PAYMENTS.c.ref.ilike(like),
             cast(PAYMENTS.c.amount, String).like(like)]
         with suppress(InvalidOperation):  # an amount typed with a comma finds the payment of that amount too
-            wanted.append(PAYMENTS.c.amount == Decimal(words.replace(",", ".")))
+            wanted.append(amount == Decimal(words.replace(",", ".")))
         query = query.where(or_(*wanted))
     with store.connection() as conn:
         rows = conn.execute(query.order_by(PAYMENTS.c.booked_on.desc(), PAYMENTS.c.id.desc()).limit(limit)).all()

@@ -49,7 +49,8 @@ class Claim(SQLModel, table=True):
                       Index("ix_claims_order_number", "order_number"),
                       Index("ix_claims_invoice_number", "invoice_number"),
                       Index("ix_claims_name_prefix", text("lower(customer_name)")),
-                      Index("ix_claims_email_prefix", text("lower(email)")))
+                      Index("ix_claims_email_prefix", text("lower(email)")),
+                      Index("ix_claims_shop_customer", "shop_id", "customer_id"))  # the customer page (0011)
     id: int | None = Field(default=None, primary_key=True)
     shop_id: str = Field(foreign_key="shops.id", max_length=40)
     order_id: str = Field(max_length=64)
@@ -71,6 +72,7 @@ class Claim(SQLModel, table=True):
     shop_status: str = Field(max_length=40)
     payment_method: str = Field(max_length=60)
     customer_group: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
+    customer_id: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})  # "" for a guest
     ordered_at: datetime = Field(sa_type=UTCDateTime)
     shop_modified_at: datetime = Field(sa_type=UTCDateTime)
     first_seen_at: datetime = Field(sa_type=UTCDateTime)

@@ -12,6 +12,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, Response, abort, g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from mahnwerk.sync.web import context
@@ -106,28 +107,28 @@ def log_in(name: str, fingerprint: str) -> None:
     session.permanent = True
 
 
-def _load_user() -> Any:
+def _load_user() -> None:
     g.user = None
+    if request.endpoint == "static":  # the stylesheet needs no user (and no database query)
+        return
     if (name := session.get("user")) is not None:
         found = load_user(context.store(), str(name))
         if found is not None and found[1] == session.get("fp"):
             g.user, g.lang = found[0], found[0].lang
         else:  # deleted, or the password changed since: log out
             session.clear()
-    return None
 
 
-def _check_csrf() -> Any:
+def _check_csrf() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
-        return None
+        return
     sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or ""
     expected = session.get(CSRF_FIELD)
     if not expected or not secrets.compare_digest(str(sent), str(expected)):
         abort(400)
-    return None
 
 
-def _require_login() -> Any:
+def _require_login() -> ResponseReturnValue | None:
     if request.endpoint in PUBLIC or g.user is not None:
         return None
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

@@ -7,10 +7,11 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import ModuleType
 
 from flask import Flask, render_template
 from flask.sessions import SecureCookieSessionInterface
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -58,13 +59,13 @@ def create_app(config: Config, store: Store, *, now: Callable[[], datetime] | No
     return app
 
 
-def pages_modules() -> list[Any]:
+def pages_modules() -> list[ModuleType]:
     """Every module of sync/web/pages/, imported, in name order."""
     return [importlib.import_module(f"{pages.__name__}.{info.name}")
             for info in sorted(pkgutil.iter_modules(pages.__path__), key=lambda i: i.name)]
 
 
-def error_page(error: HTTPException) -> Any:
+def error_page(error: HTTPException) -> ResponseReturnValue:
     """4xx/5xx as a page in the layout, with the status kept."""
     code = error.code or 500
     message = texts._(f"error.{code}") if f"error.{code}" in texts.TEXTS else (error.description or "")

@@ -1,6 +1,7 @@
-"""A small in-process cache for figures that take seconds to compute (the planner's pass over every open claim):
-each value is kept for a while, and requests that ask at the same time wait for one computation, not start their
-own."""
+"""A small in-process cache for figures that take seconds to compute (the planner's pass over every open claim).
+The first request computes the value (requests asking at the same time wait for that one computation); after
+`ttl` seconds the old value is still answered while a thread computes the new one, so only the very first
+visitor waits."""
 
 from __future__ import annotations
 
@@ -26,13 +27,27 @@ class TimedCache:
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         with self.guard:
             lock = self.locks.setdefault(key, threading.Lock())
-        with lock:
             found = self.values.get(key)
-            if found is not None and self.clock() - found[0] < self.ttl:
-                return found[1]
-            value = compute()
+        if found is not None:
+            if self.clock() - found[0] >= self.ttl and lock.acquire(blocking=False):  # one refresh at a time
+                threading.Thread(target=self._refresh, args=(key, compute, lock), daemon=True,
+                                 name="cache-refresh").start()
+            return found[1]
+        with lock:
+            if (found := self.values.get(key)) is None:  # not computed by a request that held the lock before
+                found = self._store(key, compute())
+            return found[1]
+
+    def _store(self, key: Hashable, value: Any) -> tuple[float, Any]:
+        with self.guard:
             self.values[key] = (self.clock(), value)
-            return value
+            return self.values[key]
+
+    def _refresh(self, key: Hashable, compute: Callable[[], Any], lock: threading.Lock) -> None:
+        try:
+            self._store(key, compute())
+        finally:
+            lock.release()
 
     def clear(self) -> None:
         with self.guard:

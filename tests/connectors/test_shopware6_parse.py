@@ -225,3 +225,10 @@ def test_change_time_includes_transactions_and_tolerates_garbage() -> None:
                 transactions=[a_transaction(updated="2026-03-04T00:00:00.000+00:00"), {"updatedAt": "bad"}])
     assert change_time(raw) == datetime(2026, 3, 4, tzinfo=UTC)
     assert change_time({"createdAt": "nope"}) is None and change_time("x") is None
+
+
+def test_the_customer_id_is_the_customer_number() -> None:
+    """The "Kundennummer" the merchant looks a customer up by in the admin; none: empty."""
+    assert parse_order(SAMPLE, READING).customer_id == "10001"
+    customer = dict(SAMPLE["orderCustomer"], customerNumber=None)
+    assert parse_order(a_raw(orderCustomer=customer), READING).customer_id == ""

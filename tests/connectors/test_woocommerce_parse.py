@@ -116,3 +116,8 @@ def test_a_rejected_record_says_its_payment_method() -> None:
     """Whether a bad record matters (an invoice order) is told without sync/ reading the raw JSON."""
     page = parse_page([a_raw(total="x", payment_method="bacs")])
     assert page.rejected[0].payment_method == "bacs" and page.rejected[0].field == "total"
+
+
+@pytest.mark.parametrize(("value", "customer_id"), [(0, ""), (17, "17"), (None, ""), ("17", "")])
+def test_the_customer_id_is_the_wordpress_user_or_empty_for_a_guest(value: object, customer_id: str) -> None:
+    assert parse_order(a_raw(customer_id=value)).customer_id == customer_id

@@ -100,6 +100,7 @@ def test_a_shopware_merchant_gets_the_whole_flow(etc: Path, sandbox: ShopwareSan
     for order_id, claim in listed.items():  # Shopware's ids and numbers, the latest transaction open on invoice
         order = sandbox.orders[order_id]
         assert len(order_id) == 32 and claim["order_number"] == order["orderNumber"]
+        assert claim["customer_id"] == order["orderCustomer"]["customerNumber"]  # the Kundennummer
         latest = order["transactions"][-1]
         assert latest["paymentMethod"]["technicalName"] == "payment_invoicepayment"
         assert latest["stateMachineState"]["technicalName"] in ("open", "reminded", "paid_partially")

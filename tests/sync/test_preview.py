@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from mahnwerk.sync.casework.case import CaseError
-from mahnwerk.sync.casework.preview import preview_claim
+from mahnwerk.sync.casework.preview import preview_claim, preview_ref
 from mahnwerk.sync.cli.main import main
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync.service.bootstrap import open_store
@@ -42,7 +42,7 @@ def previews(etc: Path, order_numbers: list[str]) -> dict[str, object]:
     config = load_config(etc)
     store = open_store(config)
     try:
-        return {number: preview_claim(store, config, "acme", number, NOW) for number in order_numbers}
+        return {number: preview_ref(store, config, f"acme:{number}", NOW) for number in order_numbers}
     finally:
         store.close()
 
@@ -73,7 +73,8 @@ def test_the_preview_is_the_text_the_executor_then_sends(etc: Path) -> None:
         preview = shown[claims[row.claim_id]]
         assert (preview.stage, preview.channel) == (row.stage, row.payload["channel_used"])
         assert (preview.subject, preview.text) == (row.payload["subject"], row.payload["text"])
-        assert preview.pdf is None and not preview.has_letter  # WooCommerce customer notes carry no files
+        assert not preview.has_letter  # WooCommerce customer notes carry no files: the PDF only shows it on paper
+        assert preview.pdf is not None and preview.pdf.startswith(b"%PDF")
     waiting = [p for p in shown.values() if p.found and p.on and p.on > NOW.date()]
     assert all(p.text and p.reason for p in waiting)  # a later notice is shown as it will be on its day
 
@@ -146,5 +147,18 @@ def test_preview_mistakes_are_usage_errors(etc: Path, capsys) -> None:
     try:
         with pytest.raises(CaseError, match="unknown shop"):
             preview_claim(store, config, "acmee", "1", NOW)
+        with pytest.raises(CaseError, match="no claim on order id nope"):
+            preview_claim(store, config, "acme", "nope", NOW)
     finally:
         store.close()
+
+
+def test_a_notice_without_a_letter_still_shows_how_it_reads_on_paper(etc: Path, tmp_path: Path, capsys) -> None:
+    """Through WooCommerce's customer notes no letter goes out: --pdf writes it anyway and says so."""
+    number = next(n for n, p in previews(etc, open_numbers(etc)).items() if p.found)
+    capsys.readouterr()
+    pdf = tmp_path / "paper.pdf"
+    assert main(["--config-dir", str(etc), "preview", f"acme:{number}", "--pdf", str(pdf)]) == 0
+    out = capsys.readouterr().out
+    assert "by shop (" in out and "with a PDF letter" not in out
+    assert "the customer gets the reminder without it, by shop" in out and pdf.read_bytes().startswith(b"%PDF")

@@ -127,3 +127,14 @@ def test_sessions_survive_a_restart_and_cookies_are_secure_behind_tls(config, st
     proxied = create_app(replace(config, web=replace(config.web, behind_proxy=True)), store).test_client()
     response = log_in(proxied, "clara", **{"X-Forwarded-Proto": "https"})
     assert "Secure" in response.headers["Set-Cookie"]  # type: ignore[attr-defined]
+
+
+def test_the_language_setting_wins_over_the_browser(login: Callable[..., FlaskClient]) -> None:
+    client = login("clara", lang="de")
+    assert "<h1>Übersicht</h1>" in client.get("/").get_data(as_text=True)
+    token = csrf(client.get("/").get_data(as_text=True))
+    assert client.post("/lang", data={"lang": "en", "csrf_token": token, "next": "/claims"}).headers[
+        "Location"] == "/claims"
+    assert "<h1>Overview</h1>" in client.get("/").get_data(as_text=True)
+    client.post("/lang", data={"lang": "", "csrf_token": token})
+    assert "<h1>Übersicht</h1>" in client.get("/").get_data(as_text=True)  # the browser's again

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from mahnwerk.sync.casework.acting import act_on_case
 from mahnwerk.sync.casework.preview import preview_claim
+from mahnwerk.sync.casework.timeline import explain
 from mahnwerk.sync.cli.main import main
 from mahnwerk.sync.config import Config
 from mahnwerk.sync.store.engine import Store
@@ -25,7 +27,7 @@ from mahnwerk.sync.web.app import create_app
 from tests.support import write_config
 from tests.sync.test_preview import page_text
 from tests.sync.test_run import MERCHANT
-from tests.web.conftest import RATES, csrf
+from tests.web.conftest import RATES, csrf, log_in
 
 HOSTILE = "<script>alert(1)</script>"
 BY_LETTER = """
@@ -38,7 +40,8 @@ NOW = datetime.now(UTC)
 @pytest.fixture
 def etc(tmp_path: Path, woo) -> Path:
     """The sandbox shop with a customer named like an attack, reminders by post, synced into a SQLite file."""
-    woo.add_order({"status": "on-hold", "payment_method": "bacs", "currency": "EUR", "total": "10.00",
+    woo.add_order({"number": "R-2026-77", "status": "on-hold", "payment_method": "bacs", "currency": "EUR",
+                   "total": "10.00",
                    "billing": {"first_name": "Eve", "last_name": HOSTILE, "country": "DE",
                                "email": "Eve@Example.org"}})
     folder = write_config(tmp_path / "etc", f"sqlite:///{tmp_path / 'mahnwerk.db'}",
@@ -67,11 +70,11 @@ def ledger(store: Store, claim: Claim) -> list[LedgerEntry]:
 def due_claim(store: Store, config: Config) -> Claim:
     """An open claim whose reminder goes out today."""
     return next(c for c in claims(store) if c.state == "open" and (p := preview_claim(
-        store, config, "acme", c.order_number, NOW, with_pdf=False)).found and p.on == NOW.date())
+        store, config, "acme", c.order_id, NOW, with_pdf=False)).found and p.on == NOW.date())
 
 
 def page(client: FlaskClient, claim: Claim) -> str:
-    response = client.get(f"/claims/acme/{claim.order_number}")
+    response = client.get(f"/claims/acme/{claim.order_id}")
     assert response.status_code == 200
     return response.get_data(as_text=True)
 
@@ -86,6 +89,7 @@ def test_the_claim_page_shows_what_is_owed_in_german(login: Callable[..., FlaskC
     assert claim.due_date.strftime("%d.%m.%Y") in text
     assert "Offen am" in text and "Hauptforderung" in text and "Gesamt" in text
     assert "Forderung angelegt" in text  # the timeline in German
+    assert "Verbraucher: nichts in der Bestellung" in text and "Basiszinssatz + 5 Prozentpunkte" in text
     assert "Nächster Schritt" in text and "Zahlungserinnerung am" in text and "Warum: fällig " in text
     english = page(login("vera", "en"), claim)  # vera chose English
     assert "Owed on" in english and "claim opened" in english
@@ -95,12 +99,12 @@ def test_the_preview_is_what_preview_claim_gives(login: Callable[..., FlaskClien
                                                  config: Config) -> None:
     """The page shows the next notice's subject and text (escaped), and links the very letter preview_claim makes."""
     claim = due_claim(store, config)
-    shown = preview_claim(store, config, "acme", claim.order_number, NOW)
+    shown = preview_claim(store, config, "acme", claim.order_id, NOW)
     client = login("clara")
     text = page(client, claim)
     assert html.escape(shown.subject, quote=False) in text
     assert html.escape(shown.text, quote=False) in text
-    url = f"/claims/acme/{claim.order_number}/preview.pdf"
+    url = f"/claims/acme/{claim.order_id}/preview.pdf"
     assert f'href="{url}"' in text
     pdf = client.get(url)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
@@ -110,12 +114,12 @@ def test_the_preview_is_what_preview_claim_gives(login: Callable[..., FlaskClien
     assert main(["--config-dir", str(config.config_dir), "hold", f"acme:{held.order_number}", "--reason",
                  "dispute", "--by", "t"]) == 0
     assert "Kein Schreiben zu zeigen" in page(client, held)
-    assert client.get(f"/claims/acme/{held.order_number}/preview.pdf").status_code == 404
+    assert client.get(f"/claims/acme/{held.order_id}/preview.pdf").status_code == 404
 
 
 def post(client: FlaskClient, claim: Claim, action: str, **form: str):
     token = csrf(page(client, claim))
-    return client.post(f"/claims/acme/{claim.order_number}/{action}", data={"csrf_token": token, **form})
+    return client.post(f"/claims/acme/{claim.order_id}/{action}", data={"csrf_token": token, **form})
 
 
 def test_hold_then_release_lands_in_the_ledger_with_the_users_name(login: Callable[..., FlaskClient],
@@ -124,7 +128,7 @@ def test_hold_then_release_lands_in_the_ledger_with_the_users_name(login: Callab
     claim = due_claim(store, config)
     client = login("clara")
     response = post(client, claim, "hold", reason="dispute", note="Ware nie angekommen", until="")
-    assert response.status_code == 302 and response.headers["Location"] == f"/claims/acme/{claim.order_number}"
+    assert response.status_code == 302 and response.headers["Location"] == f"/claims/acme/{claim.order_id}"
     text = page(client, claim)
     assert "Die Forderung ist angehalten." in text and "angehalten (Streitfall)" in text
     assert "Ware nie angekommen" in text
@@ -167,18 +171,23 @@ def test_a_post_without_csrf_token_is_refused(login: Callable[..., FlaskClient],
                                               config: Config) -> None:
     claim = due_claim(store, config)
     client = login("clara")
-    assert client.post(f"/claims/acme/{claim.order_number}/hold", data={"reason": "dispute"}).status_code == 400
-    assert client.post(f"/claims/acme/{claim.order_number}/hold",
+    assert client.post(f"/claims/acme/{claim.order_id}/hold", data={"reason": "dispute"}).status_code == 400
+    assert client.post(f"/claims/acme/{claim.order_id}/hold",
                        data={"reason": "dispute", "csrf_token": "forged"}).status_code == 400
     assert [e.kind for e in ledger(store, claim)] == ["opened"]
 
 
 def test_a_customer_named_like_a_script_is_shown_inert(login: Callable[..., FlaskClient], store: Store) -> None:
     """On the claim page and the customer page the name is text, never markup."""
-    claim = next(c for c in claims(store) if HOSTILE in c.customer_name)
+    claim = next(c for c in claims(store) if c.email == "Eve@Example.org")
+    assert HOSTILE in claim.customer_name
     client = login("clara")
     for text in (page(client, claim), client.get("/customers/acme/eve@example.org").get_data(as_text=True)):
         assert HOSTILE not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    # its order number is not its id: the URL names the id, the page the number
+    assert claim.order_number == "R-2026-77" != claim.order_id and "Forderung acme:R-2026-77" in page(client, claim)
+    by_number = client.get("/claims/acme/R-2026-77")  # pages that know SHOP:ORDER_NUMBER link by number
+    assert by_number.status_code == 302 and by_number.headers["Location"] == f"/claims/acme/{claim.order_id}"
 
 
 def test_the_customer_page_lists_the_claims_with_totals_per_currency(login: Callable[..., FlaskClient],
@@ -189,11 +198,17 @@ def test_the_customer_page_lists_the_claims_with_totals_per_currency(login: Call
     client = login("clara")
     text = client.get(f"/customers/acme/{claim.email.upper()}").get_data(as_text=True)
     for other in same:
-        assert f'href="/claims/acme/{other.order_number}"' in text
+        assert f'href="/claims/acme/{other.order_id}"' in text
     owing = sum((c.open_amount for c in same if c.state == "open"), Decimal(0))
     assert format_currency(owing, "EUR", locale="de_DE") in text
     assert f'href="/customers/acme/{claim.email}"' in page(client, claim)
     assert "Keine Forderungen" in client.get("/customers/acme/nobody@example.org").get_data(as_text=True)
+    registered = next(c for c in claims(store) if c.customer_id)  # by the customer's id in the shop
+    text = client.get(f"/customers/acme/{registered.customer_id}").get_data(as_text=True)
+    ids = [c for c in claims(store) if c.customer_id == registered.customer_id]
+    assert all(f'href="/claims/acme/{c.order_id}"' in text for c in ids)
+    assert f'href="/customers/acme/{registered.customer_id}"' in page(client, registered)
+    assert "Keine Forderungen" in client.get("/customers/acme/999999").get_data(as_text=True)
     assert client.get("/customers/nope/x@example.org").status_code == 404
     assert client.get("/claims/acme/nope").status_code == 404
 
@@ -209,9 +224,38 @@ def test_the_customer_page_lists_the_claims_with_totals_per_currency(login: Call
      "Ratenzahlung vom 06.12.2026: Rate 1 von 3 (40,00\xa0€) fällig am 13.12.2026"),
     ("paid in full (119.00 EUR received)", "vollständig bezahlt (119,00\xa0€ erhalten)"),
     ("a phrase the table does not know 2026-01-02", "a phrase the table does not know 02.01.2026"),
+    ("consumer: nothing on the order makes it a business (business_when = vat_id)",
+     "Verbraucher: nichts in der Bestellung weist auf ein Unternehmen hin (business_when = vat_id)"),
+    ('consumer: VAT id and customer group "Händler" given, but business_when does not count them '
+     "(business_when = company)", 'Verbraucher: USt-IdNr. und Kundengruppe "Händler" angegeben, zählt aber nach '
+     "business_when nicht (business_when = company)"),
+    ("base rate + 9.2 points (Basiszinssatz (AT))", "Basiszinssatz + 9,2 Prozentpunkte (Basiszinssatz (AT))"),
 ])
 def test_the_policys_reasons_read_german(english: str, german: str) -> None:
     """Each phrase of policy/engine.py's reasons has German words; an unknown one stays English, dates German."""
     from mahnwerk.sync.casework.reasons import reason_text
 
     assert reason_text(english, "de") == german and reason_text(english, "en") == english
+
+
+def test_interest_periods_show_in_german_after_default(etc: Path, config: Config, store: Store) -> None:
+    """After the reminder's deadline has passed the page lists each interest period with its rate and amount."""
+    from tests.sync.test_run import run_at
+
+    claim = due_claim(store, config)
+    [result] = run_at(etc)  # the reminders go out today (as letters)
+    assert result.ok and result.outcome.letters > 0
+    later = NOW + timedelta(days=60)
+    app = create_app(config, store, now=lambda: later)
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    log_in(client, "clara")
+    text = page(client, claim)
+    report = act_on_case(store, config, f"acme:{claim.order_number}", explain, by="", source="web", now=later,
+                         command="test", write=False)
+    [period, *_] = report["balance"]["interest_periods"]
+    assert "Zinszeiträume" in text and "Im Verzug seit" in text
+    assert format_decimal(Decimal(period["annual_rate"]), locale="de_DE") + " %" in text  # "6,27 %"
+    interest = Decimal(report["balance"]["interest"])
+    assert interest > 0 and format_currency(interest, "EUR", locale="de_DE") in text
+    assert "Zahlungserinnerung versandt" in text  # the ledger's stage entry in German

@@ -65,7 +65,7 @@ def test_a_retried_dead_letter_goes_out_with_the_next_run(login: Callable[..., F
     assert queued.last_error.startswith("retry by clara at ")
 
     settle(client, first.id, "retry")  # sent twice: it is no dead letter any more
-    assert f"outbox row {first.id} is not a dead letter" in client.get("/outbox").get_data(as_text=True)
+    assert f"Aktion {first.id} ist nicht (mehr) unzustellbar." in client.get("/outbox").get_data(as_text=True)
 
     (etc / "letters").unlink()  # the cause fixed
     [result] = run_at(etc, 1)  # the next day's run (the retry was queued at the page's clock, after this run's)

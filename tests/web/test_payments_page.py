@@ -14,6 +14,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from mahnwerk.sync.store.models import Claim, ClaimState, IncomingPaymentRow, LedgerEntry, PaymentEvent, PaymentState
+from mahnwerk.sync.web.pages import payments as payments_page
 from tests.support import write_config
 from tests.sync.test_payments import bring_in, credit, payment, synced
 from tests.sync.test_run import MERCHANT, query
@@ -22,10 +23,16 @@ from tests.web.conftest import RATES, csrf
 D = Decimal
 
 
+def texts_money(amount: Decimal) -> str:
+    """An amount as the German pages write it."""
+    return f"{amount:,.2f}".replace(",", "#").replace(".", ",").replace("#", ".") + "\xa0€"
+
+
 @pytest.fixture
 def etc(tmp_path: Path, woo) -> Path:
     """The sandbox shop "acme" on a SQLite file, with a merchant; synced once, and a statement with two payments
-    no rule is sure of: G1 (a salary) and G2 (the first open claim's amount, no reference)."""
+    no rule is sure of: G1 (a salary) and G2 (the first open claim's amount, no reference: a guess to review), and
+    K1 naming the second claim (booked)."""
     folder = write_config(tmp_path / "etc", f"sqlite:///{tmp_path / 'mahnwerk.db'}",
                           [{"shop_id": "acme", "url": woo.url, "key": woo.consumer_key,
                             "secret": woo.consumer_secret, "extra": RATES + MERCHANT}])
@@ -55,6 +62,10 @@ def test_the_queue_shows_each_waiting_payment_with_why(login: Callable[..., Flas
     assert "Arbeitgeber AG" in page and "1.234,56\xa0€" in page  # German amounts
     assert escape(g1.reason) in page  # why it waits (customer text escaped like all text)
     assert f'id="payment-{payment(etc, "K1").id}"' not in page  # booked: not waiting
+    [guess] = query(etc, select(Claim).where(Claim.id == g2.candidates[0]))  # the same amount, another name
+    link = f'<a href="/claims/acme/{guess.order_number}">acme:{guess.order_number}</a>'
+    assert f"{link} {escape(guess.customer_name)}, {texts_money(guess.open_amount)}" in page
+    assert f'<option value="acme:{guess.order_number}">' in page  # preselected in the assign form
     english = login("vera", lang="en").get("/payments").get_data(as_text=True)
     assert "€1,234.56" in english and "Payments waiting for you" in english
 
@@ -78,7 +89,7 @@ def test_assigning_a_waiting_payment_closes_the_claim_and_books_it_once(
 
     again = post(client, f"/payments/{g2.id}/assign", claim=ref)  # the form sent twice: nothing booked twice
     assert again.status_code == 302
-    assert f"payment {g2.id} is not waiting" in client.get("/payments").get_data(as_text=True)
+    assert f"Zahlung {g2.id} wartet nicht mehr" in client.get("/payments").get_data(as_text=True)  # German
     assert len(query(etc, select(LedgerEntry).where(LedgerEntry.claim_id == claim.id,
                                                     LedgerEntry.kind == "payment"))) == 1
 
@@ -96,7 +107,7 @@ def test_a_part_amount_books_that_much_and_the_rest_keeps_waiting(
 
     post(client, f"/payments/{g1.id}/assign", claim_other=f"acme:{claim.order_number}", amount="99999")
     page = client.get("/payments").get_data(as_text=True)
-    assert "Nicht gebucht" in page and "must be at most the 1229.56 EUR not yet booked" in page
+    assert "Nicht gebucht: Höchstens 1.229,56\xa0€ sind noch nicht gebucht." in page
     assert payment(etc, "G1").unallocated == D("1229.56")
     post(client, f"/payments/{g1.id}/assign", claim_other=f"acme:{claim.order_number}", amount="zwölf")
     assert "kein Betrag" in client.get("/payments").get_data(as_text=True)
@@ -143,8 +154,17 @@ def test_search_finds_booked_payments_with_their_claims(login: Callable[..., Fla
     [claim] = query(etc, select(Claim).where(Claim.id == booked.claim_id))
     client = login("clara")
     page = client.get("/payments?q=kunde bezahlt").get_data(as_text=True)
-    assert "Kunde Bezahlt" in page and f"acme:{claim.order_number}" in page
+    ref = f"acme:{claim.order_number}"
+    assert "Kunde Bezahlt" in page and f'<a href="/claims/acme/{claim.order_number}">{ref}</a>' in page  # its page
     by_amount = client.get(f"/payments?q={str(k1.amount).replace('.', ',')}").get_data(as_text=True)
     assert "Kunde Bezahlt" in by_amount
     assert "Keine gebuchte Zahlung gefunden." in client.get("/payments?q=Arbeitgeber").get_data(as_text=True)
     assert all(p.state != PaymentState.IGNORED for p in query(etc, select(IncomingPaymentRow)))
+
+
+def test_a_long_queue_shows_its_oldest_and_counts_the_rest(login: Callable[..., FlaskClient], etc: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(payments_page, "QUEUE_PAGE", 1)
+    page = login("clara").get("/payments").get_data(as_text=True)
+    assert f'id="payment-{payment(etc, "G1").id}"' in page and f'id="payment-{payment(etc, "G2").id}"' not in page
+    assert "… und 1 weitere" in page

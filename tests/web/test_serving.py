@@ -12,6 +12,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from mahnwerk.sync.config import load_config
 from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.web.users import list_users, verify
@@ -120,3 +122,55 @@ def test_a_listen_address_that_is_not_one_is_a_config_problem(etc: Path) -> None
     assert re.search(r"mahnwerk\.toml:\d+: web\.listen: expected host:port", result.stderr), result.stderr
     bad = mahnwerk(etc.parent, "web", "--listen", "nope")
     assert bad.returncode == 2 and "--listen" in bad.stderr
+
+
+def test_the_web_table_is_read_and_checked(etc: Path) -> None:
+    from mahnwerk.errors import ConfigError, MahnwerkError
+    from mahnwerk.sync.web.app import create_app
+
+    key = etc / "web-key"
+    key.write_text("short\n", encoding="utf-8")
+    toml = (etc / "mahnwerk.toml").read_text(encoding="utf-8")
+    (etc / "mahnwerk.toml").write_text(toml + '\n[web]\nlisten = "[::1]:8421"\nsecure_cookies = true\n'
+                                              'behind_proxy = true\nsecret_key_file = "web-key"\n', encoding="utf-8")
+    config = load_config(etc)
+    assert (config.web.listen, config.web.secure_cookies, config.web.behind_proxy) == (("::1", 8421), True, True)
+    assert config.web.secret_key_file == key
+    store = open_store(config)
+    try:
+        with pytest.raises(MahnwerkError, match="fewer than 16 bytes"):
+            create_app(config, store)
+        key.write_text("k" * 40, encoding="utf-8")
+        assert create_app(config, store).secret_key == b"k" * 40
+    finally:
+        store.close()
+    (etc / "mahnwerk.toml").write_text(toml + '\n[web]\nlisten_on = "127.0.0.1:8420"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match='unknown key "listen_on"; did you mean "listen"'):
+        load_config(etc)
+
+
+def test_claim_panels_render_in_order_and_skip_none() -> None:
+    from mahnwerk.sync.web.panels import CLAIM_PANELS, Panel, claim_panels
+
+    saved = list(CLAIM_PANELS)
+    try:
+        CLAIM_PANELS[:] = [lambda *a: Panel("a.html", {"order": a[3]}), lambda *a: None, lambda *a: Panel("b.html")]
+        panels = claim_panels(None, None, "acme", "42", None)  # type: ignore[arg-type]
+        assert [(p.template, p.context) for p in panels] == [("a.html", {"order": "42"}), ("b.html", {})]
+    finally:
+        CLAIM_PANELS[:] = saved
+
+
+def test_a_started_server_fills_the_overview_cache_and_stops(app) -> None:
+    from mahnwerk.sync.web.serve import WebServer
+
+    server = WebServer(app, ("127.0.0.1", 0))
+    server.start()
+    try:
+        caches = app.extensions.setdefault("mahnwerk.caches", {})
+        poll(lambda: caches.get("outlook") is not None and caches["outlook"].values, why="the warm-up", timeout=60)
+        assert get(f"{server.url}/login")[0] == 200
+    finally:
+        server.stop()
+    assert not server.thread.is_alive()
+    assert get(f"{server.url}/login")[0] == 0

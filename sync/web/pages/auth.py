@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from mahnwerk.sync.web import context, texts
 from mahnwerk.sync.web.access import log_in, safe_next, throttle
@@ -14,7 +13,7 @@ bp = Blueprint("auth", __name__)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Any:
+def login() -> ResponseReturnValue:
     """The login form; POST checks the password (at most 5 failures per name and address in 5 minutes)."""
     target = safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -33,7 +32,7 @@ def login() -> Any:
 
 
 @bp.route("/logout", methods=["POST"])
-def logout() -> Any:
+def logout() -> ResponseReturnValue:
     session.clear()
     g.user = None
     flash(texts._("login.logged_out"))
@@ -41,7 +40,7 @@ def logout() -> Any:
 
 
 @bp.route("/lang", methods=["POST"])
-def language() -> Any:
+def language() -> ResponseReturnValue:
     """Keep the user's language ("" for the browser's) and go back to the page."""
     found = context.user()
     lang = request.form.get("lang", "")

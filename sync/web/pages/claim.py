@@ -10,18 +10,30 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
+from sqlalchemy import select
+from sqlmodel import col
 
 from mahnwerk.errors import MahnwerkError
 from mahnwerk.policy.model import HOLD_KINDS
 from mahnwerk.sync.casework.acting import act_on_case
-from mahnwerk.sync.casework.case import Case, CaseError, hold, instalments, mark_paid, note, parse_amount, release
-from mahnwerk.sync.casework.casefile import claim_key
+from mahnwerk.sync.casework.case import (
+    Case,
+    CaseError,
+    hold,
+    instalments,
+    mark_paid,
+    note,
+    order_ref,
+    parse_amount,
+    release,
+)
 from mahnwerk.sync.casework.preview import preview_claim
 from mahnwerk.sync.casework.reasons import reason_text
 from mahnwerk.sync.casework.timeline import explain
 from mahnwerk.sync.casework.wording import wording
 from mahnwerk.sync.config import Config
 from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import Claim
 from mahnwerk.sync.web import context
 from mahnwerk.sync.web.access import clerk_required
 from mahnwerk.sync.web.acting import acting, perform
@@ -31,18 +43,42 @@ from mahnwerk.sync.web.texts import _, add, current_lang
 
 bp = Blueprint("claim", __name__, url_prefix="/claims")
 add(TEXTS)
+PDF_POLICY = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
 EVERY = ("1m", "2w", "14d")  # the payment plan's spacing choices: monthly, fortnightly, every 14 days
+
+
+def ref_of(shop: str, order: str) -> str:
+    """SHOP:ORDER_NUMBER of the claim on order id `order` (what the casework functions take); 404 if none."""
+    if shop not in {s.id for s in context.config().shops}:
+        abort(404)
+    try:
+        with context.store().session() as session:
+            return order_ref(session, shop, order)
+    except CaseError:
+        abort(404)
+
+
+def id_of_number(shop: str, order: str) -> str | None:
+    """The order id of the claim whose order number is `order`, when no order has `order` as its id: pages that
+    know a claim as SHOP:ORDER_NUMBER link by number, and the claim page sends them on to its own address."""
+    with context.store().session() as session:
+        if session.execute(select(col(Claim.id)).where(col(Claim.shop_id) == shop, col(Claim.order_id) == order)
+                           ).first() is not None:
+            return None
+        found = session.execute(select(col(Claim.order_id)).where(
+            col(Claim.shop_id) == shop, col(Claim.order_number) == order).order_by(col(Claim.id))).scalars().first()
+    return str(found) if found is not None else None
 
 
 @bp.route("/<shop>/<order>")
 def show(shop: str, order: str) -> Any:
-    """The claim with its story, its next notice and (for clerks) the forms that change it."""
-    key = claim_key(shop, order)
-    try:
-        report = act_on_case(context.store(), context.config(), key, lambda case: explain(case, lang=current_lang()),
-                             by="", source="web", now=context.now(), command="web", write=False)
-    except MahnwerkError:
-        abort(404)
+    """The claim on the shop's order id `order`, with its story, its next notice and (for clerks) the forms that
+    change it."""
+    if (canonical := id_of_number(shop, order)) is not None:
+        return redirect(url_for("claim.show", shop=shop, order=canonical))
+    ref = ref_of(shop, order)
+    report = act_on_case(context.store(), context.config(), ref, lambda case: explain(case, lang=current_lang()),
+                         by="", source="web", now=context.now(), command="web", write=False)
     panels = [Markup(render_template(p.template, **p.context))  # each panel's HTML, autoescaped by its template
               for p in claim_panels(context.store(), context.config(), shop, order, context.now())]
     me = context.user()
@@ -58,7 +94,7 @@ def status_text(status: str) -> str:
 
 @bp.route("/<shop>/<order>/preview.pdf")
 def preview_pdf(shop: str, order: str) -> Any:
-    """The next notice's PDF letter, as the customer gets it; 404 when the notice goes without a letter."""
+    """The next notice as a PDF letter (the customer's own when the notice goes with one); 404 without a notice."""
     try:
         shown = preview_claim(context.store(), context.config(), shop, order, context.now())
     except MahnwerkError:
@@ -66,8 +102,11 @@ def preview_pdf(shop: str, order: str) -> Any:
     if shown.pdf is None:
         abort(404)
     name = f"{order}-{shown.stage}-preview.pdf".replace('"', "")
+    # The console's CSP says object-src 'none'; Chromium shows a PDF through its viewer plugin, which a PDF's own
+    # object-src 'none' may block (not verifiable headless): the letter gets a policy that allows only itself.
     return Response(shown.pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+                    headers={"Content-Disposition": f'inline; filename="{name}"',
+                             "Content-Security-Policy": PDF_POLICY})
 
 
 def preview_panel(store: Store, config: Config, shop: str, order: str, now: datetime) -> Panel | None:
@@ -76,7 +115,7 @@ def preview_panel(store: Store, config: Config, shop: str, order: str, now: date
         shown = preview_claim(store, config, shop, order, now, with_pdf=False)
     except MahnwerkError:
         return None
-    pdf = url_for("claim.preview_pdf", shop=shop, order=order) if shown.has_letter else None
+    pdf = url_for("claim.preview_pdf", shop=shop, order=order) if shown.found else None
     return Panel("claim_preview.html", {"preview": shown, "pdf_url": pdf, "word": wording(current_lang()).word,
                                         "reason": reason_text(shown.policy_reason, current_lang())})
 
@@ -86,9 +125,7 @@ CLAIM_PANELS.insert(0, preview_panel)
 
 def act(shop: str, order: str, work: Callable[[Case], Any], done: str) -> Any:
     """Run a clerk's change through casework under the shop's lock, flash what happened, back to the claim."""
-    if shop not in {s.id for s in context.config().shops}:
-        abort(404)
-    key = claim_key(shop, order)
+    key = ref_of(shop, order)
 
     def run() -> str:
         act_on_case(context.store(), context.config(), key, work, **acting(key))

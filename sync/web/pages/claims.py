@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, stream_with_context
+from flask.typing import ResponseReturnValue
 
 from mahnwerk.policy.aging import BUCKET_NAMES
 from mahnwerk.sync.casework.claimlist import (
@@ -86,7 +87,7 @@ def filter_args(found: ClaimFilter) -> dict[str, str]:
 
 
 @bp.route("/claims")
-def index() -> Any:
+def index() -> ResponseReturnValue:
     found = wanted()
     shops = context.config().shops
     size = request.args.get("size", PAGE_SIZE, type=int) or PAGE_SIZE
@@ -98,7 +99,7 @@ def index() -> Any:
 
 
 @bp.route("/claims.csv")
-def download() -> Any:
+def download() -> ResponseReturnValue:
     """The filtered list, every page, as CSV for a spreadsheet: in German with ";" and decimal commas."""
     found = wanted()
     german = texts.current_lang() == "de"

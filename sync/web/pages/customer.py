@@ -1,5 +1,5 @@
-"""The customer page: every claim of one customer in a shop (found by their e-mail address), with what they owe
-per currency; each claim links to its page."""
+"""The customer page: every claim of one customer in a shop (found by their e-mail address or their customer id in
+the shop), with what they owe per currency; each claim links to its page."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ add(TEXTS)
 
 @bp.route("/<shop>/<path:key>")
 def show(shop: str, key: str) -> Any:
-    """All claims of the customer with the e-mail address `key`, newest trouble first, and the totals."""
+    """All claims of the customer `key` (an e-mail address, or the customer id in the shop) and the totals."""
     try:
         found = customer_claims(context.store(), context.config(), shop, key, context.now())
     except CaseError:

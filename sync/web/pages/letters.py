@@ -5,9 +5,9 @@ done|skip`."""
 from __future__ import annotations
 
 import io
-from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 
 from mahnwerk.sync.casework.planner import shop_today
 from mahnwerk.sync.casework.tasks import finish_tasks, open_tasks
@@ -47,7 +47,7 @@ texts.add({
 
 
 @bp.route("")
-def index() -> Any:
+def index() -> ResponseReturnValue:
     """Today's letters and the open tasks of every shop."""
     store, shops, now = context.store(), context.config().shops, context.now()
     letters = todays_letters(store, shops, now)
@@ -56,7 +56,7 @@ def index() -> Any:
 
 
 @bp.route("/today.pdf")
-def today_pdf() -> Any:
+def today_pdf() -> ResponseReturnValue:
     """Every letter written today, merged into one PDF in the order they were written."""
     shops, now = context.config().shops, context.now()
     paths = [letter.path for letter in todays_letters(context.store(), shops, now) if letter.present]
@@ -70,7 +70,7 @@ def today_pdf() -> Any:
 
 @bp.post("/tasks/<verb>")
 @clerk_required
-def finish(verb: str) -> Any:
+def finish(verb: str) -> ResponseReturnValue:
     """Mark the claim's open tasks done or skipped; the note goes into the ledger."""
     if verb not in TASK_VERBS:
         abort(404)

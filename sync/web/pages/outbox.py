@@ -4,9 +4,8 @@ retry|done|skip`."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from mahnwerk.sync.outbox.settle import VERBS, dead_letters, settle_dead_letter
 from mahnwerk.sync.web import context, texts
@@ -42,7 +41,7 @@ texts.add({
 
 
 @bp.route("")
-def index() -> Any:
+def index() -> ResponseReturnValue:
     """Every shop's dead letters, oldest first."""
     rows = dead_letters(context.store(), [shop.id for shop in context.config().shops])
     return render_template("outbox.html", rows=rows, verbs=VERBS)
@@ -50,7 +49,7 @@ def index() -> Any:
 
 @bp.post("/<int:row_id>/<verb>")
 @clerk_required
-def settle(row_id: int, verb: str) -> Any:
+def settle(row_id: int, verb: str) -> ResponseReturnValue:
     """Retry, mark done or skip one dead letter; the note goes into the ledger."""
     if verb not in VERBS:
         abort(404)

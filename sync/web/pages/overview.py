@@ -4,9 +4,9 @@ waiting for a base rate (with the fix) and payments waiting for a person."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
 
 from mahnwerk.policy.aging import AgingLine
 from mahnwerk.sync.casework.outlook import Outlook, outlook
@@ -61,8 +61,18 @@ def shop_outlook(shop_id: str) -> Outlook:
     return app_cache("outlook", OUTLOOK_SECONDS).get((shop.id, shop_today(shop, now)), compute)
 
 
+def warm() -> None:
+    """Compute every shop's outlook into the cache (in the application's context), so the first visitor of the
+    overview does not wait for it."""
+    for shop in context.config().shops:
+        shop_outlook(shop.id)
+
+
+bp.record_once(lambda state: state.app.extensions.setdefault("mahnwerk.warmers", []).append(warm))
+
+
 @bp.route("/")
-def index() -> Any:
+def index() -> ResponseReturnValue:
     shops = context.config().shops
     report = status_report(context.store(), [shop.id for shop in shops])
     outlooks = [shop_outlook(shop.id) for shop in shops]

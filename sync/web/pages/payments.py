@@ -4,22 +4,30 @@ and why; a clerk books one (or a part of it) to a claim or ignores it with a rea
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from mahnwerk.sync.casework.case import CaseError, parse_amount
-from mahnwerk.sync.payments.queue import assign_payment, booked_payments, ignore_payment, waiting_payments
+from mahnwerk.sync.payments.queue import (
+    assign_payment,
+    booked_payments,
+    count_waiting,
+    ignore_payment,
+    waiting_payments,
+)
 from mahnwerk.sync.web import context, texts
 from mahnwerk.sync.web.access import clerk_required
 from mahnwerk.sync.web.acting import acting, perform
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
+QUEUE_PAGE = 200  # the oldest first; settled ones make room for the next
 
 texts.add({
     "payments.title": ("Zahlungen", "Payments"),
     "payments.waiting": ("Zahlungen, die auf Sie warten", "Payments waiting for you"),
     "payments.none_waiting": ("Keine Zahlung wartet.", "No payment is waiting."),
+    "payments.more": ("… und {n} weitere (die ältesten stehen oben; erledigte machen Platz).",
+                      "… and {n} more (the oldest come first; settled ones make room)."),
     "payments.booked_on": ("Gebucht am", "Booked on"),
     "payments.amount": ("Betrag", "Amount"),
     "payments.open": ("noch offen", "not yet booked"),
@@ -29,6 +37,7 @@ texts.add({
     "payments.state.review": ("prüfen", "to review"),
     "payments.state.unmatched": ("nicht zugeordnet", "unmatched"),
     "payments.state.matched": ("gebucht", "booked"),
+    "payments.claim_closed": ("nicht mehr offen: {state}", "no longer open: {state}"),
     "payments.suggested": ("Vorschläge", "Suggested claims"),
     "payments.why": ("Warum", "Why"),
     "payments.claim": ("Forderung", "Claim"),
@@ -57,18 +66,21 @@ texts.add({
 
 
 @bp.route("")
-def index() -> Any:
-    """The queue, and the booked payments matching `q` when a search was asked for."""
+def index() -> ResponseReturnValue:
+    """The queue (its oldest QUEUE_PAGE payments: each has its forms), and the booked payments matching `q` when a
+    search was asked for."""
     shop_ids = [shop.id for shop in context.config().shops]
     store = context.store()
     search = request.args.get("q", "").strip()
     found = booked_payments(store, shop_ids, search) if search else None
-    return render_template("payments.html", queue=waiting_payments(store, shop_ids), search=search, found=found)
+    queue = waiting_payments(store, shop_ids, details=True, limit=QUEUE_PAGE)
+    more = count_waiting(store, shop_ids) - len(queue) if len(queue) == QUEUE_PAGE else 0
+    return render_template("payments.html", queue=queue, more=more, search=search, found=found)
 
 
 @bp.post("/<int:payment_id>/assign")
 @clerk_required
-def assign(payment_id: int) -> Any:
+def assign(payment_id: int) -> ResponseReturnValue:
     """Book the payment (or the part amount given) to the claim picked or typed."""
     ref = request.form.get("claim_other", "").strip() or request.form.get("claim", "").strip()
     if not ref:
@@ -98,7 +110,7 @@ def assign(payment_id: int) -> Any:
 
 @bp.post("/<int:payment_id>/ignore")
 @clerk_required
-def ignore(payment_id: int) -> Any:
+def ignore(payment_id: int) -> ResponseReturnValue:
     """Take the payment out of the queue for good, with the reason given."""
     reason = request.form.get("reason", "").strip()
     if not reason:
