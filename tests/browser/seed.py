@@ -68,8 +68,7 @@ class SeededStore:
     unmatched_payment_id: int
     by_stage: dict[str, list[str]] = field(default_factory=dict)  # open claims' order numbers by the last stage
     # sent ("" for none yet), consumers first, oldest due date first
-    numbered: dict[str, str] = field(default_factory=dict)  # order number: order id, of the open claims whose
-    # number is not their id (a sequential-numbers plugin: "2026-1005" for order 1005)
+    order_ids: dict[str, str] = field(default_factory=dict)  # order number: the shop's order id, of every claim
     users: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(USERS))  # name: (role, password)
 
     @property
@@ -84,6 +83,18 @@ class SeededStore:
         found = [order for order in self.by_stage.get(stage, []) if order not in taken]
         assert found, f"no open claim at stage {stage!r} in the seeded store: {dict(self.stages)}"
         return found[0]
+
+    @property
+    def numbered(self) -> dict[str, str]:
+        """Order number: id, of the open claims whose number is not their id (a sequential-numbers plugin:
+        "2026-1005" for order 1005)."""
+        open_orders = {order for orders in self.by_stage.values() for order in orders}
+        return {number: order_id for number, order_id in self.order_ids.items()
+                if number != order_id and number in open_orders}
+
+    def claim_path(self, order_number: str) -> str:
+        """The claim page's address: by the shop's order id."""
+        return f"/claims/{SHOP_ID}/{self.order_ids[order_number]}"
 
     def claim_ref(self, order_number: str) -> str:
         return f"{SHOP_ID}:{order_number}"
@@ -135,8 +146,7 @@ def seeded_store(folder: Path, db_url: str | None = None) -> Iterator[SeededStor
             seeded = settle_casework(store, config, etc, db_url, shop, now)
             seeded.by_stage = orders_by_stage(store)
             with store.session() as session:
-                seeded.numbered = dict(session.execute(select(col(Claim.order_number), col(Claim.order_id)).where(
-                    col(Claim.state) == ClaimState.OPEN, col(Claim.order_number) != col(Claim.order_id))).all())
+                seeded.order_ids = dict(session.execute(select(col(Claim.order_number), col(Claim.order_id))).all())
         add_users(etc, USERS)
         yield seeded
 
