@@ -67,9 +67,8 @@ class SeededStore:
     review_amount: Decimal
     unmatched_payment_id: int
     by_stage: dict[str, list[str]] = field(default_factory=dict)  # open claims' order numbers by the last stage
-    # sent ("" for none yet), oldest due date first
-    numbered: dict[str, str] = field(default_factory=dict)  # order number: order id, of the open claims whose
-    # number is not their id (a sequential-numbers plugin: "2026-1005" for order 1005)
+    # sent ("" for none yet), consumers first, oldest due date first
+    order_ids: dict[str, str] = field(default_factory=dict)  # order number: the shop's order id, of every claim
     users: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(USERS))  # name: (role, password)
 
     @property
@@ -78,11 +77,24 @@ class SeededStore:
         return Counter({stage: len(orders) for stage, orders in self.by_stage.items()})
 
     def at_stage(self, stage: str) -> str:
-        """The order number of an open consumer claim at `stage` that the seed gave no other part to play."""
+        """The order number of an open claim at `stage` (a consumer's if there is one) that the seed gave no other
+        part to play."""
         taken = {self.script_order, self.disputed_order, self.review_order}
         found = [order for order in self.by_stage.get(stage, []) if order not in taken]
         assert found, f"no open claim at stage {stage!r} in the seeded store: {dict(self.stages)}"
         return found[0]
+
+    @property
+    def numbered(self) -> dict[str, str]:
+        """Order number: id, of the open claims whose number is not their id (a sequential-numbers plugin:
+        "2026-1005" for order 1005)."""
+        open_orders = {order for orders in self.by_stage.values() for order in orders}
+        return {number: order_id for number, order_id in self.order_ids.items()
+                if number != order_id and number in open_orders}
+
+    def claim_path(self, order_number: str) -> str:
+        """The claim page's address: by the shop's order id."""
+        return f"/claims/{SHOP_ID}/{self.order_ids[order_number]}"
 
     def claim_ref(self, order_number: str) -> str:
         return f"{SHOP_ID}:{order_number}"
@@ -134,8 +146,7 @@ def seeded_store(folder: Path, db_url: str | None = None) -> Iterator[SeededStor
             seeded = settle_casework(store, config, etc, db_url, shop, now)
             seeded.by_stage = orders_by_stage(store)
             with store.session() as session:
-                seeded.numbered = dict(session.execute(select(col(Claim.order_number), col(Claim.order_id)).where(
-                    col(Claim.state) == ClaimState.OPEN, col(Claim.order_number) != col(Claim.order_id))).all())
+                seeded.order_ids = dict(session.execute(select(col(Claim.order_number), col(Claim.order_id))).all())
         add_users(etc, USERS)
         yield seeded
 
@@ -199,11 +210,12 @@ def credit(ref: str, amount: Decimal, text: str, payer: str, now: datetime) -> I
 
 
 def orders_by_stage(store: Store) -> dict[str, list[str]]:
-    """Order numbers of the open consumer claims by the last stage sent to them ("" when none was sent yet)."""
+    """Order numbers of the open claims by the last stage sent to them ("" when none was sent yet), consumers
+    before businesses, each oldest due date first."""
     stages = stage_by_claim(store)
     with store.session() as session:
         rows = session.execute(select(col(Claim.id), col(Claim.order_number)).where(
-            col(Claim.state) == ClaimState.OPEN, col(Claim.is_b2b).is_(False)).order_by(col(Claim.due_date)))
+            col(Claim.state) == ClaimState.OPEN).order_by(col(Claim.is_b2b), col(Claim.due_date)))
         found: dict[str, list[str]] = {}
         for claim_id, order in rows:
             found.setdefault(stages[claim_id], []).append(order)

@@ -47,8 +47,10 @@ def claim_row(seeded: SeededStore, order: str) -> tuple[Claim, list[LedgerEntry]
 
 
 def open_claim(driver, console, order: str) -> str:
-    """Go to the claim's page; its visible text."""
+    """Go to the claim's page (by the order number, as the payments and letters pages link it: the console sends
+    it on to the claim's address by order id); its visible text."""
     driver.get(f"{console.url}/claims/{SHOP_ID}/{order}")
+    assert path(driver) == console.seeded.claim_path(order), f"order {order} is shown at {path(driver)}"
     text = body_text(driver)
     assert order in driver.find_element(By.TAG_NAME, "h1").text, f"not the claim's page for {order}:\n{text}"
     return text
@@ -97,14 +99,14 @@ def test_a_clerk_holds_a_disputed_claim(open_browser, console) -> None:
     driver = open_browser("de")
     login(driver, console.url, "clara", seeded.users["clara"][1])
     open_claim(driver, console, order)
-    form = post_forms(driver)[f"/claims/{SHOP_ID}/{order}/hold"]
+    form = post_forms(driver)[f"{seeded.claim_path(order)}/hold"]
     Select(form.find_element(By.NAME, "reason")).select_by_value("dispute")
     form.find_element(By.NAME, "note").send_keys("Kundin bestreitet die Lieferung")
     submit(driver, form)
-    assert path(driver) == f"/claims/{SHOP_ID}/{order}", path(driver)
+    assert path(driver) == seeded.claim_path(order), path(driver)
     assert words("claim.held", "de") in driver.find_element(By.CSS_SELECTOR, ".flash").text
     assert words("status.on_hold", "de") in driver.find_element(By.TAG_NAME, "h1").text
-    assert f"/claims/{SHOP_ID}/{order}/release" in post_forms(driver), "no release form for the held claim"
+    assert f"{seeded.claim_path(order)}/release" in post_forms(driver), "no release form for the held claim"
     _, entries = claim_row(seeded, order)
     [held] = [e for e in entries if e.kind == "hold"]
     assert (held.actor, held.source, held.data["kind"]) == ("clara", "web", "dispute"), held

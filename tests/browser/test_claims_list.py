@@ -60,6 +60,7 @@ def test_the_list_filters_by_stage_and_a_searched_claim_opens_from_its_row(open_
         driver.find_element(By.LINK_TEXT, number).click()
         heading = driver.find_element(By.TAG_NAME, "h1").text
         assert number in heading, f"the row of order {number} leads to {path(driver)}: {body_text(driver)[:300]}"
+        assert path(driver) == seeded.claim_path(number), path(driver)
         driver.back()
 
 
