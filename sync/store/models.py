@@ -50,7 +50,8 @@ class Claim(SQLModel, table=True):
                       Index("ix_claims_invoice_number", "invoice_number"),
                       Index("ix_claims_name_prefix", text("lower(customer_name)")),
                       Index("ix_claims_email_prefix", text("lower(email)")),
-                      Index("ix_claims_shop_customer", "shop_id", "customer_id"))  # the customer page (0011)
+                      Index("ix_claims_shop_customer", "shop_id", "customer_id"),  # the customer page (0011)
+                      Index("ix_claims_state_stage_due", "state", "last_stage", "due_date", "id"))  # stage filter
     id: int | None = Field(default=None, primary_key=True)
     shop_id: str = Field(foreign_key="shops.id", max_length=40)
     order_id: str = Field(max_length=64)
@@ -73,6 +74,9 @@ class Claim(SQLModel, table=True):
     payment_method: str = Field(max_length=60)
     customer_group: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
     customer_id: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})  # "" for a guest
+    # The last stage entered in the ledger, "" before any; kept by a trigger on ledger (migration 0012), never
+    # written here.
+    last_stage: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
     ordered_at: datetime = Field(sa_type=UTCDateTime)
     shop_modified_at: datetime = Field(sa_type=UTCDateTime)
     first_seen_at: datetime = Field(sa_type=UTCDateTime)

@@ -178,3 +178,43 @@ def test_processes_opening_one_new_sqlite_file_together_all_succeed(tmp_path) ->
                               text=True) for _ in range(5)]
     said = [proc.communicate(timeout=120)[0] for proc in procs]
     assert [proc.returncode for proc in procs] == [0] * 5, "".join(said)
+
+
+def test_the_last_stage_is_backfilled_and_kept_by_the_ledger(db_url: str) -> None:
+    """claims.last_stage (migration 0012): filled from the ledger on upgrade, then kept by a trigger for every stage
+    entry however it is written (bulk COPY on PostgreSQL, the ORM), other entries leaving it alone."""
+    from mahnwerk.sync.store.bulk import bulk_insert
+
+    store = Store(db_url, migrate=False)
+    store.migrate("0011")
+    ledger = LedgerEntry.__table__
+    with store.engine.begin() as connection:
+        connection.execute(insert(Shop.__table__).values(id="acme", kind="woocommerce", url="u", created_at=NOW))
+        claims_0011 = sa.table("claims", sa.column("id", sa.Integer()),
+                               *(sa.column(name, Claim.__table__.c[name].type) for name in a_claim_row()))
+        ids = [connection.execute(insert(claims_0011).values(a_claim_row(order_id=str(n), order_number=str(n)))
+                                  .returning(claims_0011.c.id)).scalar_one() for n in (1, 2, 3)]
+        connection.execute(insert(ledger), [
+            {"claim_id": ids[0], "at": NOW, "kind": "stage", "source": "run", "data": {"stage": "reminder"}},
+            {"claim_id": ids[0], "at": NOW, "kind": "stage", "source": "run", "data": {"stage": "dunning_1"}},
+            {"claim_id": ids[0], "at": NOW, "kind": "note", "source": "cli", "data": {"text": "rang"}},
+            {"claim_id": ids[1], "at": NOW, "kind": "opened", "source": "sync", "data": {}}])
+    store.migrate()
+
+    def stages() -> list[str]:
+        with store.engine.connect() as connection:
+            return list(connection.execute(select(Claim.__table__.c.last_stage).order_by(Claim.__table__.c.id))
+                        .scalars())
+
+    assert stages() == ["dunning_1", "", ""]
+    with store.engine.begin() as connection:
+        bulk_insert(connection, ledger, [
+            {"claim_id": ids[1], "at": NOW, "kind": "stage", "source": "run", "actor": "",
+             "data": {"stage": "reminder"}},
+            {"claim_id": ids[0], "at": NOW, "kind": "payment", "source": "cli", "actor": "",
+             "data": {"amount": "1.00"}}])
+    with store.session() as session:
+        session.add(LedgerEntry(claim_id=ids[2], at=NOW, kind="stage", source="run", data={"stage": "final_notice"}))
+        session.commit()
+    assert stages() == ["dunning_1", "reminder", "final_notice"]
+    store.close()
