@@ -18,19 +18,9 @@ from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.web.app import create_app
 from mahnwerk.sync.web.users import add_user
 from tests.support import write_config
+from tests.sync.test_casework_cli import RATES
 
 PASSWORD = "correct horse battery"
-RATES = """
-[[policy.base_rates]]
-table = "de"
-valid_from = 2026-07-01
-rate = "1.27"
-
-[[policy.base_rates]]
-table = "de"
-valid_from = 2027-01-01
-rate = "1.27"
-"""
 
 
 @pytest.fixture
