@@ -23,8 +23,8 @@ class ActionRefused(CaseError):
     page that words it in the reader's language (the message is English, for the command line)."""
 
     def __init__(self, message: str, *, param: str = "", code: str = "", **values: Any) -> None:
-        super().__init__(message)
-        self.param, self.code, self.values = param, code, values
+        super().__init__(message, code=code, **values)
+        self.param = param
 
 
 def act_on_case(store: Store, config: Config, ref: str, work: Callable[[Case], T], *, by: str, source: str,

@@ -32,9 +32,15 @@ CENT = Decimal("0.01")
 
 
 class CaseError(MahnwerkError):
-    """A casework command that cannot be done as asked (unknown claim, not on hold, ...): exit code 2."""
+    """A casework command that cannot be done as asked (unknown claim, not on hold, ...): exit code 2. The message
+    is English, for the command line (it may name its options); `code` and `values` say the same for a page that
+    words it in the reader's language."""
 
     exit_code = 2
+
+    def __init__(self, message: str, *, code: str = "", **values: Any) -> None:
+        super().__init__(message)
+        self.code, self.values = code, values
 
 
 PLAIN_AMOUNT = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")  # no exponent, no "inf": what a person types for money
@@ -43,13 +49,14 @@ PLAIN_AMOUNT = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")  # no exponent, no "inf
 def parse_amount(text: str) -> Decimal:
     """A positive amount as a person types it ("120.50", "120,50"), at most two decimals; CaseError otherwise."""
     if not PLAIN_AMOUNT.fullmatch(text.strip()):
-        raise CaseError(f'"{text}" is not an amount like 49.90')
+        raise CaseError(f'"{text}" is not an amount like 49.90', code="not_an_amount", text=text)
     try:
         amount = Decimal(text.strip().replace(",", "."))
     except InvalidOperation:
-        raise CaseError(f'"{text}" is not an amount like 49.90') from None
+        raise CaseError(f'"{text}" is not an amount like 49.90', code="not_an_amount", text=text) from None
     if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise CaseError(f'"{text}" is not a positive amount with at most two decimals')
+        raise CaseError(f'"{text}" is not a positive amount with at most two decimals', code="not_an_amount",
+                        text=text)
     return amount
 
 
@@ -131,7 +138,8 @@ def order_ref(session: Session, shop_id: str, order_id: str) -> str:
 
 def require_open(case: Case) -> None:
     if case.claim.state != ClaimState.OPEN:
-        raise CaseError(f"{facts(case.claim).key} is {case.claim.state}, not open")
+        raise CaseError(f"{facts(case.claim).key} is {case.claim.state}, not open", code="not_open",
+                        claim=facts(case.claim).key, state=case.claim.state)
 
 
 def hold(case: Case, kind: str, *, note: str = "", until: date | None = None) -> LedgerEntry:
@@ -140,7 +148,7 @@ def hold(case: Case, kind: str, *, note: str = "", until: date | None = None) ->
     if kind not in HOLD_KINDS:
         raise CaseError(f'unknown hold reason "{kind}"; one of {", ".join(HOLD_KINDS)}')
     if until is not None and until <= case.today:
-        raise CaseError(f"--until {until} is not in the future")
+        raise CaseError(f"--until {until} is not in the future", code="until_past", until=until)
     return case.record("hold", {"kind": kind, "reason": note, "until": until.isoformat() if until else None})
 
 
@@ -148,7 +156,8 @@ def release(case: Case, *, note: str = "") -> LedgerEntry:
     """End a hold or a payment plan; dunning resumes with a fresh deadline."""
     result = case.assess()
     if result.status not in ("on_hold", "in_plan"):
-        raise CaseError(f"{result.claim.key} is not on hold and has no running payment plan ({result.reason})")
+        raise CaseError(f"{result.claim.key} is not on hold and has no running payment plan ({result.reason})",
+                        code="not_held", claim=result.claim.key)
     return case.record("release", {"reason": note})
 
 
@@ -156,7 +165,8 @@ def add_period(start: date, every: str, times: int) -> date:
     """`start` moved on `times` periods of `every` ("1m", "2w", "14d"); month ends clamp (Jan 31 + 1m = Feb 28)."""
     match = re.fullmatch(r"(\d+)([dwm])", every.strip())
     if not match or int(match[1]) == 0:
-        raise CaseError(f'--every takes a period like "1m", "2w" or "14d" (got "{every}")')
+        raise CaseError(f'--every takes a period like "1m", "2w" or "14d" (got "{every}")', code="bad_period",
+                        every=every)
     count, unit = int(match[1]) * times, match[2]
     if unit == "d":
         return start + timedelta(days=count)
@@ -177,12 +187,13 @@ def instalments(case: Case, count: int, first: date, every: str) -> LedgerEntry:
     """Agree a payment plan over what is owed today; dunning waits while the instalments come in."""
     require_open(case)
     if not 2 <= count <= 60:
-        raise CaseError("--count must be between 2 and 60")
+        raise CaseError("--count must be between 2 and 60", code="bad_count")
     if first < case.today:
-        raise CaseError(f"--first {first} lies in the past")
+        raise CaseError(f"--first {first} lies in the past", code="first_past", first=first)
     result = case.assess()
     if result.balance is None or result.interest_unknown:
-        raise CaseError(f"cannot compute what {result.claim.key} owes: {result.problem}")
+        raise CaseError(f"cannot compute what {result.claim.key} owes: {result.problem}", code="owed_unknown",
+                        claim=result.claim.key)
     total = cents(result.balance.total)
     plan = [{"due": add_period(first, every, n).isoformat(), "amount": str(amount)}
             for n, amount in enumerate(split(total, count))]
@@ -196,18 +207,20 @@ def mark_paid(case: Case, amount: Decimal | None, *, on: date | None = None, not
     require_open(case)
     on = on or case.today
     if on > case.today:
-        raise CaseError(f"--on {on} lies in the future")
+        raise CaseError(f"--on {on} lies in the future", code="on_future", on=on)
     owed = case.assess(on)
     everything = amount is None
     if amount is None:
         if owed.balance is None or owed.interest_unknown:
-            raise CaseError(f"cannot compute what {owed.claim.key} owes: {owed.problem}; give --amount")
+            raise CaseError(f"cannot compute what {owed.claim.key} owes: {owed.problem}; give --amount",
+                            code="owed_unknown_amount", claim=owed.claim.key)
         amount = cents(owed.balance.total)
     if amount <= 0:
-        raise CaseError("--amount must be positive")
+        raise CaseError("--amount must be positive", code="not_an_amount", text=str(amount))
     if amount > case.shop.payments.max_amount and not everything:  # a typo guard for what a person typed
         raise CaseError(f"{amount} is above the sanity limit of {case.shop.payments.max_amount} "
-                        "(payments.max_amount in the shop's file)")
+                        "(payments.max_amount in the shop's file)", code="above_limit", amount=amount,
+                        limit=case.shop.payments.max_amount, currency=case.claim.currency)
     case.record("payment", {"amount": str(amount), "currency": case.claim.currency, "on": on.isoformat(),
                             "source": "manual", "note": note})
     after = case.assess()
@@ -239,7 +252,7 @@ def settle(case: Case, reason: str) -> None:
 def note(case: Case, text: str) -> LedgerEntry:
     """A free-text note in the claim's history."""
     if not text.strip():
-        raise CaseError("the note is empty")
+        raise CaseError("the note is empty", code="note_empty")
     return case.record("note", {"text": text})
 
 
@@ -248,6 +261,7 @@ def finish_task(case: Case, *, skipped: bool, note: str = "") -> LedgerEntry:
     result = case.assess()
     action = result.next
     if action is None or action.kind != "task" or result.status != "due":
-        raise CaseError(f"{result.claim.key} has no task due ({result.reason})")
+        raise CaseError(f"{result.claim.key} has no task due ({result.reason})", code="no_task",
+                        claim=result.claim.key)
     return case.record("stage", {"stage": action.stage, "kind": "task", "deadline": action.deadline.isoformat()
                                  if action.deadline else None, "fee": "0", "skipped": skipped, "note": note})

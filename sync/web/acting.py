@@ -5,13 +5,12 @@ for the page the browser is sent back to (POST/redirect/GET)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TypedDict
 
 from flask import flash
 
-from mahnwerk.sync.casework.acting import ActionRefused
 from mahnwerk.sync.casework.case import CaseError
 from mahnwerk.sync.store.locks import ShopBusy
 from mahnwerk.sync.web import context, texts
@@ -40,6 +39,31 @@ texts.add({
     "refused.not_dead_letter": ("Aktion {id} ist nicht (mehr) unzustellbar.", "Action {id} is not a dead letter (any "
                                 "more)."),
     "refused.row_without_claim": ("Zu Aktion {id} gibt es keine Forderung mehr.", "Action {id} has no claim any more."),
+    # the claim page's actions (sync/casework/case.py's CaseError codes); the command line's wording names options
+    "refused.not_an_amount": ("„{text}“ ist kein Betrag wie 49,90 (positiv, höchstens zwei Nachkommastellen).",
+                              '"{text}" is not an amount like 49.90 (positive, at most two decimals).'),
+    "refused.not_open": ("{claim} ist {state}, nicht offen.", "{claim} is {state}, not open."),
+    "refused.until_past": ("„Bis“ ({until}) muss in der Zukunft liegen.", '"Until" ({until}) must lie in the future.'),
+    "refused.not_held": ("{claim} ist weder angehalten noch in Ratenzahlung.",
+                         "{claim} is neither on hold nor in a payment plan."),
+    "refused.bad_period": ("„{every}“ ist kein Abstand wie 1m, 2w oder 14d.",
+                           '"{every}" is not a period like 1m, 2w or 14d.'),
+    "refused.bad_count": ("Eine Ratenzahlung hat 2 bis 60 Raten.", "A payment plan has 2 to 60 instalments."),
+    "refused.first_past": ("Die erste Rate ({first}) liegt in der Vergangenheit.",
+                           "The first instalment ({first}) lies in the past."),
+    "refused.owed_unknown": ("Was {claim} schuldet, lässt sich nicht berechnen (ein Basiszinssatz fehlt?).",
+                             "What {claim} owes cannot be computed (a base rate missing?)."),
+    "refused.owed_unknown_amount": ("Was {claim} schuldet, lässt sich nicht berechnen: bitte den Betrag angeben.",
+                                    "What {claim} owes cannot be computed: please give the amount."),
+    "refused.on_future": ("Das Zahlungsdatum ({on}) liegt in der Zukunft.", "The payment date ({on}) lies in the "
+                          "future."),
+    "refused.above_limit": ("{amount} liegt über der Obergrenze von {limit} (payments.max_amount in der Datei des "
+                            "Shops).", "{amount} is above the limit of {limit} (payments.max_amount in the shop's "
+                            "file)."),
+    "refused.not_a_date": ("„{text}“ ist kein Datum wie 2026-12-31.", '"{text}" is not a date like 2026-12-31.'),
+    "refused.first_missing": ("Bitte das Datum der ersten Rate angeben.", "Please give the first instalment's date."),
+    "refused.note_empty": ("Die Notiz ist leer.", "The note is empty."),
+    "refused.no_task": ("Für {claim} ist keine Aufgabe fällig.", "{claim} has no task due."),
 })
 
 
@@ -78,8 +102,17 @@ def perform(work: Callable[[], str], refused: str) -> bool:
 
 def refusal(error: CaseError) -> str:
     """Why an action was refused: in the reader's language when it says its `code`, else its (English) message."""
-    if not isinstance(error, ActionRefused) or f"refused.{error.code}" not in texts.TEXTS:
+    if f"refused.{error.code}" not in texts.TEXTS:
         return str(error)
     currency = str(error.values.get("currency", "EUR"))
-    return texts._(f"refused.{error.code}", **{name: texts.money(value, currency) if isinstance(value, Decimal)
-                                                else value for name, value in error.values.items()})
+    return texts._(f"refused.{error.code}", **{name: shown(name, value, currency)
+                                                for name, value in error.values.items()})
+
+
+def shown(name: str, value: object, currency: str) -> object:
+    """A value of a refusal as the page shows it: money and dates in the reader's format, a claim state in words."""
+    if isinstance(value, Decimal):
+        return texts.money(value, currency)
+    if isinstance(value, date):
+        return texts.as_date(value)
+    return texts.word("state", str(value)) if name == "state" else value

@@ -17,12 +17,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from mahnwerk.sync.casework.acting import act_on_case
+from mahnwerk.sync.casework.case import CaseError
 from mahnwerk.sync.casework.preview import preview_claim
 from mahnwerk.sync.casework.timeline import explain
 from mahnwerk.sync.cli.main import main
 from mahnwerk.sync.config import Config
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import Claim, LedgerEntry
+from mahnwerk.sync.web.acting import refusal
 from mahnwerk.sync.web.app import create_app
 from tests.support import write_config
 from tests.sync.test_preview import page_text
@@ -137,7 +139,13 @@ def test_hold_then_release_lands_in_the_ledger_with_the_users_name(login: Callab
     entries = [(e.kind, e.actor, e.source) for e in ledger(store, claim)][-3:]
     assert entries == [("hold", "clara", "web"), ("release", "clara", "web"), ("note", "clara", "web")]
     post(client, claim, "release")  # not on hold any more: the casework's refusal is shown, nothing written
-    assert "Nicht möglich:" in page(client, claim) and len(ledger(store, claim)) == 4
+    text = page(client, claim)
+    assert f"Nicht möglich: acme:{claim.order_number} ist weder angehalten noch in Ratenzahlung." in text
+    assert len(ledger(store, claim)) == 4
+    post(client, claim, "hold", reason="dispute", until="2020-01-01")  # the German words, not the command's option
+    assert "Nicht möglich: „Bis“ (01.01.2020) muss in der Zukunft liegen." in page(client, claim)
+    post(client, claim, "note", text="  ")
+    assert "Nicht möglich: Die Notiz ist leer." in page(client, claim) and len(ledger(store, claim)) == 4
 
 
 def test_mark_paid_and_a_payment_plan_go_through_casework(login: Callable[..., FlaskClient], store: Store,
@@ -147,7 +155,11 @@ def test_mark_paid_and_a_payment_plan_go_through_casework(login: Callable[..., F
     client = login("clara")
     post(client, claim, "paid", amount="1,50", on="", note="Überweisung")
     post(client, claim, "paid", amount="1e5")
-    assert "is not an amount like 49.90" in page(client, claim)
+    assert "Nicht möglich: „1e5“ ist kein Betrag wie 49,90" in page(client, claim)
+    with client.application.test_request_context(headers={"Accept-Language": "en"}):  # the same refusal in English
+        assert refusal(CaseError("x", code="not_an_amount", text="1e5")) == \
+            '"1e5" is not an amount like 49.90 (positive, at most two decimals).'
+        assert refusal(CaseError("no code: the message as it is")) == "no code: the message as it is"
     post(client, claim, "instalments", count="3", first=NOW.date().replace(year=NOW.year + 1).isoformat(),
          every="1m")
     payment, plan = [e for e in ledger(store, claim) if e.kind in ("payment", "plan")]

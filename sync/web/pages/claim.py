@@ -37,7 +37,7 @@ from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import Claim
 from mahnwerk.sync.web import context
 from mahnwerk.sync.web.access import clerk_required
-from mahnwerk.sync.web.acting import acting, perform
+from mahnwerk.sync.web.acting import acting, perform, refusal
 from mahnwerk.sync.web.claimtexts import TEXTS
 from mahnwerk.sync.web.panels import CLAIM_PANELS, Panel, claim_panels
 from mahnwerk.sync.web.texts import _, add, current_lang
@@ -144,7 +144,7 @@ def form_date(name: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise CaseError(f'{name}: "{text}" is not a date like 2026-12-31') from None
+        raise CaseError(f'{name}: "{text}" is not a date like 2026-12-31', code="not_a_date", text=text) from None
 
 
 def checked(shop: str, order: str, read: Callable[[], Callable[[Case], Any]], done: str) -> ResponseReturnValue:
@@ -152,7 +152,7 @@ def checked(shop: str, order: str, read: Callable[[], Callable[[Case], Any]], do
     try:
         work = read()
     except CaseError as exc:
-        flash(_("claim.failed", why=str(exc)), "error")
+        flash(_("claim.failed", why=refusal(exc)), "error")
         return redirect(url_for("claim.show", shop=shop, order=order))
     return act(shop, order, work, done)
 
@@ -198,9 +198,9 @@ def instalments_claim(shop: str, order: str) -> ResponseReturnValue:
     def read() -> Callable[[Case], Any]:
         count, first, every = request.form.get("count", ""), form_date("first"), request.form.get("every", "1m")
         if not count.strip().isdigit():
-            raise CaseError(f'count: "{count}" is not a number of instalments')
+            raise CaseError(f'count: "{count}" is not a number of instalments', code="bad_count")
         if first is None:
-            raise CaseError("first: the first instalment's due date is missing")
+            raise CaseError("first: the first instalment's due date is missing", code="first_missing")
         return lambda case: instalments(case, int(count), first, every)
 
     return checked(shop, order, read, _("claim.planned"))
