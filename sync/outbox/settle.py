@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from mahnwerk.sync.casework.acting import ActionRefused
@@ -24,16 +24,24 @@ SETTLED = {"retry": "queued for the next run", "done": "recorded as sent; the la
            "skip": "recorded as skipped; the ladder goes on"}
 
 
-def dead_letters(store: Store, shop_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The shops' dead letters, oldest first: what each was to do, for which claim, and why it stopped."""
+def dead_letters(store: Store, shop_ids: Sequence[str], *, limit: int | None = None) -> list[dict[str, Any]]:
+    """The shops' dead letters, oldest first (the first `limit`): what each was to do, for which claim, and why it
+    stopped."""
     with store.session() as session:
         found = session.execute(select(OutboxRow, Claim).join(Claim, col(Claim.id) == OutboxRow.claim_id).where(
             col(OutboxRow.shop_id).in_(shop_ids), col(OutboxRow.state) == OutboxState.DEAD)
-            .order_by(col(OutboxRow.id))).all()
+            .order_by(col(OutboxRow.id)).limit(limit)).all()
         return [{"id": r.id, "shop": r.shop_id, "claim": claim_key(c.shop_id, c.order_number), "key": r.key,
                  "kind": r.kind, "stage": r.stage, "channel": r.payload.get("channel_used", r.channel),
                  "planned_on": r.planned_on, "attempts": r.attempts, "updated_at": r.updated_at,
                  "customer": c.customer_name, "error": r.last_error} for r, c in found]
+
+
+def count_dead(store: Store, shop_ids: Sequence[str]) -> int:
+    """How many dead letters the shops have."""
+    with store.session() as session:
+        return int(session.execute(select(func.count()).select_from(OutboxRow).where(
+            col(OutboxRow.shop_id).in_(shop_ids), col(OutboxRow.state) == OutboxState.DEAD)).scalar_one())
 
 
 def settle_dead_letter(store: Store, config: Config, row_id: int, verb: str, *, note: str, by: str, source: str,

@@ -13,6 +13,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from mahnwerk.sync.store.models import LedgerEntry, OutboxRow, OutboxState
+from mahnwerk.sync.web.pages import outbox as outbox_page
 from tests.support import write_config
 from tests.sync.test_letters_disk_full import BY_LETTER
 from tests.sync.test_run import MERCHANT, query, run_at
@@ -51,6 +52,16 @@ def test_dead_letters_are_listed_with_their_reason(login: Callable[..., FlaskCli
     assert all(f'id="row-{r.id}"' in page for r in rows)
     assert str(escape(rows[0].last_error)) in page and "Unzustellbare Aktionen" in page
     assert "Dead letters" in login("vera", lang="en").get("/outbox").get_data(as_text=True)
+
+
+def test_a_long_list_shows_the_oldest_and_says_how_many_more(login: Callable[..., FlaskClient], etc: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page shows PAGE dead letters, oldest first, and counts the rest (a shop that failed all day)."""
+    rows = dead(etc)
+    monkeypatch.setattr(outbox_page, "PAGE", 2)
+    page = login("clara").get("/outbox").get_data(as_text=True)
+    assert [f'id="row-{r.id}"' in page for r in rows[:3]] == [True, True, False]
+    assert f"… und {len(rows) - 2} weitere" in page and "mahnwerk outbox --state dead" in page
 
 
 def test_a_retried_dead_letter_goes_out_with_the_next_run(login: Callable[..., FlaskClient], etc: Path) -> None:

@@ -18,6 +18,7 @@ from mahnwerk.sync.web.acting import acting, perform
 
 bp = Blueprint("letters", __name__, url_prefix="/letters")
 TASK_VERBS = ("done", "skip")
+TASKS_SHOWN = 200  # a shop with a manual stage for every claim can have thousands; the command line lists them all
 
 texts.add({
     "letters.title": ("Briefe und Aufgaben", "Letters and tasks"),
@@ -43,6 +44,7 @@ texts.add({
     "tasks.finished.done": ("{claim}: Aufgabe {what} erledigt.", "{claim}: task {what} done."),
     "tasks.finished.skip": ("{claim}: Aufgabe {what} übersprungen.", "{claim}: task {what} skipped."),
     "tasks.refused": ("Nicht erledigt: {why}", "Not done: {why}"),
+    "tasks.more": ("… und {n} weitere (alle: `mahnwerk tasks`).", "… and {n} more (all of them: `mahnwerk tasks`)."),
 })
 
 
@@ -51,8 +53,9 @@ def index() -> ResponseReturnValue:
     """Today's letters and the open tasks of every shop."""
     store, shops, now = context.store(), context.config().shops, context.now()
     letters = todays_letters(store, shops, now)
+    tasks = open_tasks(store, shops, now)
     return render_template("letters.html", letters=letters, present=sum(1 for letter in letters if letter.present),
-                           tasks=open_tasks(store, shops, now), verbs=TASK_VERBS)
+                           tasks=tasks[:TASKS_SHOWN], more=max(len(tasks) - TASKS_SHOWN, 0), verbs=TASK_VERBS)
 
 
 @bp.route("/today.pdf")

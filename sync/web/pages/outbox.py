@@ -7,12 +7,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from mahnwerk.sync.outbox.settle import VERBS, dead_letters, settle_dead_letter
+from mahnwerk.sync.outbox.settle import VERBS, count_dead, dead_letters, settle_dead_letter
 from mahnwerk.sync.web import context, texts
 from mahnwerk.sync.web.access import clerk_required
 from mahnwerk.sync.web.acting import acting, perform
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
+PAGE = 200  # dead letters shown at once: a shop that fails for a day can leave thousands; settled ones make room
 
 texts.add({
     "outbox.title": ("Postausgang", "Outbox"),
@@ -37,14 +38,20 @@ texts.add({
     "outbox.settled.skip": ("Aktion {id} ({claim}) ist übersprungen; das Verfahren geht weiter.",
                             "Action {id} ({claim}) is skipped; the ladder goes on."),
     "outbox.refused": ("Nicht erledigt: {why}", "Not done: {why}"),
+    "outbox.more": ("… und {n} weitere (die ältesten stehen oben; erledigte machen Platz; alle: "
+                    "`mahnwerk outbox --state dead --limit 100000`).",
+                    "… and {n} more (the oldest come first; settled ones make room; all of them: "
+                    "`mahnwerk outbox --state dead --limit 100000`)."),
 })
 
 
 @bp.route("")
 def index() -> ResponseReturnValue:
     """Every shop's dead letters, oldest first."""
-    rows = dead_letters(context.store(), [shop.id for shop in context.config().shops])
-    return render_template("outbox.html", rows=rows, verbs=VERBS)
+    store, shop_ids = context.store(), [shop.id for shop in context.config().shops]
+    rows = dead_letters(store, shop_ids, limit=PAGE)
+    more = count_dead(store, shop_ids) - len(rows) if len(rows) == PAGE else 0
+    return render_template("outbox.html", rows=rows, verbs=VERBS, more=more)
 
 
 @bp.post("/<int:row_id>/<verb>")
