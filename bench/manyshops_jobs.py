@@ -24,7 +24,8 @@ from sqlmodel import col
 
 from mahnwerk.sync.cli.main import Context
 from mahnwerk.sync.mirror.mirror import utcnow
-from mahnwerk.sync.service.daemon import build_scheduler, health
+from mahnwerk.sync.service.daemon import build_scheduler
+from mahnwerk.sync.service.health import health
 from mahnwerk.sync.service.metrics import DaemonMetrics, MetricsServer
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.locks import daemon_lock

@@ -9,11 +9,12 @@ daemon tick, so new rows count without a restart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlmodel import col, select
@@ -23,10 +24,16 @@ from mahnwerk.policy.rates import TABLES, RateRow, RateTable, half_year_end
 from mahnwerk.sync.casework.blocked import count_blocked
 from mahnwerk.sync.casework.planner import shop_today
 from mahnwerk.sync.config import Config, ShopConfig
+from mahnwerk.sync.mirror.claimdata import local_date
+from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import BaseRateRow
 
+if TYPE_CHECKING:
+    from mahnwerk.sync.service.metrics import DaemonMetrics
+
 log = structlog.get_logger("mahnwerk.rates")
+GERMANY = ZoneInfo("Europe/Berlin")  # the base rate changes at midnight German time
 
 
 def fetched_rows(store: Store) -> dict[str, list[RateRow]]:
@@ -205,3 +212,29 @@ def blocked_claims(store: Store, shop: ShopConfig, key: str, now: datetime) -> i
     name = shop.policy.rate_tables()[key].name
     counted = count_blocked(store, shop, shop_today(shop, now))
     return sum(n for gap, n in counted.claims.items() if gap.table == name)
+
+
+class RatesJob:
+    """The daemon's one `rates update` a day in the first two weeks of January and July (German time: the rate
+    changes at midnight in Germany). Its outcome is logged; a failure is retried the next day and never touches
+    the shops' jobs."""
+
+    def __init__(self, store: Store, config: Config, *, now: Callable[[], datetime] = utcnow,
+                 metrics: DaemonMetrics | None = None) -> None:
+        self.store, self.config, self.now, self.metrics = store, config, now, metrics
+        self.last_attempt: date | None = None
+
+    def __call__(self) -> None:
+        today = local_date(self.now(), GERMANY)
+        if not update_due(today, self.last_attempt):
+            return
+        self.last_attempt = today
+        try:
+            report = update_rates(self.store, self.config, self.now())
+        except Exception as exc:  # offline, the service down, the database away: tomorrow again
+            log.warning("rates.update_failed", reason=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return
+        if self.metrics and (report.added or report.changed):
+            self.metrics.rates_changed()
+        log.info("rates.updated", added=len(report.added), changed=len(report.changed), published=report.published,
+                 newest=max((day for day, _ in report.added), default=None))

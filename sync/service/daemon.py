@@ -18,12 +18,13 @@ at most 15 s), so shops do not fire together.
 A database that does not answer (a restart, a network blip) fails the tick without a traceback; the shop's next
 tick comes early (after 5 s, doubling up to its interval) and catches up what was missed, the day's run included.
 
-One more job, for the daemon and not per shop, runs `rates update` once a day on 1–14 January and July.
+One more job, for the daemon and not per shop, runs `rates update` once a day on 1–14 January and July
+(service/baserates.py's RatesJob).
 
 With `[daemon] metrics_listen` it serves Prometheus metrics and /healthz (service/metrics.py); under systemd it
-reports READY, WATCHDOG and STOPPING (service/systemd.py); with `[alerts] email` each tick ends by mailing the
-problems that began or cleared (service/alerts.py); with `[web] listen` it serves the web console (sync/web/) in
-a thread of its own.
+reports READY, WATCHDOG and STOPPING (service/systemd.py, service/health.py); with `[alerts] email` each tick
+ends by mailing the problems that began or cleared (service/alerts.py); with `[web] listen` it serves the web
+console (sync/web/) in a thread of its own.
 
 SIGTERM or SIGINT stops the scheduler; a job in progress finishes its page and ends, and because every page
 commits with its cursor, even a SIGKILL loses nothing.
@@ -37,9 +38,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -55,12 +55,13 @@ from mahnwerk.sync.config import Config, ShopConfig
 from mahnwerk.sync.mirror.claimdata import local_date
 from mahnwerk.sync.mirror.mirror import utcnow
 from mahnwerk.sync.service.alerts import Alerts
-from mahnwerk.sync.service.baserates import fetched_rows, update_due, update_rates, with_rates
+from mahnwerk.sync.service.baserates import RatesJob, fetched_rows, with_rates
 from mahnwerk.sync.service.dailyrun import daily_run_due, record_daily_run
-from mahnwerk.sync.service.metrics import DaemonMetrics, MetricsServer, database_answers
+from mahnwerk.sync.service.health import Watchdog, health
+from mahnwerk.sync.service.metrics import DaemonMetrics, MetricsServer
 from mahnwerk.sync.service.running import run_shop
 from mahnwerk.sync.service.syncing import sync_one
-from mahnwerk.sync.service.systemd import notify, watchdog_interval
+from mahnwerk.sync.service.systemd import notify
 from mahnwerk.sync.store.engine import DEFAULT_WORKERS, Store
 from mahnwerk.sync.store.locks import ShopBusy, shop_lock
 from mahnwerk.sync.store.models import SyncRun
@@ -70,7 +71,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("mahnwerk.daemon")
 RATES_CHECK_INTERVAL = 3600  # seconds: the rates job looks hourly whether today's update is due
-GERMANY = ZoneInfo("Europe/Berlin")
 FIRST_RETRY = 5.0  # seconds after a database fault; doubled per fault in a row, at most the shop's interval
 MAX_JITTER = 15.0  # seconds a tick may come late at random, at most (and a twentieth of the interval)
 
@@ -207,32 +207,6 @@ def shop_job(store: Store, shop: ShopConfig, config: Config | None = None, *,
             retry.reset()
 
 
-class RatesJob:
-    """The daemon's one `rates update` a day in the first two weeks of January and July (German time: the rate
-    changes at midnight in Germany). Its outcome is logged; a failure is retried the next day and never touches
-    the shops' jobs."""
-
-    def __init__(self, store: Store, config: Config, *, now: Callable[[], datetime] = utcnow,
-                 metrics: DaemonMetrics | None = None) -> None:
-        self.store, self.config, self.now, self.metrics = store, config, now, metrics
-        self.last_attempt: date | None = None
-
-    def __call__(self) -> None:
-        today = local_date(self.now(), GERMANY)
-        if not update_due(today, self.last_attempt):
-            return
-        self.last_attempt = today
-        try:
-            report = update_rates(self.store, self.config, self.now())
-        except Exception as exc:  # offline, the service down, the database away: tomorrow again
-            log.warning("rates.update_failed", reason=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            return
-        if self.metrics and (report.added or report.changed):
-            self.metrics.rates_changed()
-        log.info("rates.updated", added=len(report.added), changed=len(report.changed), published=report.published,
-                 newest=max((day for day, _ in report.added), default=None))
-
-
 def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[], datetime],
           metrics: DaemonMetrics | None = None, alerts: Alerts | None = None) -> None:
     [shop] = with_rates([shop], fetched_rows(store))  # rows fetched since the daemon started count at once
@@ -268,20 +242,6 @@ def _tick(store: Store, shop: ShopConfig, config: Config | None, now: Callable[[
         metrics.blocked_counted(shop.id, day, count_blocked(store, shop, day).total)
     if alerts:
         alerts.check(shop, blocked=metrics.blocked_total(shop.id) if metrics else None, now=now())
-
-
-def scheduler_alive(scheduler: BackgroundScheduler) -> bool:
-    """Is the scheduler started and its thread (which starts the jobs) still there?"""
-    thread = getattr(scheduler, "_thread", None)  # apscheduler 3 keeps it private; None: not started
-    return bool(scheduler.running) and thread is not None and thread.is_alive()
-
-
-def health(store: Store, scheduler: BackgroundScheduler) -> str:
-    """"" when the daemon works (the scheduler runs, the database answers), else what is wrong."""
-    if not scheduler_alive(scheduler):
-        return "scheduler not running"
-    problem = database_answers(store)
-    return f"database not answering: {problem}" if problem else ""
 
 
 def run_daemon(store: Store, shops: Sequence[ShopConfig], *, config: Config | None = None,
@@ -335,26 +295,3 @@ def web_console(store: Store, config: Config) -> WebServer:
 
     assert config.web.listen is not None
     return WebServer(create_app(config, store), config.web.listen)
-
-
-class Watchdog:
-    """WATCHDOG=1 to systemd every `WatchdogSec=`/2, only while the scheduler's thread lives and the database
-    answers: a daemon that hangs or has lost its database is restarted by systemd (`Restart=on-failure`)."""
-
-    def __init__(self, store: Store, scheduler: BackgroundScheduler) -> None:
-        self.store, self.scheduler = store, scheduler
-        self.every = watchdog_interval()
-        self.problem = ""
-
-    def beat(self) -> None:
-        if self.every is None:
-            return
-        problem = health(self.store, self.scheduler)
-        if problem != self.problem:  # said once when it starts and once when it ends, not every beat
-            if problem:
-                log.warning("daemon.unhealthy", problem=problem, watchdog="no ping until it is healthy again")
-            else:
-                log.info("daemon.healthy")
-            self.problem = problem
-        if not problem:
-            notify("WATCHDOG=1")

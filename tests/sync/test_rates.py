@@ -19,9 +19,8 @@ from mahnwerk.sandbox.bundesbank import BundesbankSandbox, BundesbankServer
 from mahnwerk.sync.casework.planner import assessments
 from mahnwerk.sync.cli.main import main
 from mahnwerk.sync.config import load_config
-from mahnwerk.sync.service.baserates import config_with_rates
+from mahnwerk.sync.service.baserates import RatesJob, config_with_rates
 from mahnwerk.sync.service.bootstrap import open_store
-from mahnwerk.sync.service.daemon import RatesJob
 from tests.memoryshop import MemoryShop, invoice_order, memory_kind, open_shop
 
 URL = "https://mem.shop.test"
