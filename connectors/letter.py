@@ -2,8 +2,8 @@
 
 All text arrives preformatted (locale, dates, amounts) in a `LetterContent`; this module only lays it out.
 Text is always printed literally: no markdown, no HTML, no page-number alias a customer could type. The drawing
-(fpdf2 with fontTools, some 50 MB) lives in letterpdf.py and is imported only when a letter is drawn, so that a
-`sync` never carries it.
+(fpdf2 with fontTools, some 50 MB) lives in letterpdf.py and lettersheet.py and is imported only when a letter is
+drawn, so that a `sync` never carries it.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def font_in_use(font: Path | None) -> str:
     font = font or find_font()
     if font is None:
         return f"{CORE_FONT} (windows-1252 only: other characters are printed as ASCII or '?'; install DejaVu Sans)"
-    from mahnwerk.connectors.letterpdf import check_font
+    from mahnwerk.connectors.lettersheet import check_font
 
     check_font(font)  # the same checks a letter makes
     return f"{font.name} ({font})"

@@ -129,7 +129,8 @@ class Face:
     #                                                     when the file cannot be reduced with its glyph names intact
     parsed: LetterFont  # fpdf2's parse of the file; never handed to a document itself
     subsets: dict[frozenset[str], Subset] = field(default_factory=dict)  # glyph names -> subset, oldest first
-    heights: dict[tuple[str, float, float, float, str], Measured] = field(default_factory=dict)  # letterpdf.height_of
+    # lettersheet.Sheet.height_of's measures
+    heights: dict[tuple[str, float, float, float, str], Measured] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     def attach(self, sheet: FPDF, family: str, style: str) -> LetterFont:

@@ -1,44 +1,36 @@
-"""Drawing the letter with fpdf2: the DIN 5008 layout of a `LetterContent` (connectors/letter.py)."""
+"""Drawing the letter with fpdf2: the DIN 5008 layout of a `LetterContent` (connectors/letter.py) on the sheet of
+connectors/lettersheet.py."""
 
 from __future__ import annotations
 
 import functools
-import unicodedata
-from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
-from fpdf import FPDF
-from fpdf.enums import MethodReturnValue, XPos, YPos
-from fpdf.fonts import TTFFont
+from fpdf.enums import XPos, YPos
 
 from mahnwerk.connectors.girocode import qr_png
-from mahnwerk.connectors.letter import CORE_FONT, LetterContent, LetterError
+from mahnwerk.connectors.letter import LetterContent
 from mahnwerk.connectors.letterembed import LetterOutput
-from mahnwerk.connectors.letterfonts import Face, LetterFont, Measured, RecordingSubsetMap, face
-
-# DIN 5008 form B, in mm: text from 25 mm, at least 20 mm right margin; address window 45 mm from the top.
-LEFT, RIGHT, TOP, BOTTOM = 25.0, 190.0, 20.0, 10.0
-WINDOW_X, WINDOW_Y, WINDOW_W, WINDOW_H = 20.0, 45.0, 85.0, 45.0
-WINDOW_INSET = 5.0  # text starts 5 mm inside the window, and keeps 5 mm off its right edge
-INFO_X, INFO_Y = 125.0, 50.0
-SUBJECT_Y = 98.46  # DIN 5008 form B: first line of the subject
-FOLD_MARKS, HOLE_MARK = (105.0, 210.0), 148.5
-QR_SIZE = 30.0  # the printed code including its quiet zone (EPC: at least 2 cm is scannable)
-FOOTER_LINE, FOOTER_GAP = 3.2, 3.0  # footer line height, and the space kept free above the footer
-PAD = 2.5  # inside the payment box
-AMOUNT_W, BANK_LABEL_W = 40.0, 38.0
-LINE = 4.5  # body line height for 10 pt (about 1.3 times the type size, a little over DIN 5008's single spacing)
-
-FONT_MAGIC = (b"\x00\x01\x00\x00", b"true", b"OTTO", b"ttcf")  # TrueType, Apple, OpenType CFF, collection
-# Letters with no decomposition that NFKD would otherwise turn into "?".
-ASCII_FORMS = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i"}
-
-
-def check_font(font: Path) -> None:
-    """Load `font` as a letter would; LetterError names what is wrong with it."""
-    _close(_load_font(FPDF(), font, faces={}))
-
+from mahnwerk.connectors.lettersheet import (
+    AMOUNT_W,
+    BANK_LABEL_W,
+    INFO_X,
+    INFO_Y,
+    LEFT,
+    LINE,
+    PAD,
+    QR_SIZE,
+    RIGHT,
+    SUBJECT_Y,
+    WINDOW_H,
+    WINDOW_INSET,
+    WINDOW_W,
+    WINDOW_X,
+    WINDOW_Y,
+    Sheet,
+    close_fonts,
+)
 
 _last_total = [0]  # the page count of the last letter of several pages drawn in this process
 
@@ -53,24 +45,14 @@ def render(content: LetterContent, font: Path | None, *, reuse_fonts: bool = Tru
     guess = _last_total[0] if reuse_fonts else 0
     sheet = _draw(content, font, total_pages=guess, reuse_fonts=reuse_fonts)
     if sheet.pages_count > 1 and sheet.pages_count != guess:
-        _close(sheet)
+        close_fonts(sheet)
         sheet = _draw(content, font, total_pages=sheet.pages_count, reuse_fonts=reuse_fonts)
     if reuse_fonts and sheet.pages_count > 1:
         _last_total[0] = sheet.pages_count
     try:
         return bytes(sheet.output(output_producer_class=LetterOutput))  # the faces' subsets (letterembed.py)
     finally:
-        _close(sheet)
-
-
-def _readable(font: Path) -> None:
-    try:
-        with font.open("rb") as file:
-            magic = file.read(4)
-    except OSError as exc:
-        raise LetterError(f"font {font}: cannot be read ({exc.strerror or exc})") from exc
-    if magic not in FONT_MAGIC:
-        raise LetterError(f"font {font}: not a usable TrueType font (it does not start like one)")
+        close_fonts(sheet)
 
 
 @functools.lru_cache(maxsize=4)
@@ -79,182 +61,8 @@ def _qr_png(payload: str) -> bytes:
     return qr_png(payload)
 
 
-def _close(sheet: FPDF) -> None:
-    # fontTools keeps each font file open until closed; a discarded first draft would leak them.
-    for font in sheet.fonts.values():
-        if isinstance(font, TTFFont):
-            font.close()
-
-
-class _Sheet(FPDF):
-    """A4 in mm with the letter's fonts; folding marks on page 1, page numbers and footer on every page."""
-
-    def __init__(self, font: Path | None, *, footer: tuple[str, ...], total_pages: int, reuse_fonts: bool) -> None:
-        super().__init__(orientation="P", unit="mm", format="A4")
-        # else a customer named "{nb}" would be printed as the page count; fpdf2 documents None as "no alias" but
-        # annotates the parameter as str
-        self.alias_nb_pages(None)  # type: ignore[arg-type]
-        self.total_pages = total_pages
-        self.family = "Letter" if font else CORE_FONT
-        self.faces: dict[str, Face] = {}  # fontkey -> the face it was attached from
-        _load_font(self, font, faces=self.faces if reuse_fonts else None)
-        self.set_font(self.family, size=10)
-        self.has_glyph = _glyph_test(self, font)
-        self.printed: tuple[dict[str, str], dict[str, str]] = ({}, {})  # by `lines`: character -> as printed
-        self.set_margins(LEFT, TOP, 210.0 - RIGHT)
-        self.c_margin = 0  # DIN 5008 aligns text on the 25 mm line itself, not 1 mm inside it
-        self.footer_lines = self.wrap_footer(footer)
-        self.payment_height = 0.0
-        self.set_auto_page_break(True, margin=BOTTOM + FOOTER_LINE * len(self.footer_lines) + FOOTER_GAP)
-
-    def wrap_footer(self, footer: tuple[str, ...]) -> list[str]:
-        """The footer's lines, each too long for the page at 7 pt broken between its " · " parts."""
-        self.use(7)
-        lines: list[str] = []
-        for line in footer:
-            current = ""
-            for part in self.clean(line).split(" · "):
-                joined = f"{current} · {part}" if current else part
-                if current and self.get_string_width(joined) > RIGHT - LEFT:
-                    lines.append(current)
-                    joined = part
-                current = joined
-            lines.append(current)
-        self.use(10)
-        return lines
-
-    def clean(self, text: str, *, lines: bool = False) -> str:
-        """Text the font can print: control characters as spaces, unknown characters in an ASCII form or '?'."""
-        if lines:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        printed = self.printed[lines]
-        # A letter has a few dozen distinct characters in some thousands: each is looked at once.
-        return "".join([printed.get(c) or printed.setdefault(c, self._printable(c, keep_newline=lines)) for c in text])
-
-    def _printable(self, char: str, *, keep_newline: bool) -> str:
-        if char == "\n" and keep_newline:
-            return char
-        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
-            return " "
-        if self.has_glyph(char):
-            return char
-        decomposed = ASCII_FORMS.get(char) or unicodedata.normalize("NFKD", char)
-        ascii_form = "".join(c for c in decomposed if c.isascii() and not unicodedata.combining(c))
-        return ascii_form if ascii_form and ascii_form.isprintable() else "?"
-
-    def use(self, size: float, *, bold: bool = False) -> None:
-        self.set_font(self.family, style="B" if bold else "", size=size)
-
-    def header(self) -> None:
-        if self.page == 1:
-            self.set_draw_color(128)
-            self.set_line_width(0.2)
-            for y in FOLD_MARKS:
-                self.line(4, y, 9, y)
-            self.line(4, HOLE_MARK, 12, HOLE_MARK)
-            self.set_draw_color(0)
-        elif self.total_pages:
-            self.use(8)
-            self.set_xy(LEFT, 10)
-            self.cell(RIGHT - LEFT, 4, f"{self.page}/{self.total_pages}", align="R")
-        self.set_xy(LEFT, TOP)
-
-    def footer(self) -> None:
-        self.set_text_color(90)
-        self.set_y(-(BOTTOM + FOOTER_LINE * len(self.footer_lines)))
-        for line in self.footer_lines:
-            self.use(7)
-            self.cell(RIGHT - LEFT, FOOTER_LINE, self.fit(line, RIGHT - LEFT, "footer"), align="C",
-                      new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_text_color(0)
-
-    def fit(self, text: str, width: float, what: str, *, min_size: float = 6) -> str:
-        """Clean one line and shrink the type until it fits `width`; a line that cannot fit is an error."""
-        text = self.clean(text)
-        while self.get_string_width(text) > width and self.font_size_pt > min_size:
-            self.set_font_size(self.font_size_pt - 0.5)
-        if self.get_string_width(text) > width:
-            raise LetterError(f"{what}: a line is {self.get_string_width(text):.0f} mm wide at {min_size} pt, "
-                              f"{width:.0f} mm fit")
-        return text
-
-    def lines(self, x: float, width: float, text: str, *, height: float = LINE, align: str = "L") -> float:
-        """Print wrapped text at `x` from the current y; returns the y under it."""
-        self.set_x(x)
-        self.multi_cell(width, height, self.clean(text, lines=True), align=align,
-                        new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        return self.get_y()
-
-    def height_of(self, width: float, text: str, *, height: float = LINE) -> float:
-        """The height `lines` would print `text` in; the face remembers it (the bank rows, the QR caption and most
-        table labels are the same in every letter of a merchant)."""
-        text = self.clean(text, lines=True)
-        font = self.current_font
-        face = self.faces.get(font.fontkey) if isinstance(font, LetterFont) else None
-        if face is None or not isinstance(font, LetterFont) or not isinstance(font.subset, RecordingSubsetMap):
-            return self._height_of(width, text, height)  # the core font, or fonts parsed for this letter alone
-        key = (font.fontkey, self.font_size_pt, width, height, text)
-        known = face.heights.get(key)
-        if known is not None:
-            for code in known.picked:  # the characters the measuring gives their codes in the font, in this order
-                font.subset.pick(code)
-            return known.height
-        with font.subset.recording() as picked:
-            result = self._height_of(width, text, height)
-        face.remember_height(key, Measured(result, tuple(dict.fromkeys(picked))))
-        return result
-
-    def _height_of(self, width: float, text: str, height: float) -> float:
-        result = self.multi_cell(width, height, text, dry_run=True, output=MethodReturnValue.HEIGHT)
-        assert isinstance(result, int | float)  # asked for the height alone: the height alone
-        return float(result)
-
-    def keep_together(self, height: float) -> None:
-        """Start a new page unless `height` mm still fit on this one."""
-        if self.will_page_break(height):
-            self.add_page()
-
-
-def _load_font(sheet: FPDF, font: Path | None, *, faces: dict[str, Face] | None) -> FPDF:
-    """Register `font` (and its bold sibling) as family "Letter", or set up the core font when None. With `faces`,
-    each file is parsed once per process (letterfonts.py) and `faces` learns which face each font came from."""
-    if font is None:
-        sheet.core_fonts_encoding = "windows-1252"  # adds €, „“ and – to Latin-1
-        return sheet
-    _readable(font)
-    bold = font.with_name(f"{font.stem.removesuffix('-Regular')}-Bold{font.suffix}")
-    try:
-        for style, path in (("", font), ("B", bold if bold.is_file() else font)):
-            if faces is None:
-                sheet.add_font("Letter", style, path)
-            else:
-                known = face(path)
-                faces[known.attach(sheet, "Letter", style).fontkey] = known
-    except Exception as exc:  # fontTools raises many unrelated types for a damaged font
-        _close(sheet)
-        raise LetterError(f"font {font}: not a usable TrueType font ({type(exc).__name__}: {exc})") from exc
-    return sheet
-
-
-def _glyph_test(sheet: FPDF, font: Path | None) -> Callable[[str], bool]:
-    if font is None:
-        return lambda char: _encodes(char, "cp1252")
-    regular, bold = sheet.fonts["letter"], sheet.fonts["letterB"]
-    assert isinstance(regular, TTFFont) and isinstance(bold, TTFFont)  # _load_font added both from files
-    regular_map, bold_map = regular.cmap, bold.cmap
-    return lambda char: ord(char) in regular_map and ord(char) in bold_map
-
-
-def _encodes(char: str, encoding: str) -> bool:
-    try:
-        char.encode(encoding)
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _draw(content: LetterContent, font: Path | None, *, total_pages: int, reuse_fonts: bool) -> _Sheet:
-    sheet = _Sheet(font, footer=content.footer, total_pages=total_pages, reuse_fonts=reuse_fonts)
+def _draw(content: LetterContent, font: Path | None, *, total_pages: int, reuse_fonts: bool) -> Sheet:
+    sheet = Sheet(font, footer=content.footer, total_pages=total_pages, reuse_fonts=reuse_fonts)
     sheet.set_title(content.title)  # metadata is UTF-16: any character will do
     sheet.set_lang(content.language)
     sheet.set_creator("Mahnwerk")
@@ -263,12 +71,12 @@ def _draw(content: LetterContent, font: Path | None, *, total_pages: int, reuse_
         for part in (_address, _info, _text, _table, _payment, _closing):
             part(sheet, content)
     except BaseException:
-        _close(sheet)
+        close_fonts(sheet)
         raise
     return sheet
 
 
-def _address(sheet: _Sheet, content: LetterContent) -> None:
+def _address(sheet: Sheet, content: LetterContent) -> None:
     x, width = WINDOW_X + WINDOW_INSET, WINDOW_W - 2 * WINDOW_INSET
     sheet.use(7)
     sheet.set_xy(x, WINDOW_Y)
@@ -279,7 +87,7 @@ def _address(sheet: _Sheet, content: LetterContent) -> None:
         sheet.cell(width, 4.5, sheet.fit(line, width, f"recipient line {number}", min_size=7), align="L")
 
 
-def _info(sheet: _Sheet, content: LetterContent) -> None:
+def _info(sheet: Sheet, content: LetterContent) -> None:
     width = RIGHT - INFO_X
     sheet.set_y(INFO_Y)
     for line in content.sender_block:
@@ -291,7 +99,7 @@ def _info(sheet: _Sheet, content: LetterContent) -> None:
     sheet.cell(width, LINE, sheet.fit(content.place_date, width, "place_date"), align="R")
 
 
-def _text(sheet: _Sheet, content: LetterContent) -> None:
+def _text(sheet: Sheet, content: LetterContent) -> None:
     sheet.set_y(max(SUBJECT_Y, sheet.get_y() + 2 * LINE))
     sheet.use(10, bold=True)
     sheet.lines(LEFT, RIGHT - LEFT, content.subject)
@@ -301,7 +109,7 @@ def _text(sheet: _Sheet, content: LetterContent) -> None:
         sheet.lines(LEFT, RIGHT - LEFT, paragraph)
 
 
-def _table(sheet: _Sheet, content: LetterContent) -> None:
+def _table(sheet: Sheet, content: LetterContent) -> None:
     label_w = RIGHT - LEFT - AMOUNT_W
     sheet.use(10)
     height = 2 * LINE + sum(sheet.height_of(label_w, label) for label, _ in content.table)
@@ -324,7 +132,7 @@ def _table(sheet: _Sheet, content: LetterContent) -> None:
     sheet.lines(LEFT, RIGHT - LEFT, content.pay_by)
 
 
-def _row(sheet: _Sheet, label: str, amount: str, label_w: float) -> None:
+def _row(sheet: Sheet, label: str, amount: str, label_w: float) -> None:
     top = sheet.get_y()
     bottom = sheet.lines(LEFT, label_w, label)
     sheet.set_xy(LEFT + label_w, top)
@@ -339,7 +147,7 @@ def _payment_columns(content: LetterContent) -> tuple[float, float, float]:
     return qr_x, value_x, (qr_x - PAD if content.qr_payload else RIGHT - PAD) - value_x
 
 
-def _payment_height(sheet: _Sheet, content: LetterContent) -> float:
+def _payment_height(sheet: Sheet, content: LetterContent) -> float:
     """The payment box's height: the bank rows with the QR caption under them, beside the QR code."""
     _, _, value_w = _payment_columns(content)
     sheet.use(7)
@@ -350,7 +158,7 @@ def _payment_height(sheet: _Sheet, content: LetterContent) -> float:
     return 2 * PAD + max(rows + caption, QR_SIZE if content.qr_payload else 0)
 
 
-def _payment(sheet: _Sheet, content: LetterContent) -> None:
+def _payment(sheet: Sheet, content: LetterContent) -> None:
     qr_x, value_x, value_w = _payment_columns(content)
     height = sheet.payment_height
     sheet.ln(LINE / 2)  # the box's frame sets it apart
@@ -376,7 +184,7 @@ def _payment(sheet: _Sheet, content: LetterContent) -> None:
     sheet.set_y(top + height)
 
 
-def _closing(sheet: _Sheet, content: LetterContent) -> None:
+def _closing(sheet: Sheet, content: LetterContent) -> None:
     sheet.use(10)
     sheet.ln(LINE)
     sheet.keep_together(LINE * len(content.closing))  # the greeting and the signature stay together
