@@ -209,7 +209,7 @@ def note_command(ctx: Context, claim: str, text: str, actor: str,
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def tasks(click_ctx: click.Context, shop_id: str | None, as_json: bool) -> None:
-    """Open manual tasks (e.g. "call the customer"); `tasks done CLAIM` or `tasks skip CLAIM` when handled."""
+    """Open manual tasks, such as calling the customer; `tasks done CLAIM` or `tasks skip CLAIM` when handled."""
     if click_ctx.invoked_subcommand is not None:
         return
     ctx: Context = click_ctx.obj
