@@ -13,6 +13,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import TypeVar
 
 Task = TypeVar("Task")
@@ -44,15 +45,15 @@ def in_order(tasks: Sequence[Task], work: Callable[[Task], bytes], *, processes:
         yield from map(work, tasks)
         return
     context = multiprocessing.get_context("fork")
-    children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+    children: list[tuple[BaseProcess, Connection]] = []
     try:
         for start in range(1, processes):
             receiver, sender = context.Pipe(duplex=False)
-            child = context.Process(target=_serve, args=(tasks, work, start, processes, sender, forked),
-                                    name=f"mahnwerk-worker-{start}", daemon=True)
-            child.start()
+            process = context.Process(target=_serve, args=(tasks, work, start, processes, sender, forked),
+                                      name=f"mahnwerk-worker-{start}", daemon=True)
+            process.start()
             sender.close()  # the child's end: EOF here once the child is gone
-            children.append((child, receiver))
+            children.append((process, receiver))
         for index, task in enumerate(tasks):
             if index % processes == 0:
                 yield work(task)

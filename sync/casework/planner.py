@@ -7,7 +7,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from itertools import pairwise
 from typing import Any, NamedTuple
 
 from sqlalchemy import Row, bindparam, select
@@ -134,12 +133,13 @@ def plan_chunks(store: Store, shops: Sequence[ShopConfig], *, on: date | None, n
     found = []
     with store.connection() as conn:
         for shop in shops:
-            ends, after = [], 0
-            while (after := conn.execute(CHUNK_END, {"shop": shop.id, "after": after, "skip": chunk - 1}).scalar()
-                   ) is not None:
-                ends.append(after)
+            ends: list[int] = []
+            while (end := conn.execute(CHUNK_END, {"shop": shop.id, "after": ends[-1] if ends else 0,
+                                                   "skip": chunk - 1}).scalar()) is not None:
+                ends.append(end)
             today = on or shop_today(shop, now)
-            found += [PlanChunk(shop, today, first, last) for first, last in pairwise([0, *ends, None])]
+            lasts: list[int | None] = [*ends, None]
+            found += [PlanChunk(shop, today, after, last) for after, last in zip([0, *ends], lasts, strict=True)]
     return found
 
 

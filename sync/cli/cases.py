@@ -68,7 +68,7 @@ def write_plan_json(store: Store, shops: Sequence[ShopConfig], *, on: date | Non
     """The plan as a JSON array, one row per line, chunk by chunk: a million rows never sit in memory at once.
     `jobs` processes plan the chunks (sync/casework/fanout.py), which come out in claim order all the same."""
     stdout = sys.stdout
-    encoding, errors = stdout.encoding, stdout.errors
+    encoding, errors = stdout.encoding, stdout.errors or "strict"
 
     def text(part: PlanChunk) -> bytes:
         rows = chunk_rows(store, part)
