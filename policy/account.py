@@ -37,6 +37,12 @@ class Balance:
     periods: tuple[InterestPeriod, ...]
     deferred: Decimal = ZERO  # principal a payment plan without acceleration does not make due yet
 
+    def carried_to(self, day: date) -> Balance:
+        """This balance on a later `day` when nothing falls due meanwhile (no default, so neither interest nor
+        flat fee; no payment plan; no events after `on`): what `account` gives for that day, computed again."""
+        return Balance(day, self.currency, self.principal, self.fees, self.flat_fee, self.interest, self.fees_charged,
+                       self.interest_accrued, self.paid, self.credit, self.payments, self.periods, self.deferred)
+
     @property
     def total(self) -> Decimal:
         return self.principal + self.fees + self.flat_fee + self.interest
