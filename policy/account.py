@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from itertools import pairwise
 
+from mahnwerk.policy.frozen import slot_init
 from mahnwerk.policy.interest import InterestPeriod, InterestRule, accrue
 from mahnwerk.policy.model import ZERO, ClaimFacts, Event, Payment, StageDone
 from mahnwerk.policy.pauses import Deferral, Span
@@ -19,6 +20,7 @@ from mahnwerk.policy.pauses import Deferral, Span
 HALF_CENT = Decimal("0.005")
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Balance:
     """What the customer owes on `on` (interest up to the day before), and how it came about."""

@@ -18,6 +18,7 @@ from typing import Protocol
 from mahnwerk.policy.account import Balance, account
 from mahnwerk.policy.calendar import ONE_DAY
 from mahnwerk.policy.default import default_date, interest_from
+from mahnwerk.policy.frozen import slot_init
 from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.model import LETTER_KINDS, ZERO, ClaimFacts, Event, Offer, Payment, Policy, Stage, StageDone
 from mahnwerk.policy.pauses import (
@@ -34,6 +35,7 @@ from mahnwerk.policy.rates import MissingRate
 ACTION_KINDS = {"task": "task", "agency": "handover"}  # by stage kind; letters are "send"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Action:
     """One thing to do for a claim: send a stage's letter, open a task, hand over, or close the claim."""
@@ -67,6 +69,7 @@ def rate_gap(exc: MissingRate) -> RateGap:
     return RateGap(exc.table, date(day.year, 1 if day.month <= 6 else 7, 1))
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """Where a claim stands on `today`, and what comes next (due today, or later with its date, or nothing)."""
