@@ -55,7 +55,7 @@ class Amount(click.ParamType):
 
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
-MAX_JOBS = 4  # `plan --json` processes by default (as many as there are cores, up to this): ~100 MB RSS each
+MAX_JOBS = 4  # `plan --json` processes by default (as many as there are cores, up to this): ~110 MB RSS each
 by_option = click.option("--by", "actor", default=default_actor, show_default="your login name",
                          help="Who makes this change (recorded in the ledger).")
 
