@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -29,6 +30,7 @@ def usable_cpus() -> int:
 
 def _serve(tasks: Sequence[Task], work: Callable[[Task], bytes], start: int, step: int, pipe: Connection,
            forked: Callable[[], None]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops the children
     forked()
     for task in tasks[start::step]:
         pipe.send_bytes(work(task))
