@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from itertools import pairwise
 
+from mahnwerk.policy.frozen import slot_init
 from mahnwerk.policy.interest import InterestPeriod, InterestRule, accrue
 from mahnwerk.policy.model import ZERO, ClaimFacts, Event, Payment, StageDone
 from mahnwerk.policy.pauses import Deferral, Span
@@ -19,6 +20,7 @@ from mahnwerk.policy.pauses import Deferral, Span
 HALF_CENT = Decimal("0.005")
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Balance:
     """What the customer owes on `on` (interest up to the day before), and how it came about."""
@@ -36,6 +38,12 @@ class Balance:
     payments: tuple[Payment, ...]
     periods: tuple[InterestPeriod, ...]
     deferred: Decimal = ZERO  # principal a payment plan without acceleration does not make due yet
+
+    def carried_to(self, day: date) -> Balance:
+        """This balance on a later `day` when nothing falls due meanwhile (no default, so neither interest nor
+        flat fee; no payment plan; no events after `on`): what `account` gives for that day, computed again."""
+        return Balance(day, self.currency, self.principal, self.fees, self.flat_fee, self.interest, self.fees_charged,
+                       self.interest_accrued, self.paid, self.credit, self.payments, self.periods, self.deferred)
 
     @property
     def total(self) -> Decimal:

@@ -10,6 +10,7 @@ from typing import TypeAlias
 
 from mahnwerk.policy.calendar import BusinessCalendar
 from mahnwerk.policy.customers import BUSINESS_WHEN
+from mahnwerk.policy.frozen import slot_init
 from mahnwerk.policy.interest import InterestRule
 from mahnwerk.policy.rates import RateTable
 
@@ -21,6 +22,7 @@ STAGE_KINDS = (*LETTER_KINDS, "task", "agency")
 HOLD_KINDS = ("dispute", "payment_plan", "insolvency", "deceased", "manual")
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class ClaimFacts:
     """What the policy needs to know about one claim; `principal` is the open amount the shop reports."""

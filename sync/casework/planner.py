@@ -4,6 +4,7 @@ a small, constant amount of memory. Rows are plain JSON-ready dicts; the CLI pri
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -49,6 +50,14 @@ def open_chunk(columns: Sequence[Any]) -> Any:
 
 
 OPEN_CHUNK = open_chunk(PLAN_COLUMNS)
+# Where each chunk of `size` open claims ends, found from the one before without reading the claims: a walk along
+# the (shop_id, state) index. A window function numbering all of them took 16 times as long on SQLite.
+CHUNK_END = (select(CLAIMS.c.id).where(CLAIMS.c.shop_id == bindparam("shop"), CLAIMS.c.state == ClaimState.OPEN,
+                                        CLAIMS.c.id > bindparam("after"))
+             .order_by(CLAIMS.c.id).limit(1).offset(bindparam("skip")))
+OPEN_REST = (select(*PLAN_COLUMNS).where(CLAIMS.c.shop_id == bindparam("shop"), CLAIMS.c.state == ClaimState.OPEN,
+                                          CLAIMS.c.id > bindparam("after")).order_by(CLAIMS.c.id))
+OPEN_RANGE = OPEN_REST.where(CLAIMS.c.id <= bindparam("last"))
 
 
 def shop_today(shop: ShopConfig, now: datetime) -> date:
@@ -104,6 +113,45 @@ def plan_row(shop_id: str, row: PlanClaim, result: Assessment) -> dict[str, Any]
         "problem": f"no {gap.table} from {gap.since}" if gap else result.problem or None,
         "rate_gap": {"table": gap.table, "from": gap.since.isoformat()} if gap else None,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChunk:
+    """A shop's open claims with ids after `after` up to `last` (None: all after it), planned for `today`."""
+
+    shop: ShopConfig
+    today: date
+    after: int
+    last: int | None
+
+
+def plan_chunks(store: Store, shops: Sequence[ShopConfig], *, on: date | None, now: datetime,
+                chunk: int = 5000) -> list[PlanChunk]:
+    """The open claims of the shops as chunks of `chunk` claims in plan order, for planning them apart (each on a
+    core of its own: sync/casework/fanout.py). The last chunk of a shop runs to the end, so a claim added meanwhile
+    is planned, once, as a single query would have found it."""
+    found = []
+    with store.connection() as conn:
+        for shop in shops:
+            ends: list[int] = []
+            while (end := conn.execute(CHUNK_END, {"shop": shop.id, "after": ends[-1] if ends else 0,
+                                                   "skip": chunk - 1}).scalar()) is not None:
+                ends.append(end)
+            today = on or shop_today(shop, now)
+            lasts: list[int | None] = [*ends, None]
+            found += [PlanChunk(shop, today, after, last) for after, last in zip([0, *ends], lasts, strict=True)]
+    return found
+
+
+def chunk_rows(store: Store, part: PlanChunk) -> Iterator[dict[str, Any]]:
+    """The plan rows of one chunk's claims, in id order."""
+    shop = part.shop
+    query, bounds = (OPEN_REST, {}) if part.last is None else (OPEN_RANGE, {"last": part.last})
+    with store.connection() as conn:
+        rows = conn.execute(query, {"shop": shop.id, "after": part.after, **bounds}).all()
+        events = shop_histories(conn, shop.id, rows[0].id, rows[-1].id, shop.timezone) if rows else {}
+    for claim in map(PlanClaim._make, rows):
+        yield plan_row(shop.id, claim, assess(facts(claim), events.get(claim.id, ()), part.today, shop.policy))
 
 
 def plan_rows(store: Store, shops: Sequence[ShopConfig], *, on: date | None, now: datetime,
