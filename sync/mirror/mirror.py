@@ -1,14 +1,18 @@
 """The mirror: a shop's changed orders into claims, a page per transaction, the cursor moving with the page.
 
 A page and the cursor that covers it are committed together, so a process killed between pages resumes from
-the last committed page and re-reads at most one page (re-seen orders are idempotent upserts). Connectors read
-the next page ahead while this one is written (connectors/readahead.py); the order of commits does not change.
+the last committed page (re-seen orders are idempotent upserts). Connectors read the next page ahead while this
+one is written (connectors/readahead.py). Pages that arrive faster than COMMIT_EVERY share a transaction: a
+commit per page cost a backfill more than the pages' rows (on PostgreSQL BEGIN, SET LOCAL, the cursor's UPDATE and
+COMMIT are four round trips per page; on SQLite each commit writes the pages of ten claims indexes to the WAL
+again). A shop slower than that (a real one answers in 150-400 ms) still gets a commit per page; a crash loses at
+most COMMIT_EVERY of pages, read again by the next sync.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import time as dtime
@@ -22,7 +26,7 @@ from mahnwerk.connectors.shop import OrderReader
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.business import reclassify
 from mahnwerk.sync.mirror.cursors import read_cursor, write_cursor
-from mahnwerk.sync.mirror.pagewriter import PageWriter, unresolved_quarantine
+from mahnwerk.sync.mirror.pagewriter import PageResult, PageWriter, unresolved_quarantine
 from mahnwerk.sync.store.bulk import insert_new
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import Claim, ClaimState, Shop, table_of
@@ -30,6 +34,8 @@ from mahnwerk.sync.store.models import Claim, ClaimState, Shop, table_of
 log = structlog.get_logger("mahnwerk.mirror")
 SHOPS, CLAIMS = table_of(Shop), table_of(Claim)
 ORDERS_STREAM, REREAD_STREAM = "orders", "reread"
+COMMIT_EVERY = 0.1  # seconds: pages written within this long after the last commit join its successor's transaction
+COMMIT_PAGES = 50  # and at most this many pages in one transaction
 # The `business_when` each shop's open claims were last classified under, per store, in this process.
 CLASSIFIED: WeakKeyDictionary[Store, dict[str, tuple[str, ...]]] = WeakKeyDictionary()
 
@@ -85,14 +91,10 @@ class Mirror:
             conn.rollback()
             since = cursor - self.shop.sync.overlap if cursor else self._backfill_start()
             log.debug("mirror.start", shop=self.shop.id, since=since.isoformat() if since else None)
-            for page in self.source.changed_pages(since):
-                if counts.orders_expected is None:
-                    counts.orders_expected = page.total
-                # Capped at the run's start: one order with a date in the future must not carry the cursor past
-                # everything that changes until then.
-                self._apply(conn, writer, page, counts,
-                            advance_to=min(page.newest, started) if page.newest is not None else None)
-                self._progress(counts, requests_before, on_page)
+            # Capped at the run's start: one order with a date in the future must not carry the cursor past
+            # everything that changes until then.
+            self._write_pages(conn, writer, self.source.changed_pages(since), counts, requests_before, on_page,
+                              advance=lambda page: min(page.newest, started) if page.newest is not None else None)
             # No page, no cursor: the orders cursor holds the shop's own timestamps only, never our clock, which
             # may run ahead of the shop's (an empty shop is asked for everything again, which is one request).
             self._classify(conn, counts, started)
@@ -132,28 +134,63 @@ class Mirror:
         ids = list(conn.execute(select(CLAIMS.c.order_id).where(
             CLAIMS.c.shop_id == self.shop.id, CLAIMS.c.state == ClaimState.OPEN)).scalars())
         conn.rollback()
-        for page in self.source.orders_by_id(ids):
-            self._apply(conn, writer, page, counts, advance_to=None)
-            self._progress(counts, requests_before, on_page)
+        self._write_pages(conn, writer, self.source.orders_by_id(ids), counts, requests_before, on_page,
+                          advance=lambda page: None)
 
-    def _apply(self, conn: Connection, writer: PageWriter, page: Page[ShopOrder], counts: SyncCounts, *,
-               advance_to: datetime | None) -> None:
-        """Write one page and move the cursor in one transaction, then count what it did."""
-        self.store.refetchable(conn)
+    def _write_pages(self, conn: Connection, writer: PageWriter, pages: Iterable[Page[ShopOrder]],
+                     counts: SyncCounts, requests_before: int, on_page: Callable[[SyncCounts], None] | None, *,
+                     advance: Callable[[Page[ShopOrder]], datetime | None]) -> None:
+        """Write each page and move the cursor with it; commit when COMMIT_EVERY has passed since the last commit
+        (or COMMIT_PAGES pages wait), at the end, and before an error of the shop ends the run: pages written
+        before it are kept, as they were with a commit per page."""
+        pending: list[tuple[PageResult, Page[ShopOrder]]] = []
+        last_commit = time.monotonic()
+        iterator = iter(pages)
+        while True:
+            try:
+                page = next(iterator)
+            except StopIteration:
+                break
+            except BaseException:
+                self._commit(conn, pending, counts)
+                raise
+            if counts.orders_expected is None:
+                counts.orders_expected = page.total
+            if not pending:
+                self.store.refetchable(conn)
+            pending.append((self._write(conn, writer, page, advance(page)), page))
+            if len(pending) >= COMMIT_PAGES or time.monotonic() - last_commit >= COMMIT_EVERY:
+                self._commit(conn, pending, counts)
+                last_commit = time.monotonic()
+            self._progress(counts, requests_before, on_page)
+        self._commit(conn, pending, counts)
+
+    def _write(self, conn: Connection, writer: PageWriter, page: Page[ShopOrder],
+               advance_to: datetime | None) -> PageResult:
+        """Write one page and move the cursor, in the open transaction."""
         result = writer.apply(conn, page)
         if advance_to is not None:
             write_cursor(conn, self.shop.id, ORDERS_STREAM, advance_to, now=writer.now, only_forward=True)
-        conn.commit()
-        counts.new += result.new
-        counts.updated += result.updated
-        counts.closed += result.closed
-        counts.quarantined_ids |= result.quarantined
-        counts.quarantined = len(counts.quarantined_ids)  # overlapping pages may show a bad record twice
-        counts.orders_seen += len(page.records) + len(page.rejected)
         wrote = result.new or result.updated or result.closed or page.rejected
         (log.info if wrote else log.debug)("mirror.page", shop=self.shop.id, orders=len(page.records),
                                            rejected=len(page.rejected), new=result.new, updated=result.updated,
                                            closed=result.closed)
+        return result
+
+    @staticmethod
+    def _commit(conn: Connection, pending: list[tuple[PageResult, Page[ShopOrder]]], counts: SyncCounts) -> None:
+        """Commit the pages written since the last commit, then count what they did."""
+        if not pending:
+            return
+        conn.commit()
+        for result, page in pending:
+            counts.new += result.new
+            counts.updated += result.updated
+            counts.closed += result.closed
+            counts.quarantined_ids |= result.quarantined
+            counts.orders_seen += len(page.records) + len(page.rejected)
+        counts.quarantined = len(counts.quarantined_ids)  # overlapping pages may show a bad record twice
+        pending.clear()
 
     def _progress(self, counts: SyncCounts, requests_before: int,
                   on_page: Callable[[SyncCounts], None] | None) -> None:
