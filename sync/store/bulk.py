@@ -118,7 +118,9 @@ def _unnest_plan(dialect: Dialect, table: Table, names: tuple[str, ...], keys: t
     casts = []
     for index, (name, constant, _none) in enumerate(columns):
         column_type = table.c[name].type
-        casts.append(f"%s::{column_type.compile(dialect=dialect).split('(')[0].strip()}[]")
+        # %b: the arrays go in PostgreSQL's binary format, which psycopg writes in C; as text, every element is
+        # quoted and escaped in Python (a regular expression per value), twice the time of the whole statement.
+        casts.append(f"%b::{column_type.compile(dialect=dialect).split('(')[0].strip()}[]")
         if isinstance(column_type, JSON):
             convert: Callable[[Any], Any] | None = _json_text
         else:
