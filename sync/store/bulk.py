@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 T = TypeVar("T")
 # An insert_new statement for SQLite: its text before, of and after one row's VALUES group, the parameters' order
@@ -157,7 +158,7 @@ def _unnest_plan(dialect: Dialect, table: Table, names: tuple[str, ...], keys: t
     columns: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
     for column in table.c:
         if column.name not in names and column.default is not None:
-            if not column.default.is_scalar:
+            if not isinstance(column.default, ScalarElementColumnDefault):
                 return None  # a value only SQLAlchemy knows how to make
             columns.append((column.name, column.default.arg, None))  # as SQLAlchemy's INSERT would send it
     back = returning or keys[:1]
