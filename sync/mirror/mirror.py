@@ -143,7 +143,7 @@ class Mirror:
         """Write each page and move the cursor with it; commit when COMMIT_EVERY has passed since the last commit
         (or COMMIT_PAGES pages wait), at the end, and before an error of the shop ends the run: pages written
         before it are kept, as they were with a commit per page."""
-        pending: list[tuple[PageResult, Page[ShopOrder]]] = []
+        pending: list[tuple[PageResult, int]] = []  # what each uncommitted page did, and its orders (not the page)
         last_commit = time.monotonic()
         iterator = iter(pages)
         while True:
@@ -158,7 +158,7 @@ class Mirror:
                 counts.orders_expected = page.total
             if not pending:
                 self.store.refetchable(conn)
-            pending.append((self._write(conn, writer, page, advance(page)), page))
+            pending.append((self._write(conn, writer, page, advance(page)), len(page.records) + len(page.rejected)))
             if len(pending) >= COMMIT_PAGES or time.monotonic() - last_commit >= COMMIT_EVERY:
                 self._commit(conn, pending, counts)
                 last_commit = time.monotonic()
@@ -178,17 +178,17 @@ class Mirror:
         return result
 
     @staticmethod
-    def _commit(conn: Connection, pending: list[tuple[PageResult, Page[ShopOrder]]], counts: SyncCounts) -> None:
+    def _commit(conn: Connection, pending: list[tuple[PageResult, int]], counts: SyncCounts) -> None:
         """Commit the pages written since the last commit, then count what they did."""
         if not pending:
             return
         conn.commit()
-        for result, page in pending:
+        for result, orders in pending:
             counts.new += result.new
             counts.updated += result.updated
             counts.closed += result.closed
             counts.quarantined_ids |= result.quarantined
-            counts.orders_seen += len(page.records) + len(page.rejected)
+            counts.orders_seen += orders
         counts.quarantined = len(counts.quarantined_ids)  # overlapping pages may show a bad record twice
         pending.clear()
 
