@@ -140,10 +140,10 @@ class Mirror:
     def _write_pages(self, conn: Connection, writer: PageWriter, pages: Iterable[Page[ShopOrder]],
                      counts: SyncCounts, requests_before: int, on_page: Callable[[SyncCounts], None] | None, *,
                      advance: Callable[[Page[ShopOrder]], datetime | None]) -> None:
-        """Write each page and move the cursor with it; commit when COMMIT_EVERY has passed since the last commit
-        (or COMMIT_PAGES pages wait), at the end, and before an error of the shop ends the run: pages written
-        before it are kept, as they were with a commit per page."""
-        pending: list[tuple[PageResult, int]] = []  # what each uncommitted page did, and its orders (not the page)
+        """Write each page; commit with the cursor at the newest of the pages written when COMMIT_EVERY has passed
+        since the last commit (or COMMIT_PAGES pages wait), at the end, and before an error of the shop ends the
+        run: pages written before it are kept, as they were with a commit per page."""
+        batch = _Batch(writer.now)
         last_commit = time.monotonic()
         iterator = iter(pages)
         while True:
@@ -152,45 +152,45 @@ class Mirror:
             except StopIteration:
                 break
             except BaseException:
-                self._commit(conn, pending, counts)
+                self._commit(conn, batch, counts)
                 raise
             if counts.orders_expected is None:
                 counts.orders_expected = page.total
-            if not pending:
+            if not batch.pages:
                 self.store.refetchable(conn)
-            pending.append((self._write(conn, writer, page, advance(page)), len(page.records) + len(page.rejected)))
-            if len(pending) >= COMMIT_PAGES or time.monotonic() - last_commit >= COMMIT_EVERY:
-                self._commit(conn, pending, counts)
+            batch.add(self._write(conn, writer, page), len(page.records) + len(page.rejected), advance(page))
+            if len(batch.pages) >= COMMIT_PAGES or time.monotonic() - last_commit >= COMMIT_EVERY:
+                self._commit(conn, batch, counts)
                 last_commit = time.monotonic()
             self._progress(counts, requests_before, on_page)
-        self._commit(conn, pending, counts)
+        self._commit(conn, batch, counts)
 
-    def _write(self, conn: Connection, writer: PageWriter, page: Page[ShopOrder],
-               advance_to: datetime | None) -> PageResult:
-        """Write one page and move the cursor, in the open transaction."""
+    def _write(self, conn: Connection, writer: PageWriter, page: Page[ShopOrder]) -> PageResult:
+        """Write one page, in the open transaction."""
         result = writer.apply(conn, page)
-        if advance_to is not None:
-            write_cursor(conn, self.shop.id, ORDERS_STREAM, advance_to, now=writer.now, only_forward=True)
         wrote = result.new or result.updated or result.closed or page.rejected
         (log.info if wrote else log.debug)("mirror.page", shop=self.shop.id, orders=len(page.records),
                                            rejected=len(page.rejected), new=result.new, updated=result.updated,
                                            closed=result.closed)
         return result
 
-    @staticmethod
-    def _commit(conn: Connection, pending: list[tuple[PageResult, int]], counts: SyncCounts) -> None:
-        """Commit the pages written since the last commit, then count what they did."""
-        if not pending:
+    def _commit(self, conn: Connection, batch: _Batch, counts: SyncCounts) -> None:
+        """Move the cursor over the pages written since the last commit and commit them, then count what they did.
+        The cursor only ever covers committed pages: it moves in their transaction."""
+        if not batch.pages:
             return
+        if batch.advance_to is not None:
+            write_cursor(conn, self.shop.id, ORDERS_STREAM, batch.advance_to, now=batch.now, only_forward=True)
         conn.commit()
-        for result, orders in pending:
+        for result, orders in batch.pages:
             counts.new += result.new
             counts.updated += result.updated
             counts.closed += result.closed
             counts.quarantined_ids |= result.quarantined
             counts.orders_seen += orders
         counts.quarantined = len(counts.quarantined_ids)  # overlapping pages may show a bad record twice
-        pending.clear()
+        batch.pages.clear()
+        batch.advance_to = None
 
     def _progress(self, counts: SyncCounts, requests_before: int,
                   on_page: Callable[[SyncCounts], None] | None) -> None:
@@ -203,3 +203,18 @@ class Mirror:
         """Midnight of `sync.since` in the shop's timezone, or None to read every order."""
         since = self.shop.sync.since
         return datetime.combine(since, dtime(0), self.shop.timezone).astimezone(UTC) if since else None
+
+
+@dataclass
+class _Batch:
+    """Pages written and not committed yet: what each did and its number of orders (not the page itself), and the
+    newest change among them, where the cursor moves with their commit."""
+
+    now: datetime
+    pages: list[tuple[PageResult, int]] = field(default_factory=list)
+    advance_to: datetime | None = None
+
+    def add(self, result: PageResult, orders: int, advance_to: datetime | None) -> None:
+        self.pages.append((result, orders))
+        if advance_to is not None and (self.advance_to is None or advance_to > self.advance_to):
+            self.advance_to = advance_to
