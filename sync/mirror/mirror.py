@@ -1,12 +1,12 @@
-"""The mirror: a shop's changed orders into claims, a page per transaction, the cursor moving with the page.
+"""The mirror: a shop's changed orders into claims, page by page, the cursor moving in the pages' transaction.
 
-A page and the cursor that covers it are committed together, so a process killed between pages resumes from
+Pages and the cursor that covers them are committed together, so a process killed between pages resumes from
 the last committed page (re-seen orders are idempotent upserts). Connectors read the next page ahead while this
 one is written (connectors/readahead.py). Pages that arrive faster than COMMIT_EVERY share a transaction: a
 commit per page cost a backfill more than the pages' rows (on PostgreSQL BEGIN, SET LOCAL, the cursor's UPDATE and
 COMMIT are four round trips per page; on SQLite each commit writes the pages of ten claims indexes to the WAL
 again). A shop slower than that (a real one answers in 150-400 ms) still gets a commit per page; a crash loses at
-most COMMIT_EVERY of pages, read again by the next sync.
+most the pages of the last COMMIT_EVERY, read again by the next sync.
 """
 
 from __future__ import annotations
