@@ -16,7 +16,7 @@ from sqlalchemy.sql.expression import bindparam
 from mahnwerk.connectors.records import Page, Rejected, ShopOrder
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.claimdata import changes, claim_fields, claim_state, is_new_claim
-from mahnwerk.sync.store.bulk import bulk_insert, insert_new
+from mahnwerk.sync.store.bulk import bulk_insert, for_ids, insert_new
 from mahnwerk.sync.store.models import (
     Claim,
     ClaimState,
@@ -34,8 +34,9 @@ CONFIRM_AMOUNT = "confirm_amount"  # the task for an order the shop calls part-p
 OUTBOX = table_of(OutboxRow)
 # Built once: constructing a statement and its cache key on every page costs more than running it.
 UPDATE_CLAIM = update(CLAIMS).where(CLAIMS.c.id == bindparam("claim_id"))
-KNOWN_CLAIMS = select(CLAIMS).where(CLAIMS.c.shop_id == bindparam("shop"),
-                                    CLAIMS.c.order_id.in_(bindparam("ids", expanding=True)))
+# `= ANY(:ids)` on PostgreSQL: one text for any number of ids, which psycopg parses once and prepares.
+KNOWN_CLAIMS = for_ids(lambda among: select(CLAIMS).where(CLAIMS.c.shop_id == bindparam("shop"), among),
+                       CLAIMS.c.order_id)
 
 
 @dataclass
@@ -68,7 +69,7 @@ class PageWriter:
     def _known(self, conn: Connection, order_ids: list[str]) -> dict[str, dict[str, Any]]:
         if not order_ids:
             return {}
-        rows = conn.execute(KNOWN_CLAIMS, {"shop": self.shop.id, "ids": order_ids})
+        rows = conn.execute(KNOWN_CLAIMS(conn), {"shop": self.shop.id, "ids": order_ids})
         return {row.order_id: row._asdict() for row in rows}
 
     def _upsert(self, conn: Connection, orders: list[ShopOrder], known: dict[str, dict[str, Any]]) -> PageResult:

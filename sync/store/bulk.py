@@ -22,10 +22,15 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, ClauseElement, ColumnElement, Connection, Executable, Table, any_, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 T = TypeVar("T")
+# An insert_new statement for SQLite: its text before, of and after one row's VALUES group, the parameters' order
+# and their bind processors.
+SQLitePlan = tuple[str, str, str, list[str], list[Callable[[Any], Any] | None]]
 SQLITE_MAX_PARAMETERS = 32_766
 
 
@@ -46,8 +51,15 @@ def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *
     dialect = conn.dialect.name
     if dialect not in ("postgresql", "sqlite"):
         raise RuntimeError(f"insert_new: no ON CONFLICT for {dialect}")
-    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
     keys = (key,) if isinstance(key, str) else key
+    fast = None
+    if dialect == "postgresql" and conn.dialect.driver == "psycopg":
+        fast = _insert_new_unnest(conn, table, rows, keys, returning)
+    elif dialect == "sqlite":
+        fast = _insert_new_sqlite(conn, table, rows, keys, returning)
+    if fast is not None:
+        return fast
+    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
     back = [table.c[name] for name in returning] or [table.c[keys[0]]]
     statement = build(table).on_conflict_do_nothing(index_elements=list(keys)).returning(*back)
     written: list[Any] = []
@@ -56,6 +68,130 @@ def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *
         result = conn.execute(statement, list(chunk))
         written += result.all() if returning else result.scalars().all()
     return written
+
+
+def _insert_new_unnest(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: tuple[str, ...],
+                       returning: tuple[str, ...]) -> list[Any] | None:
+    """`insert_new` on PostgreSQL as one statement with one array parameter per column, `INSERT ... SELECT * FROM
+    unnest(...) ON CONFLICT DO NOTHING RETURNING ...`; None when the rows need what only SQLAlchemy does (a
+    computed column default, a result type to convert).
+
+    SQLAlchemy's multi-row VALUES spells every value as its own parameter: for a page of 55 claims a statement of
+    1,400 placeholders, which psycopg parses afresh on every call (too long for its cache) and PostgreSQL plans
+    afresh. This text is the same for any number of rows: psycopg parses it once and prepares it."""
+    names = tuple(rows[0])
+    plan = _unnest_plan(conn.dialect, table, names, keys, returning)
+    if plan is None:
+        return None
+    sql, columns = plan
+    arrays = []
+    for name, constant, convert in columns:
+        values = [row.get(name) for row in rows] if constant is _ABSENT else [constant] * len(rows)
+        if convert is not None:
+            last, done, out = object(), None, []
+            for value in values:  # the `now` of every row is converted once
+                if value is not last:
+                    last, done = value, convert(value)
+                out.append(done)
+            values = out
+        arrays.append(values)
+    result = conn.exec_driver_sql(sql, tuple(arrays))
+    return [tuple(row) for row in result] if returning else list(result.scalars())
+
+
+def _insert_new_sqlite(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: tuple[str, ...],
+                       returning: tuple[str, ...]) -> list[Any] | None:
+    """`insert_new` on SQLite as SQLAlchemy would write it (one multi-row VALUES ... ON CONFLICT DO NOTHING
+    RETURNING per chunk), with the parameters prepared as `execute_many` prepares them: SQLAlchemy's own
+    multi-row insert spent as long on its per-row parameter dicts as SQLite on the rows and their ten indexes.
+    None when the rows need what only SQLAlchemy does."""
+    names = tuple(rows[0])
+    cache_key = (table, names, keys, returning, "sqlite")
+    if cache_key not in _SQLITE_PLANS:
+        _SQLITE_PLANS[cache_key] = _sqlite_plan(conn, table, names, keys, returning)
+    plan = _SQLITE_PLANS[cache_key]
+    if plan is None:
+        return None
+    head, group, tail, order, processors = plan
+    written: list[Any] = []
+    for chunk in chunked(rows, max(1, min(1000, SQLITE_MAX_PARAMETERS // len(order)))):
+        flat = [value for row in _tuples(chunk, order, processors) for value in row]
+        result = conn.exec_driver_sql(f"{head}{', '.join([group] * len(chunk))}{tail}", tuple(flat))
+        written += [tuple(row) for row in result] if returning else list(result.scalars())
+    return written
+
+
+def _sqlite_plan(conn: Connection, table: Table, names: tuple[str, ...], keys: tuple[str, ...],
+                 returning: tuple[str, ...]) -> SQLitePlan | None:
+    """The compiled one-row statement split around its VALUES group, with its parameters' order and processors."""
+    dialect = conn.dialect
+    back = returning or keys[:1]
+    if any(table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) is not None for name in back):
+        return None
+    statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys)).returning(
+        *[table.c[name] for name in back])
+    prepared = _positional(conn, statement, list(names))
+    if prepared is None:
+        return None
+    sql, order, processors = prepared
+    head, values, rest = sql.partition(" VALUES ")
+    group, close, tail = rest.partition(") ")
+    if not values or not close or group != "(" + ", ".join(["?"] * len(order)):
+        return None  # not the shape expected: let SQLAlchemy do it
+    return f"{head} VALUES ", group + ")", " " + tail, order, processors
+
+
+_SQLITE_PLANS: dict[tuple[Any, ...], SQLitePlan | None] = {}
+_ABSENT = object()
+_UNNEST_PLANS: dict[tuple[Any, ...], tuple[str, list[tuple[str, Any, Callable[[Any], Any] | None]]] | None] = {}
+
+
+def _unnest_plan(dialect: Dialect, table: Table, names: tuple[str, ...], keys: tuple[str, ...],
+                 returning: tuple[str, ...]) -> tuple[str, list[tuple[str, Any, Callable[[Any], Any] | None]]] | None:
+    """The statement for `_insert_new_unnest` and per column (name, constant or _ABSENT, converter); built once per
+    table and set of columns. The arrays are cast to the columns' base types (VARCHAR, not VARCHAR(40): an
+    explicit cast would cut a long text, where the assignment to the column refuses it, as before)."""
+    cache_key = (table, names, keys, returning, dialect.name)
+    if cache_key in _UNNEST_PLANS:
+        return _UNNEST_PLANS[cache_key]
+    _UNNEST_PLANS[cache_key] = None
+    columns: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
+    for column in table.c:
+        if column.name not in names and column.default is not None:
+            if not isinstance(column.default, ScalarElementColumnDefault):
+                return None  # a value only SQLAlchemy knows how to make
+            columns.append((column.name, column.default.arg, None))  # as SQLAlchemy's INSERT would send it
+    back = returning or keys[:1]
+    if any(table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) is not None for name in back):
+        return None
+    columns = [(name, _ABSENT, None) for name in names] + columns
+    casts = []
+    for index, (name, constant, _none) in enumerate(columns):
+        column_type = table.c[name].type
+        # %b: the arrays go in PostgreSQL's binary format, which psycopg writes in C; as text, every element is
+        # quoted and escaped in Python (a regular expression per value), twice the time of the whole statement.
+        casts.append(f"%b::{column_type.compile(dialect=dialect).split('(')[0].strip()}[]")
+        if isinstance(column_type, JSON):
+            convert: Callable[[Any], Any] | None = _json_text
+        else:
+            convert = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if constant is not _ABSENT and convert is not None:
+            constant, convert = convert(constant), None
+        columns[index] = (name, constant, convert)
+    quoted = ", ".join(f'"{name}"' for name, _, _ in columns)
+    sql = (f'INSERT INTO "{table.name}" ({quoted}) SELECT * FROM unnest({", ".join(casts)}) '
+           f'ON CONFLICT ({", ".join(map(_quote, keys))}) DO NOTHING RETURNING {", ".join(map(_quote, back))}')
+    _UNNEST_PLANS[cache_key] = sql, columns
+    return sql, columns
+
+
+def _quote(name: str) -> str:
+    return f'"{name}"'
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON column's value as COPY and the unnest insert send it."""
+    return None if value is None else json.dumps(value)
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -20,7 +20,7 @@ from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.web import access, pages, texts
 from mahnwerk.sync.web.context import WebContext, user
 from mahnwerk.sync.web.nav import link, nav_items
-from mahnwerk.sync.web.users import secret_key
+from mahnwerk.sync.web.users import dummy_hash, secret_key
 
 
 class SessionCookies(SecureCookieSessionInterface):
@@ -46,6 +46,7 @@ def create_app(config: Config, store: Store, *, now: Callable[[], datetime] | No
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     app.session_interface = SessionCookies()
+    dummy_hash()  # now, so the first login with an unknown name takes no longer than the others
     if config.web.behind_proxy:  # one proxy in front: its X-Forwarded-* say the client's address and scheme
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     access.install(app)

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import DBAPIError
 
-from mahnwerk.sync.store.bulk import bulk_insert, execute_many
+from mahnwerk.sync.store.bulk import bulk_insert, execute_many, insert_new
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import Claim, LedgerEntry, Shop
 
@@ -87,5 +89,33 @@ def test_a_bulk_insert_alone_in_its_transaction_is_committed(db_url: str) -> Non
             conn.commit()
         with store.connection() as conn:
             assert conn.execute(select(Shop.__table__.c.id)).scalars().all() == ["acme"]
+    finally:
+        store.close()
+
+
+def test_insert_new_writes_the_rows_not_taken_and_says_which(db_url: str) -> None:
+    """`insert_new` (one unnest statement on PostgreSQL): rows whose key is taken are left alone and not returned;
+    the others are stored as SQLAlchemy would store them (scalar column defaults, JSON, money, aware datetimes);
+    a text too long for its column is refused (PostgreSQL), not cut."""
+    store = Store(db_url)
+    try:
+        with store.connection() as conn:
+            insert_new(conn, Shop.__table__, [{"id": "acme", "kind": "woocommerce", "url": "http://127.0.0.1:9",
+                                               "created_at": NOW}], key="id")
+            first = insert_new(conn, CLAIMS, [claim_row(1), claim_row(2)], key=("shop_id", "order_id"),
+                               returning=("order_id", "id"))
+            lean = {k: v for k, v in claim_row(3).items() if k not in ("company", "language", "state")}
+            assert insert_new(conn, CLAIMS, [claim_row(2)], key=("shop_id", "order_id")) == []
+            second = insert_new(conn, CLAIMS, [lean], key=("shop_id", "order_id"), returning=("order_id", "id"))
+            conn.commit()
+            claims = conn.execute(select(CLAIMS).order_by(CLAIMS.c.id)).all()
+        assert [order for order, _ in first] == ["1", "2"] and [order for order, _ in second] == ["3"]
+        assert [c.id for c in claims] == [i for _, i in first + second]
+        assert (claims[2].company, claims[2].language, claims[2].state, claims[2].last_stage) == ("", "de", "open", "")
+        assert claims[0].billing_address == {"city": "Köln"} and claims[1].open_amount == Decimal("117.00")
+        assert claims[2].ordered_at == NOW and claims[2].invoice_date == NOW.date()
+        if store.engine.dialect.name == "postgresql":  # SQLite does not check a VARCHAR's length
+            with store.connection() as conn, pytest.raises(DBAPIError):
+                insert_new(conn, CLAIMS, [claim_row(4) | {"currency": "EURO"}], key=("shop_id", "order_id"))
     finally:
         store.close()
