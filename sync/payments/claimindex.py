@@ -1,0 +1,185 @@
+"""Matching against a store-side index of the claims, so that a run's memory grows with the statement, not with the
+open claims (a million of them held in a `Matcher` took ~1 GB).
+
+`claim_keys` holds the forms a payer's text is searched by (policy.matching.key_forms of each claim's invoice and
+order number, and "*" + an invoice number's core digits), `claim_index` what they were computed from and the open
+amount (indexed for the amount rule). `refresh()` brings both up to date at the start of a run for the claims that
+are new or changed since the last one, so the mirror pays nothing for them.
+
+`StoreMatcher` matches a chunk of payments: it asks the store for every claim the chunk's texts, amounts and order
+ids could name, builds a `Matcher` over just those, and replays on it this run's earlier bookings to them. The
+claims loaded are a superset of those a `Matcher` over all claims could reach for these payments, each in the state
+that one would have, so the outcomes are the same, payment for payment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, or_, select
+
+from mahnwerk.policy.matching import ClosedClaim, Credit, Match, Matcher, OpenClaim, core, key_forms, lookups
+from mahnwerk.sync.casework.casefile import LEDGER, POLICY_KINDS, histories
+from mahnwerk.sync.config import ShopConfig
+from mahnwerk.sync.payments.reconcile import CLAIM_COLUMNS, CLAIMS, closed_since, open_claim, owed_today
+from mahnwerk.sync.store.bulk import bulk_insert, chunked, for_ids
+from mahnwerk.sync.store.engine import Store
+from mahnwerk.sync.store.models import ClaimIndexRow, ClaimKey, ClaimState, table_of
+
+INDEX, KEYS = table_of(ClaimIndexRow), table_of(ClaimKey)
+CORE = "*"  # the prefix of an invoice number's core digits among the keys (key forms are letters and digits)
+REFRESH_CHUNK = 5000
+LOOKUP_CHUNK = 10_000  # keys per query (SQLite allows 32,766 parameters)
+
+# The shop's claims, after id `after`, whose numbers or amount differ from what they were indexed with (or that
+# were never indexed): one scan of the shop's claims, with a look-up of each in claim_index.
+STALE = (select(CLAIMS.c.id, CLAIMS.c.invoice_number, CLAIMS.c.order_number, CLAIMS.c.currency,
+                CLAIMS.c.open_amount, INDEX.c.claim_id.label("indexed"))
+         .select_from(CLAIMS.outerjoin(INDEX, INDEX.c.claim_id == CLAIMS.c.id))
+         .where(CLAIMS.c.shop_id == bindparam("shop"), CLAIMS.c.id > bindparam("after"),
+                or_(INDEX.c.claim_id.is_(None), INDEX.c.invoice_number != CLAIMS.c.invoice_number,
+                    INDEX.c.order_number != CLAIMS.c.order_number, INDEX.c.currency != CLAIMS.c.currency,
+                    INDEX.c.open_amount != CLAIMS.c.open_amount))
+         .order_by(CLAIMS.c.id).limit(bindparam("size")))
+DROP_KEYS = for_ids(lambda among: delete(KEYS).where(among), KEYS.c.claim_id)
+DROP_INDEX = for_ids(lambda among: delete(INDEX).where(among), INDEX.c.claim_id)
+BY_KEY = for_ids(lambda among: select(KEYS.c.claim_id).where(KEYS.c.shop_id == bindparam("shop"), among),
+                 KEYS.c.key)
+BY_ORDER = for_ids(lambda among: select(CLAIMS.c.id).where(CLAIMS.c.shop_id == bindparam("shop"), among),
+                   CLAIMS.c.order_id)
+# The open amount as indexed: as it was when the run began (booking does not change claims.open_amount).
+BY_AMOUNT = for_ids(lambda among: select(INDEX.c.claim_id).where(
+    INDEX.c.shop_id == bindparam("shop"), INDEX.c.currency == bindparam("currency"), among), INDEX.c.open_amount)
+ROWS = for_ids(lambda among: select(*CLAIM_COLUMNS, CLAIMS.c.closed_at).where(among).order_by(CLAIMS.c.id),
+               CLAIMS.c.id)
+# Open claims with policy events (notices, payments, holds...), `size` after id `after`: those owe what the policy
+# says today rather than their invoice's open amount.
+WITH_HISTORY = (select(*CLAIM_COLUMNS).where(
+    CLAIMS.c.shop_id == bindparam("shop"), CLAIMS.c.state == ClaimState.OPEN, CLAIMS.c.id > bindparam("after"),
+    CLAIMS.c.id.in_(select(LEDGER.c.claim_id).where(LEDGER.c.kind.in_(POLICY_KINDS))))
+    .order_by(CLAIMS.c.id).limit(bindparam("size")))
+
+
+def claim_keys(invoice_number: str, order_number: str) -> set[str]:
+    """The keys a claim is found by in `claim_keys`."""
+    keys = {*key_forms(invoice_number), *key_forms(order_number)}
+    if digits := core(invoice_number, order_number):
+        keys.add(CORE + digits)
+    return keys
+
+
+def refresh(conn: Connection, shop_id: str) -> int:
+    """Index the shop's claims that are new or changed since the last refresh, in the current transaction; how many."""
+    after = total = 0
+    while rows := conn.execute(STALE, {"shop": shop_id, "after": after, "size": REFRESH_CHUNK}).all():
+        known = [row.id for row in rows if row.indexed is not None]
+        if known:
+            conn.execute(DROP_KEYS(conn), {"ids": known})
+            conn.execute(DROP_INDEX(conn), {"ids": known})
+        bulk_insert(conn, INDEX, [{"claim_id": id_, "shop_id": shop_id, "invoice_number": invoice,
+                                   "order_number": order, "currency": currency, "open_amount": amount}
+                                  for id_, invoice, order, currency, amount, _ in rows])
+        bulk_insert(conn, KEYS, [{"shop_id": shop_id, "key": key, "claim_id": id_}
+                                 for id_, invoice, order, _, _, _ in rows for key in claim_keys(invoice, order)])
+        after, total = rows[-1].id, total + len(rows)
+    return total
+
+
+def among(conn: Connection, query: Any, values: Iterable[Any], **params: Any) -> Iterator[Any]:
+    """The first column of `query` (a `for_ids` statement) for `values`, LOOKUP_CHUNK at a time."""
+    statement = query(conn)
+    for part in chunked(list(values), LOOKUP_CHUNK):
+        yield from conn.execute(statement, {"ids": part, **params}).scalars()
+
+
+class StoreMatcher:
+    """One run's matching against the store (open and recently closed claims as they were when it began): `match()`
+    a chunk of payments at a time. Held in memory: what the open claims with a ledger history owe today where that
+    is not their open amount (the amount rule looks for it), and the claims this run booked to with their bookings:
+    both grow with the statement, or with the claims in casework, not with all open claims."""
+
+    def __init__(self, store: Store, shop: ShopConfig, today: date) -> None:
+        self.store, self.shop = store, shop
+        self.closed_since = closed_since(shop, today)
+        self.owed: dict[int, Decimal] = {}  # open claims with a history: what they owe today
+        self.by_owed: dict[tuple[str, Decimal], list[int]] = {}
+        with store.connection() as conn:
+            refresh(conn, shop.id)
+            conn.commit()
+            after = 0
+            while rows := conn.execute(WITH_HISTORY, {"shop": shop.id, "after": after, "size": REFRESH_CHUNK}).all():
+                events = histories(conn, [row.id for row in rows], shop.timezone)
+                for row in rows:
+                    owed = owed_today(row, events[row.id], today, shop) if row.id in events else None
+                    if owed is not None and owed != row.open_amount:  # the open amount is looked up anyway
+                        self.owed[row.id] = owed
+                        self.by_owed.setdefault((row.currency, owed), []).append(row.id)
+                after = rows[-1].id
+        # Claims this run booked to: each as first loaded, with the amounts booked (Matcher.paid() in order); and
+        # the amounts they owe since, for the amount rule.
+        self.booked: dict[int, tuple[OpenClaim, list[Decimal]]] = {}
+        self.by_booked: dict[tuple[str, Decimal], set[int]] = {}
+
+    def match(self, credits: Sequence[Credit], sure: Callable[[Match | None], bool]) -> list[Match | None]:
+        """Each credit's proposal, in order; a `sure` one is booked for those that follow."""
+        matcher = self.matcher(credits)
+        matches = []
+        for credit in credits:
+            match = matcher.proposal(credit)
+            if match is not None and sure(match):
+                for share in match.shares:
+                    matcher.paid(share.claim_id, share.amount)
+                    claim = matcher.claim(share.claim_id)
+                    self.booked.setdefault(claim.id, (claim, []))[1].append(share.amount)
+                    self.by_booked.setdefault((claim.currency, matcher.open_amount(claim.id)), set()).add(claim.id)
+            matches.append(match)
+        return matches
+
+    def matcher(self, credits: Sequence[Credit]) -> Matcher:
+        """A `Matcher` over every claim these credits could name or pay, standing as a `Matcher` over all claims
+        would at this point of the run."""
+        keys: set[str] = set()
+        amounts: set[tuple[str, Decimal]] = set()
+        orders: set[str] = set()
+        for credit in credits:
+            found = lookups(credit.text)
+            keys |= found
+            keys.update(CORE + digits for key in found if key.isdigit() and (digits := key.lstrip("0")))
+            amounts.add((credit.currency, credit.amount))
+            if credit.original_amount is not None:
+                amounts.add((credit.original_currency, credit.original_amount))
+            if credit.order_hint:
+                orders.add(credit.order_hint)
+        shop = self.shop.id
+        open_: list[OpenClaim] = []
+        closed: list[ClosedClaim] = []
+        with self.store.connection() as conn:
+            ids = set(among(conn, BY_KEY, keys, shop=shop)) | set(among(conn, BY_ORDER, orders, shop=shop))
+            for currency in {currency for currency, _ in amounts}:
+                ids.update(among(conn, BY_AMOUNT, [a for c, a in amounts if c == currency], shop=shop,
+                                 currency=currency))
+            for amount in amounts:
+                ids.update(self.by_owed.get(amount, ()))
+                ids.update(self.by_booked.get(amount, ()))
+            # A claim booked to in this run is taken as it was before (its row and ledger have changed since).
+            statement = ROWS(conn)
+            for part in chunked(sorted(ids - self.booked.keys()), LOOKUP_CHUNK):
+                for row in conn.execute(statement, {"ids": part}):
+                    if row.state == ClaimState.OPEN:
+                        open_.append(open_claim(row, self.owed.get(row.id)))
+                    elif row.state in ClaimState.CLOSED and (row.closed_at is None
+                                                             or row.closed_at >= self.closed_since):
+                        closed.append(ClosedClaim(row.id, row.invoice_number, row.order_number, row.order_id,
+                                                  row.state))
+        booked = ids & self.booked.keys()
+        open_ += (self.booked[i][0] for i in booked)
+        # In id order, as one over all claims has them: which of several claims named alike comes first.
+        matcher = Matcher(sorted(open_, key=lambda c: c.id), window_days=self.shop.payments.name_window_days,
+                          closed=closed)
+        for claim_id in booked:
+            for amount in self.booked[claim_id][1]:
+                matcher.paid(claim_id, amount)
+        return matcher
