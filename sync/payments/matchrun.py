@@ -1,5 +1,6 @@
 """One matching run for a shop: the payments waiting from earlier, then new statement files, matched against the
-store's index of the claims (sync/payments/claimindex.py) and booked chunk by chunk (the booking itself is sync/payments/reconcile.py's).
+store's index of the claims (sync/payments/claimindex.py) and booked chunk by chunk (the booking itself is
+sync/payments/reconcile.py's).
 
 Reading a statement and matching it is Python work on the payer's text; booking is mostly the database. For a big
 file (a quarter of a busy shop's account) the reading side gets its own process, so that the two overlap on two

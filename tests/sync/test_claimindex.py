@@ -146,8 +146,8 @@ def test_lookups_cover_every_key_the_matcher_looks_up(tmp_path: Path) -> None:
     truth = write_statement(tmp_path / "s.xml", claims, seed=3, start=date(2026, 12, 1), days=1)
     texts = ["RE-2026-00\n42 danke", "Rechnung RE42, NR 0042\n\nE2E-99", "RE 100001 RE-001\n00001 / 17"]
     texts += ["\n\n".join(t for t in (c.remittance, c.end_to_end_id, c.creditor_ref) if t) for c in truth.credits]
-    matcher = Matcher([OpenClaim(i, c.invoice_number, c.order_number, c.order_number, c.currency, c.open_amount,
-                                 (c.customer_name,), c.invoice_date) for i, c in enumerate(claims)])
+    matcher = Matcher([OpenClaim(i, c.invoice_number, c.order_number, c.order_number, c.currency, c.amount,
+                                 (c.customer,), date(2026, 11, 1)) for i, c in enumerate(claims)])
     for text in texts:
         for index in ("_by_key", "_closed_keys"):
             recording = Recording(getattr(matcher, index))
