@@ -14,18 +14,20 @@ that one would have, so the outcomes are the same, payment for payment.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, or_, select
+from sqlalchemy import Connection, Numeric, bindparam, cast, delete, or_, select
 
 from mahnwerk.policy.matching import ClosedClaim, Credit, Match, Matcher, OpenClaim, core, key_forms, lookups
 from mahnwerk.sync.casework.casefile import LEDGER, POLICY_KINDS, histories
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.payments.reconcile import CLAIM_COLUMNS, CLAIMS, closed_since, open_claim, owed_today
 from mahnwerk.sync.store.bulk import bulk_insert, chunked, for_ids
+from mahnwerk.sync.store.coltypes import tidy
 from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import ClaimIndexRow, ClaimKey, ClaimState, table_of
 
@@ -34,16 +36,18 @@ CORE = "*"  # the prefix of an invoice number's core digits among the keys (key 
 REFRESH_CHUNK = 5000
 LOOKUP_CHUNK = 10_000  # keys per query (SQLite allows 32,766 parameters)
 
-# The shop's claims, after id `after`, whose numbers or amount differ from what they were indexed with (or that
-# were never indexed): one scan of the shop's claims, with a look-up of each in claim_index.
-STALE = (select(CLAIMS.c.id, CLAIMS.c.invoice_number, CLAIMS.c.order_number, CLAIMS.c.currency,
-                CLAIMS.c.open_amount, INDEX.c.claim_id.label("indexed"))
-         .select_from(CLAIMS.outerjoin(INDEX, INDEX.c.claim_id == CLAIMS.c.id))
-         .where(CLAIMS.c.shop_id == bindparam("shop"), CLAIMS.c.id > bindparam("after"),
+# The shop's claims whose numbers or amount differ from what they were indexed with, or that were never indexed: one
+# scan of the shop's claims with a look-up of each in claim_index (in no order: with ORDER BY id and LIMIT, SQLite
+# would read the shop's claims through an index on shop_id and sort them, once per chunk).
+STALE = (select(CLAIMS.c.id).select_from(CLAIMS.outerjoin(INDEX, INDEX.c.claim_id == CLAIMS.c.id))
+         .where(CLAIMS.c.shop_id == bindparam("shop"),
                 or_(INDEX.c.claim_id.is_(None), INDEX.c.invoice_number != CLAIMS.c.invoice_number,
                     INDEX.c.order_number != CLAIMS.c.order_number, INDEX.c.currency != CLAIMS.c.currency,
-                    INDEX.c.open_amount != CLAIMS.c.open_amount))
-         .order_by(CLAIMS.c.id).limit(bindparam("size")))
+                    # by value: SQLite holds money as text, claims' as the shop wrote it ("119.5"), the index's
+                    # tidied ("119.50", which look-ups can name exactly)
+                    cast(INDEX.c.open_amount, Numeric) != cast(CLAIMS.c.open_amount, Numeric))))
+NUMBERS = for_ids(lambda among: select(CLAIMS.c.id, CLAIMS.c.invoice_number, CLAIMS.c.order_number, CLAIMS.c.currency,
+                                       CLAIMS.c.open_amount).where(among), CLAIMS.c.id)
 DROP_KEYS = for_ids(lambda among: delete(KEYS).where(among), KEYS.c.claim_id)
 DROP_INDEX = for_ids(lambda among: delete(INDEX).where(among), INDEX.c.claim_id)
 BY_KEY = for_ids(lambda among: select(KEYS.c.claim_id).where(KEYS.c.shop_id == bindparam("shop"), among),
@@ -55,12 +59,12 @@ BY_AMOUNT = for_ids(lambda among: select(INDEX.c.claim_id).where(
     INDEX.c.shop_id == bindparam("shop"), INDEX.c.currency == bindparam("currency"), among), INDEX.c.open_amount)
 ROWS = for_ids(lambda among: select(*CLAIM_COLUMNS, CLAIMS.c.closed_at).where(among).order_by(CLAIMS.c.id),
                CLAIMS.c.id)
-# Open claims with policy events (notices, payments, holds...), `size` after id `after`: those owe what the policy
-# says today rather than their invoice's open amount.
-WITH_HISTORY = (select(*CLAIM_COLUMNS).where(
-    CLAIMS.c.shop_id == bindparam("shop"), CLAIMS.c.state == ClaimState.OPEN, CLAIMS.c.id > bindparam("after"),
-    CLAIMS.c.id.in_(select(LEDGER.c.claim_id).where(LEDGER.c.kind.in_(POLICY_KINDS))))
-    .order_by(CLAIMS.c.id).limit(bindparam("size")))
+# The shop's open claims with policy events (notices, payments, holds...): those owe what the policy says today
+# rather than their invoice's open amount.
+WITH_HISTORY = (select(LEDGER.c.claim_id).distinct().join(CLAIMS, CLAIMS.c.id == LEDGER.c.claim_id)
+                .where(LEDGER.c.kind.in_(POLICY_KINDS), CLAIMS.c.shop_id == bindparam("shop"),
+                       CLAIMS.c.state == ClaimState.OPEN))
+OPEN_ROWS = for_ids(lambda among: select(*CLAIM_COLUMNS).where(among), CLAIMS.c.id)
 
 
 def claim_keys(invoice_number: str, order_number: str) -> set[str]:
@@ -73,19 +77,17 @@ def claim_keys(invoice_number: str, order_number: str) -> set[str]:
 
 def refresh(conn: Connection, shop_id: str) -> int:
     """Index the shop's claims that are new or changed since the last refresh, in the current transaction; how many."""
-    after = total = 0
-    while rows := conn.execute(STALE, {"shop": shop_id, "after": after, "size": REFRESH_CHUNK}).all():
-        known = [row.id for row in rows if row.indexed is not None]
-        if known:
-            conn.execute(DROP_KEYS(conn), {"ids": known})
-            conn.execute(DROP_INDEX(conn), {"ids": known})
+    stale = array("q", conn.execute(STALE, {"shop": shop_id}).scalars())  # 8 bytes a claim, at most once
+    for part in chunked(sorted(stale), REFRESH_CHUNK):
+        conn.execute(DROP_KEYS(conn), {"ids": part})
+        conn.execute(DROP_INDEX(conn), {"ids": part})
+        rows = conn.execute(NUMBERS(conn), {"ids": part}).all()
         bulk_insert(conn, INDEX, [{"claim_id": id_, "shop_id": shop_id, "invoice_number": invoice,
-                                   "order_number": order, "currency": currency, "open_amount": amount}
-                                  for id_, invoice, order, currency, amount, _ in rows])
+                                   "order_number": order, "currency": currency, "open_amount": tidy(amount)}
+                                  for id_, invoice, order, currency, amount in rows])
         bulk_insert(conn, KEYS, [{"shop_id": shop_id, "key": key, "claim_id": id_}
-                                 for id_, invoice, order, _, _, _ in rows for key in claim_keys(invoice, order)])
-        after, total = rows[-1].id, total + len(rows)
-    return total
+                                 for id_, invoice, order, _, _ in rows for key in claim_keys(invoice, order)])
+    return len(stale)
 
 
 def among(conn: Connection, query: Any, values: Iterable[Any], **params: Any) -> Iterator[Any]:
@@ -109,15 +111,14 @@ class StoreMatcher:
         with store.connection() as conn:
             refresh(conn, shop.id)
             conn.commit()
-            after = 0
-            while rows := conn.execute(WITH_HISTORY, {"shop": shop.id, "after": after, "size": REFRESH_CHUNK}).all():
-                events = histories(conn, [row.id for row in rows], shop.timezone)
-                for row in rows:
+            with_history = sorted(conn.execute(WITH_HISTORY, {"shop": shop.id}).scalars())
+            for part in chunked(with_history, REFRESH_CHUNK):
+                events = histories(conn, part, shop.timezone)
+                for row in conn.execute(OPEN_ROWS(conn), {"ids": part}):
                     owed = owed_today(row, events[row.id], today, shop) if row.id in events else None
                     if owed is not None and owed != row.open_amount:  # the open amount is looked up anyway
                         self.owed[row.id] = owed
                         self.by_owed.setdefault((row.currency, owed), []).append(row.id)
-                after = rows[-1].id
         # Claims this run booked to: each as first loaded, with the amounts booked (Matcher.paid() in order); and
         # the amounts they owe since, for the amount rule.
         self.booked: dict[int, tuple[OpenClaim, list[Decimal]]] = {}
@@ -159,7 +160,7 @@ class StoreMatcher:
         with self.store.connection() as conn:
             ids = set(among(conn, BY_KEY, keys, shop=shop)) | set(among(conn, BY_ORDER, orders, shop=shop))
             for currency in {currency for currency, _ in amounts}:
-                ids.update(among(conn, BY_AMOUNT, [a for c, a in amounts if c == currency], shop=shop,
+                ids.update(among(conn, BY_AMOUNT, [tidy(a) for c, a in amounts if c == currency], shop=shop,
                                  currency=currency))
             for amount in amounts:
                 ids.update(self.by_owed.get(amount, ()))

@@ -18,8 +18,9 @@ from mahnwerk.policy.matching import Credit, Match, Matcher, OpenClaim, lookups
 from mahnwerk.sandbox.statements import StatementClaim, write_statement
 from mahnwerk.sync.config import ShopConfig, load_config
 from mahnwerk.sync.payments import matchrun
-from mahnwerk.sync.payments.claimindex import KEYS, StoreMatcher, claim_keys, refresh
+from mahnwerk.sync.payments.claimindex import BY_AMOUNT, KEYS, StoreMatcher, claim_keys, refresh
 from mahnwerk.sync.payments.reconcile import CLAIMS, LEDGER, PAYMENTS, closed_claims, open_claims
+from mahnwerk.sync.store.coltypes import tidy
 from mahnwerk.sync.store.engine import Store
 from tests.support import write_config
 
@@ -122,7 +123,11 @@ def test_a_changed_claim_is_indexed_again(sqlite_url: str) -> None:
         assert refresh(conn, SHOP) == 30
         assert refresh(conn, SHOP) == 0  # nothing changed: one scan, nothing written
         conn.execute(update(CLAIMS).where(CLAIMS.c.id == 7).values(invoice_number="RE-2026-0042"))
-        assert refresh(conn, SHOP) == 1
+        conn.execute(update(CLAIMS).where(CLAIMS.c.id == 8).values(open_amount=Decimal("119.5")))
+        assert refresh(conn, SHOP) == 2
+        assert refresh(conn, SHOP) == 0  # "119.5" as the shop wrote it is the index's "119.50"
+        assert list(conn.execute(BY_AMOUNT(conn), {"shop": SHOP, "currency": "EUR", "ids": [tidy(Decimal("119.500"))]})
+                    .scalars()) == [8]
         keys = set(conn.execute(select(KEYS.c.key).where(KEYS.c.claim_id == 7)).scalars())
         assert keys == claim_keys("RE-2026-0042", "100007") == {"RE20260042", "RE202642", "100007", "*20260042"}
     store.close()
