@@ -115,8 +115,8 @@ def test_the_store_side_index_books_what_one_matcher_over_all_claims_booked(tmp_
     assert "no longer open" in reasons and "is an order and an invoice number" in reasons
 
 
-def test_a_changed_claim_is_indexed_again(sqlite_url: str) -> None:
-    store = Store(sqlite_url)
+def test_a_changed_claim_is_indexed_again(db_url: str) -> None:
+    store = Store(db_url)
     today = date(2026, 12, 6)
     fill(store, 30, 0.0, today)
     with store.connection() as conn:
