@@ -119,9 +119,10 @@ class StoreMatcher:
                     if owed is not None and owed != row.open_amount:  # the open amount is looked up anyway
                         self.owed[row.id] = owed
                         self.by_owed.setdefault((row.currency, owed), []).append(row.id)
-        # Claims this run booked to: each as first loaded, with the amounts booked (Matcher.paid() in order); and
-        # the amounts they owe since, for the amount rule.
-        self.booked: dict[int, tuple[OpenClaim, list[Decimal]]] = {}
+        # Claims this run booked to, with the amounts booked (Matcher.paid() in order: their rows and ledgers have
+        # changed since, but not their numbers, names or invoice's open amount); and what those not paid in full owe
+        # since, for the amount rule.
+        self.booked: dict[int, list[Decimal]] = {}
         self.by_booked: dict[tuple[str, Decimal], set[int]] = {}
 
     def match(self, credits: Sequence[Credit], sure: Callable[[Match | None], bool]) -> list[Match | None]:
@@ -133,9 +134,10 @@ class StoreMatcher:
             if match is not None and sure(match):
                 for share in match.shares:
                     matcher.paid(share.claim_id, share.amount)
-                    claim = matcher.claim(share.claim_id)
-                    self.booked.setdefault(claim.id, (claim, []))[1].append(share.amount)
-                    self.by_booked.setdefault((claim.currency, matcher.open_amount(claim.id)), set()).add(claim.id)
+                    self.booked.setdefault(share.claim_id, []).append(share.amount)
+                    if (left := matcher.open_amount(share.claim_id)) > 0:  # else not in the amount index
+                        currency = matcher.claim(share.claim_id).currency
+                        self.by_booked.setdefault((currency, left), set()).add(share.claim_id)
             matches.append(match)
         return matches
 
@@ -165,22 +167,19 @@ class StoreMatcher:
             for amount in amounts:
                 ids.update(self.by_owed.get(amount, ()))
                 ids.update(self.by_booked.get(amount, ()))
-            # A claim booked to in this run is taken as it was before (its row and ledger have changed since).
             statement = ROWS(conn)
-            for part in chunked(sorted(ids - self.booked.keys()), LOOKUP_CHUNK):
+            for part in chunked(sorted(ids), LOOKUP_CHUNK):
                 for row in conn.execute(statement, {"ids": part}):
-                    if row.state == ClaimState.OPEN:
+                    # One booked to in this run is open, perhaps paid since, and owes what it did at the start.
+                    if row.state == ClaimState.OPEN or row.id in self.booked:
                         open_.append(open_claim(row, self.owed.get(row.id)))
                     elif row.state in ClaimState.CLOSED and (row.closed_at is None
                                                              or row.closed_at >= self.closed_since):
                         closed.append(ClosedClaim(row.id, row.invoice_number, row.order_number, row.order_id,
                                                   row.state))
-        booked = ids & self.booked.keys()
-        open_ += (self.booked[i][0] for i in booked)
         # In id order, as one over all claims has them: which of several claims named alike comes first.
-        matcher = Matcher(sorted(open_, key=lambda c: c.id), window_days=self.shop.payments.name_window_days,
-                          closed=closed)
-        for claim_id in booked:
-            for amount in self.booked[claim_id][1]:
+        matcher = Matcher(open_, window_days=self.shop.payments.name_window_days, closed=closed)
+        for claim_id in ids & self.booked.keys():
+            for amount in self.booked[claim_id]:
                 matcher.paid(claim_id, amount)
         return matcher
