@@ -180,6 +180,6 @@ class StoreMatcher:
         # In id order, as one over all claims has them: which of several claims named alike comes first.
         matcher = Matcher(open_, window_days=self.shop.payments.name_window_days, closed=closed)
         for claim_id in ids & self.booked.keys():
-            for amount in self.booked[claim_id]:
-                matcher.paid(claim_id, amount)
+            for booked in self.booked[claim_id]:
+                matcher.paid(claim_id, booked)
         return matcher

@@ -5,14 +5,16 @@ and another's invoice number."""
 
 from __future__ import annotations
 
-import shutil
 import sys
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import create_engine, select, text, update
 
 from mahnwerk.policy.matching import Credit, Match, Matcher, OpenClaim, lookups
 from mahnwerk.sandbox.statements import StatementClaim, write_statement
@@ -64,10 +66,10 @@ def rows(url: str) -> tuple[list, list, list]:
     return payments, ledger, claims
 
 
-def test_the_store_side_index_books_what_one_matcher_over_all_claims_booked(tmp_path: Path, monkeypatch) -> None:
-    today = datetime.now(TZ).date()
-    now = datetime.now(UTC)
-    url = f"sqlite:///{tmp_path}/a.db"
+def prepare(url: str, today: date, now: datetime) -> list[StatementClaim]:
+    """3,000 claims as the bench has them (10 % with casework history), with numbers that are one claim's order
+    number and another's invoice number, some in another currency, some closed or with the agency; the claims as
+    they were before some of them closed, for the statement."""
     store = Store(url)
     fill(store, 3000, 0.1, today)
     with store.connection() as conn:
@@ -89,26 +91,56 @@ def test_the_store_side_index_books_what_one_matcher_over_all_claims_booked(tmp_
         conn.execute(update(CLAIMS).where(CLAIMS.c.id % 61 == 0).values(state="in_collection"))
         conn.commit()
     store.close()
-    statement = write_statement(tmp_path / "s.xml", claims, seed=11, start=today, days=1, noise=0.15)
-    shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
-    monkeypatch.setattr(matchrun, "CHUNK", 97)  # many chunks: bookings of one are seen by the later ones
+    return claims
 
-    results = []
-    for name, matcher in (("a", StoreMatcher), ("b", FullMatcher)):
-        monkeypatch.setattr(matchrun, "StoreMatcher", matcher)
-        etc = write_config(tmp_path / f"etc-{name}", f"sqlite:///{tmp_path}/{name}.db", [{
-            "shop_id": SHOP, "url": "http://127.0.0.1:9", "key": "ck_bench", "secret": "cs_bench",
-            "extra": BASE_RATE}])
-        shop = load_config(etc).shops[0]
-        store = Store(f"sqlite:///{tmp_path}/{name}.db")
-        try:
-            results.append(matchrun.run(store, shop, [statement.path], now=now, apart=False)[1])
-        finally:
-            store.close()
+
+@contextmanager
+def two_stores(db: str, tmp_path: Path, server: str | None) -> Iterator[list[str]]:
+    if db == "sqlite":
+        yield [f"sqlite:///{tmp_path}/{name}.db" for name in ("a", "b")]
+        return
+    assert server is not None
+    schemas = [f"t_{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    admin = create_engine(server)
+    try:
+        with admin.begin() as connection:
+            for schema in schemas:
+                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        sep = "&" if "?" in server else "?"
+        yield [f"{server}{sep}options=-csearch_path%3D{schema}" for schema in schemas]
+    finally:
+        with admin.begin() as connection:
+            for schema in schemas:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_the_store_side_index_books_what_one_matcher_over_all_claims_booked(tmp_path: Path, monkeypatch, db: str,
+                                                                            request: pytest.FixtureRequest) -> None:
+    today = datetime.now(TZ).date()
+    now = datetime.now(UTC)
+    server = request.getfixturevalue("postgres_server") if db == "postgresql" else None
+    monkeypatch.setattr(matchrun, "CHUNK", 97)  # many chunks: bookings of one are seen by the later ones
+    with two_stores(db, tmp_path, server) as urls:
+        claims, _ = (prepare(url, today, now) for url in urls)  # the same claims in both
+        statement = write_statement(tmp_path / "s.xml", claims, seed=11, start=today, days=1, noise=0.15)
+        results = []
+        for url, matcher in zip(urls, (StoreMatcher, FullMatcher), strict=True):
+            monkeypatch.setattr(matchrun, "StoreMatcher", matcher)
+            etc = write_config(tmp_path / f"etc-{matcher.__name__}", url, [{
+                "shop_id": SHOP, "url": "http://127.0.0.1:9", "key": "ck_bench", "secret": "cs_bench",
+                "extra": BASE_RATE}])
+            store = Store(url)
+            try:
+                results.append(matchrun.run(store, load_config(etc).shops[0], [statement.path], now=now,
+                                            apart=False)[1])
+            finally:
+                store.close()
+        mine, reference = rows(urls[0]), rows(urls[1])
 
     assert results[0] == results[1]
     assert results[0].booked > 2000 and results[0].review > 20 and results[0].closed > 1000
-    mine, reference = rows(f"sqlite:///{tmp_path}/a.db"), rows(f"sqlite:///{tmp_path}/b.db")
     for got, expected in zip(mine, reference, strict=True):
         assert got == expected
     reasons = " ".join(row.reason for row in mine[0])
@@ -153,9 +185,9 @@ def test_lookups_cover_every_key_the_matcher_looks_up(tmp_path: Path) -> None:
     texts += ["\n\n".join(t for t in (c.remittance, c.end_to_end_id, c.creditor_ref) if t) for c in truth.credits]
     matcher = Matcher([OpenClaim(i, c.invoice_number, c.order_number, c.order_number, c.currency, c.amount,
                                  (c.customer,), date(2026, 11, 1)) for i, c in enumerate(claims)])
-    for text in texts:
+    for written in texts:
         for index in ("_by_key", "_closed_keys"):
             recording = Recording(getattr(matcher, index))
             setattr(matcher, index, recording)
-            matcher._references(text, recording)
-            assert recording.asked <= lookups(text), text
+            matcher._references(written, recording)
+            assert recording.asked <= lookups(written), written
