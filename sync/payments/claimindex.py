@@ -67,6 +67,25 @@ WITH_HISTORY = (select(LEDGER.c.claim_id).distinct().join(CLAIMS, CLAIMS.c.id ==
 OPEN_ROWS = for_ids(lambda among: select(*CLAIM_COLUMNS).where(among), CLAIMS.c.id)
 
 
+Ids = int | tuple[int, ...]  # most amounts owed name one claim: an int until a second one owes it too
+
+
+def amount_key(amount: Decimal) -> int | Decimal:
+    """An amount as a small dictionary key: whole cents as an int (28 bytes, not a Decimal's 104)."""
+    cents = amount * 100
+    return int(cents) if cents == cents.to_integral_value() else amount
+
+
+def add(index: dict[int | Decimal, Ids], key: int | Decimal, claim_id: int) -> None:
+    old = index.get(key)
+    index[key] = claim_id if old is None else (old, claim_id) if isinstance(old, int) else (*old, claim_id)
+
+
+def ids_of(index: dict[int | Decimal, Ids], key: int | Decimal) -> tuple[int, ...]:
+    found = index.get(key)
+    return () if found is None else (found,) if isinstance(found, int) else found
+
+
 def claim_keys(invoice_number: str, order_number: str) -> set[str]:
     """The keys a claim is found by in `claim_keys`."""
     keys = {*key_forms(invoice_number), *key_forms(order_number)}
@@ -90,40 +109,53 @@ def refresh(conn: Connection, shop_id: str) -> int:
     return len(stale)
 
 
+def padded(conn: Connection, values: list[Any]) -> list[Any]:
+    """`values` for an `IN (...)` on SQLite, repeated up to the next power of two: each length is a statement of its
+    own, which SQLite keeps prepared (128 of them, ~100 bytes per parameter: a new length per chunk grew a run by
+    over 100 MB), and a few lengths are a few statements. PostgreSQL gets one array: unchanged."""
+    if conn.dialect.name != "sqlite" or not values:
+        return values
+    return values + [values[0]] * ((1 << (len(values) - 1).bit_length()) - len(values))
+
+
 def among(conn: Connection, query: Any, values: Iterable[Any], **params: Any) -> Iterator[Any]:
     """The first column of `query` (a `for_ids` statement) for `values`, LOOKUP_CHUNK at a time."""
     statement = query(conn)
     for part in chunked(list(values), LOOKUP_CHUNK):
-        yield from conn.execute(statement, {"ids": part, **params}).scalars()
+        yield from conn.execute(statement, {"ids": padded(conn, part), **params}).scalars()
 
 
 class StoreMatcher:
     """One run's matching against the store (open and recently closed claims as they were when it began): `match()`
-    a chunk of payments at a time. Held in memory: what the open claims with a ledger history owe today where that
+    a chunk of payments at a time. Held in memory: which open claims with a ledger history owe today an amount that
     is not their open amount (the amount rule looks for it), and the claims this run booked to with their bookings:
     both grow with the statement, or with the claims in casework, not with all open claims."""
 
     def __init__(self, store: Store, shop: ShopConfig, today: date) -> None:
-        self.store, self.shop = store, shop
+        self.store, self.shop, self.today = store, shop, today
         self.closed_since = closed_since(shop, today)
-        self.owed: dict[int, Decimal] = {}  # open claims with a history: what they owe today
-        self.by_owed: dict[tuple[str, Decimal], list[int]] = {}
+        # currency -> amount (`amount_key`) -> the open claims with a history that owe it today: ~100 B a claim
+        self.by_owed: dict[str, dict[int | Decimal, Ids]] = {}
         with store.connection() as conn:
             refresh(conn, shop.id)
             conn.commit()
             with_history = sorted(conn.execute(WITH_HISTORY, {"shop": shop.id}).scalars())
             for part in chunked(with_history, REFRESH_CHUNK):
-                events = histories(conn, part, shop.timezone)
-                for row in conn.execute(OPEN_ROWS(conn), {"ids": part}):
-                    owed = owed_today(row, events[row.id], today, shop) if row.id in events else None
+                for row, owed in self.owing(conn, conn.execute(OPEN_ROWS(conn), {"ids": padded(conn, part)}).all()):
                     if owed is not None and owed != row.open_amount:  # the open amount is looked up anyway
-                        self.owed[row.id] = owed
-                        self.by_owed.setdefault((row.currency, owed), []).append(row.id)
+                        add(self.by_owed.setdefault(row.currency, {}), amount_key(owed), row.id)
         # Claims this run booked to, with the amounts booked (Matcher.paid() in order: their rows and ledgers have
-        # changed since, but not their numbers, names or invoice's open amount); and what those not paid in full owe
-        # since, for the amount rule.
+        # changed since, but not their numbers, names or invoice's open amount), what those with a history owed at
+        # the start, and what those not paid in full owe since, for the amount rule.
         self.booked: dict[int, list[Decimal]] = {}
+        self.booked_owed: dict[int, Decimal] = {}
         self.by_booked: dict[tuple[str, Decimal], set[int]] = {}
+
+    def owing(self, conn: Connection, rows: Sequence[Any]) -> Iterator[tuple[Any, Decimal | None]]:
+        """Each open claims row with what it owes today by its ledger history (None: no history, or not known)."""
+        events = histories(conn, padded(conn, [row.id for row in rows]), self.shop.timezone)
+        for row in rows:
+            yield row, owed_today(row, events[row.id], self.today, self.shop) if row.id in events else None
 
     def match(self, credits: Sequence[Credit], sure: Callable[[Match | None], bool]) -> list[Match | None]:
         """Each credit's proposal, in order; a `sure` one is booked for those that follow."""
@@ -133,11 +165,13 @@ class StoreMatcher:
             match = matcher.proposal(credit)
             if match is not None and sure(match):
                 for share in match.shares:
+                    claim = matcher.claim(share.claim_id)
+                    if claim.id not in self.booked and claim.also != (claim.open_amount,):
+                        self.booked_owed[claim.id] = claim.open_amount
                     matcher.paid(share.claim_id, share.amount)
                     self.booked.setdefault(share.claim_id, []).append(share.amount)
                     if (left := matcher.open_amount(share.claim_id)) > 0:  # else not in the amount index
-                        currency = matcher.claim(share.claim_id).currency
-                        self.by_booked.setdefault((currency, left), set()).add(share.claim_id)
+                        self.by_booked.setdefault((claim.currency, left), set()).add(share.claim_id)
             matches.append(match)
         return matches
 
@@ -164,19 +198,23 @@ class StoreMatcher:
             for currency in {currency for currency, _ in amounts}:
                 ids.update(among(conn, BY_AMOUNT, [tidy(a) for c, a in amounts if c == currency], shop=shop,
                                  currency=currency))
-            for amount in amounts:
-                ids.update(self.by_owed.get(amount, ()))
-                ids.update(self.by_booked.get(amount, ()))
+            for currency, amount in amounts:
+                ids.update(ids_of(self.by_owed.get(currency, {}), amount_key(amount)))
+                ids.update(self.by_booked.get((currency, amount), ()))
             statement = ROWS(conn)
             for part in chunked(sorted(ids), LOOKUP_CHUNK):
-                for row in conn.execute(statement, {"ids": part}):
-                    # One booked to in this run is open, perhaps paid since, and owes what it did at the start.
-                    if row.state == ClaimState.OPEN or row.id in self.booked:
-                        open_.append(open_claim(row, self.owed.get(row.id)))
+                rows = conn.execute(statement, {"ids": padded(conn, part)}).all()
+                # One booked to in this run is open, perhaps paid since, and owes what it did at the start.
+                for row in rows:
+                    if row.id in self.booked:
+                        open_.append(open_claim(row, self.booked_owed.get(row.id)))
                     elif row.state in ClaimState.CLOSED and (row.closed_at is None
                                                              or row.closed_at >= self.closed_since):
                         closed.append(ClosedClaim(row.id, row.invoice_number, row.order_number, row.order_id,
                                                   row.state))
+                unbooked = [row for row in rows if row.state == ClaimState.OPEN and row.id not in self.booked]
+                open_ += (open_claim(row, owed) for row, owed in self.owing(conn, unbooked))
+        open_.sort(key=lambda claim: claim.id)
         # In id order, as one over all claims has them: which of several claims named alike comes first.
         matcher = Matcher(open_, window_days=self.shop.payments.name_window_days, closed=closed)
         for claim_id in ids & self.booked.keys():
