@@ -50,7 +50,7 @@ NUMBERS = for_ids(lambda among: select(CLAIMS.c.id, CLAIMS.c.invoice_number, CLA
                                        CLAIMS.c.open_amount).where(among), CLAIMS.c.id)
 DROP_KEYS = for_ids(lambda among: delete(KEYS).where(among), KEYS.c.claim_id)
 DROP_INDEX = for_ids(lambda among: delete(INDEX).where(among), INDEX.c.claim_id)
-BY_KEY = for_ids(lambda among: select(KEYS.c.claim_id).where(KEYS.c.shop_id == bindparam("shop"), among),
+BY_KEY = for_ids(lambda among: select(KEYS.c.key, KEYS.c.claim_id).where(KEYS.c.shop_id == bindparam("shop"), among),
                  KEYS.c.key)
 BY_ORDER = for_ids(lambda among: select(CLAIMS.c.id).where(CLAIMS.c.shop_id == bindparam("shop"), among),
                    CLAIMS.c.order_id)
@@ -118,11 +118,14 @@ def padded(conn: Connection, values: list[Any]) -> list[Any]:
     return values + [values[0]] * ((1 << (len(values) - 1).bit_length()) - len(values))
 
 
-def among(conn: Connection, query: Any, values: Iterable[Any], **params: Any) -> Iterator[Any]:
-    """The first column of `query` (a `for_ids` statement) for `values`, LOOKUP_CHUNK at a time."""
+def among(conn: Connection, query: Any, values: Iterable[Any], *, scalars: bool = True, **params: Any
+          ) -> Iterator[Any]:
+    """The rows of `query` (a `for_ids` statement; with `scalars` their first column) for `values`, LOOKUP_CHUNK at a
+    time."""
     statement = query(conn)
     for part in chunked(list(values), LOOKUP_CHUNK):
-        yield from conn.execute(statement, {"ids": padded(conn, part), **params}).scalars()
+        result = conn.execute(statement, {"ids": padded(conn, part), **params})
+        yield from result.scalars() if scalars else result
 
 
 class StoreMatcher:
@@ -178,46 +181,56 @@ class StoreMatcher:
     def matcher(self, credits: Sequence[Credit]) -> Matcher:
         """A `Matcher` over every claim these credits could name or pay, standing as a `Matcher` over all claims
         would at this point of the run."""
-        keys: set[str] = set()
-        amounts: set[tuple[str, Decimal]] = set()
-        orders: set[str] = set()
-        for credit in credits:
-            found = lookups(credit.text)
-            keys |= found
-            keys.update(CORE + digits for key in found if key.isdigit() and (digits := key.lstrip("0")))
-            amounts.add((credit.currency, credit.amount))
-            if credit.original_amount is not None:
-                amounts.add((credit.original_currency, credit.original_amount))
-            if credit.order_hint:
-                orders.add(credit.order_hint)
+        texts = [lookups(credit.text) for credit in credits]
+        keys = set().union(*texts)
+        keys.update([CORE + digits for key in keys if key.isdigit() and (digits := key.lstrip("0"))])
+        orders = {credit.order_hint for credit in credits if credit.order_hint}
         shop = self.shop.id
-        open_: list[OpenClaim] = []
-        closed: list[ClosedClaim] = []
+        open_: dict[int, OpenClaim] = {}
+        closed: dict[int, ClosedClaim] = {}
         with self.store.connection() as conn:
-            ids = set(among(conn, BY_KEY, keys, shop=shop)) | set(among(conn, BY_ORDER, orders, shop=shop))
+            named: dict[str, list[int]] = {}
+            for key, claim_id in among(conn, BY_KEY, keys, scalars=False, shop=shop):
+                named.setdefault(key, []).append(claim_id)
+            self.load(conn, {i for ids in named.values() for i in ids} | set(among(conn, BY_ORDER, orders, shop=shop)),
+                      open_, closed)
+            # The amount rule is only reached by a payment whose text names no open claim: the reference rule finds
+            # one as soon as any of its keys is an open claim's (a hit at a position is found, longest first), and
+            # then decides. Only the other payments' amounts are looked up (most payments name their claim).
+            amounts: set[tuple[str, Decimal]] = set()
+            for credit, found in zip(credits, texts, strict=True):
+                if not any(i in open_ for key in found for i in named.get(key, ())):
+                    amounts.add((credit.currency, credit.amount))
+                    if credit.original_amount is not None:
+                        amounts.add((credit.original_currency, credit.original_amount))
+            ids: set[int] = set()
             for currency in {currency for currency, _ in amounts}:
                 ids.update(among(conn, BY_AMOUNT, [tidy(a) for c, a in amounts if c == currency], shop=shop,
                                  currency=currency))
             for currency, amount in amounts:
                 ids.update(ids_of(self.by_owed.get(currency, {}), amount_key(amount)))
                 ids.update(self.by_booked.get((currency, amount), ()))
-            statement = ROWS(conn)
-            for part in chunked(sorted(ids), LOOKUP_CHUNK):
-                rows = conn.execute(statement, {"ids": padded(conn, part)}).all()
-                # One booked to in this run is open, perhaps paid since, and owes what it did at the start.
-                for row in rows:
-                    if row.id in self.booked:
-                        open_.append(open_claim(row, self.booked_owed.get(row.id)))
-                    elif row.state in ClaimState.CLOSED and (row.closed_at is None
-                                                             or row.closed_at >= self.closed_since):
-                        closed.append(ClosedClaim(row.id, row.invoice_number, row.order_number, row.order_id,
-                                                  row.state))
-                unbooked = [row for row in rows if row.state == ClaimState.OPEN and row.id not in self.booked]
-                open_ += (open_claim(row, owed) for row, owed in self.owing(conn, unbooked))
-        open_.sort(key=lambda claim: claim.id)
+            self.load(conn, ids - open_.keys() - closed.keys(), open_, closed)
         # In id order, as one over all claims has them: which of several claims named alike comes first.
-        matcher = Matcher(open_, window_days=self.shop.payments.name_window_days, closed=closed)
-        for claim_id in ids & self.booked.keys():
+        matcher = Matcher(sorted(open_.values(), key=lambda claim: claim.id),
+                          window_days=self.shop.payments.name_window_days,
+                          closed=sorted(closed.values(), key=lambda claim: claim.id))
+        for claim_id in open_.keys() & self.booked.keys():
             for booked in self.booked[claim_id]:
                 matcher.paid(claim_id, booked)
         return matcher
+
+    def load(self, conn: Connection, ids: set[int], open_: dict[int, OpenClaim],
+             closed: dict[int, ClosedClaim]) -> None:
+        """The claims `ids` into `open_` and `closed` as they stood at the run's start (others are left out)."""
+        statement = ROWS(conn)
+        for part in chunked(sorted(ids), LOOKUP_CHUNK):
+            rows = conn.execute(statement, {"ids": padded(conn, part)}).all()
+            # One booked to in this run is open, perhaps paid since, and owes what it did at the start.
+            for row in rows:
+                if row.id in self.booked:
+                    open_[row.id] = open_claim(row, self.booked_owed.get(row.id))
+                elif row.state in ClaimState.CLOSED and (row.closed_at is None or row.closed_at >= self.closed_since):
+                    closed[row.id] = ClosedClaim(row.id, row.invoice_number, row.order_number, row.order_id, row.state)
+            unbooked = [row for row in rows if row.state == ClaimState.OPEN and row.id not in self.booked]
+            open_.update((row.id, open_claim(row, owed)) for row, owed in self.owing(conn, unbooked))
