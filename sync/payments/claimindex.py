@@ -6,8 +6,9 @@ order number, and "*" + an invoice number's core digits), `claim_index` what the
 amount (indexed for the amount rule). `refresh()` brings both up to date at the start of a run for the claims that
 are new or changed since the last one, so the mirror pays nothing for them.
 
-`StoreMatcher` matches a chunk of payments: it asks the store for every claim the chunk's texts, amounts and order
-ids could name, builds a `Matcher` over just those, and replays on it this run's earlier bookings to them. The
+`StoreMatcher` matches a chunk of payments: it asks the store for every claim the chunk's texts and order ids could
+name, and the amounts of those payments that name no open claim could pay, builds a `Matcher` over just those, and
+replays on it this run's earlier bookings to them. The
 claims loaded are a superset of those a `Matcher` over all claims could reach for these payments, each in the state
 that one would have, so the outcomes are the same, payment for payment.
 """
