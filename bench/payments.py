@@ -6,6 +6,7 @@ claims, vs. a child that only parses the same file.
     python bench/payments.py --entries 10000 100000 --db sqlite --format mt940
     python bench/payments.py --entries 113000 --db sqlite     # the first N with >= 100,000 entries
     python bench/payments.py --entries 10000 --examples 10     # and print the first 10 credits booked wrongly
+    python bench/payments.py --entries 113000 --claims 1000000 # a statement for the first 113,000 of 1,000,000
 
 For each N: a fresh store (an SQLite file in a temporary folder, or a fresh schema on the test PostgreSQL server)
 filled with N open claims of one WooCommerce shop as bench/plan.py fills it (`fill`, with `--history-share` of
@@ -21,7 +22,9 @@ timed with os.wait4 (wall, user+sys CPU, peak RSS) through bench/plan.py's launc
   in a child process (sync/payments/matchrun.py): CPU is both processes' (wait4 adds up reaped children), peak RSS the
   larger of the biggest process's and the sum over both, sampled every 50 ms (bench/plan.py's launcher).
 
-Afterwards (not timed) the bookings are compared with the generator's ground truth: per credit, the claims its
+Before the run (timed apart, skipped with `--cold`), the store-side matching index is brought up to date
+(sync/payments/claimindex.py `refresh`), as the first matching run after a sync does for the claims new since the
+last one. Afterwards (not timed) the bookings are compared with the generator's ground truth: per credit, the claims its
 `payment` ledger entries (source "payments") went to against the invoices the payer meant.
 
 Target (issue 7): 100,000 entries against 100,000 open claims in at most 30 s, memory bounded.
@@ -41,6 +44,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, select
 
 from mahnwerk.sandbox.statements import ExpectedCredit, StatementClaim, StatementTruth, write_statement
+from mahnwerk.sync.payments.claimindex import refresh
+from mahnwerk.sync.store.engine import Store
 from mahnwerk.sync.store.models import Claim, IncomingPaymentRow, LedgerEntry
 
 BENCH = Path(__file__).resolve().parent
@@ -72,18 +77,33 @@ def mahnwerk_command(config_dir: Path, statement: Path, out: Path) -> list[str]:
             *head, "--config-dir", str(config_dir), "payments", "import", str(statement), "--json"]
 
 
-def statement_claims(url: str) -> list[StatementClaim]:
-    """The open claims as the store holds them, in id order, as the generator needs them."""
+def statement_claims(url: str, limit: int | None = None) -> list[StatementClaim]:
+    """The open claims as the store holds them (the first `limit`), in id order, as the generator needs them."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(select(CLAIMS.c.invoice_number, CLAIMS.c.order_number, CLAIMS.c.open_amount,
                                        CLAIMS.c.currency, CLAIMS.c.customer_name, CLAIMS.c.company,
                                        CLAIMS.c.invoice_date)
-                                .where(CLAIMS.c.shop_id == SHOP, CLAIMS.c.state == "open").order_by(CLAIMS.c.id))
+                                .where(CLAIMS.c.shop_id == SHOP, CLAIMS.c.state == "open").order_by(CLAIMS.c.id)
+                                .limit(limit))
             return [StatementClaim(*row) for row in rows]
     finally:
         engine.dispose()
+
+
+def index_claims(url: str) -> tuple[int, float]:
+    """Bring the store-side matching index up to date, as the first matching run after a sync does for the claims
+    new since the last one: how many claims, in how many seconds."""
+    begun = time.perf_counter()
+    store = Store(url, migrate=False)
+    try:
+        with store.connection() as conn:
+            indexed = refresh(conn, SHOP)
+            conn.commit()
+    finally:
+        store.close()
+    return indexed, time.perf_counter() - begun
 
 
 def bookings(url: str) -> tuple[dict[str, Counter], dict[str, str]]:
@@ -144,17 +164,22 @@ def accuracy(truth: StatementTruth, booked: dict[str, Counter], states: dict[str
     return verdicts, by_kind
 
 
-def bench(claims: int, args: argparse.Namespace, today: date) -> None:
+def bench(paying: int, args: argparse.Namespace, today: date) -> None:
+    claims = max(paying, args.claims or 0)
     with bench_store(args.db, claims, args.history_share, today, prefix="mahnwerk-bench-payments-") as store:
         statement = store.folder / ("statement.sta" if args.format == "mt940" else "statement.xml")
         begun = time.perf_counter()
-        truth = write_statement(statement, statement_claims(store.url), seed=args.seed, format=FORMATS[args.format],
-                                start=today, days=1, noise=0.15)
+        truth = write_statement(statement, statement_claims(store.url, paying), seed=args.seed,
+                                format=FORMATS[args.format], start=today, days=1, noise=0.15)
         written = time.perf_counter() - begun
         kinds = Counter(c.kind for c in truth.credits)
         print(f"setup:     {claims:>9,} claims (ledger {dict(store.ledger)}) in {store.seconds:.1f} s; {truth.source} "
-              f"{truth.entries:,} entries, {len(truth.credits):,} credits, skipped {dict(truth.skipped)}, "
-              f"{statement.stat().st_size / 2**20:.0f} MB, in {written:.1f} s", flush=True)
+              f"{truth.entries:,} entries for the first {paying:,}, {len(truth.credits):,} credits, skipped "
+              f"{dict(truth.skipped)}, {statement.stat().st_size / 2**20:.0f} MB, in {written:.1f} s", flush=True)
+        if not args.cold:
+            indexed, seconds = index_claims(store.url)
+            print(f"index:     {indexed:,} claims indexed in {seconds:.1f} s (the store-side matching index, "
+                  "before the run: as after a sync)", flush=True)
         print(f"           credits by kind {dict(kinds.most_common())}", flush=True)
 
         base = run_child([sys.executable, "-c", BASELINE, str(statement)])
@@ -193,6 +218,11 @@ def main() -> None:
     parser.add_argument("--entries", type=int, nargs="+", default=[10_000, 100_000],
                         help="open claims per run (the statement gets about as many entries); one run per value, "
                              "each on a fresh store")
+    parser.add_argument("--claims", type=int, default=None, metavar="M",
+                        help="open claims in the store (default: as many as --entries); the statement pays the first "
+                             "N of them")
+    parser.add_argument("--cold", action="store_true",
+                        help="leave the store-side matching index empty: the import builds it for all claims")
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--format", choices=list(FORMATS), default="camt.053")
     parser.add_argument("--seed", type=int, default=7, help="the statement generator's seed")
@@ -202,7 +232,8 @@ def main() -> None:
                         help="print the first K credits booked to a claim the payer did not mean")
     args = parser.parse_args()
     today = datetime.now(TZ).date()  # the shop's today: the statement's day, and what booking takes as today
-    print(run_header(today, args.db, format=args.format, seed=args.seed, history_share=args.history_share),
+    print(run_header(today, args.db, format=args.format, seed=args.seed, history_share=args.history_share,
+                     claims=args.claims or "as entries", cold=args.cold),
           flush=True)
     for claims in args.entries:
         bench(claims, args, today)

@@ -176,6 +176,51 @@ class _Found:
         return self.key.isdigit() and len(self.key) < SHORT
 
 
+def _words(text: str) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+    """The text's words, plain and with a word cut at a line's end joined to the next line's first: each as
+    (word, first and last index of the plain words it covers)."""
+    raw = text.split("\n")  # an empty line (between fields) is a break nothing is joined across
+    per_line = [_TOKEN.findall(fold(line)) for line in raw]
+    plain: list[tuple[str, int, int]] = []
+    merged: list[tuple[str, int, int]] = []
+    for n, words in enumerate(per_line):
+        cut = n > 0 and raw[n - 1].rstrip()[-1:].isalnum() and raw[n].lstrip()[:1].isalnum()
+        for j, word in enumerate(words):
+            k = len(plain)
+            plain.append((word, k, k))
+            if j == 0 and cut and merged:
+                merged[-1] = (merged[-1][0] + word, merged[-1][1], k)
+            else:
+                merged.append((word, k, k))
+    return plain, merged
+
+
+def lookups(text: str) -> set[str]:
+    """Every key `Matcher` may look up for a payment's text (more, not fewer: what is covered by a longer match
+    is not left out). A store-side index answers these for a chunk of payments, and a `Matcher` over the claims
+    it names matches them as one over all claims would. Digit-only keys are also looked up without leading
+    zeros as an invoice number's core (see `core`)."""
+    plain, merged = _words(text)
+    keys: set[str] = set()
+    for words in (merged, plain) if len(merged) < len(plain) else (plain,):
+        texts = [w for w, _, _ in words]
+        digits = [not w.isalpha() for w in texts]
+        for i, word in enumerate(texts):
+            for n in range(1, min(3, len(texts) - i) + 1):
+                if any(digits[i:i + n]):
+                    keys.add("".join(texts[i:i + n]))
+            if digits[i] and word[:1].isalpha():
+                keys.update(_DIGITS.findall(word))
+    return keys
+
+
+def core(invoice_number: str, order_number: str) -> str:
+    """An invoice number's digits alone, without leading zeros ("RE-00100001" -> "100001"), when that could be
+    read as another claim's order number; "" when not (no letters in it, or it is its own order number)."""
+    digits = "".join(_DIGITS.findall(invoice_number)).lstrip("0")
+    return digits if digits and digits != order_number and not invoice_number.isdigit() else ""
+
+
 @dataclass
 class Matcher:
     """An index over a shop's open claims; `match()` one payment at a time, `paid()` after booking it.
@@ -203,9 +248,8 @@ class Matcher:
                 for form in key_forms(number):
                     _add(self._by_key, form, claim.id)
             self._by_order[claim.order_id] = claim.id
-            core = "".join(_DIGITS.findall(claim.invoice_number)).lstrip("0")
-            if core and core != claim.order_number and not claim.invoice_number.isdigit():
-                _add(self._cores, core, claim.id)
+            if digits := core(claim.invoice_number, claim.order_number):
+                _add(self._cores, digits, claim.id)
             amounts = self._by_amount.setdefault(claim.currency, {})
             for amount in (claim.open_amount, *claim.also):
                 _add(amounts, amount, claim.id)
@@ -216,6 +260,9 @@ class Matcher:
                     _add(self._closed_keys, form, gone.id)
             self._closed_orders[gone.order_id] = gone.id
         self.claims = self.closed = ()  # the index holds what is needed; the caller's iterables may be generators
+
+    def claim(self, claim_id: int) -> OpenClaim:
+        return self._by_id[claim_id]
 
     def open_amount(self, claim_id: int) -> Decimal:
         return self._paid.get(claim_id, self._by_id[claim_id].open_amount)
@@ -322,19 +369,7 @@ class Matcher:
     def _references(self, text: str, keys: dict[str, Ids] | None = None) -> list[_Found]:
         """Every claim whose number appears in the text. A number the bank cut at the end of a purpose line is read
         joined across the break first, and then its halves do not count on their own ("RE-00007" / "417")."""
-        raw = text.split("\n")  # an empty line (between fields) is a break nothing is joined across
-        per_line = [_TOKEN.findall(fold(line)) for line in raw]
-        plain: list[tuple[str, int, int]] = []  # (word, first and last index of the plain words it covers)
-        merged: list[tuple[str, int, int]] = []
-        for n, words in enumerate(per_line):
-            cut = n > 0 and raw[n - 1].rstrip()[-1:].isalnum() and raw[n].lstrip()[:1].isalnum()
-            for j, word in enumerate(words):
-                k = len(plain)
-                plain.append((word, k, k))
-                if j == 0 and cut and merged:
-                    merged[-1] = (merged[-1][0] + word, merged[-1][1], k)
-                else:
-                    merged.append((word, k, k))
+        plain, merged = _words(text)
         found: list[_Found] = []
         covered: set[int] = set()
         keys = self._by_key if keys is None else keys

@@ -1,5 +1,6 @@
-"""One matching run for a shop: the payments waiting from earlier, then new statement files, matched against one
-index of the open claims and booked chunk by chunk (the booking itself is sync/payments/reconcile.py's).
+"""One matching run for a shop: the payments waiting from earlier, then new statement files, matched against the
+store's index of the claims (sync/payments/claimindex.py) and booked chunk by chunk (the booking itself is
+sync/payments/reconcile.py's).
 
 Reading a statement and matching it is Python work on the payer's text; booking is mostly the database. For a big
 file (a quarter of a busy shop's account) the reading side gets its own process, so that the two overlap on two
@@ -27,10 +28,11 @@ from sqlalchemy import Connection, func, select, text
 from mahnwerk.connectors.payment_records import IncomingPayment, SourceProblem
 from mahnwerk.connectors.statements import StatementSummary, read_statement
 from mahnwerk.errors import MahnwerkError
-from mahnwerk.policy.matching import Match, Matcher
+from mahnwerk.policy.matching import Match
 from mahnwerk.sync.casework.planner import shop_today
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.mirror.mirror import ensure_shop
+from mahnwerk.sync.payments.claimindex import StoreMatcher
 from mahnwerk.sync.payments.intake import CHUNK, Imported, new_rows
 from mahnwerk.sync.payments.reconcile import (
     ACTOR,
@@ -42,10 +44,8 @@ from mahnwerk.sync.payments.reconcile import (
     Booking,
     Reconciled,
     book,
-    closed_claims,
     credit_of,
     decided,
-    open_claims,
     wait_update,
 )
 from mahnwerk.sync.store.bulk import bulk_insert, chunked, execute_many
@@ -133,19 +133,15 @@ def report(shop: ShopConfig, imported: Imported) -> None:
 def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, now: datetime
             ) -> Generator[Chunk | Imported, None, None]:
     """The waiting payments, then each file's new ones, a chunk at a time with their matches; after each file its
-    `Imported`. The index of open claims is built once, when the first payment needs it."""
-    matcher: Matcher | None = None
+    `Imported`. The store's index of the claims is brought up to date once, when the first payment needs it."""
+    matcher: StoreMatcher | None = None
 
-    def matched(payment: Any) -> Match | None:
+    def matched(payments: Sequence[Any]) -> list[Match | None]:
         nonlocal matcher
         if matcher is None:
-            matcher = Matcher(open_claims(store, shop, today), window_days=shop.payments.name_window_days,
-                              closed=closed_claims(store, shop, today))
-        match = matcher.proposal(credit_of(payment))
-        if sure(match, shop):  # what follows sees the claim owing less
-            for share in match.shares:
-                matcher.paid(share.claim_id, share.amount)
-        return match
+            matcher = StoreMatcher(store, shop, today)
+        # what follows a sure match sees the claim owing less
+        return matcher.match([credit_of(p) for p in payments], lambda match: sure(match, shop))
 
     with store.connection() as conn:
         waiting = conn.execute(select(PAYMENTS.c.id).where(
@@ -154,8 +150,8 @@ def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, 
     for ids in chunked(waiting, CHUNK):
         with store.connection() as conn:
             rows = conn.execute(select(*MATCHING).where(PAYMENTS.c.id.in_(ids)).order_by(PAYMENTS.c.id)).all()
-        yield Chunk([(Waiting(r.id, r.source, r.ref, r.booked_on, r.currency, r.unallocated), matched(r._mapping))
-                     for r in rows])
+        yield Chunk([(Waiting(r.id, r.source, r.ref, r.booked_on, r.currency, r.unallocated), match)
+                     for r, match in zip(rows, matched([r._mapping for r in rows]), strict=True)])
     # The last two chunks read, perhaps not committed yet when the next is read: a chunk is only read after the one
     # before it went through the pipe, which the booking side reads only after committing the one before that.
     # Older ones the store answers for, so memory does not grow with the file. Kept across files, since one booking
@@ -170,7 +166,7 @@ def reading(store: Store, shop: ShopConfig, files: Sequence[Path], today: date, 
                 new = new_rows(store, shop, [p for p in chunk if isinstance(p, IncomingPayment)], recent,
                                origin=str(path), now=now, imported=imported)
                 if new:
-                    yield Chunk([(row, matched(row)) for row in new])
+                    yield Chunk(list(zip(new, matched(new), strict=True)))
         except MahnwerkError as exc:  # not a statement: nothing of it was imported
             imported.error = str(exc)
         imported.skipped.update(summary.skipped)

@@ -128,27 +128,39 @@ def open_claims(store: Store, shop: ShopConfig, today: date, *, chunk: int = 500
     invoice's open amount, the only figure its customer has seen. Both amounts are looked for."""
     for rows, events in open_chunks(store, shop, columns=CLAIM_COLUMNS, chunk=chunk):
         for row in rows:
-            # Unpacked in CLAIM_COLUMNS' order: 100,000 rows, and a Row's attributes cost more than its items.
-            id_, _, order_id, order_number, currency, amount, invoiced, _, _, _, invoice_number, name, company, _ = row
-            owed = amount
-            if id_ in events:
-                found = balance(facts(row), events[id_], today, shop.policy)
-                owed = cents(found.total) if found is not None else owed
-            yield OpenClaim(id_, invoice_number, order_number, order_id, currency, owed, (name, company), invoiced,
-                            also=(amount,))
+            yield open_claim(row, owed_today(row, events[row[0]], today, shop) if row[0] in events else None)
+
+
+def owed_today(row: Any, events: list, today: date, shop: ShopConfig) -> Decimal | None:
+    """What a claim (a row with CLAIM_COLUMNS) with notices or payments in its ledger owes today, None when the
+    policy cannot say (a base rate missing)."""
+    found = balance(facts(row), events, today, shop.policy)
+    return cents(found.total) if found is not None else None
+
+
+def open_claim(row: Any, owed: Decimal | None) -> OpenClaim:
+    """A claims row (CLAIM_COLUMNS) as matching sees it: owing `owed` (`owed_today`), or its invoice's open amount."""
+    # Unpacked in CLAIM_COLUMNS' order: 100,000 rows, and a Row's attributes cost more than its items.
+    id_, _, order_id, order_number, currency, amount, invoiced, _, _, _, invoice_number, name, company, _ = row[:14]
+    return OpenClaim(id_, invoice_number, order_number, order_id, currency, amount if owed is None else owed,
+                     (name, company), invoiced, also=(amount,))
 
 
 def closed_claims(store: Store, shop: ShopConfig, today: date) -> Iterator[ClosedClaim]:
-    """The shop's claims closed in the last CLOSED_WITHIN (or at an unknown time): a payment naming one is money
-    for a person to refund or assign."""
+    """The shop's claims closed in the last CLOSED_WITHIN (or at an unknown time), in id order: a payment naming one
+    is money for a person to refund or assign."""
     with store.connection() as conn:
         rows = conn.execute(select(CLAIMS.c.id, CLAIMS.c.invoice_number, CLAIMS.c.order_number, CLAIMS.c.order_id,
                                    CLAIMS.c.state).where(
             CLAIMS.c.shop_id == shop.id, CLAIMS.c.state.in_(ClaimState.CLOSED),
-            CLAIMS.c.closed_at.is_(None) | (CLAIMS.c.closed_at >= datetime.combine(
-                today - CLOSED_WITHIN, datetime.min.time(), tzinfo=shop.timezone))))
+            CLAIMS.c.closed_at.is_(None) | (CLAIMS.c.closed_at >= closed_since(shop, today))).order_by(CLAIMS.c.id))
         for row in rows:
             yield ClosedClaim(*row)
+
+
+def closed_since(shop: ShopConfig, today: date) -> datetime:
+    """Claims closed before this are no longer recognised as "already paid" (CLOSED_WITHIN)."""
+    return datetime.combine(today - CLOSED_WITHIN, datetime.min.time(), tzinfo=shop.timezone)
 
 
 def credit_of(row: Mapping[str, Any]) -> Credit:

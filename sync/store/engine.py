@@ -23,7 +23,7 @@ log = structlog.get_logger("mahnwerk.store")
 MIGRATIONS = str(Path(__file__).with_name("migrations"))
 # The newest migration shipped (tests check it against Alembic's head). Every command starts by comparing the
 # database with it; Alembic, slow to import, is loaded only when there is something to migrate.
-SCHEMA_REVISION = "0012"
+SCHEMA_REVISION = "0013"
 KEEPALIVES = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
 DEFAULT_WORKERS = 8  # shops a process works on at once when nobody says ([daemon] workers' default)
 POOL_OVERFLOW = 4  # connections beyond the pool for a moment's peak, closed again when returned

@@ -85,6 +85,31 @@ class Claim(SQLModel, table=True):
     settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # paid in full by payments Mahnwerk recorded
 
 
+class ClaimIndexRow(SQLModel, table=True):
+    """What the payments matching index (`claim_keys`) was computed from for a claim, and its open amount as of the
+    last matching run: a claim whose numbers or amount differ from these is indexed again (migration 0013)."""
+
+    __tablename__ = "claim_index"
+    __table_args__ = (Index("ix_claim_index_amount", "shop_id", "currency", "open_amount"),)
+    claim_id: int = Field(primary_key=True, foreign_key="claims.id", sa_column_kwargs={"autoincrement": False})
+    shop_id: str = Field(max_length=40)
+    invoice_number: str = Field(max_length=64)
+    order_number: str = Field(max_length=64)
+    currency: str = Field(max_length=3)
+    open_amount: Decimal = Field(sa_type=Money)
+
+
+class ClaimKey(SQLModel, table=True):
+    """One normalised form of a claim's invoice or order number (policy.matching.key_forms), or "*" + its invoice
+    number's digits (policy.matching.core): a payment's text is looked up here, not in an index held in memory."""
+
+    __tablename__ = "claim_keys"
+    __table_args__ = (Index("ix_claim_keys_claim", "claim_id"),)
+    shop_id: str = Field(primary_key=True, max_length=40)
+    key: str = Field(primary_key=True, max_length=80)
+    claim_id: int = Field(primary_key=True, foreign_key="claims.id", sa_column_kwargs={"autoincrement": False})
+
+
 class LedgerEntry(SQLModel, table=True):
     """One event in a claim's append-only history: what changed, when, from where."""
 
