@@ -4,7 +4,6 @@ exactly as its ground truth says."""
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from dataclasses import fields
 from datetime import date
@@ -197,17 +196,13 @@ def test_an_empty_claim_list_writes_a_readable_file(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("format", ["camt.053.001.02", "mt940"])
 def test_a_hundred_thousand_entries(tmp_path: Path, format: str) -> None:
+    """A statement of the benchmarks' size is written and read back whole (how fast: bench/payments.py, not here)."""
     claims = sample_claims(112_000, seed=1)
-    started = time.perf_counter()
     truth = write_statement(tmp_path / "big", claims, seed=1, format=format, days=20, malformed=1)
-    written = time.perf_counter() - started
     assert truth.entries >= 100_000
-    started = time.perf_counter()
     summary = StatementSummary()
     count = sum(1 for _ in read_statement(truth.path, summary))
-    read = time.perf_counter() - started
     assert count == len(truth.credits) + 1 and summary.skipped == truth.skipped
-    assert written < 30 and read < 30, (written, read)  # a few seconds each on a laptop; generous for CI
     assert Counter(c.kind for c in truth.credits)["multi"] > 1000
 
 
