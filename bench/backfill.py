@@ -141,7 +141,9 @@ def main() -> None:
           "(requests.Session, stores nothing)")
     print(f"mahnwerk:  {mw_s:8.2f} s  {summary['requests']} requests  {summary['new']} claims  "
           f"peak RSS {rss_mb:.0f} MB  CPU {cpu_s:.2f} s")
-    print(f"ratio:     {mw_s / base_s:8.2f} x baseline (target <= {1.5 if shopware else 1.3:.2f})")
+    # issue 17: 1.2 x on SQLite, 1.5 x on PostgreSQL; issue 15: 1.5 x for Shopware 6
+    limit = 1.5 if shopware or args.db == "postgresql" else 1.2
+    print(f"ratio:     {mw_s / base_s:8.2f} x baseline (target <= {limit:.2f})")
     target = "2: a token for the new process, 1 search" if shopware else "1"
     print(f"idle poll: {idle['requests']} request(s) (target {target}), {idle['new']} new, {idle['updated']} updated")
 
