@@ -18,7 +18,7 @@ from mahnwerk.sync.service.bootstrap import open_store
 from mahnwerk.sync.store.models import Claim, LedgerEntry, OutboxRow
 from tests.support import write_config
 from tests.sync.test_casework_cli import RATES
-from tests.sync.test_run import MERCHANT, NOW, query, run_at
+from tests.sync.test_run import MERCHANT, NOW, TODAY, query, run_at
 
 BY_LETTER = """
 [policy.stages.reminder]
@@ -75,7 +75,7 @@ def test_the_preview_is_the_text_the_executor_then_sends(etc: Path) -> None:
         assert (preview.subject, preview.text) == (row.payload["subject"], row.payload["text"])
         assert not preview.has_letter  # WooCommerce customer notes carry no files: the PDF only shows it on paper
         assert preview.pdf is not None and preview.pdf.startswith(b"%PDF")
-    waiting = [p for p in shown.values() if p.found and p.on and p.on > NOW.date()]
+    waiting = [p for p in shown.values() if p.found and p.on and p.on > TODAY]
     assert all(p.text and p.reason for p in waiting)  # a later notice is shown as it will be on its day
 
 
@@ -83,7 +83,7 @@ def test_a_letter_preview_is_the_pdf_the_executor_writes(tmp_path: Path, woo, sq
     """With the reminder by post the preview holds the PDF letter, the same letter `run` puts in the folder."""
     etc = config_folder(tmp_path, woo, sqlite_url, BY_LETTER)
     numbers = open_numbers(etc)
-    shown = {n: p for n, p in previews(etc, numbers).items() if p.found and p.on == NOW.date()}
+    shown = {n: p for n, p in previews(etc, numbers).items() if p.found and p.on == TODAY}
     assert shown
     [result] = run_at(etc)
     assert result.outcome.letters == len(shown)
@@ -105,7 +105,7 @@ def test_the_command_prints_the_notice_writes_its_letter_and_nothing_else(tmp_pa
                                                                           capsys) -> None:
     """`preview` prints subject and text, writes the PDF with --pdf, and leaves ledger and outbox untouched."""
     etc = config_folder(tmp_path, woo, sqlite_url, BY_LETTER)
-    number = next(n for n, p in previews(etc, open_numbers(etc)).items() if p.found and p.on == NOW.date())
+    number = next(n for n, p in previews(etc, open_numbers(etc)).items() if p.found and p.on == TODAY)
     before = counts(etc)
     capsys.readouterr()
     pdf = tmp_path / "out" / "letter.pdf"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -52,6 +53,7 @@ max_attempts = 2
 max_backoff = "1s"
 """
 NOW = datetime.now(UTC)
+TODAY = NOW.astimezone(ZoneInfo("Europe/Berlin")).date()  # the shops' day (tests/support.py: Europe/Berlin)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from mahnwerk.sync.web.acting import refusal
 from mahnwerk.sync.web.app import create_app
 from tests.support import write_config
 from tests.sync.test_preview import page_text
-from tests.sync.test_run import MERCHANT
+from tests.sync.test_run import MERCHANT, TODAY
 from tests.web.conftest import RATES, csrf, log_in
 
 HOSTILE = "<script>alert(1)</script>"
@@ -72,7 +72,7 @@ def ledger(store: Store, claim: Claim) -> list[LedgerEntry]:
 def due_claim(store: Store, config: Config) -> Claim:
     """An open claim whose reminder goes out today."""
     return next(c for c in claims(store) if c.state == "open" and (p := preview_claim(
-        store, config, "acme", c.order_id, NOW, with_pdf=False)).found and p.on == NOW.date())
+        store, config, "acme", c.order_id, NOW, with_pdf=False)).found and p.on == TODAY)
 
 
 def page(client: FlaskClient, claim: Claim) -> str:

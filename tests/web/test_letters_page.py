@@ -21,7 +21,7 @@ from mahnwerk.sync.store.models import LedgerEntry, OutboxRow
 from mahnwerk.sync.web.app import create_app
 from tests.support import write_config
 from tests.sync.test_letters_disk_full import BY_LETTER, pdfs
-from tests.sync.test_run import MERCHANT, NOW, query, run_at
+from tests.sync.test_run import MERCHANT, NOW, TODAY, query, run_at
 from tests.web.conftest import RATES, csrf, log_in
 
 TASK_FIRST = '\n[policy.stages.reminder]\nkind = "task"\nchannel = "none"\n'  # the first step: call the customer
@@ -60,7 +60,7 @@ def test_todays_letters_download_as_one_pdf_with_a_page_per_letter(login: Callab
 
     response = client.get("/letters/today.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
-    assert f'filename=letters-{NOW.date().isoformat()}.pdf' in response.headers["Content-Disposition"]
+    assert f'filename=letters-{TODAY.isoformat()}.pdf' in response.headers["Content-Disposition"]
     merged = PdfReader(io.BytesIO(response.data))
     assert len(merged.pages) == len(written)
     rows = sorted(query(etc, select(OutboxRow).where(OutboxRow.kind == "send")), key=lambda r: (r.done_at, r.id))
