@@ -139,7 +139,8 @@ Ids = int | tuple[int, ...]
 K = TypeVar("K")
 
 
-def _add(index: dict[K, Ids], key: K, claim_id: int) -> None:
+def add_id(index: dict[K, Ids], key: K, claim_id: int) -> None:
+    """`claim_id` under `key`, once."""
     old = index.get(key)
     if old is None:
         index[key] = claim_id
@@ -159,7 +160,8 @@ def _remove(index: dict[K, Ids], key: K, claim_id: int) -> None:
         index[key] = rest[0] if len(rest) == 1 else rest
 
 
-def _ids(index: dict[K, Ids], key: K) -> tuple[int, ...]:
+def ids_of(index: dict[K, Ids], key: K) -> tuple[int, ...]:
+    """The claims under `key`."""
     found = index.get(key)
     return () if found is None else (found,) if isinstance(found, int) else found
 
@@ -246,18 +248,18 @@ class Matcher:
             self._by_id[claim.id] = claim
             for number in (claim.invoice_number, claim.order_number):
                 for form in key_forms(number):
-                    _add(self._by_key, form, claim.id)
+                    add_id(self._by_key, form, claim.id)
             self._by_order[claim.order_id] = claim.id
             if digits := core(claim.invoice_number, claim.order_number):
-                _add(self._cores, digits, claim.id)
+                add_id(self._cores, digits, claim.id)
             amounts = self._by_amount.setdefault(claim.currency, {})
             for amount in (claim.open_amount, *claim.also):
-                _add(amounts, amount, claim.id)
+                add_id(amounts, amount, claim.id)
         for gone in self.closed:
             self._closed_by_id[gone.id] = (gone.invoice_number, gone.state)
             for number in (gone.invoice_number, gone.order_number):
                 for form in key_forms(number):
-                    _add(self._closed_keys, form, gone.id)
+                    add_id(self._closed_keys, form, gone.id)
             self._closed_orders[gone.order_id] = gone.id
         self.claims = self.closed = ()  # the index holds what is needed; the caller's iterables may be generators
 
@@ -275,7 +277,7 @@ class Matcher:
         _remove(amounts, before, claim_id)
         self._paid[claim_id] = max(before - amount, ZERO)
         if self._paid[claim_id] > 0:
-            _add(amounts, self._paid[claim_id], claim_id)
+            add_id(amounts, self._paid[claim_id], claim_id)
 
     def match(self, credit: Credit) -> Match | None:
         """The best match for `credit`, or None when no rule finds a claim."""
@@ -345,7 +347,7 @@ class Matcher:
         for f in found:
             if not f.key.isdigit():
                 continue
-            others = [i for i in _ids(self._cores, f.key.lstrip("0")) if i != f.claim_id]
+            others = [i for i in ids_of(self._cores, f.key.lstrip("0")) if i != f.claim_id]
             if not others:
                 continue
             fits = [i for i in (f.claim_id, *others) if self._amount_in(credit, self._by_id[i]) == self.open_amount(i)]
@@ -394,7 +396,7 @@ class Matcher:
                         range(first, last + 1))):
                     continue
                 candidate = "".join(texts[i:i + n])
-                ids = _ids(keys, candidate)
+                ids = ids_of(keys, candidate)
                 if ids:
                     found += [_Found(claim_id, first, keyword, candidate) for claim_id in ids]
                     if cover:
@@ -404,7 +406,7 @@ class Matcher:
             word = texts[i]
             if not taken and digits[i] and word[:1].isalpha() and not (not cover and first in covered):
                 for part in _DIGITS.findall(word):  # "RE42", "NR0042": a number glued to its word
-                    for claim_id in _ids(keys, part):
+                    for claim_id in ids_of(keys, part):
                         found.append(_Found(claim_id, first, True, part))
             i += taken or 1
 
@@ -428,7 +430,7 @@ class Matcher:
                                                (credit.original_currency, credit.original_amount)]):
             if amount is None:  # not sent in another currency
                 continue
-            for claim_id in _ids(self._by_amount.get(currency, {}), amount):
+            for claim_id in ids_of(self._by_amount.get(currency, {}), amount):
                 claim = self._by_id[claim_id]
                 if 0 <= (credit.booked_on - claim.invoice_date).days <= self.window_days:
                     candidates.append(claim)

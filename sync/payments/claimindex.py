@@ -23,7 +23,19 @@ from typing import Any
 
 from sqlalchemy import Connection, Numeric, bindparam, cast, delete, or_, select
 
-from mahnwerk.policy.matching import ClosedClaim, Credit, Match, Matcher, OpenClaim, core, key_forms, lookups
+from mahnwerk.policy.matching import (
+    ClosedClaim,
+    Credit,
+    Ids,
+    Match,
+    Matcher,
+    OpenClaim,
+    add_id,
+    core,
+    ids_of,
+    key_forms,
+    lookups,
+)
 from mahnwerk.sync.casework.casefile import LEDGER, POLICY_KINDS, histories
 from mahnwerk.sync.config import ShopConfig
 from mahnwerk.sync.payments.reconcile import CLAIM_COLUMNS, CLAIMS, closed_since, open_claim, owed_today
@@ -68,23 +80,10 @@ WITH_HISTORY = (select(LEDGER.c.claim_id).distinct().join(CLAIMS, CLAIMS.c.id ==
 OPEN_ROWS = for_ids(lambda among: select(*CLAIM_COLUMNS).where(among), CLAIMS.c.id)
 
 
-Ids = int | tuple[int, ...]  # most amounts owed name one claim: an int until a second one owes it too
-
-
 def amount_key(amount: Decimal) -> int | Decimal:
     """An amount as a small dictionary key: whole cents as an int (28 bytes, not a Decimal's 104)."""
     cents = amount * 100
     return int(cents) if cents == cents.to_integral_value() else amount
-
-
-def add(index: dict[int | Decimal, Ids], key: int | Decimal, claim_id: int) -> None:
-    old = index.get(key)
-    index[key] = claim_id if old is None else (old, claim_id) if isinstance(old, int) else (*old, claim_id)
-
-
-def ids_of(index: dict[int | Decimal, Ids], key: int | Decimal) -> tuple[int, ...]:
-    found = index.get(key)
-    return () if found is None else (found,) if isinstance(found, int) else found
 
 
 def claim_keys(invoice_number: str, order_number: str) -> set[str]:
@@ -147,7 +146,7 @@ class StoreMatcher:
             for part in chunked(with_history, REFRESH_CHUNK):
                 for row, owed in self.owing(conn, conn.execute(OPEN_ROWS(conn), {"ids": padded(conn, part)}).all()):
                     if owed is not None and owed != row.open_amount:  # the open amount is looked up anyway
-                        add(self.by_owed.setdefault(row.currency, {}), amount_key(owed), row.id)
+                        add_id(self.by_owed.setdefault(row.currency, {}), amount_key(owed), row.id)
         # Claims this run booked to, with the amounts booked (Matcher.paid() in order: their rows and ledgers have
         # changed since, but not their numbers, names or invoice's open amount), what those with a history owed at
         # the start, and what those not paid in full owe since, for the amount rule.
