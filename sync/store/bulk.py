@@ -124,9 +124,8 @@ def _insert_new_sqlite(conn: Connection, table: Table, rows: Sequence[dict[str, 
 def _sqlite_plan(conn: Connection, table: Table, names: tuple[str, ...], keys: tuple[str, ...],
                  returning: tuple[str, ...]) -> SQLitePlan | None:
     """The compiled one-row statement split around its VALUES group, with its parameters' order and processors."""
-    dialect = conn.dialect
     back = returning or keys[:1]
-    if any(table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) is not None for name in back):
+    if not _plain_results(conn.dialect, table, back):
         return None
     statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys)).returning(
         *[table.c[name] for name in back])
@@ -139,6 +138,12 @@ def _sqlite_plan(conn: Connection, table: Table, names: tuple[str, ...], keys: t
     if not values or not close or group != "(" + ", ".join(["?"] * len(order)):
         return None  # not the shape expected: let SQLAlchemy do it
     return f"{head} VALUES ", group + ")", " " + tail, order, processors
+
+
+def _plain_results(dialect: Dialect, table: Table, names: Sequence[str]) -> bool:
+    """Do the columns `names` come back from the driver as they are (no result type for SQLAlchemy to convert)? The
+    fast statements hand back what the driver gives."""
+    return all(table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) is None for name in names)
 
 
 _SQLITE_PLANS: dict[tuple[Any, ...], SQLitePlan | None] = {}
@@ -162,7 +167,7 @@ def _unnest_plan(dialect: Dialect, table: Table, names: tuple[str, ...], keys: t
                 return None  # a value only SQLAlchemy knows how to make
             columns.append((column.name, column.default.arg, None))  # as SQLAlchemy's INSERT would send it
     back = returning or keys[:1]
-    if any(table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) is not None for name in back):
+    if not _plain_results(dialect, table, back):
         return None
     columns = [(name, _ABSENT, None) for name in names] + columns
     casts = []
